@@ -1,0 +1,1 @@
+"""Faust agents: thin loops over the pure rule functions in `agents.rules`."""

@@ -1,0 +1,177 @@
+"""The rule engine: one patient's state, one event or nurse action, a clock -> alert messages.
+
+Pure and deterministic: no I/O and no clock reads (`now` is an argument). The live agents and
+`ivigwatch replay` both call `process` and `advance`, so they agree on the same events.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from agents.rules import timers
+from agents.rules.explain import action_text, evidence
+from agents.rules.lifecycle import (
+    Finding,
+    apply_action,
+    apply_finding,
+    mark_cleared,
+    parse_alert_id,
+)
+from agents.rules.reactions import anaphylaxis, infusion_reaction
+from agents.rules.session import (
+    add_reading,
+    add_symptom,
+    apply_infusion,
+    apply_profile,
+    baseline,
+    get_session,
+    is_high_risk,
+    phase_at,
+)
+from agents.rules.thresholds import RowResult, evaluate_row
+from models.alerts import Alert, Condition
+from models.events import Event, Infusion, NurseAction, Profile, Symptom, Vitals
+from models.ruleset import RuleSet, ThresholdRule
+from models.state import PatientState, SessionState
+
+SEEN_EVENT_IDS = 512
+"""How many recent event ids per patient are remembered to drop resends."""
+
+UNITS = {"heart_rate": "/min", "systolic_bp": " mmHg", "diastolic_bp": " mmHg",
+         "temperature_c": " C", "respiratory_rate": "/min", "spo2": "%", "weight_kg": " kg"}
+
+
+def new_state(patient_id: str) -> PatientState:
+    return PatientState(patient_id=patient_id)
+
+
+def advance(state: PatientState, now: datetime, rules: RuleSet) -> list[Alert]:
+    """Move the patient's clock to `now`: fire every timer due by then, in due-time order."""
+    if state.clock is not None and now <= state.clock:
+        return []
+    state.clock = now
+    messages: list[Alert] = []
+    for session in state.sessions.values():
+        messages.extend(timers.due(state, session, now, rules))
+    messages.sort(key=lambda m: m.ts)
+    return messages
+
+
+def process(
+    state: PatientState, item: Event | NurseAction, now: datetime, rules: RuleSet
+) -> list[Alert]:
+    """Apply one event or nurse action at clock `now`; returns the alert messages it causes."""
+    messages = advance(state, now, rules)
+    if isinstance(item, NurseAction):
+        messages.extend(_nurse_action(state, item))
+        return messages
+    if item.event_id is not None:
+        if item.event_id in state.seen_event_ids:
+            return messages
+        state.seen_event_ids = [*state.seen_event_ids[-(SEEN_EVENT_IDS - 1):], item.event_id]
+    if isinstance(item, Profile):
+        apply_profile(state, item)
+        return messages
+    session, _new = get_session(state, item.session_id, item.ts)
+    if isinstance(item, Infusion):
+        apply_infusion(session, item)
+    elif isinstance(item, Vitals):
+        messages.extend(_vitals(state, session, item, rules))
+    elif isinstance(item, Symptom):
+        add_symptom(session, item)
+    messages.extend(_composites(state, session, item.ts, rules))
+    return messages
+
+
+def _nurse_action(state: PatientState, action: NurseAction) -> list[Alert]:
+    parsed = parse_alert_id(action.alert_id)
+    if parsed is None:
+        return []
+    session = state.sessions.get(parsed[0])
+    if session is None:
+        return []
+    message = apply_action(session, parsed[1], action, state.patient_id)
+    return [message] if message else []
+
+
+def _describe(result: RowResult) -> str:
+    rule, unit = result.rule, UNITS[result.rule.vital]
+    label = rule.vital.replace("_", " ").replace(" c", "").replace("bp", "BP")
+    text = f"{label} {result.value:g}{unit}"
+    if result.baseline is not None:
+        text += f", baseline {result.baseline:g}{unit} ({result.value - result.baseline:+g})"
+    limits = [f"{op} {getattr(rule, key):g}" for key, op in (
+        ("at_least", ">="), ("above", ">"), ("at_most", "<="), ("below", "<"),
+        ("rise_at_least", "rise >="), ("fall_at_least", "fall >="), ("fall_pct_over", "fall % >"),
+    ) if getattr(rule, key) is not None]
+    return f"{text}; limit {' and '.join(limits) or 'no baseline'} ({rule.id})"
+
+
+def _vitals(
+    state: PatientState, session: SessionState, vitals: Vitals, rules: RuleSet
+) -> list[Alert]:
+    messages: list[Alert] = []
+    stale = session.alerts.get(Condition.STALE_DATA.value)
+    latest = add_reading(session, vitals)
+    if stale is not None and vitals.ts >= stale.opened_ts:
+        messages.extend(timers.resolve_stale(state, session, vitals.ts))
+    base = baseline(session, rules)
+    phase = phase_at(session, vitals.ts, rules)
+    factor = rules.risk.relative_limit_factor if is_high_risk(state, rules) else 1.0
+    firing: dict[Condition, list[RowResult]] = defaultdict(list)
+    touched: set[Condition] = set()
+    for name, value in vitals.values().items():
+        for rule in _rows_for(rules, name):
+            result = evaluate_row(rule, value, base.get(name), phase,
+                                  margin=rules.hysteresis.for_vital(name), relative_factor=factor)
+            if name in latest:
+                session.row_holding[rule.id] = result.holds
+                touched.add(rule.condition)
+            if result.fires:
+                session.row_last_fired[rule.id] = vitals.ts
+                firing[rule.condition].append(result)
+    for condition, results in firing.items():
+        worst = max(results, key=lambda r: r.rule.severity.rank)
+        finding = Finding(
+            condition=condition, severity=worst.rule.severity, rule_id=worst.rule.id,
+            title=worst.rule.title,
+            action=action_text(worst.rule.action, state, session, vitals.ts, phase, rules),
+            evidence=evidence(session, vitals.ts, phase, rules,
+                              "; ".join(_describe(r) for r in results),
+                              values={r.rule.vital: r.value for r in results}),
+            ts=vitals.ts, from_vitals=True,
+        )
+        message = apply_finding(session, finding, state.patient_id, rules)
+        if message:
+            messages.append(message)
+    for condition in touched - set(firing):
+        rows = [r.id for r in rules.threshold if r.condition is condition]
+        if not any(session.row_holding.get(row_id, False) for row_id in rows):
+            mark_cleared(session, condition, vitals.ts)
+        elif (current := session.alerts.get(condition.value)) is not None:
+            current.clear_since = None
+    return messages
+
+
+def _rows_for(rules: RuleSet, vital: str) -> list[ThresholdRule]:
+    return [r for r in rules.threshold if r.vital == vital]
+
+
+def _vital_alert_open(session: SessionState, rules: RuleSet) -> bool:
+    vital_conditions = {r.condition.value for r in rules.threshold}
+    return any(key in vital_conditions for key in session.alerts)
+
+
+def _composites(
+    state: PatientState, session: SessionState, ts: datetime, rules: RuleSet
+) -> list[Alert]:
+    phase = phase_at(session, ts, rules)
+    findings = [
+        infusion_reaction(state, session, ts, phase, rules, _vital_alert_open(session, rules)),
+        anaphylaxis(state, session, ts, phase, rules),
+    ]
+    messages = [
+        apply_finding(session, finding, state.patient_id, rules) for finding in findings if finding
+    ]
+    return [m for m in messages if m is not None]

@@ -1,0 +1,152 @@
+"""Alert lifecycle: one alert per (session, condition), messages only on change, timers in event time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from models.alerts import Alert, AlertStatus, Condition, Evidence, RuleRef, Severity
+from models.events import NurseAction
+from models.ruleset import RuleSet
+from models.state import AlertState, SessionState
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A condition found true by a rule at event time `ts`."""
+
+    condition: Condition
+    severity: Severity
+    rule_id: str
+    title: str
+    action: str
+    evidence: Evidence
+    ts: datetime
+    from_vitals: bool
+    """Raised by vital signs (so it may resolve by itself) rather than by symptom reports."""
+
+
+def alert_id(session_id: str, condition: Condition, n: int) -> str:
+    return f"{session_id}:{condition.value}:{n}"
+
+
+def parse_alert_id(value: str) -> tuple[str, str] | None:
+    """(session_id, condition) of an alert id, or None when it is not one of ours."""
+    parts = value.rsplit(":", 2)
+    if len(parts) != 3 or not parts[2].isdigit():
+        return None
+    return parts[0], parts[1]
+
+
+def to_message(
+    alert: AlertState, patient_id: str, session_id: str, ts: datetime,
+    by: str | None = None, note: str | None = None,
+) -> Alert:
+    return Alert(
+        alert_id=alert.alert_id, patient_id=patient_id, session_id=session_id,
+        status=alert.status, severity=alert.severity, condition=alert.condition, ts=ts,
+        escalation_level=alert.escalation_level, title=alert.title, evidence=alert.evidence,
+        action=alert.action, rule=alert.rule, by=by, note=note,
+    )
+
+
+def _escalation_delay(severity: Severity, rules: RuleSet) -> timedelta | None:
+    if severity is Severity.CRITICAL:
+        return timedelta(minutes=rules.timing.escalate_critical_minutes)
+    if severity is Severity.URGENT:
+        return timedelta(minutes=rules.timing.escalate_urgent_minutes)
+    return None
+
+
+def _next_due(severity: Severity, since: datetime, rules: RuleSet) -> datetime | None:
+    delay = _escalation_delay(severity, rules)
+    return None if delay is None else since + delay
+
+
+def apply_finding(
+    session: SessionState, finding: Finding, patient_id: str, rules: RuleSet
+) -> Alert | None:
+    """Open or raise the condition's alert; returns the message to send, or None (no change)."""
+    key = finding.condition.value
+    current = session.alerts.get(key)
+    if current is not None:
+        current.clear_since = None
+        if finding.severity.rank <= current.severity.rank:
+            return None
+        current.severity = finding.severity
+        current.status = AlertStatus.FIRING
+        current.next_escalation_due = _next_due(finding.severity, finding.ts, rules)
+        current.title, current.action, current.evidence = finding.title, finding.action, finding.evidence
+        current.rule = RuleRef(id=finding.rule_id, version=rules.version)
+        current.auto_resolvable = current.auto_resolvable and finding.severity is not Severity.CRITICAL
+        return to_message(current, patient_id, session.session_id, finding.ts)
+    n = session.fired_counts.get(key, 0) + 1
+    session.fired_counts[key] = n
+    opened = AlertState(
+        alert_id=alert_id(session.session_id, finding.condition, n),
+        condition=finding.condition, severity=finding.severity, status=AlertStatus.FIRING,
+        opened_ts=finding.ts, next_escalation_due=_next_due(finding.severity, finding.ts, rules),
+        auto_resolvable=finding.from_vitals and finding.severity is not Severity.CRITICAL,
+        rule=RuleRef(id=finding.rule_id, version=rules.version),
+        title=finding.title, evidence=finding.evidence, action=finding.action,
+    )
+    session.alerts[key] = opened
+    return to_message(opened, patient_id, session.session_id, finding.ts)
+
+
+def mark_cleared(session: SessionState, condition: Condition, ts: datetime) -> None:
+    """The condition's trigger is false (past hysteresis) at `ts`: start its resolution clock."""
+    current = session.alerts.get(condition.value)
+    if current is not None and current.auto_resolvable and current.clear_since is None:
+        current.clear_since = ts
+
+
+def apply_action(
+    session: SessionState, condition: str, action: NurseAction, patient_id: str
+) -> Alert | None:
+    """Ack stops escalation, resolve closes, note is recorded; None when nothing changed."""
+    current = session.alerts.get(condition)
+    if current is None or current.alert_id != action.alert_id:
+        return None
+    if action.note:
+        current.notes.append(f"{action.by}: {action.note}")
+    if action.type == "ack":
+        if current.status is AlertStatus.ACKNOWLEDGED:
+            return None
+        current.status = AlertStatus.ACKNOWLEDGED
+        current.next_escalation_due = None
+    elif action.type == "resolve":
+        current.status = AlertStatus.RESOLVED
+        del session.alerts[condition]
+    else:
+        return None
+    return to_message(current, patient_id, session.session_id, action.ts, action.by, action.note)
+
+
+def due_messages(
+    session: SessionState, now: datetime, patient_id: str, rules: RuleSet
+) -> list[Alert]:
+    """Escalations and automatic resolutions due by `now`, one message per due time, in order."""
+    messages: list[Alert] = []
+    resolve_after = timedelta(minutes=rules.timing.resolve_after_minutes)
+    for key, current in list(session.alerts.items()):
+        resolve_at = current.clear_since + resolve_after if current.clear_since else None
+        while (
+            current.next_escalation_due is not None
+            and current.next_escalation_due <= now
+            and (resolve_at is None or current.next_escalation_due < resolve_at)
+            and current.escalation_level < rules.timing.max_escalation_level
+        ):
+            due = current.next_escalation_due
+            current.escalation_level += 1
+            current.status = AlertStatus.ESCALATED
+            current.next_escalation_due = _next_due(current.severity, due, rules)
+            messages.append(to_message(current, patient_id, session.session_id, due))
+        if current.escalation_level >= rules.timing.max_escalation_level:
+            current.next_escalation_due = None
+        if resolve_at is not None and resolve_at <= now:
+            current.status = AlertStatus.RESOLVED
+            del session.alerts[key]
+            messages.append(to_message(current, patient_id, session.session_id, resolve_at))
+    messages.sort(key=lambda m: m.ts)
+    return messages

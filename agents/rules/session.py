@@ -1,0 +1,169 @@
+"""The infusion session: phase, baseline, rate history and the recent-history windows."""
+
+from __future__ import annotations
+
+import bisect
+from datetime import datetime, timedelta
+from statistics import median
+
+from models.events import Infusion, InfusionAction, Profile, Symptom, Vitals
+from models.ruleset import Phase, RuleSet
+from models.state import PatientState, RateStep, Reading, SessionState, SymptomReport
+
+HISTORY = timedelta(hours=2)
+"""Readings and symptoms older than this (before the newest) are dropped from the windows."""
+
+
+def effective_stop(session: SessionState, rules: RuleSet) -> datetime | None:
+    """The stop time, or the implied one: `session_timeout_hours` after the last pump event."""
+    if session.stop_ts is not None:
+        return session.stop_ts
+    if session.start_ts is None or session.last_infusion_ts is None:
+        return None
+    return session.last_infusion_ts + timedelta(hours=rules.timing.session_timeout_hours)
+
+
+def phase_at(session: SessionState, ts: datetime, rules: RuleSet) -> Phase:
+    """The session phase at event time `ts` (start inclusive, end exclusive)."""
+    if session.start_ts is None or ts < session.start_ts:
+        return Phase.PRE
+    stop = effective_stop(session, rules)
+    if stop is None or ts < stop:
+        return Phase.INFUSING
+    if ts < stop + timedelta(hours=rules.timing.post_early_hours):
+        return Phase.POST_EARLY
+    if ts < stop + timedelta(days=rules.timing.post_late_days):
+        return Phase.POST_LATE
+    return Phase.AFTER
+
+
+def get_session(state: PatientState, session_id: str, ts: datetime) -> tuple[SessionState, bool]:
+    """The session's state, created on its first event; the flag says whether it is new."""
+    session = state.sessions.get(session_id)
+    if session is None:
+        session = SessionState(session_id=session_id, first_ts=ts)
+        state.sessions[session_id] = session
+        return session, True
+    session.first_ts = min(session.first_ts, ts)
+    return session, False
+
+
+def is_high_risk(state: PatientState, rules: RuleSet) -> bool:
+    profile = state.profile
+    return profile is not None and bool(set(profile.risk_factors) & rules.risk.tightening_factors)
+
+
+def apply_profile(state: PatientState, profile: Profile) -> bool:
+    """Latest wins (by event time); returns False for an older, out-of-order profile."""
+    if state.profile is not None and profile.ts < state.profile.ts:
+        return False
+    state.profile = profile
+    return True
+
+
+def _trim(session: SessionState, newest: datetime) -> None:
+    horizon = newest - HISTORY
+    session.readings = [r for r in session.readings if r.ts >= horizon]
+    session.symptoms = [s for s in session.symptoms if s.ts >= horizon]
+
+
+def add_reading(session: SessionState, vitals: Vitals) -> set[str]:
+    """Insert the reading in event-time order; returns the vitals for which it is the latest."""
+    reading = Reading(ts=vitals.ts, values=vitals.values(), on_oxygen=vitals.on_oxygen)
+    keys = [r.ts for r in session.readings]
+    session.readings.insert(bisect.bisect_right(keys, reading.ts), reading)
+    latest: set[str] = set()
+    for name in reading.values:
+        if name not in session.latest_ts or reading.ts >= session.latest_ts[name]:
+            session.latest_ts[name] = reading.ts
+            latest.add(name)
+    if session.last_vitals_ts is None or reading.ts > session.last_vitals_ts:
+        session.last_vitals_ts = reading.ts
+        session.stale_level = 0
+    _trim(session, max(session.latest_ts.values()))
+    return latest
+
+
+def add_symptom(session: SessionState, symptom: Symptom) -> None:
+    report = SymptomReport(
+        ts=symptom.ts, symptom=symptom.symptom, severity=symptom.severity, score=symptom.score
+    )
+    keys = [s.ts for s in session.symptoms]
+    session.symptoms.insert(bisect.bisect_right(keys, report.ts), report)
+
+
+def apply_infusion(session: SessionState, event: Infusion) -> None:
+    """Update start/stop, pause state and the rate history from a pump or care-team event."""
+    ts = event.ts
+    if session.last_infusion_ts is None or ts > session.last_infusion_ts:
+        session.last_infusion_ts = ts
+    action = event.action
+    if action is InfusionAction.START:
+        session.start_ts = ts if session.start_ts is None else min(session.start_ts, ts)
+        session.rate_ml_per_h = event.rate_ml_per_h
+        session.product = event.product or session.product
+        session.paused = False
+    elif action is InfusionAction.RATE_CHANGE and event.rate_ml_per_h is not None:
+        previous = session.rate_ml_per_h
+        if previous is not None and event.rate_ml_per_h > previous:
+            session.rate_steps.append(
+                RateStep(ts=ts, rate_ml_per_h=event.rate_ml_per_h, previous_rate_ml_per_h=previous)
+            )
+        session.rate_ml_per_h = event.rate_ml_per_h
+    elif action is InfusionAction.PAUSE:
+        session.paused = True
+    elif action is InfusionAction.RESUME:
+        session.paused = False
+    elif action is InfusionAction.STOP:
+        session.stop_ts = ts
+        session.paused = False
+
+
+def baseline(session: SessionState, rules: RuleSet) -> dict[str, float]:
+    """Per vital: median of readings in the window before start, else of the first minutes after."""
+    if session.baseline_final or session.start_ts is None:
+        return session.baseline
+    start = session.start_ts
+    pre_from = start - timedelta(minutes=rules.timing.baseline_pre_minutes)
+    post_to = start + timedelta(minutes=rules.timing.baseline_post_start_minutes)
+    pre: dict[str, list[float]] = {}
+    post: dict[str, list[float]] = {}
+    for reading in session.readings:
+        bucket = pre if pre_from <= reading.ts < start else post if start <= reading.ts < post_to else None
+        if bucket is None:
+            continue
+        for name, value in reading.values.items():
+            bucket.setdefault(name, []).append(value)
+    result = {name: median(values) for name, values in post.items()}
+    result.update({name: median(values) for name, values in pre.items()})
+    session.baseline = result
+    return result
+
+
+def freeze_baseline_if_due(session: SessionState, now: datetime, rules: RuleSet) -> None:
+    """Once the post-start window has passed, the baseline no longer changes."""
+    if session.start_ts is None or session.baseline_final:
+        return
+    if now >= session.start_ts + timedelta(minutes=rules.timing.baseline_post_start_minutes):
+        baseline(session, rules)
+        session.baseline_final = True
+
+
+def latest_rate_step(session: SessionState, ts: datetime, rules: RuleSet) -> RateStep | None:
+    """The last rate increase at or before `ts`, if it lies within the rate-step window."""
+    window = timedelta(minutes=rules.timing.rate_step_window_minutes)
+    for step in reversed(session.rate_steps):
+        if step.ts <= ts:
+            return step if ts - step.ts <= window else None
+    return None
+
+
+def symptoms_together(session: SessionState, ts: datetime, rules: RuleSet) -> list[SymptomReport]:
+    """Symptoms reported within the together window before (or at) `ts`."""
+    window = timedelta(minutes=rules.timing.together_minutes)
+    return [s for s in session.symptoms if ts - window <= s.ts <= ts]
+
+
+def readings_together(session: SessionState, ts: datetime, rules: RuleSet) -> list[Reading]:
+    window = timedelta(minutes=rules.timing.together_minutes)
+    return [r for r in session.readings if ts - window <= r.ts <= ts]

@@ -1,0 +1,74 @@
+"""Single-vital rules, absolute and baseline-relative, with hysteresis for clearing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.ruleset import Phase, ThresholdRule
+
+
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    """A row evaluated on one value: `fires` with the limits as written; `holds` with the
+    limits relaxed by the hysteresis margin (an open alert clears only once `holds` is false)."""
+
+    rule: ThresholdRule
+    value: float
+    baseline: float | None
+    fires: bool
+    holds: bool
+
+
+def _clauses_hold(
+    rule: ThresholdRule, value: float, base: float | None, margin: float, relative_factor: float
+) -> bool:
+    """All clauses of the row hold; `margin` relaxes each limit toward 'still true'."""
+    if rule.baseline_missing and base is not None:
+        return False
+    checks: list[bool] = []
+    if rule.at_least is not None:
+        checks.append(value >= rule.at_least - margin)
+    if rule.above is not None:
+        checks.append(value > rule.above - margin)
+    if rule.at_most is not None:
+        checks.append(value <= rule.at_most + margin)
+    if rule.below is not None:
+        checks.append(value < rule.below + margin)
+    relative = (rule.rise_at_least, rule.fall_at_least, rule.fall_pct_over)
+    if any(limit is not None for limit in relative):
+        if base is None:
+            return False
+        if rule.rise_at_least is not None:
+            checks.append(value - base >= rule.rise_at_least * relative_factor - margin)
+        if rule.fall_at_least is not None:
+            checks.append(base - value >= rule.fall_at_least * relative_factor - margin)
+        if rule.fall_pct_over is not None:
+            fall_pct = (base - value) / base * 100 if base > 0 else 0.0
+            checks.append(fall_pct > rule.fall_pct_over * relative_factor - margin)
+    gates = (rule.baseline_at_least, rule.baseline_above)
+    if any(gate is not None for gate in gates):
+        if base is None:
+            checks.append(rule.or_baseline_missing)
+        else:
+            if rule.baseline_at_least is not None:
+                checks.append(base >= rule.baseline_at_least)
+            if rule.baseline_above is not None:
+                checks.append(base > rule.baseline_above)
+    return all(checks)
+
+
+def evaluate_row(
+    rule: ThresholdRule,
+    value: float,
+    base: float | None,
+    phase: Phase,
+    *,
+    margin: float,
+    relative_factor: float = 1.0,
+) -> RowResult:
+    """Evaluate one threshold row for a value in a phase (outside its phases it neither fires nor holds)."""
+    if phase not in rule.phases:
+        return RowResult(rule, value, base, fires=False, holds=False)
+    fires = _clauses_hold(rule, value, base, 0.0, relative_factor)
+    holds = fires or _clauses_hold(rule, value, base, margin, relative_factor)
+    return RowResult(rule, value, base, fires=fires, holds=holds)

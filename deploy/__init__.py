@@ -1,0 +1,1 @@
+"""Everything that installs and starts servers: the local Kafka broker and InfluxDB."""

@@ -1,0 +1,1 @@
+"""Pure Pydantic contracts of the wire format and rule data (no I/O)."""

@@ -1,0 +1,105 @@
+"""Alerts on `ivig.alerts.v1` (contract v1)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from models.events import EventTime
+
+
+class Severity(StrEnum):
+    """Alert severity; compare with `rank` (info < warning < urgent < critical)."""
+
+    INFO = "info"
+    WARNING = "warning"
+    URGENT = "urgent"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_ORDER.index(self)
+
+
+_SEVERITY_ORDER = [Severity.INFO, Severity.WARNING, Severity.URGENT, Severity.CRITICAL]
+
+
+class AlertStatus(StrEnum):
+    FIRING = "firing"
+    ESCALATED = "escalated"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Condition(StrEnum):
+    FEVER = "fever"
+    TEMPERATURE_RISE = "temperature_rise"
+    HYPOTENSION = "hypotension"
+    HYPERTENSION = "hypertension"
+    TACHYCARDIA = "tachycardia"
+    BRADYCARDIA = "bradycardia"
+    TACHYPNEA = "tachypnea"
+    BRADYPNEA = "bradypnea"
+    HYPOXEMIA = "hypoxemia"
+    EARLY_WARNING_SCORE = "early_warning_score"
+    INFUSION_REACTION = "infusion_reaction"
+    ANAPHYLAXIS = "anaphylaxis"
+    RESPIRATORY_COMPROMISE = "respiratory_compromise"
+    ASEPTIC_MENINGITIS = "aseptic_meningitis"
+    THROMBOSIS = "thrombosis"
+    RENAL_INJURY = "renal_injury"
+    HEMOLYSIS = "hemolysis"
+    STALE_DATA = "stale_data"
+    BASELINE_MISSING = "baseline_missing"
+    HIGH_RISK_SESSION = "high_risk_session"
+    PIPELINE_STALLED = "pipeline_stalled"
+
+
+class RuleRef(BaseModel):
+    """Which rule fired: its id and the version of the rule set it belongs to."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    version: str
+
+
+class Evidence(BaseModel):
+    """The observations behind an alert."""
+
+    model_config = ConfigDict(frozen=True)
+
+    summary: str = Field(description="One sentence: what was seen, against what limit")
+    phase: str
+    values: dict[str, float] = Field(default_factory=dict)
+    baseline: dict[str, float] = Field(default_factory=dict)
+    change: dict[str, float] = Field(default_factory=dict, description="value minus baseline")
+    symptoms: list[str] = Field(default_factory=list)
+    rate_ml_per_h: float | None = None
+    previous_rate_ml_per_h: float | None = None
+    minutes_since_rate_step: float | None = None
+    observed_at: datetime | None = None
+
+
+class Alert(BaseModel):
+    """The new state of one alert."""
+
+    model_config = ConfigDict(frozen=True)
+
+    alert_id: str
+    patient_id: str
+    session_id: str
+    status: AlertStatus
+    severity: Severity
+    condition: Condition
+    ts: EventTime
+    escalation_level: Annotated[int, Field(ge=0)] = 0
+    title: str
+    evidence: Evidence
+    action: str
+    rule: RuleRef
+    by: str | None = None
+    note: str | None = None

@@ -1,0 +1,225 @@
+"""Events on `ivig.events.v1` and nurse actions on `ivig.actions.v1` (contract v1)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+Pseudonym = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
+]
+ShortText = Annotated[str, StringConstraints(max_length=128)]
+FreeText = Annotated[str, StringConstraints(max_length=2000)]
+
+
+def _require_rfc3339_text(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be an RFC 3339 time string with an offset")  # noqa: TRY004
+    return value
+
+
+def _require_offset(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must carry a UTC offset (for example 2026-11-24T10:15:00Z)")
+    return value.astimezone(UTC)
+
+
+EventTime = Annotated[
+    datetime, BeforeValidator(_require_rfc3339_text), AfterValidator(_require_offset)
+]
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", str_strip_whitespace=False)
+
+
+class EventBase(_Contract):
+    """Fields every event carries."""
+
+    patient_id: Pseudonym
+    ts: EventTime
+    event_id: ShortText | None = None
+    device_id: ShortText | None = None
+
+
+VITAL_RANGES: dict[str, tuple[float, float]] = {
+    "heart_rate": (10, 300),
+    "systolic_bp": (30, 300),
+    "diastolic_bp": (10, 200),
+    "temperature_c": (25.0, 45.0),
+    "respiratory_rate": (0, 80),
+    "spo2": (30, 100),
+    "weight_kg": (2, 400),
+}
+"""Plausibility ranges of the contract: a value outside is rejected, never clamped."""
+
+VITAL_NAMES: tuple[str, ...] = tuple(VITAL_RANGES)
+
+
+class Vitals(EventBase):
+    type: Literal["vitals"]
+    session_id: Pseudonym
+    heart_rate: Annotated[float, Field(ge=10, le=300)] | None = None
+    systolic_bp: Annotated[float, Field(ge=30, le=300)] | None = None
+    diastolic_bp: Annotated[float, Field(ge=10, le=200)] | None = None
+    temperature_c: Annotated[float, Field(ge=25.0, le=45.0)] | None = None
+    respiratory_rate: Annotated[float, Field(ge=0, le=80)] | None = None
+    spo2: Annotated[float, Field(ge=30, le=100)] | None = None
+    weight_kg: Annotated[float, Field(ge=2, le=400)] | None = None
+    on_oxygen: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Vitals:
+        if not self.values():
+            raise ValueError("a vitals event needs at least one measurement")
+        if (
+            self.systolic_bp is not None
+            and self.diastolic_bp is not None
+            and self.diastolic_bp >= self.systolic_bp
+        ):
+            raise ValueError("diastolic_bp must be below systolic_bp")
+        return self
+
+    def values(self) -> dict[str, float]:
+        """The measurements this reading carries, by vital name."""
+        return {name: v for name in VITAL_NAMES if (v := getattr(self, name)) is not None}
+
+
+class SymptomName(StrEnum):
+    HEADACHE = "headache"
+    RASH = "rash"
+    MUSCLE_PAIN = "muscle_pain"
+    CHILLS = "chills"
+    FEVER = "fever"
+    SHORTNESS_OF_BREATH = "shortness_of_breath"
+    NAUSEA = "nausea"
+    HIVES = "hives"
+    ITCHING = "itching"
+    FLUSHING = "flushing"
+    LIP_OR_TONGUE_SWELLING = "lip_or_tongue_swelling"
+    THROAT_TIGHTNESS = "throat_tightness"
+    WHEEZING = "wheezing"
+    DIZZINESS = "dizziness"
+    FAINTING = "fainting"
+    VOMITING = "vomiting"
+    ABDOMINAL_PAIN = "abdominal_pain"
+    CONFUSION = "confusion"
+    NECK_STIFFNESS = "neck_stiffness"
+    PHOTOPHOBIA = "photophobia"
+    CHEST_PAIN = "chest_pain"
+    ONE_SIDED_WEAKNESS = "one_sided_weakness"
+    SPEECH_DIFFICULTY = "speech_difficulty"
+    VISION_CHANGE = "vision_change"
+    LIMB_SWELLING = "limb_swelling"
+    DARK_URINE = "dark_urine"
+    REDUCED_URINATION = "reduced_urination"
+    SWALLOWING_DIFFICULTY = "swallowing_difficulty"
+    WEAK_COUGH = "weak_cough"
+    OTHER = "other"
+
+
+class SymptomSeverity(StrEnum):
+    MILD = "mild"
+    MODERATE = "moderate"
+    SEVERE = "severe"
+
+
+class Symptom(EventBase):
+    type: Literal["symptom"]
+    session_id: Pseudonym
+    symptom: SymptomName
+    severity: SymptomSeverity
+    score: Annotated[float, Field(ge=0, le=10)] | None = None
+    note: FreeText | None = None
+
+
+class InfusionAction(StrEnum):
+    START = "start"
+    RATE_CHANGE = "rate_change"
+    PAUSE = "pause"
+    RESUME = "resume"
+    STOP = "stop"
+    STATUS = "status"
+
+
+class Infusion(EventBase):
+    type: Literal["infusion"]
+    session_id: Pseudonym
+    action: InfusionAction
+    rate_ml_per_h: Annotated[float, Field(ge=0, le=2000)] | None = None
+    product: ShortText | None = None
+    lot: ShortText | None = None
+    dose_g: Annotated[float, Field(gt=0, le=500)] | None = None
+    planned_end: EventTime | None = None
+
+    @model_validator(mode="after")
+    def _rate_when_needed(self) -> Infusion:
+        needs_rate = self.action in (InfusionAction.START, InfusionAction.RATE_CHANGE)
+        if needs_rate and self.rate_ml_per_h is None:
+            raise ValueError("rate_ml_per_h is required for start and rate_change")
+        return self
+
+
+class RiskFactor(StrEnum):
+    RENAL_DISEASE = "renal_disease"
+    HEART_DISEASE = "heart_disease"
+    THROMBOSIS_HISTORY = "thrombosis_history"
+    STROKE_HISTORY = "stroke_history"
+    DIABETES = "diabetes"
+    AGE_OVER_65 = "age_over_65"
+    FIRST_INFUSION = "first_infusion"
+    BRAND_SWITCH = "brand_switch"
+    LONG_GAP = "long_gap"
+    PRIOR_REACTION = "prior_reaction"
+    MIGRAINE_HISTORY = "migraine_history"
+    IGA_DEFICIENCY = "iga_deficiency"
+
+
+class Profile(EventBase):
+    type: Literal["profile"]
+    session_id: Pseudonym | None = None
+    weight_kg: Annotated[float, Field(ge=2, le=400)] | None = None
+    risk_factors: Annotated[list[RiskFactor], Field(max_length=32)] = Field(default_factory=list)
+    usual_product: ShortText | None = None
+    epinephrine_available: bool | None = None
+    myasthenia_gravis: bool | None = None
+
+
+Event = Annotated[Vitals | Symptom | Infusion | Profile, Field(discriminator="type")]
+"""A device/patient event: one of the four contract types, chosen by `type`."""
+
+
+class NurseActionType(StrEnum):
+    ACK = "ack"
+    RESOLVE = "resolve"
+    NOTE = "note"
+
+
+class NurseAction(_Contract):
+    """A nurse's action on an alert (`ivig.actions.v1`)."""
+
+    type: Literal["ack", "resolve", "note"]
+    alert_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    patient_id: Pseudonym
+    by: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    ts: EventTime
+    note: FreeText | None = None
+
+
+ReplayLine = Annotated[
+    Vitals | Symptom | Infusion | Profile | NurseAction, Field(discriminator="type")
+]
+"""One line of a replay file: an event or a nurse action."""

@@ -1,0 +1,60 @@
+"""Bytes to validated contract objects, with errors that are safe to log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from models.errors import safe_errors
+from models.events import Event, NurseAction, ReplayLine
+
+MAX_MESSAGE_BYTES = 64 * 1024
+"""Larger messages are rejected before parsing; no real reading comes near this."""
+
+_EVENT = TypeAdapter[Any](Event)
+_ACTION = TypeAdapter(NurseAction)
+_LINE = TypeAdapter[Any](ReplayLine)
+
+
+class InvalidMessage(ValueError):
+    """A message that breaks the contract. `errors` name fields and rules, never values."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(errors))
+
+
+def _parse(adapter: TypeAdapter[Any], raw: bytes | str) -> Any:
+    size = len(raw.encode() if isinstance(raw, str) else raw)
+    if size > MAX_MESSAGE_BYTES:
+        raise InvalidMessage([f"(message): {size} bytes, over the {MAX_MESSAGE_BYTES}-byte limit [too_large]"])
+    if isinstance(raw, bytes):
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidMessage(["(message): not valid UTF-8 [utf8_invalid]"]) from None
+    try:
+        return adapter.validate_json(raw)
+    except ValidationError as exc:
+        raise InvalidMessage(safe_errors(exc)) from None
+    except (ValueError, RecursionError):
+        raise InvalidMessage(["(message): not valid JSON [json_invalid]"]) from None
+
+
+def parse_event(raw: bytes | str) -> Event:
+    """Validate one `ivig.events.v1` message."""
+    result: Event = _parse(_EVENT, raw)
+    return result
+
+
+def parse_action(raw: bytes | str) -> NurseAction:
+    """Validate one `ivig.actions.v1` message."""
+    result: NurseAction = _parse(_ACTION, raw)
+    return result
+
+
+def parse_replay_line(raw: bytes | str) -> Event | NurseAction:
+    """Validate one line of a replay file (an event or a nurse action)."""
+    result: Event | NurseAction = _parse(_LINE, raw)
+    return result

@@ -1,0 +1,1 @@
+"""ivigwatch: remote monitoring of home IVIG infusions."""

@@ -1,0 +1,23 @@
+"""The `ivigwatch` command line."""
+
+from __future__ import annotations
+
+import typer
+
+from streams.cli import stack
+
+app = typer.Typer(
+    name="ivigwatch",
+    help="Remote monitoring of home IVIG infusions.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(stack.app, name="stack")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

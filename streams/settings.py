@@ -1,0 +1,89 @@
+"""The one settings object: every piece of configuration is read here, from `IVIGWATCH_*` env vars."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """ivigwatch configuration. Each field is the env var `IVIGWATCH_<FIELD NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="IVIGWATCH_", frozen=True, extra="ignore")
+
+    # --- servers -------------------------------------------------------------------------
+    kafka_bootstrap: str | None = Field(
+        None, description="Existing Kafka bootstrap servers (host:port,...); unset = local broker"
+    )
+    influx_url: str | None = Field(
+        None, description="Existing InfluxDB base URL (v1 HTTP API); unset = local InfluxDB"
+    )
+    influx_db: str = Field("ivigwatch", description="InfluxDB database name")
+    influx_username: str | None = Field(None, description="InfluxDB user (v1 basic auth)")
+    influx_password: SecretStr | None = Field(None, description="InfluxDB password")
+    influx_retention: str = Field(
+        "INF", description="Retention of the database's default policy (InfluxQL duration)"
+    )
+
+    # --- local stack (used only when the server settings above are unset) ----------------
+    state_dir: Path = Field(
+        REPO_ROOT / ".local", description="Where the local stack keeps data, logs and pids"
+    )
+    local_kafka_port: int = Field(19092, description="Loopback port of the local broker")
+    local_kafka_controller_port: int = Field(19093, description="Local KRaft controller port")
+    local_kafka_heap_mb: int = Field(768, description="Heap of the local broker JVM (MiB)")
+    local_influx_port: int = Field(18086, description="Loopback port of the local InfluxDB")
+    stack_start_timeout: float = Field(90.0, description="Seconds to wait for a server to start")
+
+    # --- topics and workers ---------------------------------------------------------------
+    topic_partitions: int = Field(8, description="Partitions of the keyed topics (set at creation)")
+    rules_app_id: str = Field("ivigwatch-rules", description="Consumer group of the rule worker")
+    writer_app_id: str = Field("ivigwatch-writer", description="Consumer group of the writer")
+    store: str = Field("memory://", description="Faust table store (memory:// or rocksdb://)")
+    web_host: str = Field("127.0.0.1", description="Interface the workers' /healthz binds to")
+    rules_web_port: int = Field(6066, description="Port of the rule worker's web server")
+    writer_web_port: int = Field(6067, description="Port of the writer's web server")
+    tick_seconds: float = Field(5.0, description="How often timers are checked with the wall clock")
+    rules_file: Path | None = Field(None, description="Rule file (TOML); unset = default rules")
+    log_level: str = Field("info", description="Worker log level")
+
+    # --- time-series writer -----------------------------------------------------------------
+    writer_batch_lines: int = Field(5000, description="Flush a batch at this many lines")
+    writer_flush_seconds: float = Field(1.0, description="... or after this many seconds")
+    writer_max_backoff_seconds: float = Field(
+        30.0, description="Cap of the retry backoff while InfluxDB is unreachable"
+    )
+
+    @property
+    def uses_local_kafka(self) -> bool:
+        return self.kafka_bootstrap is None
+
+    @property
+    def uses_local_influx(self) -> bool:
+        return self.influx_url is None
+
+    @property
+    def bootstrap(self) -> str:
+        """Kafka bootstrap servers to connect to (local broker when none is configured)."""
+        return self.kafka_bootstrap or f"127.0.0.1:{self.local_kafka_port}"
+
+    @property
+    def influx_base_url(self) -> str:
+        """InfluxDB base URL to connect to (local server when none is configured)."""
+        url = self.influx_url or f"http://127.0.0.1:{self.local_influx_port}"
+        return url.rstrip("/")
+
+    def masked(self) -> dict[str, object]:
+        """Settings as a dict with secrets masked, for display."""
+        return self.model_dump(mode="json")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once from the environment."""
+    return Settings()
