@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from streams.cli import stack
+from streams.cli.worker import worker
 
 app = typer.Typer(
     name="ivigwatch",
@@ -13,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(stack.app, name="stack")
+app.command()(worker)
 
 
 def main() -> None:

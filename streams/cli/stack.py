@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -20,13 +22,25 @@ _err = Console(stderr=True, highlight=False)
 
 
 def _log(line: str) -> None:
-    _out.print(line, markup=False)
+    _out.print(line, markup=False, soft_wrap=True)
 
 
-def _table(current: stack.StackStatus) -> Table:
-    table = Table(title="ivigwatch stack", title_justify="left")
+def _shown(path: Path | None, state_dir: Path) -> str:
+    if path is None:
+        return "-"
+    try:
+        return str(path.relative_to(state_dir.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _table(current: stack.StackStatus, state_dir: Path) -> Table:
+    table = Table(
+        title="ivigwatch stack", title_justify="left",
+        caption=f"logs under {state_dir.resolve()}", caption_justify="left",
+    )
     for column in ("server", "mode", "address", "state", "pid", "log"):
-        table.add_column(column, no_wrap=column != "log")
+        table.add_column(column, no_wrap=column != "log", overflow="fold")
     for server in current.servers:
         if server.mode == "local":
             state = "[green]running[/]" if server.running else "[red]stopped[/]"
@@ -38,7 +52,7 @@ def _table(current: stack.StackStatus) -> Table:
             server.address,
             state,
             str(server.pid) if server.pid is not None else "-",
-            str(server.log_path) if server.log_path is not None else "-",
+            _shown(server.log_path, state_dir),
         )
     return table
 
@@ -53,10 +67,10 @@ def _fail(exc: ServerError) -> typer.Exit:
 def up() -> None:
     """Start the local servers (reusing running ones) and wait until they are ready."""
     try:
-        current = stack.up(get_settings(), log=_log)
+        current = stack.up(settings := get_settings(), log=_log)
     except ServerError as exc:
         raise _fail(exc) from exc
-    _out.print(_table(current))
+    _out.print(_table(current, settings.state_dir))
 
 
 @app.command()
@@ -71,7 +85,8 @@ def down() -> None:
 @app.command()
 def status() -> None:
     """Show each server; exit code 1 when one is not running (or not reachable)."""
-    current = stack.status(get_settings())
-    _out.print(_table(current))
+    settings = get_settings()
+    current = stack.status(settings)
+    _out.print(_table(current, settings.state_dir))
     if not current.all_running:
         raise typer.Exit(code=1)

@@ -1,0 +1,109 @@
+"""What the rule agents share: the rule set, the patient-state table, the live clock and outputs."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+
+from agents.rules.engine import advance, new_state, process
+from models.alerts import Alert
+from models.deadletter import DeadLetter, SourcePosition
+from models.events import Event, NurseAction
+from models.ruleset import RuleSet
+from models.state import PatientState
+
+log = logging.getLogger("ivigwatch.rules")
+
+
+@dataclass
+class LiveClock:
+    """Live, the clock is the later of the wall clock and the latest event time seen."""
+
+    latest_event: datetime | None = None
+
+    def observe(self, ts: datetime) -> None:
+        if self.latest_event is None or ts > self.latest_event:
+            self.latest_event = ts
+
+    def now(self) -> datetime:
+        wall = datetime.now(UTC)
+        return wall if self.latest_event is None else max(wall, self.latest_event)
+
+
+@dataclass
+class RulesRuntime:
+    rules: RuleSet
+    table: Any
+    alerts_topic: Any
+    deadletter_topic: Any
+    clock: LiveClock = field(default_factory=LiveClock)
+    counts: dict[str, int] = field(default_factory=lambda: {"events": 0, "alerts": 0, "deadletter": 0})
+
+    def load(self, patient_id: str) -> PatientState | None:
+        raw = self.table.get(patient_id.encode())
+        return None if raw is None else PatientState.model_validate_json(raw)
+
+    def store(self, state: PatientState) -> None:
+        # Assign back: a mutated value that is not re-assigned never reaches the changelog.
+        self.table[state.patient_id.encode()] = state.model_dump_json().encode()
+
+    async def handle(self, item: Event | NurseAction) -> list[Alert]:
+        """Run one event or action through the engine, persist the state, deliver the alerts."""
+        self.clock.observe(item.ts)
+        state = self.load(item.patient_id)
+        if state is None:
+            if isinstance(item, NurseAction):
+                return []
+            state = new_state(item.patient_id)
+        alerts = process(state, item, self.clock.now(), self.rules)
+        self.store(state)
+        await self.send_alerts(alerts)
+        return alerts
+
+    async def tick(self, patient_id: str) -> list[Alert]:
+        """Fire the timers of one patient that are due by the live clock."""
+        state = self.load(patient_id)
+        if state is None:
+            return []
+        alerts = advance(state, self.clock.now(), self.rules)
+        if alerts:
+            self.store(state)
+            await self.send_alerts(alerts)
+        return alerts
+
+    async def send_alerts(self, alerts: list[Alert]) -> None:
+        """Send and wait for the broker's ack, so the source offset is committed only after."""
+        for alert in alerts:
+            fut = await self.alerts_topic.send(
+                key=alert.patient_id.encode(), value=alert.model_dump_json().encode()
+            )
+            await fut
+            self.counts["alerts"] += 1
+            log.info("alert %s %s %s level=%d", alert.alert_id, alert.status.value,
+                     alert.severity.value, alert.escalation_level)
+
+    async def dead_letter(self, raw: bytes, key: bytes | None, errors: list[str], stage: str,
+                          message: Any) -> None:
+        record = DeadLetter.of(
+            raw, errors, stage,
+            SourcePosition(topic=message.topic, partition=message.partition, offset=message.offset),
+            datetime.now(UTC),
+        )
+        fut = await self.deadletter_topic.send(key=key, value=record.model_dump_json().encode())
+        await fut
+        self.counts["deadletter"] += 1
+        log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset,
+                    "; ".join(errors))
+
+
+def patient_table(app: faust.App, partitions: int) -> Any:
+    """Per-patient rule state, keyed like the topics (raw patient_id bytes) so it co-partitions."""
+    return app.Table(
+        "patient-state", default=None, partitions=partitions,
+        key_type=bytes, value_type=bytes,  # bytes -> the raw codec, same key bytes as the events
+        use_partitioner=True,
+    )

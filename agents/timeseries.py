@@ -1,0 +1,82 @@
+"""Writer agent: every valid event, alert and nurse action to InfluxDB, in batches.
+
+Offsets advance only after InfluxDB accepted the batch (`take_events` acks a batch after the
+loop body returns, and the body returns only once the write succeeded). While InfluxDB is down
+the batch is retried with capped backoff; points carry event time, so a rewrite is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+
+from models.alerts import Alert
+from models.parsing import InvalidMessage, parse_action, parse_event
+from streams.influx import InfluxClient
+from streams.lineprotocol import action_point, alert_point, event_point, to_line
+from streams.settings import Settings
+from streams.topics import ACTIONS_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
+
+log = logging.getLogger("ivigwatch.writer")
+
+
+def line_for(topic: str, raw: bytes) -> str | None:
+    """The line-protocol line of one message, or None for a message that breaks the contract
+    (the rule worker dead-letters those; the writer only skips them)."""
+    try:
+        if topic == EVENTS_TOPIC:
+            return to_line(event_point(parse_event(raw)))
+        if topic == ALERTS_TOPIC:
+            return to_line(alert_point(Alert.model_validate_json(raw)))
+        if topic == ACTIONS_TOPIC:
+            return to_line(action_point(parse_action(raw)))
+    except (InvalidMessage, ValueError):
+        return None
+    return None
+
+
+def register(app: faust.App, settings: Settings) -> None:
+    client = InfluxClient(settings)
+    source = app.topic(EVENTS_TOPIC, ALERTS_TOPIC, ACTIONS_TOPIC, partitions=settings.topic_partitions)
+    deadletter = app.topic(DEADLETTER_TOPIC)
+    counts = {"lines": 0, "skipped": 0, "rejected": 0, "batches": 0}
+
+    async def write_timeseries(stream: Any) -> None:
+        async for batch in stream.take_events(settings.writer_batch_lines,
+                                              within=settings.writer_flush_seconds):
+            lines: list[str] = []
+            for event in batch:
+                line = line_for(event.message.topic, event.value)
+                if line is None:
+                    counts["skipped"] += 1
+                else:
+                    lines.append(line)
+            report = await client.write(lines)
+            for line, reason in report.rejected:
+                fut = await deadletter.send(value=_rejected_record(line, reason))
+                await fut
+            counts["lines"] += report.written
+            counts["rejected"] += len(report.rejected)
+            counts["batches"] += 1
+
+    @app.task
+    async def prepare_database() -> None:
+        try:
+            await client.ensure_database()
+        except Exception as exc:  # noqa: BLE001 - writes retry on their own; this only logs
+            log.warning("could not create database %s yet: %s", settings.influx_db, exc)
+
+    app.agent(source, name="ivigwatch.write_timeseries")(write_timeseries)
+    app.writer_counts = counts  # type: ignore[attr-defined]
+
+
+def _rejected_record(line: str, reason: str) -> bytes:
+    from datetime import UTC, datetime  # noqa: PLC0415
+
+    from models.deadletter import DeadLetter, SourcePosition  # noqa: PLC0415
+
+    record = DeadLetter.of(line.encode(), [f"(influxdb): {reason} [influx_rejected]"], "write",
+                           SourcePosition(topic="influxdb", partition=-1, offset=-1), datetime.now(UTC))
+    return record.model_dump_json().encode()

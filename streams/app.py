@@ -1,0 +1,80 @@
+"""The Faust app factory: one app per worker role, each its own consumer group and process.
+
+`rules`: validates events, keeps per-patient state in a table, emits alerts, dead-letters bad input.
+`writer`: writes every valid event, alert and nurse action to InfluxDB, committing offsets only after
+the write succeeded. It is a separate app so an InfluxDB outage never delays an alert.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import faust
+
+from streams.settings import Settings
+
+
+class Role(StrEnum):
+    RULES = "rules"
+    WRITER = "writer"
+
+
+def broker_url(bootstrap: str) -> str:
+    """Faust's broker URL for a comma-separated bootstrap list."""
+    return ";".join(f"kafka://{host.strip()}" for host in bootstrap.split(",") if host.strip())
+
+
+def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
+    """A configured Faust app with the role's agents registered on it."""
+    app_id = settings.rules_app_id if role is Role.RULES else settings.writer_app_id
+    port = settings.rules_web_port if role is Role.RULES else settings.writer_web_port
+    datadir = settings.state_dir / "faust" / role.value
+    datadir.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = {
+        "broker": broker_url(settings.bootstrap),
+        "store": settings.store,
+        "processing_guarantee": "at_least_once",
+        "topic_partitions": settings.topic_partitions,
+        "topic_replication_factor": 1,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "autodiscover": False,
+        "datadir": str(datadir),
+        "web_enabled": True,
+        "web_host": settings.web_host,
+        "web_port": port,
+        "web_tables_enabled": False,  # the /table endpoints would serve patient state
+        "consumer_auto_offset_reset": "earliest",
+        "producer_acks": -1,
+        "broker_commit_every": 1000,
+        "broker_commit_interval": 1.0,
+    }
+    options.update(overrides)
+    app = faust.App(app_id, **options)
+    if role is Role.RULES:
+        from agents import actions, events, ticks  # noqa: PLC0415 - agents register on this app
+
+        runtime = events.register(app, settings)
+        actions.register(app, runtime)
+        ticks.register(app, runtime, settings)
+    else:
+        from agents import timeseries  # noqa: PLC0415
+
+        timeseries.register(app, settings)
+    _register_healthz(app, role)
+    return app
+
+
+def _register_healthz(app: faust.App, role: Role) -> None:
+    async def healthz(web: Any, request: Any) -> Any:
+        assigned = app.consumer.assignment() if app.consumer else set()
+        return web.json({
+            "status": "ok",
+            "role": role.value,
+            "app": app.conf.id,
+            "assigned_partitions": len(assigned),
+            "rebalancing": bool(app.rebalancing),
+        })
+
+    app.page("/healthz")(healthz)

@@ -1,0 +1,109 @@
+"""Contract objects as InfluxDB points: pseudonymous ids as tags, event time in milliseconds.
+
+A rewrite of the same message gives the same measurement, tag set and timestamp, so InfluxDB
+overwrites the point instead of adding one: writes are idempotent.
+"""
+
+from __future__ import annotations
+
+from influxdb_client import Point, WritePrecision
+
+from models.alerts import Alert
+from models.events import Event, Infusion, NurseAction, Profile, Symptom, Vitals
+
+PRECISION = WritePrecision.MS
+VITALS, SYMPTOMS, INFUSION, PROFILES, ALERTS, ACTIONS = (
+    "vitals", "symptoms", "infusion_events", "profiles", "alerts", "nurse_actions",
+)
+
+
+def _point(measurement: str, patient_id: str, session_id: str | None) -> Point:
+    point = Point(measurement).tag("patient_id", patient_id)
+    if session_id:
+        point.tag("session_id", session_id)
+    return point
+
+
+def event_point(event: Event) -> Point:
+    """One point per event, in the measurement of its type."""
+    if isinstance(event, Vitals):
+        point = _point(VITALS, event.patient_id, event.session_id)
+        if event.device_id:
+            point.tag("device_id", event.device_id)
+        for name, value in event.values().items():
+            point.field(name, float(value))
+        point.field("on_oxygen", event.on_oxygen)
+    elif isinstance(event, Symptom):
+        point = _point(SYMPTOMS, event.patient_id, event.session_id)
+        point.tag("symptom", event.symptom.value).tag("severity", event.severity.value)
+        point.field("reported", 1)
+        if event.score is not None:
+            point.field("score", float(event.score))
+        if event.note:
+            point.field("note", event.note)
+    elif isinstance(event, Infusion):
+        point = _point(INFUSION, event.patient_id, event.session_id).tag("action", event.action.value)
+        if event.product:
+            point.tag("product", event.product)
+        point.field("count", 1)
+        if event.rate_ml_per_h is not None:
+            point.field("rate_ml_per_h", float(event.rate_ml_per_h))
+        if event.dose_g is not None:
+            point.field("dose_g", float(event.dose_g))
+        if event.lot:
+            point.field("lot", event.lot)
+    else:
+        point = _profile_point(event)
+    if event.event_id:
+        point.field("event_id", event.event_id)
+    return point.time(event.ts, PRECISION)
+
+
+def _profile_point(event: Profile) -> Point:
+    point = _point(PROFILES, event.patient_id, event.session_id)
+    point.field("risk_factors", ",".join(sorted(r.value for r in event.risk_factors)))
+    if event.weight_kg is not None:
+        point.field("weight_kg", float(event.weight_kg))
+    if event.usual_product:
+        point.field("usual_product", event.usual_product)
+    if event.epinephrine_available is not None:
+        point.field("epinephrine_available", event.epinephrine_available)
+    if event.myasthenia_gravis is not None:
+        point.field("myasthenia_gravis", event.myasthenia_gravis)
+    return point
+
+
+def alert_point(alert: Alert) -> Point:
+    point = (
+        _point(ALERTS, alert.patient_id, alert.session_id)
+        .tag("condition", alert.condition.value)
+        .tag("severity", alert.severity.value)
+        .tag("status", alert.status.value)
+        .field("alert_id", alert.alert_id)
+        .field("escalation_level", alert.escalation_level)
+        .field("title", alert.title)
+        .field("summary", alert.evidence.summary)
+        .field("phase", alert.evidence.phase)
+        .field("rule_id", alert.rule.id)
+        .field("rule_version", alert.rule.version)
+    )
+    if alert.by:
+        point.field("by", alert.by)
+    return point.time(alert.ts, PRECISION)
+
+
+def action_point(action: NurseAction) -> Point:
+    point = (
+        _point(ACTIONS, action.patient_id, None)
+        .tag("type", action.type)
+        .field("alert_id", action.alert_id)
+        .field("by", action.by)
+    )
+    if action.note:
+        point.field("note", action.note)
+    return point.time(action.ts, PRECISION)
+
+
+def to_line(point: Point) -> str:
+    line: str = point.to_line_protocol()
+    return line
