@@ -91,12 +91,12 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def create_database(base_url: str, db: str, *, use_proxy: bool = False) -> None:
+def create_database(base_url: str, db: str) -> None:
     """CREATE DATABASE (a no-op when it exists); raises ServerError on any error."""
     query = f"CREATE DATABASE {quote_identifier(db)}"
     try:
         status, body = http_request(
-            f"{base_url}/query", data={"q": query}, timeout=10.0, use_proxy=use_proxy
+            f"{base_url}/query", data={"q": query}, timeout=10.0
         )
     except OSError as exc:
         raise ServerError(f"InfluxDB at {base_url} is unreachable: {exc}") from exc
@@ -112,11 +112,9 @@ def create_database(base_url: str, db: str, *, use_proxy: bool = False) -> None:
         raise ServerError(f"Creating database {db!r} failed: HTTP {status}: {error}")
 
 
-def database_exists(base_url: str, db: str, *, use_proxy: bool = False) -> bool:
+def database_exists(base_url: str, db: str) -> bool:
     """True when SHOW DATABASES lists `db`."""
-    status, body = http_request(
-        f"{base_url}/query", data={"q": "SHOW DATABASES"}, timeout=10.0, use_proxy=use_proxy
-    )
+    status, body = http_request(f"{base_url}/query", data={"q": "SHOW DATABASES"}, timeout=10.0)
     if status != 200:
         return False
     for result in json.loads(body).get("results", []):

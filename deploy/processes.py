@@ -50,21 +50,28 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
+def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
+    """`count` distinct TCP ports on `host` that nothing listens on right now."""
+    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
+    try:
+        for sock in sockets:
+            sock.bind((host, 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
 def http_request(
-    url: str,
-    *,
-    data: dict[str, str] | None = None,
-    timeout: float = 2.0,
-    use_proxy: bool = False,
+    url: str, *, data: dict[str, str] | None = None, timeout: float = 2.0
 ) -> tuple[int, bytes]:
     """GET (or POST form `data` to) `url`; returns (status, body). Raises OSError when unreachable.
 
-    Loopback servers are reached without the environment's HTTP proxy unless `use_proxy`.
+    Like the app's aiohttp client, the environment's HTTP proxy settings are not used.
     """
     body = urllib.parse.urlencode(data).encode() if data is not None else None
     request = urllib.request.Request(url, data=body, method="POST" if body else "GET")  # noqa: S310
-    handlers = [] if use_proxy else [urllib.request.ProxyHandler({})]
-    opener = urllib.request.build_opener(*handlers)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     try:
         with opener.open(request, timeout=timeout) as response:
             return int(response.status), bytes(response.read())
@@ -72,10 +79,10 @@ def http_request(
         return int(exc.code), bytes(exc.read())
 
 
-def http_ok(url: str, *, timeout: float = 1.0, use_proxy: bool = False) -> bool:
+def http_ok(url: str, *, timeout: float = 1.0) -> bool:
     """True when GET `url` answers with a 2xx status."""
     try:
-        status, _ = http_request(url, timeout=timeout, use_proxy=use_proxy)
+        status, _ = http_request(url, timeout=timeout)
     except OSError:
         return False
     return 200 <= status < 300
@@ -88,10 +95,7 @@ def pid_alive(pid: int) -> bool:
     """True when `pid` is a live (not zombie) process."""
     child = _children.get(pid)
     if child is not None:
-        if child.poll() is None:
-            return True
-        del _children[pid]
-        return False
+        return child.poll() is None  # reaps it once it has exited
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -102,7 +106,10 @@ def pid_alive(pid: int) -> bool:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return True  # no /proc (or it vanished): trust kill(0)
-    return stat.rpartition(")")[2].split()[0] != "Z"
+    fields = stat.rpartition(")")[2].split()  # fields[0] is the state, [17] num_threads
+    # A zombie has exited and waits for its parent (often init) to reap it. A leader thread
+    # can also show Z while other threads still run: that process is alive.
+    return not (fields[0] in ("Z", "X") and int(fields[17]) <= 1)
 
 
 def process_cmdline(pid: int) -> str | None:
@@ -129,6 +136,8 @@ def read_pid(pid_path: Path, expect: str) -> int | None:
             return pid  # cannot check the program on this OS
         if cmdline is not None and expect in cmdline:
             return pid
+    else:
+        _children.pop(pid, None)
     pid_path.unlink(missing_ok=True)
     return None
 

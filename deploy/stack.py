@@ -63,8 +63,8 @@ def kafka_reachable(bootstrap: str, timeout: float = 2.0) -> bool:
 
 
 def influx_reachable(base_url: str, timeout: float = 2.0) -> bool:
-    """True when {base_url}/ping answers 2xx (through the environment's proxy, if any)."""
-    return http_ok(f"{base_url}/ping", timeout=timeout, use_proxy=True)
+    """True when {base_url}/ping answers 2xx."""
+    return http_ok(f"{base_url}/ping", timeout=timeout)
 
 
 def status(settings: Settings) -> StackStatus:

@@ -12,6 +12,7 @@ _QUOTING_TYPES = {
     "json_invalid": "not valid JSON",
     "json_type": "not a JSON object",
     "model_type": "must be a JSON object",
+    "dict_type": "must be a JSON object",
     "model_attributes_type": "must be a JSON object",
     "enum": "not one of the allowed words",
     "literal_error": "not one of the allowed words",
@@ -24,7 +25,7 @@ _QUOTING_TYPES = {
 def _field(loc: tuple[int | str, ...]) -> str:
     # Discriminated unions put the tag ('vitals') first in loc; drop it.
     parts = [str(p) for p in loc]
-    if len(parts) > 1 and parts[0] in {"vitals", "symptom", "infusion", "profile", "ack", "resolve", "note"}:
+    if parts and parts[0] in {"vitals", "symptom", "infusion", "profile", "ack", "resolve", "note"}:
         parts = parts[1:]
     return ".".join(parts) or "(message)"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import typer
 
 from streams.cli import stack
+from streams.cli.alerts import alerts_command
+from streams.cli.replay import replay_command
 from streams.cli.worker import worker
 
 app = typer.Typer(
@@ -15,6 +17,8 @@ app = typer.Typer(
 )
 app.add_typer(stack.app, name="stack")
 app.command()(worker)
+app.command("replay")(replay_command)
+app.command("alerts")(alerts_command)
 
 
 def main() -> None:

@@ -1,0 +1,80 @@
+"""Test helpers: build an infusion timeline in minutes from start, and run it through replay."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from agents.rules.loader import load_rules
+from models.alerts import Alert
+from models.ruleset import RuleSet
+from streams.replay import LineError, replay
+
+START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+class Timeline:
+    """Events of one patient's session, each placed `minutes` after the infusion start time."""
+
+    def __init__(self, patient: str = "pt-1", session: str = "s1", start: datetime = START) -> None:
+        self.patient, self.session, self.start = patient, session, start
+        self.items: list[dict[str, Any]] = []
+
+    def ts(self, minutes: float) -> str:
+        return (self.start + timedelta(minutes=minutes)).isoformat().replace("+00:00", "Z")
+
+    def _add(self, minutes: float, **fields: Any) -> Timeline:
+        item = {"patient_id": self.patient, "ts": self.ts(minutes), **fields}
+        if fields["type"] in ("vitals", "symptom", "infusion"):
+            item["session_id"] = self.session
+        self.items.append(item)
+        return self
+
+    def vitals(self, minutes: float, **values: Any) -> Timeline:
+        return self._add(minutes, type="vitals", **values)
+
+    def baseline(self, minutes: float = -10, **overrides: Any) -> Timeline:
+        values = {"heart_rate": 72, "systolic_bp": 122, "diastolic_bp": 78, "temperature_c": 36.8,
+                  "spo2": 98, "respiratory_rate": 14, **overrides}
+        return self.vitals(minutes, **values)
+
+    def symptom(self, minutes: float, name: str, severity: str = "moderate", **extra: Any) -> Timeline:
+        return self._add(minutes, type="symptom", symptom=name, severity=severity, **extra)
+
+    def infusion(self, minutes: float, action: str, rate: float | None = None, **extra: Any) -> Timeline:
+        if rate is not None:
+            extra["rate_ml_per_h"] = rate
+        return self._add(minutes, type="infusion", action=action, **extra)
+
+    def start_infusion(self, rate: float = 50) -> Timeline:
+        return self.infusion(0, "start", rate, product="Privigen")
+
+    def profile(self, minutes: float = -60, **fields: Any) -> Timeline:
+        return self._add(minutes, type="profile", **fields)
+
+    def nurse(self, minutes: float, kind: str, alert_id: str, by: str = "rn-1", note: str | None = None) -> Timeline:
+        return self._add(minutes, type=kind, alert_id=alert_id, by=by, note=note)
+
+    def lines(self) -> list[str]:
+        return [json.dumps(item) for item in self.items]
+
+
+def run(*timelines: Timeline, until_minutes: float | None = None, rules: RuleSet | None = None) -> list[Alert]:
+    """Replay the timelines merged in time order; fail on any line the contract refuses."""
+    lines = sorted((line for t in timelines for line in t.lines()), key=lambda l: json.loads(l)["ts"])
+    until = START + timedelta(minutes=until_minutes) if until_minutes is not None else None
+    out: list[Alert] = []
+    for item in replay(lines, rules or load_rules(), until=until):
+        assert not isinstance(item, LineError), item
+        out.append(item)
+    return out
+
+
+def of(alerts: list[Alert], condition: str) -> list[Alert]:
+    return [a for a in alerts if a.condition.value == condition]
+
+
+def summary(alerts: list[Alert]) -> list[tuple[str, str, str]]:
+    """(condition, status, severity) per message, for compact assertions."""
+    return [(a.condition.value, a.status.value, a.severity.value) for a in alerts]
