@@ -69,7 +69,7 @@ def register(app: faust.App, settings: Settings) -> None:
             log.warning("could not create database %s yet: %s", settings.influx_db, exc)
 
     app.agent(source, name="ivigwatch.write_timeseries")(write_timeseries)
-    app.writer_counts = counts  # type: ignore[attr-defined]
+    app.counts = counts  # type: ignore[attr-defined]  # shown on /healthz
 
 
 def _rejected_record(line: str, reason: str) -> bytes:

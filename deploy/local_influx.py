@@ -33,34 +33,25 @@ class InfluxPaths:
     """Where the local InfluxDB keeps its files under the state dir."""
 
     root: Path
+    meta: Path
+    data: Path
+    wal: Path
+    conf: Path
+    log: Path
+    pid: Path
 
     @classmethod
     def of(cls, state_dir: Path) -> InfluxPaths:
-        return cls(root=state_dir.resolve() / "influxdb")
-
-    @property
-    def meta(self) -> Path:
-        return self.root / "meta"
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def wal(self) -> Path:
-        return self.root / "wal"
-
-    @property
-    def conf(self) -> Path:
-        return self.root / "influxdb.conf"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "influxd.log"
-
-    @property
-    def pid(self) -> Path:
-        return self.root / "influxd.pid"
+        root = state_dir.resolve() / "influxdb"
+        return cls(
+            root=root,
+            meta=root / "meta",
+            data=root / "data",
+            wal=root / "wal",
+            conf=root / "influxdb.conf",
+            log=root / "influxd.log",
+            pid=root / "influxd.pid",
+        )
 
     @property
     def identity(self) -> str:
@@ -81,9 +72,7 @@ def render_config(paths: InfluxPaths, http_port: int, rpc_port: int) -> str:
 
 def ensure_influxd(log: Log = print) -> str:
     """Path of `influxd` (installing Debian's influxdb package when missing and root)."""
-    return ensure_tool(
-        "influxd", "influxdb", log=log, alternative="or set IVIGWATCH_INFLUX_URL to a server"
-    )
+    return ensure_tool("influxd", "influxdb", log=log, alternative="or set IVIGWATCH_INFLUX_URL to a server")
 
 
 def quote_identifier(name: str) -> str:
@@ -95,9 +84,7 @@ def create_database(base_url: str, db: str) -> None:
     """CREATE DATABASE (a no-op when it exists); raises ServerError on any error."""
     query = f"CREATE DATABASE {quote_identifier(db)}"
     try:
-        status, body = http_request(
-            f"{base_url}/query", data={"q": query}, timeout=10.0
-        )
+        status, body = http_request(f"{base_url}/query", data={"q": query}, timeout=10.0)
     except OSError as exc:
         raise ServerError(f"InfluxDB at {base_url} is unreachable: {exc}") from exc
     error: object = None
@@ -158,7 +145,9 @@ def ensure_running(settings: Settings, log: Log = print) -> int:
     log(f"Starting InfluxDB on {HOST}:{port}...")
     started = time.monotonic()
     pid = start_detached(
-        [influxd, "-config", str(paths.conf)], log_path=paths.log, pid_path=paths.pid,
+        [influxd, "-config", str(paths.conf)],
+        log_path=paths.log,
+        pid_path=paths.pid,
         cwd=paths.root,
     )
     wait_ready(pinging, pid=pid, what="InfluxDB", log_path=paths.log, timeout=timeout)

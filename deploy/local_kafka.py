@@ -40,52 +40,38 @@ STOP_GRACE_SECONDS = 15.0
 
 @dataclass(frozen=True)
 class KafkaPaths:
-    """Where the local broker keeps its files under the state dir."""
+    """Where the local broker keeps its files under the state dir (jars in a sibling dir)."""
 
     root: Path
     lib: Path
+    data: Path
+    conf: Path
+    server_properties: Path
+    log4j: Path
+    log: Path
+    pid: Path
+    cluster_id: Path
+    mvn_log: Path
+    jars_marker: Path  # sha256 of the pom whose jars are in `lib`
 
     @classmethod
     def of(cls, state_dir: Path) -> KafkaPaths:
-        state = state_dir.resolve()
-        return cls(root=state / "kafka", lib=state / "kafka-lib")
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def conf(self) -> Path:
-        return self.root / "conf"
-
-    @property
-    def server_properties(self) -> Path:
-        return self.conf / "server.properties"
-
-    @property
-    def log4j(self) -> Path:
-        return self.conf / "log4j2.properties"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "broker.log"
-
-    @property
-    def pid(self) -> Path:
-        return self.root / "broker.pid"
-
-    @property
-    def cluster_id(self) -> Path:
-        return self.root / "cluster.id"
-
-    @property
-    def mvn_log(self) -> Path:
-        return self.root / "mvn.log"
-
-    @property
-    def jars_marker(self) -> Path:
-        """Records the sha256 of the pom whose jars are in `lib`."""
-        return self.lib / ".pom.sha256"
+        root = state_dir.resolve() / "kafka"
+        lib = state_dir.resolve() / "kafka-lib"
+        conf = root / "conf"
+        return cls(
+            root=root,
+            lib=lib,
+            data=root / "data",
+            conf=conf,
+            server_properties=conf / "server.properties",
+            log4j=conf / "log4j2.properties",
+            log=root / "broker.log",
+            pid=root / "broker.pid",
+            cluster_id=root / "cluster.id",
+            mvn_log=root / "mvn.log",
+            jars_marker=lib / ".pom.sha256",
+        )
 
     @property
     def identity(self) -> str:
@@ -125,9 +111,7 @@ def ensure_java(log: Log = print) -> str:
     java = ensure_tool("java", "default-jre-headless", log=log)
     if java in _java_checked:
         return java
-    out = subprocess.run(
-        [java, "-version"], capture_output=True, text=True, timeout=30, check=False
-    )
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30, check=False)
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
     if match:
         major = int(match.group(1))
@@ -170,13 +154,26 @@ def ensure_jars(paths: KafkaPaths, log: Log = print, pom: Path = POM) -> bool:
     shutil.rmtree(paths.lib, ignore_errors=True)  # never mix versions
     paths.lib.mkdir(parents=True)
     paths.root.mkdir(parents=True, exist_ok=True)
-    argv = [mvn, "-B", "-q", "-f", str(pom), MAVEN_COPY_GOAL, "-DincludeScope=runtime",
-            f"-DoutputDirectory={paths.lib}"]
+    argv = [
+        mvn,
+        "-B",
+        "-q",
+        "-f",
+        str(pom),
+        MAVEN_COPY_GOAL,
+        "-DincludeScope=runtime",
+        f"-DoutputDirectory={paths.lib}",
+    ]
     with open(paths.mvn_log, "wb") as out:
         try:
             code = subprocess.run(
-                argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                cwd=paths.root, timeout=900, check=False,
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=paths.root,
+                timeout=900,
+                check=False,
             ).returncode
         except subprocess.TimeoutExpired:
             code = -1
@@ -196,9 +193,7 @@ def write_config(settings: Settings, paths: KafkaPaths) -> None:
     paths.conf.mkdir(parents=True, exist_ok=True)
     paths.data.mkdir(parents=True, exist_ok=True)
     paths.server_properties.write_text(
-        render_server_properties(
-            settings.local_kafka_port, settings.local_kafka_controller_port, paths.data
-        )
+        render_server_properties(settings.local_kafka_port, settings.local_kafka_controller_port, paths.data)
     )
     shutil.copyfile(LOG4J_CONFIG, paths.log4j)
 
@@ -217,8 +212,17 @@ def format_storage(java: str, paths: KafkaPaths, log: Log = print) -> None:
         cluster_id = new_cluster_id()
         paths.cluster_id.write_text(cluster_id + "\n")
     log(f"Formatting the Kafka storage in {paths.data} (cluster id {cluster_id})...")
-    argv = [java, *_classpath_opts(paths), "kafka.tools.StorageTool", "format", "-t", cluster_id,
-            "-c", str(paths.server_properties), "--ignore-formatted"]
+    argv = [
+        java,
+        *_classpath_opts(paths),
+        "kafka.tools.StorageTool",
+        "format",
+        "-t",
+        cluster_id,
+        "-c",
+        str(paths.server_properties),
+        "--ignore-formatted",
+    ]
     out = subprocess.run(
         argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False
     )
@@ -265,9 +269,17 @@ def ensure_running(settings: Settings, log: Log = print) -> int:
     write_config(settings, paths)
     format_storage(java, paths, log)
     heap = settings.local_kafka_heap_mb
-    argv = [java, f"-Xms{min(256, heap)}m", f"-Xmx{heap}m", "-XX:+UseSerialGC",
-            "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true",
-            *_classpath_opts(paths), MAIN_CLASS, str(paths.server_properties)]
+    argv = [
+        java,
+        f"-Xms{min(256, heap)}m",
+        f"-Xmx{heap}m",
+        "-XX:+UseSerialGC",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-Djava.awt.headless=true",
+        *_classpath_opts(paths),
+        MAIN_CLASS,
+        str(paths.server_properties),
+    ]
     log(f"Starting Kafka on {address}...")
     started = time.monotonic()
     pid = start_detached(argv, log_path=paths.log, pid_path=paths.pid, cwd=paths.root)

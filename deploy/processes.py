@@ -62,9 +62,7 @@ def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
             sock.close()
 
 
-def http_request(
-    url: str, *, data: dict[str, str] | None = None, timeout: float = 2.0
-) -> tuple[int, bytes]:
+def http_request(url: str, *, data: dict[str, str] | None = None, timeout: float = 2.0) -> tuple[int, bytes]:
     """GET (or POST form `data` to) `url`; returns (status, body). Raises OSError when unreachable.
 
     Like the app's aiohttp client, the environment's HTTP proxy settings are not used.
@@ -112,13 +110,21 @@ def pid_alive(pid: int) -> bool:
     return not (fields[0] in ("Z", "X") and int(fields[17]) <= 1)
 
 
-def process_cmdline(pid: int) -> str | None:
-    """The command line of `pid` as one space-joined string, or None when unknown."""
-    try:
-        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return None
-    return raw.replace(b"\0", b" ").decode(errors="replace").strip()
+def process_cmdline(pid: int, *, settle: float = 1.0) -> str | None:
+    """The command line of `pid` as one space-joined string, or None when unknown.
+
+    It reads empty for a moment while a fresh child is still inside exec(): waits up to
+    `settle` seconds for it to appear.
+    """
+    deadline = time.monotonic() + settle
+    while True:
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        if raw or time.monotonic() >= deadline or not pid_alive(pid):
+            return raw.replace(b"\0", b" ").decode(errors="replace").strip()
+        time.sleep(0.01)
 
 
 def read_pid(pid_path: Path, expect: str) -> int | None:
@@ -151,9 +157,7 @@ def _write_pid(pid_path: Path, pid: int) -> None:
 # --- start, wait, stop -----------------------------------------------------------------------
 
 
-def start_detached(
-    argv: list[str], *, log_path: Path, pid_path: Path, cwd: Path | None = None
-) -> int:
+def start_detached(argv: list[str], *, log_path: Path, pid_path: Path, cwd: Path | None = None) -> int:
     """Start `argv` in its own session with stdout+stderr to `log_path`; record its pid.
 
     The previous log is kept as `<log>.1`. The process outlives the caller.
@@ -172,6 +176,7 @@ def start_detached(
         )
     _children[proc.pid] = proc
     _write_pid(pid_path, proc.pid)
+    process_cmdline(proc.pid)  # returns once exec() is complete
     return proc.pid
 
 
@@ -194,9 +199,7 @@ def _failure(what: str, reason: str, log_path: Path) -> ServerError:
     return ServerError(f"{what} {reason}\n--- last lines of {log_path} ---\n{tail}")
 
 
-def wait_ready(
-    check: Callable[[], bool], *, pid: int, what: str, log_path: Path, timeout: float
-) -> float:
+def wait_ready(check: Callable[[], bool], *, pid: int, what: str, log_path: Path, timeout: float) -> float:
     """Poll `check` until it passes; returns the seconds waited.
 
     Fails fast when process `pid` exits, or after `timeout`; the error quotes the log's tail.

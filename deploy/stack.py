@@ -72,25 +72,45 @@ def status(settings: Settings) -> StackStatus:
     servers: list[ServerStatus] = []
     if settings.uses_local_kafka:
         kafka_pid = local_kafka.running_pid(settings)
-        servers.append(ServerStatus(
-            KAFKA, "local", settings.bootstrap, kafka_pid is not None, kafka_pid,
-            local_kafka.KafkaPaths.of(settings.state_dir).log,
-        ))
+        servers.append(
+            ServerStatus(
+                KAFKA,
+                "local",
+                settings.bootstrap,
+                kafka_pid is not None,
+                kafka_pid,
+                local_kafka.KafkaPaths.of(settings.state_dir).log,
+            )
+        )
     else:
-        servers.append(ServerStatus(
-            KAFKA, "external", settings.bootstrap, kafka_reachable(settings.bootstrap), None, None
-        ))
+        servers.append(
+            ServerStatus(
+                KAFKA, "external", settings.bootstrap, kafka_reachable(settings.bootstrap), None, None
+            )
+        )
     if settings.uses_local_influx:
         influx_pid = local_influx.running_pid(settings)
-        servers.append(ServerStatus(
-            INFLUXDB, "local", settings.influx_base_url, influx_pid is not None, influx_pid,
-            local_influx.InfluxPaths.of(settings.state_dir).log,
-        ))
+        servers.append(
+            ServerStatus(
+                INFLUXDB,
+                "local",
+                settings.influx_base_url,
+                influx_pid is not None,
+                influx_pid,
+                local_influx.InfluxPaths.of(settings.state_dir).log,
+            )
+        )
     else:
-        servers.append(ServerStatus(
-            INFLUXDB, "external", settings.influx_base_url,
-            influx_reachable(settings.influx_base_url), None, None,
-        ))
+        servers.append(
+            ServerStatus(
+                INFLUXDB,
+                "external",
+                settings.influx_base_url,
+                influx_reachable(settings.influx_base_url),
+                None,
+                None,
+            )
+        )
     return StackStatus(tuple(servers))
 
 
@@ -123,25 +143,21 @@ def _run_all(tasks: dict[str, Callable[[], object]]) -> None:
     failed = {name: exc for name, f in futures.items() if (exc := f.exception()) is not None}
     if failed:
         message = "\n".join(
-            str(exc) if isinstance(exc, ServerError) else f"{name}: {exc!r}"
-            for name, exc in failed.items()
+            str(exc) if isinstance(exc, ServerError) else f"{name}: {exc!r}" for name, exc in failed.items()
         )
         raise ServerError(message) from next(iter(failed.values()))
 
 
 def _check_kafka(settings: Settings, log: Log) -> None:
     if not kafka_reachable(settings.bootstrap):
-        raise ServerError(
-            f"Kafka at {settings.bootstrap} (IVIGWATCH_KAFKA_BOOTSTRAP) accepts no connection"
-        )
+        raise ServerError(f"Kafka at {settings.bootstrap} (IVIGWATCH_KAFKA_BOOTSTRAP) accepts no connection")
     log(f"Kafka (external) reachable at {settings.bootstrap}")
 
 
 def _check_influx(settings: Settings, log: Log) -> None:
     if not influx_reachable(settings.influx_base_url):
         raise ServerError(
-            f"InfluxDB at {settings.influx_base_url} (IVIGWATCH_INFLUX_URL) "
-            "does not answer GET /ping"
+            f"InfluxDB at {settings.influx_base_url} (IVIGWATCH_INFLUX_URL) does not answer GET /ping"
         )
     log(f"InfluxDB (external) reachable at {settings.influx_base_url}")
 

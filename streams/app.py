@@ -75,6 +75,7 @@ def _register_healthz(app: faust.App, role: Role) -> None:
             "app": app.conf.id,
             "assigned_partitions": len(assigned),
             "rebalancing": bool(app.rebalancing),
+            "counts": dict(getattr(app, "counts", {})),
         })
 
     app.page("/healthz")(healthz)

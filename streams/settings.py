@@ -26,9 +26,6 @@ class Settings(BaseSettings):
     influx_db: str = Field("ivigwatch", description="InfluxDB database name")
     influx_username: str | None = Field(None, description="InfluxDB user (v1 basic auth)")
     influx_password: SecretStr | None = Field(None, description="InfluxDB password")
-    influx_retention: str = Field(
-        "INF", description="Retention of the database's default policy (InfluxQL duration)"
-    )
 
     # --- local stack (used only when the server settings above are unset) ----------------
     state_dir: Path = Field(
@@ -81,6 +78,18 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, object]:
         """Settings as a dict with secrets masked, for display."""
         return self.model_dump(mode="json")
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as `IVIGWATCH_*` variables, to hand to a child process (secrets included)."""
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[f"IVIGWATCH_{name.upper()}"] = str(value)
+        return env
 
 
 @lru_cache(maxsize=1)

@@ -35,20 +35,24 @@ def _shown(path: Path | None, state_dir: Path) -> str:
 
 
 def _table(current: stack.StackStatus, state_dir: Path) -> Table:
+    any_local = any(server.mode == "local" for server in current.servers)
     table = Table(
-        title="ivigwatch stack", title_justify="left",
-        caption=f"logs under {state_dir.resolve()}", caption_justify="left",
+        title="ivigwatch stack",
+        title_justify="left",
+        caption=f"logs under {state_dir.resolve()}" if any_local else None,
+        caption_justify="left",
     )
-    for column in ("server", "mode", "address", "state", "pid", "log"):
+    for column in ("server", "address", "state", "pid", "log"):
         table.add_column(column, no_wrap=column != "log", overflow="fold")
     for server in current.servers:
         if server.mode == "local":
+            name = server.name
             state = "[green]running[/]" if server.running else "[red]stopped[/]"
         else:
+            name = f"{server.name} (external)"
             state = "[green]reachable[/]" if server.running else "[red]unreachable[/]"
         table.add_row(
-            server.name,
-            server.mode,
+            name,
             server.address,
             state,
             str(server.pid) if server.pid is not None else "-",
@@ -86,7 +90,10 @@ def down() -> None:
 def status() -> None:
     """Show each server; exit code 1 when one is not running (or not reachable)."""
     settings = get_settings()
-    current = stack.status(settings)
+    try:
+        current = stack.status(settings)
+    except ServerError as exc:
+        raise _fail(exc) from exc
     _out.print(_table(current, settings.state_dir))
     if not current.all_running:
         raise typer.Exit(code=1)

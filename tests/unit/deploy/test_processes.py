@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import shutil
 import socket
 import sys
 import threading
@@ -102,7 +103,10 @@ def test_stop_process_kills_what_ignores_sigterm(tmp_path: Path) -> None:
     )
     wait_ready(
         lambda: "ready" in log_tail(tmp_path / "stubborn.log"),
-        pid=pid, what="stub", log_path=tmp_path / "stubborn.log", timeout=5,
+        pid=pid,
+        what="stub",
+        log_path=tmp_path / "stubborn.log",
+        timeout=5,
     )
     started = time.monotonic()
     assert stop_process(pid_path, "trap", grace=0.5) == pid
@@ -131,15 +135,15 @@ def test_wait_ready_fails_fast_when_the_process_exits(tmp_path: Path) -> None:
 def test_wait_ready_times_out_with_the_log(sleeper: tuple[int, Path], tmp_path: Path) -> None:
     pid, _ = sleeper
     with pytest.raises(ServerError, match=r"Sleep was not ready after 0 s .*empty"):
-        wait_ready(lambda: False, pid=pid, what="Sleep", log_path=tmp_path / "sleep.log",
-                   timeout=0.3)
+        wait_ready(lambda: False, pid=pid, what="Sleep", log_path=tmp_path / "sleep.log", timeout=0.3)
 
 
 def test_wait_ready_returns_elapsed_seconds(sleeper: tuple[int, Path], tmp_path: Path) -> None:
     pid, _ = sleeper
     calls = iter([False, False, True])
-    waited = wait_ready(lambda: next(calls), pid=pid, what="Sleep",
-                        log_path=tmp_path / "sleep.log", timeout=5)
+    waited = wait_ready(
+        lambda: next(calls), pid=pid, what="Sleep", log_path=tmp_path / "sleep.log", timeout=5
+    )
     assert 0.1 <= waited < 2
 
 
@@ -191,8 +195,8 @@ def test_ensure_tool_finds_an_installed_tool() -> None:
 
 
 def test_ensure_tool_without_root_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(processes.shutil, "which", lambda name: None)
-    monkeypatch.setattr(processes.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
     with pytest.raises(ServerError) as info:
         ensure_tool("influxd", "influxdb", alternative="or set IVIGWATCH_INFLUX_URL")
     message = str(info.value)
@@ -214,8 +218,8 @@ def test_ensure_tool_as_root_installs_with_apt(monkeypatch: pytest.MonkeyPatch) 
         if args[0] == "install":
             installed.add({"influxdb": "influxd", "maven": "mvn"}[args[-1]])
 
-    monkeypatch.setattr(processes.shutil, "which", fake_which)
-    monkeypatch.setattr(processes.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(shutil, "which", fake_which)
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
     monkeypatch.setattr(processes, "_apt_get", fake_apt)
     monkeypatch.setattr(processes, "_apt_updated", False)
     lines: list[str] = []

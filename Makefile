@@ -1,0 +1,52 @@
+# ivigwatch: `make demo` runs the demo, `make test` runs the whole test suite.
+# Both install what is missing first (virtual env, Python packages; Java, Maven and InfluxDB via
+# apt-get when run as root; the Kafka broker jars via Maven) and start the local servers they need.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: help setup demo test test-unit lint bench stack-up stack-down clean
+
+help:
+	@echo "make demo       run the demo: local Kafka + InfluxDB, workers, simulated infusions, live alerts"
+	@echo "make test       run the whole test suite (unit, agent and integration tests on real servers)"
+	@echo "make test-unit  run only the fast tests (no servers)"
+	@echo "make lint       ruff and mypy"
+	@echo "make bench      print throughput figures of the rule engine and line-protocol encoder"
+	@echo "make stack-up / stack-down   start / stop the local Kafka broker and InfluxDB"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv $(VENV) || { echo "Cannot create a virtual env: install python3-venv (apt-get install python3-venv)"; exit 1; }
+	@echo "Installing Python packages into $(VENV) ..."
+	@$(BIN)/pip install --quiet --upgrade pip
+	@$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/ivigwatch demo
+
+test: setup
+	$(BIN)/pytest
+
+test-unit: setup
+	$(BIN)/pytest tests/unit tests/agents
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python -m streams.bench
+
+stack-up: setup
+	$(BIN)/ivigwatch stack up
+
+stack-down: setup
+	$(BIN)/ivigwatch stack down
+
+clean: stack-down
+	rm -rf .local

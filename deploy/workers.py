@@ -1,0 +1,85 @@
+"""Start and stop the Faust worker processes (rules, writer) for the demo and the tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from streams.settings import Settings
+
+
+class WorkerError(RuntimeError):
+    """A worker did not become healthy; the message quotes the end of its log."""
+
+
+@dataclass
+class WorkerProcess:
+    role: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    health_url: str
+
+    def health(self, timeout: float = 1.0) -> dict[str, Any] | None:
+        """The worker's /healthz answer, or None while it does not answer."""
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=timeout) as resp:  # noqa: S310 - loopback
+                payload: dict[str, Any] = json.loads(resp.read())
+                return payload
+        except (urllib.error.URLError, OSError, ValueError):
+            return None
+
+    def log_tail(self, lines: int = 25) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+def start_worker(role: str, settings: Settings, extra_env: Mapping[str, str] | None = None) -> WorkerProcess:
+    """Start `ivigwatch worker ROLE` as a child process with these settings; logs to a file."""
+    log_dir = settings.state_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"worker-{role}.log"
+    env = {**os.environ, **settings.to_env(), **(extra_env or {})}
+    port = settings.rules_web_port if role == "rules" else settings.writer_web_port
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli.main", "worker", role],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+        )
+    return WorkerProcess(role, process, log_path, f"http://{settings.web_host}:{port}/healthz")
+
+
+def wait_healthy(worker: WorkerProcess, timeout: float = 90.0) -> dict[str, Any]:
+    """Wait until the worker answers /healthz with partitions assigned; fail early if it exits."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if worker.process.poll() is not None:
+            raise WorkerError(f"{worker.role} worker exited ({worker.process.returncode}):\n{worker.log_tail()}")
+        health = worker.health()
+        if health and health.get("assigned_partitions", 0) > 0 and not health.get("rebalancing"):
+            return health
+        time.sleep(0.5)
+    raise WorkerError(f"{worker.role} worker not ready after {timeout:.0f}s:\n{worker.log_tail()}")
+
+
+def stop_worker(worker: WorkerProcess, grace: float = 20.0) -> int:
+    """SIGTERM (Faust leaves the group cleanly), then SIGKILL after `grace` seconds."""
+    if worker.process.poll() is None:
+        worker.process.send_signal(signal.SIGTERM)
+        try:
+            worker.process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+            worker.process.wait()
+    return worker.process.returncode
