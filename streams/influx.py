@@ -75,8 +75,11 @@ class InfluxClient:
         if status == 204:
             report.written = len(lines)
         elif status == 404 and "database not found" in text:
-            await self.ensure_database()
-            raise InfluxUnavailable("database was missing; created it")
+            try:
+                await self.ensure_database()
+            except RuntimeError as exc:  # no admin right: an operator must create it
+                raise InfluxUnavailable(f"database {self.db} does not exist and cannot be created: {exc}") from None
+            raise InfluxUnavailable(f"database {self.db} was missing; created it")
         elif status == 400:
             if len(lines) == 1:
                 report.rejected.append((lines[0], _reason(text)))

@@ -1,0 +1,50 @@
+"""docker-compose.yml stays correct even though no Docker engine runs here: parse and check it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from streams.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[3]
+COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+SERVICES: dict[str, Any] = COMPOSE["services"]
+
+
+def ivigwatch_env_names() -> set[str]:
+    names: set[str] = set()
+    for service in SERVICES.values():
+        names.update(k for k in service.get("environment", {}) if k.startswith("IVIGWATCH_"))
+    return names
+
+
+def test_every_ivigwatch_variable_is_a_setting() -> None:
+    fields = {f"IVIGWATCH_{name.upper()}" for name in Settings.model_fields}
+    names = ivigwatch_env_names()
+    assert names, "the workers get their configuration from IVIGWATCH_* variables"
+    assert names <= fields, f"not settings: {sorted(names - fields)}"
+
+
+def test_servers_and_workers() -> None:
+    assert SERVICES["kafka"]["image"].startswith("apache/kafka:4.")
+    assert SERVICES["influxdb"]["image"] == "influxdb:1.12"
+    assert SERVICES["influxdb"]["environment"]["INFLUXDB_HTTP_AUTH_ENABLED"] == "true"
+    for name in ("kafka", "influxdb"):
+        assert "healthcheck" in SERVICES[name]
+    assert any("kafka-data:" in v for v in SERVICES["kafka"]["volumes"])
+    for role in ("rules", "writer"):
+        assert SERVICES[role]["command"] == ["ivigwatch", "worker", role]
+        assert SERVICES[role]["build"]["dockerfile"] == "deploy/Dockerfile"
+        assert "ports" not in SERVICES[role], "worker web ports stay unpublished"
+    assert SERVICES["simulator"]["profiles"] == ["simulator"]
+    assert (ROOT / "deploy" / "Dockerfile").is_file()
+
+
+def test_no_secret_is_written_into_the_file() -> None:
+    for service in SERVICES.values():
+        for key, value in service.get("environment", {}).items():
+            if "PASSWORD" in key:
+                assert str(value).startswith("${"), f"{key} must come from the environment"
