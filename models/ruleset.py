@@ -154,10 +154,13 @@ class Timing(_Row):
 
 class Hysteresis(_Row):
     temperature_c: Annotated[float, Field(ge=0)]
+    spo2: Annotated[float, Field(ge=0)]
     default: Annotated[float, Field(ge=0)]
 
     def for_vital(self, vital: str) -> float:
-        return self.temperature_c if vital == "temperature_c" else self.default
+        if vital == "temperature_c":
+            return self.temperature_c
+        return self.spo2 if vital == "spo2" else self.default
 
 
 class RiskTightening(_Row):

@@ -8,8 +8,11 @@ events; the expected alerts are what the default rule set v1 (clinical reference
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from itertools import pairwise
 from typing import Literal
 
 from models.alerts import Condition, Severity
@@ -25,11 +28,41 @@ DEVICE_VITALS: dict[Device, tuple[str, ...]] = {
 """What each home device measures."""
 
 
+RatePlan = Sequence[tuple[int, float]]
+"""(minute after the start, mL/h): the start rate, then every change."""
+
+STEP_MINUTES = 30
+
+
 @dataclass(frozen=True, slots=True)
 class Titration:
     """A product's rate plan (10% products, mL/kg/h): the start rate, then one step every 30 min."""
 
     rates: tuple[float, ...]
+
+    def for_weight(self, weight_kg: float) -> list[tuple[int, float]]:
+        return [(STEP_MINUTES * i, round(r * weight_kg, 1)) for i, r in enumerate(self.rates)]
+
+
+def volume(rates: RatePlan, until: float) -> float:
+    """mL delivered from minute 0 to `until` under a piecewise-constant rate plan."""
+    total = 0.0
+    for i, (at, rate) in enumerate(rates):
+        end = min(rates[i + 1][0] if i + 1 < len(rates) else until, until)
+        total += max(0.0, end - at) * rate / 60
+    return total
+
+
+def minutes_to_deliver(rates: RatePlan, ml: float) -> int:
+    """Whole minutes until `ml` have been delivered (at most a day)."""
+    delivered = 0.0
+    for i, (at, rate) in enumerate(rates):
+        end = rates[i + 1][0] if i + 1 < len(rates) else None
+        if rate > 0 and (end is None or at + (ml - delivered) * 60 / rate <= end):
+            return min(math.ceil(at + (ml - delivered) * 60 / rate), 24 * 60)
+        if end is not None:
+            delivered += (end - at) * rate / 60
+    return 24 * 60
 
 
 PRODUCTS: dict[str, Titration] = {
@@ -61,6 +94,16 @@ class Effect:
 
     vital: str
     points: tuple[tuple[int, float | Abs], ...]
+
+    def at(self, minute: float, base: float) -> float:
+        """The vital's true value `minute` minutes after the anchor, for a patient's baseline."""
+        points = [(t, v.value if isinstance(v, Abs) else base + v) for t, v in self.points]
+        if minute < points[0][0]:
+            return base
+        for (t0, v0), (t1, v1) in pairwise(points):
+            if minute <= t1:
+                return v0 + (v1 - v0) * (minute - t0) / (t1 - t0)
+        return points[-1][1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +159,8 @@ class Scenario:
     rate_action: tuple[int, RateAction] | None = None
     """(minutes after the anchor, what the nurse does to the pump)."""
     risk_factors: tuple[RiskFactor, ...] = ()
+    myasthenia_gravis: bool | None = None
+    """On the profile (None: about one patient in four)."""
     product: str | None = None
     """The product infused (None: the patient's usual product)."""
     usual_product: str | None = None
@@ -138,7 +183,8 @@ UNEVENTFUL = Scenario(
 
 FEBRILE = Scenario(
     name="febrile_after_rate_increase",
-    description="Chills and a temperature of 38+ C (1.6-2 C over baseline) within 30 min of the 2nd rate step.",
+    description="Chills and a temperature of 38+ C (1.6-2 C over baseline) within 30 min of the "
+    "2nd rate step; the nurse slows back to the previous rate.",
     expected=(Expectation(Condition.FEVER, U), Expectation(Condition.INFUSION_REACTION, U)),
     anchor_step=2,
     effects=(
@@ -213,8 +259,8 @@ HYPERTENSION = Scenario(
 
 HIGH_RISK_FIRST = Scenario(
     name="high_risk_first_infusion",
-    description="First infusion of a new brand (first_infusion, brand_switch): tightened limits; "
-    "a 1 C temperature rise after the 2nd step, the rate is slowed.",
+    description="Myasthenia patient, first infusion of a new brand (first_infusion, brand_switch): "
+    "tightened limits; a 1 C temperature rise after the 2nd step, the rate is slowed.",
     expected=(
         Expectation(Condition.HIGH_RISK_SESSION, Severity.INFO, at_most=Severity.INFO),
         Expectation(Condition.TEMPERATURE_RISE, W, at_most=W),
@@ -227,6 +273,7 @@ HIGH_RISK_FIRST = Scenario(
     extra_readings=((20, "thermometer"), (25, "thermometer"), (40, "thermometer")),
     rate_action=(27, RateAction.REVERT),
     risk_factors=(RiskFactor.FIRST_INFUSION, RiskFactor.BRAND_SWITCH),
+    myasthenia_gravis=True,
     product="Privigen",
     usual_product="Gammagard Liquid",
     baseline=(("temperature_c", 36.3, 36.7),),

@@ -95,17 +95,33 @@ def _nurse_action(state: PatientState, action: NurseAction) -> list[Alert]:
     return [message] if message else []
 
 
-def _describe(result: RowResult) -> str:
-    rule, unit = result.rule, UNITS[result.rule.vital]
-    label = rule.vital.replace("_", " ").replace(" c", "").replace("bp", "BP")
-    text = f"{label} {result.value:g}{unit}"
-    if result.baseline is not None:
-        text += f", baseline {result.baseline:g}{unit} ({result.value - result.baseline:+g})"
-    limits = [f"{op} {getattr(rule, key):g}" for key, op in (
-        ("at_least", ">="), ("above", ">"), ("at_most", "<="), ("below", "<"),
-        ("rise_at_least", "rise >="), ("fall_at_least", "fall >="), ("fall_pct_over", "fall % >"),
-    ) if getattr(rule, key) is not None]
-    return f"{text}; limit {' and '.join(limits) or 'no baseline'} ({rule.id})"
+def _limit(rule: ThresholdRule, factor: float) -> str:
+    parts = [f"{op} {getattr(rule, key):g}" for key, op in (
+        ("at_least", ">="), ("above", ">"), ("at_most", "<="), ("below", "<"))
+        if getattr(rule, key) is not None]
+    parts += [f"{op} {getattr(rule, key) * factor:g}" for key, op in (
+        ("rise_at_least", "rise >="), ("fall_at_least", "fall >="), ("fall_pct_over", "fall % >"))
+        if getattr(rule, key) is not None]
+    return " and ".join(parts) or "no baseline"
+
+
+def describe(results: list[RowResult], factor: float) -> str:
+    """Each vital once, with its baseline and change, then the limits it crossed."""
+    by_vital: dict[str, list[RowResult]] = defaultdict(list)
+    for result in results:
+        by_vital[result.rule.vital].append(result)
+    texts = []
+    for vital, rows in by_vital.items():
+        first, unit = rows[0], UNITS[vital]
+        label = vital.replace("_c", "").replace("_bp", " BP").replace("_", " ").replace("spo2", "SpO2")
+        text = f"{label} {first.value:g}{unit}"
+        if first.baseline is not None:
+            text += f", baseline {first.baseline:g}{unit} ({first.value - first.baseline:+.3g})"
+        limits = "; ".join(f"{_limit(r.rule, factor)} ({r.rule.id})" for r in rows)
+        texts.append(f"{text}; limits crossed: {limits}")
+    if factor != 1.0:
+        texts.append(f"baseline-relative limits x{factor:g} for a high-risk patient")
+    return "; ".join(texts)
 
 
 def _vitals(
@@ -137,8 +153,7 @@ def _vitals(
             condition=condition, severity=worst.rule.severity, rule_id=worst.rule.id,
             title=worst.rule.title,
             action=action_text(worst.rule.action, state, session, vitals.ts, phase, rules),
-            evidence=evidence(session, vitals.ts, phase, rules,
-                              "; ".join(_describe(r) for r in results),
+            evidence=evidence(session, vitals.ts, phase, rules, describe(results, factor),
                               values={r.rule.vital: r.value for r in results}),
             ts=vitals.ts, from_vitals=True,
         )

@@ -48,14 +48,22 @@ async def follow(
     on_alert: Callable[[Alert], None],
     stop: asyncio.Event,
     from_beginning: bool = False,
+    ready: asyncio.Event | None = None,
 ) -> None:
-    """Call `on_alert` for every alert message until `stop` is set."""
+    """Call `on_alert` for every alert message until `stop` is set; `ready` is set once the
+    consumer's position is pinned, so nothing produced after that can be missed."""
     consumer = AIOKafkaConsumer(
         ALERTS_TOPIC, bootstrap_servers=bootstrap, group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
     await consumer.start()
     try:
+        if not from_beginning:
+            await consumer.seek_to_end()
+            for tp in consumer.assignment():
+                await consumer.position(tp)
+        if ready is not None:
+            ready.set()
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=200)
             for messages in batch.values():

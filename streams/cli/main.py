@@ -6,7 +6,9 @@ import typer
 
 from streams.cli import stack
 from streams.cli.alerts import alerts_command
+from streams.cli.demo import demo
 from streams.cli.replay import replay_command
+from streams.cli.simulate import simulate
 from streams.cli.worker import worker
 
 app = typer.Typer(
@@ -19,6 +21,8 @@ app.add_typer(stack.app, name="stack")
 app.command()(worker)
 app.command("replay")(replay_command)
 app.command("alerts")(alerts_command)
+app.command()(simulate)
+app.command()(demo)
 
 
 def main() -> None:

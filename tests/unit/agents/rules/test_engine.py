@@ -183,3 +183,10 @@ def test_until_moves_the_clock_so_due_timers_fire() -> None:
     t = session().vitals(5, heart_rate=140, spo2=98)
     assert len(of(run(t), "tachycardia")) == 1
     assert len(of(run(t, until_minutes=60), "tachycardia")) == 4
+
+
+def test_hypoxemia_clears_once_saturation_is_back_to_normal() -> None:
+    t = session().vitals(5, spo2=91)
+    every_5_min(t, 40, spo2=97)
+    hypox = of(run(t, until_minutes=60), "hypoxemia")
+    assert [a.status.value for a in hypox][-1] == "resolved"
