@@ -44,6 +44,6 @@ def register(app: faust.App, settings: Settings) -> RulesRuntime:
             await runtime.handle(item)
 
     app.agent(events_topic, name="ivigwatch.watch_events")(watch_events)
-    app.runtime = runtime  # type: ignore[attr-defined]  # for tests and the CLI
-    app.counts = runtime.counts  # type: ignore[attr-defined]  # shown on /healthz
+    app.runtime = runtime  # for tests and the CLI
+    app.counts = runtime.counts  # shown on /healthz
     return runtime

@@ -83,27 +83,39 @@ class RulesRuntime:
             )
             await fut
             self.counts["alerts"] += 1
-            log.info("alert %s %s %s level=%d", alert.alert_id, alert.status.value,
-                     alert.severity.value, alert.escalation_level)
+            log.info(
+                "alert %s %s %s level=%d",
+                alert.alert_id,
+                alert.status.value,
+                alert.severity.value,
+                alert.escalation_level,
+            )
 
-    async def dead_letter(self, raw: bytes, key: bytes | None, errors: list[str], stage: str,
-                          message: Any) -> None:
+    async def dead_letter(
+        self, raw: bytes, key: bytes | None, errors: list[str], stage: str, message: Any
+    ) -> None:
         record = DeadLetter.of(
-            raw, errors, stage,
+            raw,
+            errors,
+            stage,
             SourcePosition(topic=message.topic, partition=message.partition, offset=message.offset),
             datetime.now(UTC),
         )
         fut = await self.deadletter_topic.send(key=key, value=record.model_dump_json().encode())
         await fut
         self.counts["deadletter"] += 1
-        log.warning("dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset,
-                    "; ".join(errors))
+        log.warning(
+            "dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, "; ".join(errors)
+        )
 
 
 def patient_table(app: faust.App, partitions: int) -> Any:
     """Per-patient rule state, keyed like the topics (raw patient_id bytes) so it co-partitions."""
     return app.Table(
-        "patient-state", default=None, partitions=partitions,
-        key_type=bytes, value_type=bytes,  # bytes -> the raw codec, same key bytes as the events
+        "patient-state",
+        default=None,
+        partitions=partitions,
+        key_type=bytes,
+        value_type=bytes,  # bytes -> the raw codec, same key bytes as the events
         use_partitioner=True,
     )

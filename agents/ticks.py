@@ -16,7 +16,7 @@ log = logging.getLogger("ivigwatch.rules")
 
 def partition_of(key: bytes, partitions: int) -> int:
     """Kafka's default partitioner (murmur2 of the key bytes), as producers place the events."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def register(app: faust.App, runtime: RulesRuntime, settings: Settings) -> None:

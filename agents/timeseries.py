@@ -44,8 +44,9 @@ def register(app: faust.App, settings: Settings) -> None:
     counts = {"lines": 0, "skipped": 0, "rejected": 0, "batches": 0}
 
     async def write_timeseries(stream: Any) -> None:
-        async for batch in stream.take_events(settings.writer_batch_lines,
-                                              within=settings.writer_flush_seconds):
+        async for batch in stream.take_events(
+            settings.writer_batch_lines, within=settings.writer_flush_seconds
+        ):
             lines: list[str] = []
             for event in batch:
                 line = line_for(event.message.topic, event.value)
@@ -61,22 +62,27 @@ def register(app: faust.App, settings: Settings) -> None:
             counts["rejected"] += len(report.rejected)
             counts["batches"] += 1
 
-    @app.task
     async def prepare_database() -> None:
         try:
             await client.ensure_database()
         except Exception as exc:  # noqa: BLE001 - writes retry on their own; this only logs
             log.warning("could not create database %s yet: %s", settings.influx_db, exc)
 
+    app.task(prepare_database)
     app.agent(source, name="ivigwatch.write_timeseries")(write_timeseries)
-    app.counts = counts  # type: ignore[attr-defined]  # shown on /healthz
+    app.counts = counts  # shown on /healthz
 
 
 def _rejected_record(line: str, reason: str) -> bytes:
-    from datetime import UTC, datetime  # noqa: PLC0415
+    from datetime import UTC, datetime
 
-    from models.deadletter import DeadLetter, SourcePosition  # noqa: PLC0415
+    from models.deadletter import DeadLetter, SourcePosition
 
-    record = DeadLetter.of(line.encode(), [f"(influxdb): {reason} [influx_rejected]"], "write",
-                           SourcePosition(topic="influxdb", partition=-1, offset=-1), datetime.now(UTC))
+    record = DeadLetter.of(
+        line.encode(),
+        [f"(influxdb): {reason} [influx_rejected]"],
+        "write",
+        SourcePosition(topic="influxdb", partition=-1, offset=-1),
+        datetime.now(UTC),
+    )
     return record.model_dump_json().encode()

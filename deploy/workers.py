@@ -55,7 +55,10 @@ def start_worker(role: str, settings: Settings, extra_env: Mapping[str, str] | N
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli.main", "worker", role],
-            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
         )
     return WorkerProcess(role, process, log_path, f"http://{settings.web_host}:{port}/healthz")
 
@@ -65,7 +68,9 @@ def wait_healthy(worker: WorkerProcess, timeout: float = 90.0) -> dict[str, Any]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if worker.process.poll() is not None:
-            raise WorkerError(f"{worker.role} worker exited ({worker.process.returncode}):\n{worker.log_tail()}")
+            raise WorkerError(
+                f"{worker.role} worker exited ({worker.process.returncode}):\n{worker.log_tail()}"
+            )
         health = worker.health()
         if health and health.get("assigned_partitions", 0) > 0 and not health.get("rebalancing"):
             return health

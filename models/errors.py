@@ -44,4 +44,6 @@ def _describe(err: ErrorDetails) -> str:
 
 def safe_errors(exc: ValidationError) -> list[str]:
     """One line per problem: `field: rule [error type]`, with no input values in it."""
-    return [_describe(err) for err in exc.errors(include_url=False, include_input=False, include_context=False)]
+    return [
+        _describe(err) for err in exc.errors(include_url=False, include_input=False, include_context=False)
+    ]

@@ -16,9 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-Pseudonym = Annotated[
-    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")
-]
+Pseudonym = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._-]+$")]
 ShortText = Annotated[str, StringConstraints(max_length=128)]
 FreeText = Annotated[str, StringConstraints(max_length=2000)]
 
@@ -37,9 +35,7 @@ def _require_offset(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-EventTime = Annotated[
-    datetime, BeforeValidator(_require_rfc3339_text), AfterValidator(_require_offset)
-]
+EventTime = Annotated[datetime, BeforeValidator(_require_rfc3339_text), AfterValidator(_require_offset)]
 
 
 class _Contract(BaseModel):
@@ -219,7 +215,5 @@ class NurseAction(_Contract):
     note: FreeText | None = None
 
 
-ReplayLine = Annotated[
-    Vitals | Symptom | Infusion | Profile | NurseAction, Field(discriminator="type")
-]
+ReplayLine = Annotated[Vitals | Symptom | Infusion | Profile | NurseAction, Field(discriminator="type")]
 """One line of a replay file: an event or a nurse action."""

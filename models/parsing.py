@@ -28,7 +28,9 @@ class InvalidMessage(ValueError):
 def _parse(adapter: TypeAdapter[Any], raw: bytes | str) -> Any:
     size = len(raw.encode() if isinstance(raw, str) else raw)
     if size > MAX_MESSAGE_BYTES:
-        raise InvalidMessage([f"(message): {size} bytes, over the {MAX_MESSAGE_BYTES}-byte limit [too_large]"])
+        raise InvalidMessage(
+            [f"(message): {size} bytes, over the {MAX_MESSAGE_BYTES}-byte limit [too_large]"]
+        )
     if isinstance(raw, bytes):
         try:
             raw.decode("utf-8")

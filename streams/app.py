@@ -53,13 +53,13 @@ def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
     options.update(overrides)
     app = faust.App(app_id, **options)
     if role is Role.RULES:
-        from agents import actions, events, ticks  # noqa: PLC0415 - agents register on this app
+        from agents import actions, events, ticks
 
         runtime = events.register(app, settings)
         actions.register(app, runtime)
         ticks.register(app, runtime, settings)
     else:
-        from agents import timeseries  # noqa: PLC0415
+        from agents import timeseries
 
         timeseries.register(app, settings)
     _register_healthz(app, role)
@@ -69,13 +69,15 @@ def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
 def _register_healthz(app: faust.App, role: Role) -> None:
     async def healthz(web: Any, request: Any) -> Any:
         assigned = app.consumer.assignment() if app.consumer else set()
-        return web.json({
-            "status": "ok",
-            "role": role.value,
-            "app": app.conf.id,
-            "assigned_partitions": len(assigned),
-            "rebalancing": bool(app.rebalancing),
-            "counts": dict(getattr(app, "counts", {})),
-        })
+        return web.json(
+            {
+                "status": "ok",
+                "role": role.value,
+                "app": app.conf.id,
+                "assigned_partitions": len(assigned),
+                "rebalancing": bool(app.rebalancing),
+                "counts": dict(getattr(app, "counts", {})),
+            }
+        )
 
     app.page("/healthz")(healthz)

@@ -13,7 +13,12 @@ from models.events import Event, Infusion, NurseAction, Profile, Symptom, Vitals
 
 PRECISION = WritePrecision.MS
 VITALS, SYMPTOMS, INFUSION, PROFILES, ALERTS, ACTIONS = (
-    "vitals", "symptoms", "infusion_events", "profiles", "alerts", "nurse_actions",
+    "vitals",
+    "symptoms",
+    "infusion_events",
+    "profiles",
+    "alerts",
+    "nurse_actions",
 )
 
 

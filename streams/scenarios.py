@@ -196,8 +196,14 @@ FEBRILE = Scenario(
         SymptomSpec(14, S.CHILLS, MODERATE, note="shivering, feels cold"),
         SymptomSpec(22, S.MUSCLE_PAIN, MILD, score=3),
     ),
-    extra_readings=((10, "thermometer"), (20, "thermometer"), (26, "cuff"), (40, "thermometer"),
-                    (55, "thermometer"), (70, "thermometer")),
+    extra_readings=(
+        (10, "thermometer"),
+        (20, "thermometer"),
+        (26, "cuff"),
+        (40, "thermometer"),
+        (55, "thermometer"),
+        (70, "thermometer"),
+    ),
     rate_action=(25, RateAction.REVERT),
 )
 
@@ -214,10 +220,8 @@ ANAPHYLAXIS = Scenario(
     ),
     anchor_step=1,
     effects=(
-        Effect("systolic_bp", ((0, 0.0), (5, -10.0), (9, Abs(84)), (14, Abs(79)), (24, Abs(96)),
-                               (45, -8.0))),
-        Effect("diastolic_bp", ((0, 0.0), (5, -6.0), (9, Abs(52)), (14, Abs(48)), (24, Abs(60)),
-                                (45, -5.0))),
+        Effect("systolic_bp", ((0, 0.0), (5, -10.0), (9, Abs(84)), (14, Abs(79)), (24, Abs(96)), (45, -8.0))),
+        Effect("diastolic_bp", ((0, 0.0), (5, -6.0), (9, Abs(52)), (14, Abs(48)), (24, Abs(60)), (45, -5.0))),
         Effect("spo2", ((0, 0.0), (5, Abs(95)), (9, Abs(90)), (14, Abs(89)), (24, Abs(94)), (45, -1.0))),
         Effect("heart_rate", ((0, 0.0), (5, 15.0), (9, 36.0), (14, 40.0), (24, 24.0), (45, 8.0))),
     ),
@@ -227,8 +231,15 @@ ANAPHYLAXIS = Scenario(
         SymptomSpec(7, S.WHEEZING, MODERATE),
         SymptomSpec(8, S.THROAT_TIGHTNESS, SEVERE, note="hard to swallow"),
     ),
-    extra_readings=((8, "oximeter"), (9, "cuff"), (12, "oximeter"), (13, "cuff"), (18, "cuff"),
-                    (24, "cuff"), (33, "cuff")),
+    extra_readings=(
+        (8, "oximeter"),
+        (9, "cuff"),
+        (12, "oximeter"),
+        (13, "cuff"),
+        (18, "cuff"),
+        (24, "cuff"),
+        (33, "cuff"),
+    ),
     rate_action=(11, RateAction.STOP),
     post_minutes=45,
 )
@@ -267,9 +278,7 @@ HIGH_RISK_FIRST = Scenario(
     ),
     exclusive=True,
     anchor_step=2,
-    effects=(
-        Effect("temperature_c", ((0, 0.0), (15, 0.5), (25, 1.0), (45, 1.0), (75, 0.4), (100, 0.1))),
-    ),
+    effects=(Effect("temperature_c", ((0, 0.0), (15, 0.5), (25, 1.0), (45, 1.0), (75, 0.4), (100, 0.1))),),
     extra_readings=((20, "thermometer"), (25, "thermometer"), (40, "thermometer")),
     rate_action=(27, RateAction.REVERT),
     risk_factors=(RiskFactor.FIRST_INFUSION, RiskFactor.BRAND_SWITCH),
@@ -280,18 +289,25 @@ HIGH_RISK_FIRST = Scenario(
 )
 
 SCENARIOS: dict[str, Scenario] = {
-    s.name: s
-    for s in (UNEVENTFUL, FEBRILE, ANAPHYLAXIS, HEADACHE_MILD, HYPERTENSION, HIGH_RISK_FIRST)
+    s.name: s for s in (UNEVENTFUL, FEBRILE, ANAPHYLAXIS, HEADACHE_MILD, HYPERTENSION, HIGH_RISK_FIRST)
 }
 """Every scenario by name."""
 
 DEMO_SCENARIOS: tuple[str, ...] = (
-    "uneventful", "febrile_after_rate_increase", "uneventful", "anaphylaxis", "headache_mild",
-    "hypertension", "high_risk_first_infusion",
+    "uneventful",
+    "febrile_after_rate_increase",
+    "uneventful",
+    "anaphylaxis",
+    "headache_mild",
+    "hypertension",
+    "high_risk_first_infusion",
 )
 """The demo plan: one session per patient, in this order."""
 
 REACTION_SCENARIOS: tuple[str, ...] = (
-    "headache_mild", "febrile_after_rate_increase", "hypertension", "anaphylaxis",
+    "headache_mild",
+    "febrile_after_rate_increase",
+    "hypertension",
+    "anaphylaxis",
 )
 """The reactions the load plan mixes in (every ~50th patient)."""

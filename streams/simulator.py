@@ -43,17 +43,27 @@ STAGGER = timedelta(minutes=4)
 """Gap between the starts of the demo plan's sessions."""
 
 BASELINE_RANGES: dict[str, tuple[float, float]] = {
-    "systolic_bp": (108, 138), "diastolic_bp": (64, 84), "heart_rate": (62, 88),
-    "spo2": (96, 99), "temperature_c": (36.3, 36.8),
+    "systolic_bp": (108, 138),
+    "diastolic_bp": (64, 84),
+    "heart_rate": (62, 88),
+    "spo2": (96, 99),
+    "temperature_c": (36.3, 36.8),
 }
 NOISE_SD: dict[str, float] = {
-    "systolic_bp": 4.0, "diastolic_bp": 3.0, "heart_rate": 3.0, "spo2": 0.6, "temperature_c": 0.05,
+    "systolic_bp": 4.0,
+    "diastolic_bp": 3.0,
+    "heart_rate": 3.0,
+    "spo2": 0.6,
+    "temperature_c": 0.05,
 }
 NOISE_CAP = 1.75
 """Noise is Gaussian, cut at this many standard deviations (a home device's plausible scatter)."""
 LIMITS: dict[str, tuple[float, float]] = {
-    "systolic_bp": (60, 250), "diastolic_bp": (30, 150), "heart_rate": (30, 220),
-    "spo2": (60, 100), "temperature_c": (34.0, 42.0),
+    "systolic_bp": (60, 250),
+    "diastolic_bp": (30, 150),
+    "heart_rate": (30, 220),
+    "spo2": (60, 100),
+    "temperature_c": (34.0, 42.0),
 }
 """Simulated values stay inside these, well within the contract's accepted ranges."""
 _ROUND = {"temperature_c": 1}
@@ -112,10 +122,12 @@ def _plan(scenario: Scenario, patient_id: str, session_id: str, start: datetime,
     risks = [r for r in _COMMON_RISKS if rng.random() < 0.15]
     risks += [r.value for r in scenario.risk_factors]
     profile: JsonDict = {
-        "weight_kg": weight, "risk_factors": risks,
+        "weight_kg": weight,
+        "risk_factors": risks,
         "usual_product": (scenario.usual_product or product) if scenario.product else usual,
         "epinephrine_available": True,
-        "myasthenia_gravis": (rng.random() < 0.25) if scenario.myasthenia_gravis is None
+        "myasthenia_gravis": (rng.random() < 0.25)
+        if scenario.myasthenia_gravis is None
         else scenario.myasthenia_gravis,
     }
     planned = PRODUCTS[product].for_weight(weight)
@@ -137,9 +149,19 @@ def _plan(scenario: Scenario, patient_id: str, session_id: str, start: datetime,
         stop = min(minutes_to_deliver(rates, dose_g * 10), MAX_INFUSION_MINUTES)
     rates = [c for i, c in enumerate(rates) if i == 0 or c[0] < stop - 10]
     return _Plan(
-        scenario=scenario, patient_id=patient_id, session_id=session_id, start=_utc(start),
-        rng=rng, base=base, profile=profile, product=product, dose_g=dose_g,
-        planned_end=planned_end, rates=tuple(rates), stop=stop, anchor=anchor,
+        scenario=scenario,
+        patient_id=patient_id,
+        session_id=session_id,
+        start=_utc(start),
+        rng=rng,
+        base=base,
+        profile=profile,
+        product=product,
+        dose_g=dose_g,
+        planned_end=planned_end,
+        rates=tuple(rates),
+        stop=stop,
+        anchor=anchor,
         titrated_at=rates[-1][0],
     )
 
@@ -191,9 +213,14 @@ def _device_stream(plan: _Plan, device: Device) -> Iterator[JsonDict]:
 def _pump_stream(plan: _Plan) -> Iterator[JsonDict]:
     rng = plan.rng
     start = plan.event("infusion", "pump", 1, 0)
-    start.update(action="start", rate_ml_per_h=plan.rates[0][1], product=plan.product,
-                 lot=f"L{rng.randint(100000, 999999)}", dose_g=plan.dose_g,
-                 planned_end=plan.ts(plan.planned_end))
+    start.update(
+        action="start",
+        rate_ml_per_h=plan.rates[0][1],
+        product=plan.product,
+        lot=f"L{rng.randint(100000, 999999)}",
+        dose_g=plan.dose_g,
+        planned_end=plan.ts(plan.planned_end),
+    )
     yield start
     changes = dict(plan.rates[1:])
     status = {m for m in range(10, plan.stop, 10) if m not in changes}
@@ -233,9 +260,12 @@ def iter_session(
     """The events of one infusion, lazily, in event-time order; `start` is the infusion start."""
     chosen = SCENARIOS[scenario] if isinstance(scenario, str) else scenario
     plan = _plan(chosen, patient_id, session_id, start, seed)
-    streams = [_profile_stream(plan), _pump_stream(plan),
-               *(_device_stream(plan, d) for d in ("cuff", "oximeter", "thermometer")),
-               _app_stream(plan)]
+    streams = [
+        _profile_stream(plan),
+        _pump_stream(plan),
+        *(_device_stream(plan, d) for d in ("cuff", "oximeter", "thermometer")),
+        _app_stream(plan),
+    ]
     return heapq.merge(*streams, key=lambda e: str(e["ts"]))
 
 

@@ -35,8 +35,15 @@ class Timeline:
         return self._add(minutes, type="vitals", **values)
 
     def baseline(self, minutes: float = -10, **overrides: Any) -> Timeline:
-        values = {"heart_rate": 72, "systolic_bp": 122, "diastolic_bp": 78, "temperature_c": 36.8,
-                  "spo2": 98, "respiratory_rate": 14, **overrides}
+        values = {
+            "heart_rate": 72,
+            "systolic_bp": 122,
+            "diastolic_bp": 78,
+            "temperature_c": 36.8,
+            "spo2": 98,
+            "respiratory_rate": 14,
+            **overrides,
+        }
         return self.vitals(minutes, **values)
 
     def symptom(self, minutes: float, name: str, severity: str = "moderate", **extra: Any) -> Timeline:
@@ -53,16 +60,20 @@ class Timeline:
     def profile(self, minutes: float = -60, **fields: Any) -> Timeline:
         return self._add(minutes, type="profile", **fields)
 
-    def nurse(self, minutes: float, kind: str, alert_id: str, by: str = "rn-1", note: str | None = None) -> Timeline:
+    def nurse(
+        self, minutes: float, kind: str, alert_id: str, by: str = "rn-1", note: str | None = None
+    ) -> Timeline:
         return self._add(minutes, type=kind, alert_id=alert_id, by=by, note=note)
 
     def lines(self) -> list[str]:
         return [json.dumps(item) for item in self.items]
 
 
-def run(*timelines: Timeline, until_minutes: float | None = None, rules: RuleSet | None = None) -> list[Alert]:
+def run(
+    *timelines: Timeline, until_minutes: float | None = None, rules: RuleSet | None = None
+) -> list[Alert]:
     """Replay the timelines merged in time order; fail on any line the contract refuses."""
-    lines = sorted((line for t in timelines for line in t.lines()), key=lambda l: json.loads(l)["ts"])
+    lines = sorted((line for t in timelines for line in t.lines()), key=lambda line: json.loads(line)["ts"])
     until = START + timedelta(minutes=until_minutes) if until_minutes is not None else None
     out: list[Alert] = []
     for item in replay(lines, rules or load_rules(), until=until):

@@ -53,7 +53,9 @@ async def follow(
     """Call `on_alert` for every alert message until `stop` is set; `ready` is set once the
     consumer's position is pinned, so nothing produced after that can be missed."""
     consumer = AIOKafkaConsumer(
-        ALERTS_TOPIC, bootstrap_servers=bootstrap, group_id=None,
+        ALERTS_TOPIC,
+        bootstrap_servers=bootstrap,
+        group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
     await consumer.start()

@@ -30,8 +30,14 @@ from streams.topics import ACTIONS_TOPIC, EVENTS_TOPIC, ensure_topics
 
 console = Console(highlight=False)
 DEMO_NURSE = "rn-demo"
-COUNT_FIELDS = {VITALS: "on_oxygen", SYMPTOMS: "reported", INFUSION: "count", PROFILES: "risk_factors",
-                ALERTS: "alert_id"}
+DRAIN_SECONDS = 60.0
+COUNT_FIELDS = {
+    VITALS: "on_oxygen",
+    SYMPTOMS: "reported",
+    INFUSION: "count",
+    PROFILES: "risk_factors",
+    ALERTS: "alert_id",
+}
 
 
 @dataclass
@@ -64,8 +70,7 @@ def demo(
     try:
         stack.up(settings, log=lambda line: console.print(f"  {line}", style="dim"))
         asyncio.run(ensure_topics(settings.bootstrap, settings.topic_partitions))
-        for role in ("rules", "writer"):
-            workers.append(start_worker(role, settings))
+        workers.extend(start_worker(role, settings) for role in ("rules", "writer"))
         for worker in workers:
             wait_healthy(worker, timeout=120)
             console.print(f"  {worker.role} worker ready (log: {worker.log_path})", style="dim")
@@ -88,8 +93,9 @@ def demo(
     console.print(f"[green]Demo finished in {time.monotonic() - began:.0f} s.[/]")
 
 
-async def _run(settings: Settings, workers: list[WorkerProcess], speed: float, seed: int
-               ) -> tuple[Feed, Stats]:
+async def _run(
+    settings: Settings, workers: list[WorkerProcess], speed: float, seed: int
+) -> tuple[Feed, Stats]:
     feed, stats = Feed(), Stats(live=True)
     stop, ready = asyncio.Event(), asyncio.Event()
     nurse = AIOKafkaProducer(bootstrap_servers=settings.bootstrap)
@@ -110,8 +116,16 @@ async def _run(settings: Settings, workers: list[WorkerProcess], speed: float, s
         return iter(scenario_plan(DEMO_SCENARIOS, first + LEAD_TIME, seed))
 
     try:
-        await produce(plan, None, bootstrap=settings.bootstrap, topic=EVENTS_TOPIC, speed=speed, rate=None,
-                      stats=stats, progress=lambda line: console.print(f"  {line}", style="dim"))
+        await produce(
+            plan,
+            None,
+            bootstrap=settings.bootstrap,
+            topic=EVENTS_TOPIC,
+            speed=speed,
+            rate=None,
+            stats=stats,
+            progress=lambda line: console.print(f"  {line}", style="dim"),
+        )
         feed.worker_counts = await _drain(workers, stats)
         await asyncio.gather(*pending)
         await asyncio.sleep(1.0)
@@ -124,16 +138,21 @@ async def _run(settings: Settings, workers: list[WorkerProcess], speed: float, s
 
 async def _acknowledge(producer: AIOKafkaProducer, alert: Alert, feed: Feed) -> None:
     """The demo's on-call nurse acknowledges the anaphylaxis alert two minutes (event time) later."""
-    action = {"type": "ack", "alert_id": alert.alert_id, "patient_id": alert.patient_id, "by": DEMO_NURSE,
-              "ts": (alert.ts + timedelta(minutes=2)).isoformat().replace("+00:00", "Z"),
-              "note": "called the patient; epinephrine given, 911 called"}
+    action = {
+        "type": "ack",
+        "alert_id": alert.alert_id,
+        "patient_id": alert.patient_id,
+        "by": DEMO_NURSE,
+        "ts": (alert.ts + timedelta(minutes=2)).isoformat().replace("+00:00", "Z"),
+        "note": "called the patient; epinephrine given, 911 called",
+    }
     await producer.send_and_wait(ACTIONS_TOPIC, json.dumps(action).encode(), key=alert.patient_id.encode())
     feed.acks.append(action)
 
 
-async def _drain(workers: list[WorkerProcess], stats: Stats, timeout: float = 60.0) -> dict[str, int]:
+async def _drain(workers: list[WorkerProcess], stats: Stats) -> dict[str, int]:
     """Wait until the rule worker has taken every event and the writer has written them."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + DRAIN_SECONDS
     rules, writer = workers
     counts: dict[str, int] = {}
     while time.monotonic() < deadline:
@@ -142,8 +161,9 @@ async def _drain(workers: list[WorkerProcess], stats: Stats, timeout: float = 60
         if counts.get("events", 0) + counts.get("deadletter", 0) >= stats.sent and written >= stats.sent:
             return counts
         await asyncio.sleep(0.5)
-    console.print("  (the workers had not caught up after 60 s; the summary shows what was done)",
-                  style="yellow")
+    console.print(
+        "  (the workers had not caught up after 60 s; the summary shows what was done)", style="yellow"
+    )
     return counts
 
 
@@ -158,13 +178,20 @@ def _summary(settings: Settings, feed: Feed, stats: Stats, points: dict[str, int
     console.rule("[bold]Summary")
     table = Table(show_header=False, box=None)
     elapsed = max(time.monotonic() - stats.began, 1e-9)
-    table.add_row("events produced", f"{stats.sent:,} for {len(stats.patients)} patients "
-                                     f"({stats.sent / elapsed:,.0f} events/s on the accelerated clock)")
+    table.add_row(
+        "events produced",
+        f"{stats.sent:,} for {len(stats.patients)} patients "
+        f"({stats.sent / elapsed:,.0f} events/s on the accelerated clock)",
+    )
     counts = feed.worker_counts
-    table.add_row("processed by the rule worker", f"{counts.get('events', 0):,} events, "
-                                                  f"{counts.get('deadletter', 0):,} dead-lettered")
+    table.add_row(
+        "processed by the rule worker",
+        f"{counts.get('events', 0):,} events, {counts.get('deadletter', 0):,} dead-lettered",
+    )
     fired = feed.by_severity()
-    table.add_row("alerts raised", ", ".join(f"{fired.get(s.value, 0)} {s.value}" for s in reversed(Severity)))
+    table.add_row(
+        "alerts raised", ", ".join(f"{fired.get(s.value, 0)} {s.value}" for s in reversed(Severity))
+    )
     statuses = Counter(a.status.value for a in feed.alerts)
     table.add_row("alert messages", ", ".join(f"{n} {s}" for s, n in statuses.most_common()))
     table.add_row("nurse acknowledgements", str(len(feed.acks)))
@@ -173,13 +200,20 @@ def _summary(settings: Settings, feed: Feed, stats: Stats, points: dict[str, int
     console.print(table)
     febrile = next((a.session_id for a in feed.alerts if a.condition is Condition.FEVER), None)
     session = febrile or (feed.alerts[0].session_id if feed.alerts else "pt-0001")
-    query = (f"SELECT temperature_c, heart_rate, systolic_bp, spo2 FROM vitals "
-             f"WHERE session_id = '{session}' ORDER BY time")
-    console.print("\nAn analyst's query (InfluxQL, database "
-                  f"[bold]{settings.influx_db}[/] at {settings.influx_base_url}):")
+    # InfluxQL shown to the analyst; the session id is our own pseudonym.
+    columns = "temperature_c, heart_rate, systolic_bp, spo2"
+    query = f"SELECT {columns} FROM vitals WHERE session_id = '{session}' ORDER BY time"  # noqa: S608
+    console.print(
+        "\nAn analyst's query (InfluxQL, database "
+        f"[bold]{settings.influx_db}[/] at {settings.influx_base_url}):"
+    )
     console.print(f"  {query}", style="cyan", soft_wrap=True)
-    console.print(f"  curl -G {settings.influx_base_url}/query --data-urlencode 'db={settings.influx_db}' "
-                  f"--data-urlencode \"q={query}\"", style="dim", soft_wrap=True)
+    console.print(
+        f"  curl -G {settings.influx_base_url}/query --data-urlencode 'db={settings.influx_db}' "
+        f'--data-urlencode "q={query}"',
+        style="dim",
+        soft_wrap=True,
+    )
     console.print("  (run `make stack-up` first: the demo stops the servers it started)", style="dim")
 
 
@@ -188,6 +222,8 @@ def _check(feed: Feed) -> list[str]:
     problems = []
     if not any(a.condition is Condition.ANAPHYLAXIS and a.severity is Severity.CRITICAL for a in feed.alerts):
         problems.append("no critical anaphylaxis alert reached ivig.alerts.v1")
-    if not any(a.condition is Condition.FEVER and a.severity.rank >= Severity.URGENT.rank for a in feed.alerts):
+    if not any(
+        a.condition is Condition.FEVER and a.severity.rank >= Severity.URGENT.rank for a in feed.alerts
+    ):
         problems.append("no urgent fever alert reached ivig.alerts.v1")
     return problems

@@ -7,11 +7,11 @@ from datetime import datetime
 from pathlib import Path
 
 import typer
+from pydantic import TypeAdapter, ValidationError
 
 from agents.rules.loader import RuleFileError, load_rules
 from models.events import EventTime
 from streams.replay import LineError, replay
-from pydantic import TypeAdapter, ValidationError
 
 _TIME = TypeAdapter[datetime](EventTime)
 

@@ -73,12 +73,21 @@ class Stats:
     def summary(self, destination: str) -> str:
         elapsed = max(time.monotonic() - self.began, 1e-9)
         span = f"event time {self.first_ts} to {self.last_ts}" if self.first_ts else "no events"
-        return (f"sent {self.sent:,} events for {len(self.patients):,} patient(s) to {destination} "
-                f"in {elapsed:.1f} s ({self.sent / elapsed:,.0f} events/s); {span}")
+        return (
+            f"sent {self.sent:,} events for {len(self.patients):,} patient(s) to {destination} "
+            f"in {elapsed:.1f} s ({self.sent / elapsed:,.0f} events/s); {span}"
+        )
 
 
-async def stream(events: Iterator[JsonDict], send: Send, *, speed: float, rate: float | None,
-                 stats: Stats, progress: Callable[[str], None]) -> None:
+async def stream(
+    events: Iterator[JsonDict],
+    send: Send,
+    *,
+    speed: float,
+    rate: float | None,
+    stats: Stats,
+    progress: Callable[[str], None],
+) -> None:
     """Send the events in order: paced on event time (`speed` > 0) and capped at `rate` per second."""
     wall0 = time.monotonic()
     first: datetime | None = None
@@ -110,8 +119,16 @@ def _line(event: JsonDict) -> str:
     return json.dumps(event, separators=(",", ":"), ensure_ascii=False)
 
 
-async def write_jsonl(plan: Plan, first: datetime, handle: TextIO, *, speed: float,
-                      rate: float | None, stats: Stats, progress: Callable[[str], None]) -> None:
+async def write_jsonl(
+    plan: Plan,
+    first: datetime,
+    handle: TextIO,
+    *,
+    speed: float,
+    rate: float | None,
+    stats: Stats,
+    progress: Callable[[str], None],
+) -> None:
     async def send(event: JsonDict) -> None:
         handle.write(_line(event) + "\n")
 
@@ -119,11 +136,20 @@ async def write_jsonl(plan: Plan, first: datetime, handle: TextIO, *, speed: flo
     handle.flush()
 
 
-async def produce(plan: Plan, first: datetime | None, *, bootstrap: str, topic: str, speed: float,
-                  rate: float | None, stats: Stats, progress: Callable[[str], None]) -> None:
+async def produce(
+    plan: Plan,
+    first: datetime | None,
+    *,
+    bootstrap: str,
+    topic: str,
+    speed: float,
+    rate: float | None,
+    stats: Stats,
+    progress: Callable[[str], None],
+) -> None:
     """Produce the events to `topic`, keyed by patient_id; the first event is at `first` or now."""
-    from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped]  # aiokafka ships no py.typed
-    from aiokafka.errors import KafkaError  # type: ignore[import-untyped]
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.errors import KafkaError
 
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
     try:
@@ -156,9 +182,12 @@ def _now() -> datetime:
 
 
 def scenario_table() -> Table:
-    table = Table(title="ivigwatch simulate scenarios", title_justify="left",
-                  caption=f"default plan (no --scenario): {', '.join(DEMO_SCENARIOS)}",
-                  caption_justify="left")
+    table = Table(
+        title="ivigwatch simulate scenarios",
+        title_justify="left",
+        caption=f"default plan (no --scenario): {', '.join(DEMO_SCENARIOS)}",
+        caption_justify="left",
+    )
     for column in ("scenario", "description", "expected alerts (minimum severity)"):
         table.add_column(column, overflow="fold")
     for scenario in SCENARIOS.values():
@@ -187,7 +216,8 @@ def _start(text: str | None, live: bool) -> datetime | None:
         raise typer.BadParameter(
             "in the past: live, the rule clock is max(wall clock, latest event time), so old event "
             "times would set off stale-data and escalation timers at once (use --out for old times)",
-            param_hint="--start")
+            param_hint="--start",
+        )
     return start
 
 
@@ -196,29 +226,51 @@ def _check(names: list[str] | None, patients: int | None, speed: float, live: bo
         raise typer.BadParameter("use either --scenario or --patients", param_hint="--patients")
     unknown = [n for n in names or [] if n not in SCENARIOS]
     if unknown:
-        raise typer.BadParameter(f"unknown {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}",
-                                 param_hint="--scenario")
+        raise typer.BadParameter(
+            f"unknown {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}", param_hint="--scenario"
+        )
     if live and 0 < speed < 1:
-        raise typer.BadParameter("below 1 event times would fall behind the wall clock",
-                                 param_hint="--speed")
+        raise typer.BadParameter("below 1 event times would fall behind the wall clock", param_hint="--speed")
 
 
 def simulate(
-    scenario: Annotated[list[str] | None, typer.Option(
-        "--scenario", "-s", help="Scenario to run, one patient each (repeatable); default: the demo plan",
-        show_default=False)] = None,
-    patients: Annotated[int | None, typer.Option(
-        min=1, help="Load mode: this many concurrent patients (every 50th with a reaction)")] = None,
-    speed: Annotated[float | None, typer.Option(
-        min=0, help="Event-time seconds per wall second, 0 = as fast as possible "
-        "(default: 60 to Kafka, 0 with --out)", show_default=False)] = None,
+    scenario: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scenario",
+            "-s",
+            help="Scenario to run, one patient each (repeatable); default: the demo plan",
+            show_default=False,
+        ),
+    ] = None,
+    patients: Annotated[
+        int | None,
+        typer.Option(min=1, help="Load mode: this many concurrent patients (every 50th with a reaction)"),
+    ] = None,
+    speed: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            help="Event-time seconds per wall second, 0 = as fast as possible "
+            "(default: 60 to Kafka, 0 with --out)",
+            show_default=False,
+        ),
+    ] = None,
     rate: Annotated[float | None, typer.Option(min=0.001, help="At most this many events per second")] = None,
-    start: Annotated[str | None, typer.Option(
-        help="Time of the first event (RFC 3339); default now. Never in the past when live",
-        show_default=False)] = None,
+    start: Annotated[
+        str | None,
+        typer.Option(
+            help="Time of the first event (RFC 3339); default now. Never in the past when live",
+            show_default=False,
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same events")] = 1,
-    out: Annotated[str | None, typer.Option(
-        "--out", help="Write JSONL to this file instead of Kafka ('-' = stdout)", show_default=False)] = None,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out", help="Write JSONL to this file instead of Kafka ('-' = stdout)", show_default=False
+        ),
+    ] = None,
     list_scenarios: Annotated[bool, typer.Option("--list", help="List the scenarios and exit")] = False,
 ) -> None:
     """Simulate home IVIG infusions and produce their events to ivig.events.v1 (or write JSONL)."""
@@ -238,15 +290,31 @@ def simulate(
     destination = f"{EVENTS_TOPIC} at {get_settings().bootstrap}" if live else out or "-"
     try:
         if out is None:
-            asyncio.run(produce(plan, first, bootstrap=get_settings().bootstrap, topic=EVENTS_TOPIC,
-                                speed=pace, rate=rate, stats=stats, progress=progress))
+            asyncio.run(
+                produce(
+                    plan,
+                    first,
+                    bootstrap=get_settings().bootstrap,
+                    topic=EVENTS_TOPIC,
+                    speed=pace,
+                    rate=rate,
+                    stats=stats,
+                    progress=progress,
+                )
+            )
         elif out == "-":
-            asyncio.run(write_jsonl(plan, first or _now(), sys.stdout, speed=pace, rate=rate,
-                                    stats=stats, progress=progress))
+            asyncio.run(
+                write_jsonl(
+                    plan, first or _now(), sys.stdout, speed=pace, rate=rate, stats=stats, progress=progress
+                )
+            )
         else:
             with open(out, "w", encoding="utf-8") as handle:
-                asyncio.run(write_jsonl(plan, first or _now(), handle, speed=pace, rate=rate,
-                                        stats=stats, progress=progress))
+                asyncio.run(
+                    write_jsonl(
+                        plan, first or _now(), handle, speed=pace, rate=rate, stats=stats, progress=progress
+                    )
+                )
     except SimulateError as exc:
         _err.print(f"error: {exc}", style="bold red", markup=False, soft_wrap=True)
         raise typer.Exit(1) from None
@@ -254,8 +322,9 @@ def simulate(
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(0) from None
     except OSError as exc:
-        _err.print(f"error: {destination}: {exc.strerror or exc}", style="bold red", markup=False,
-                   soft_wrap=True)
+        _err.print(
+            f"error: {destination}: {exc.strerror or exc}", style="bold red", markup=False, soft_wrap=True
+        )
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         progress("interrupted: " + stats.summary(destination))

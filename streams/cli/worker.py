@@ -14,7 +14,7 @@ from streams.topics import ensure_topics
 
 def worker(role: Role = typer.Argument(..., help="rules (alerts) or writer (InfluxDB)")) -> None:  # noqa: B008
     """Run a Faust worker: `rules` validates events and emits alerts; `writer` fills InfluxDB."""
-    import faust  # noqa: PLC0415 - heavy import, only for this command
+    import faust
 
     settings = get_settings()
     asyncio.run(ensure_topics(settings.bootstrap, settings.topic_partitions))

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-async def rules_app(settings: Settings) -> AsyncIterator[faust.App]:
+async def rules_app(settings: Settings) -> faust.App:
     app = create_app(Role.RULES, settings, store="memory://")
     app.finalize()
     app.conf.store = "memory://"
@@ -47,4 +46,4 @@ async def rules_app(settings: Settings) -> AsyncIterator[faust.App]:
     runtime.deadletter_topic = RecordingTopic()
     # No producer runs here: take the changelog partition from the current event instead.
     runtime.table.use_partitioner = False
-    yield app
+    return app

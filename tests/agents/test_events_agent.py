@@ -32,7 +32,9 @@ async def test_valid_events_update_state_and_emit_the_alert(rules_app: faust.App
         await ctx.put(event(2, type="symptom", symptom="throat_tightness", severity="severe"), key=b"pt-1")
     sent = alerts_sent(rules_app)
     assert [(a.condition.value, a.severity.value) for a in sent] == [
-        ("infusion_reaction", "warning"), ("anaphylaxis", "critical")]
+        ("infusion_reaction", "warning"),
+        ("anaphylaxis", "critical"),
+    ]
     assert all(key == b"pt-1" for key, _ in rules_app.runtime.alerts_topic.sent)  # type: ignore[attr-defined]
     state = rules_app.runtime.load("pt-1")  # type: ignore[attr-defined]
     assert state is not None and "s1" in state.sessions
@@ -46,7 +48,11 @@ async def test_invalid_events_are_dead_lettered_and_the_agent_carries_on(rules_a
         await ctx.put(event(0, type="vitals", heart_rate=72), key=b"someone-else")
         await ctx.put(event(0, type="vitals", spo2=90), key=b"pt-1")
     dead = [DeadLetter.model_validate_json(v) for _, v in rules_app.runtime.deadletter_topic.sent]  # type: ignore[attr-defined]
-    assert [d.errors[0].split(" [")[1] for d in dead] == ["json_invalid]", "less_than_equal]", "key_mismatch]"]
+    assert [d.errors[0].split(" [")[1] for d in dead] == [
+        "json_invalid]",
+        "less_than_equal]",
+        "key_mismatch]",
+    ]
     assert dead[1].raw() == out_of_range
     assert (dead[1].source.topic, dead[1].source.offset) == ("ivig.events.v1", 1)
     assert "999" not in " ".join(dead[1].errors)
@@ -56,10 +62,18 @@ async def test_invalid_events_are_dead_lettered_and_the_agent_carries_on(rules_a
 async def test_nurse_ack_goes_through_the_actions_agent(rules_app: faust.App) -> None:
     async with agent(rules_app, "watch_events").test_context() as ctx:
         await ctx.put(event(0, type="vitals", spo2=90), key=b"pt-1")
-    ack = {"type": "ack", "alert_id": "s1:hypoxemia:1", "patient_id": "pt-1", "by": "rn-2",
-           "ts": (datetime.now(UTC) + timedelta(minutes=1)).isoformat()}
+    ack = {
+        "type": "ack",
+        "alert_id": "s1:hypoxemia:1",
+        "patient_id": "pt-1",
+        "by": "rn-2",
+        "ts": (datetime.now(UTC) + timedelta(minutes=1)).isoformat(),
+    }
     async with agent(rules_app, "watch_actions").test_context() as ctx:
         await ctx.put(json.dumps(ack).encode(), key=b"pt-1")
         await ctx.put(b"[]", key=b"pt-1")
-    assert [(a.status.value, a.by) for a in alerts_sent(rules_app)] == [("firing", None), ("acknowledged", "rn-2")]
+    assert [(a.status.value, a.by) for a in alerts_sent(rules_app)] == [
+        ("firing", None),
+        ("acknowledged", "rn-2"),
+    ]
     assert len(rules_app.runtime.deadletter_topic.sent) == 1  # type: ignore[attr-defined]

@@ -36,10 +36,17 @@ class Live:
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     kafka, controller, influx, rules_web, writer_web = free_ports(5)
     settings = Settings(
-        state_dir=tmp_path_factory.mktemp("live"), local_kafka_port=kafka,
-        local_kafka_controller_port=controller, local_influx_port=influx,
-        rules_web_port=rules_web, writer_web_port=writer_web, influx_db="ivigwatch_test",
-        kafka_bootstrap=None, influx_url=None, tick_seconds=1.0, topic_partitions=4,
+        state_dir=tmp_path_factory.mktemp("live"),
+        local_kafka_port=kafka,
+        local_kafka_controller_port=controller,
+        local_influx_port=influx,
+        rules_web_port=rules_web,
+        writer_web_port=writer_web,
+        influx_db="ivigwatch_test",
+        kafka_bootstrap=None,
+        influx_url=None,
+        tick_seconds=1.0,
+        topic_partitions=4,
     )
     stack.up(settings, log=lambda line: None)
     workers: list[WorkerProcess] = []
@@ -99,11 +106,12 @@ class Collector:
         self.consumers: dict[str, AIOKafkaConsumer] = {}
 
     async def start(self) -> None:
-        from streams.topics import ALERTS_TOPIC, DEADLETTER_TOPIC  # noqa: PLC0415
+        from streams.topics import ALERTS_TOPIC, DEADLETTER_TOPIC
 
         for topic in (ALERTS_TOPIC, DEADLETTER_TOPIC):
-            consumer = AIOKafkaConsumer(topic, bootstrap_servers=self.settings.bootstrap,
-                                        group_id=None, auto_offset_reset="latest")
+            consumer = AIOKafkaConsumer(
+                topic, bootstrap_servers=self.settings.bootstrap, group_id=None, auto_offset_reset="latest"
+            )
             await consumer.start()
             await consumer.seek_to_end()
             for tp in consumer.assignment():
@@ -115,8 +123,9 @@ class Collector:
         for consumer in self.consumers.values():
             await consumer.stop()
 
-    async def wait_for(self, topic: str, predicate: Any, count: int = 1, timeout: float = 30.0
-                       ) -> list[dict[str, Any]]:
+    async def wait_for(
+        self, topic: str, predicate: Any, count: int = 1, timeout: float = 30.0
+    ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
         consumer = self.consumers[topic]
         while True:
@@ -128,8 +137,9 @@ class Collector:
                 self.seen[topic].extend(json.loads(r.value) for r in records if r.value)
 
 
-async def wait_for_points(settings: Settings, influxql: str, count: int, timeout: float = 30.0
-                          ) -> list[list[Any]]:
+async def wait_for_points(
+    settings: Settings, influxql: str, count: int, timeout: float = 30.0
+) -> list[list[Any]]:
     """Poll InfluxDB until the query returns at least `count` rows."""
     deadline = time.monotonic() + timeout
     async with InfluxClient(settings) as client:

@@ -29,8 +29,11 @@ def test_each_event_type_parses_to_its_model() -> None:
     assert isinstance(parse_event(raw(type="vitals", heart_rate=72)), Vitals)
     assert isinstance(parse_event(raw(type="symptom", symptom="headache", severity="mild")), Symptom)
     assert isinstance(parse_event(raw(type="infusion", action="start", rate_ml_per_h=30)), Infusion)
-    profile = parse_event(json.dumps({"type": "profile", "patient_id": "pt-1", "ts": BASE["ts"],
-                                      "risk_factors": ["first_infusion"]}))
+    profile = parse_event(
+        json.dumps(
+            {"type": "profile", "patient_id": "pt-1", "ts": BASE["ts"], "risk_factors": ["first_infusion"]}
+        )
+    )
     assert isinstance(profile, Profile)
     assert profile.session_id is None
 
@@ -56,7 +59,11 @@ def test_times_are_normalised_to_utc() -> None:
         (raw(type="vitals", heart_rate=70, ts="yesterday"), "ts", "datetime"),
         (raw(type="vitals", heart_rate=70, patient_id="Jane Doe"), "patient_id", "string_pattern_mismatch"),
         (raw(type="vitals", heart_rate=70, patient_id=""), "patient_id", "string_too_short"),
-        (json.dumps({"type": "vitals", "ts": BASE["ts"], "heart_rate": 70}).encode(), "patient_id", "missing"),
+        (
+            json.dumps({"type": "vitals", "ts": BASE["ts"], "heart_rate": 70}).encode(),
+            "patient_id",
+            "missing",
+        ),
         (b'{"type": "vitals", "heart_rate": 7', "(message)", "json_invalid"),
         (b"\xff\xfe\x00garbage", "(message)", "utf8_invalid"),
         (b"[1, 2, 3]", "(message)", "dict_type"),
@@ -69,8 +76,9 @@ def test_refusals_name_the_field_and_the_rule(message: bytes, field: str, rule: 
 
 
 def test_refusals_never_echo_patient_values() -> None:
-    text = refusal(raw(type="vitals", heart_rate=287.123, systolic_bp=61.7, diastolic_bp=77.9,
-                       patient_id="Jane Doe"))
+    text = refusal(
+        raw(type="vitals", heart_rate=287.123, systolic_bp=61.7, diastolic_bp=77.9, patient_id="Jane Doe")
+    )
     for value in ("287.123", "61.7", "77.9", "Jane", "Doe"):
         assert value not in text
 
@@ -87,8 +95,9 @@ def test_vitals_values_lists_only_the_measurements_present() -> None:
 
 
 def test_nurse_actions_parse_alone_and_as_replay_lines() -> None:
-    line = json.dumps({"type": "ack", "alert_id": "s1:fever:1", "patient_id": "pt-1", "by": "rn-7",
-                       "ts": BASE["ts"]})
+    line = json.dumps(
+        {"type": "ack", "alert_id": "s1:fever:1", "patient_id": "pt-1", "by": "rn-7", "ts": BASE["ts"]}
+    )
     assert isinstance(parse_action(line), NurseAction)
     assert isinstance(parse_replay_line(line), NurseAction)
     with pytest.raises(InvalidMessage, match="by"):
@@ -104,9 +113,15 @@ def test_arbitrary_bytes_are_either_an_event_or_a_clear_refusal(data: bytes) -> 
         assert all("[" in line and "]" in line for line in exc.errors)
 
 
-@given(st.recursive(st.none() | st.booleans() | st.floats(allow_nan=False) | st.text(max_size=20),
-                    lambda children: st.lists(children, max_size=4)
-                    | st.dictionaries(st.text(max_size=10), children, max_size=4), max_leaves=30))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.floats(allow_nan=False) | st.text(max_size=20),
+        lambda children: (
+            st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+        ),
+        max_leaves=30,
+    )
+)
 def test_arbitrary_json_is_either_an_event_or_a_clear_refusal(value: object) -> None:
     try:
         parse_event(json.dumps(value))

@@ -32,7 +32,7 @@ def test_password_is_masked_for_display_but_passed_to_children() -> None:
     assert "s3cret-value" not in str(settings.masked())
     assert "s3cret-value" not in repr(settings)
     assert settings.to_env()["IVIGWATCH_INFLUX_PASSWORD"] == "s3cret-value"
-    assert Settings(**{k: v for k, v in settings.model_dump().items()}) == settings
+    assert Settings(**settings.model_dump()) == settings
 
 
 def test_readme_documents_every_setting() -> None:
