@@ -267,7 +267,7 @@ def _apt_get(args: list[str], log: Log) -> None:
     ) as proc:
         assert proc.stdout is not None  # noqa: S101 - set by stdout=PIPE
         for line in proc.stdout:
-            if line.strip():
+            if line.strip() and not line.startswith("(Reading database ..."):  # apt's progress ticks
                 log(f"  {line.rstrip()}")
     if proc.returncode != 0:
         raise ServerError(f"`apt-get {' '.join(args)}` failed with code {proc.returncode}")
