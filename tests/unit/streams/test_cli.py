@@ -1,0 +1,69 @@
+"""The command line as a user meets it: replay output and errors, the alert line a nurse reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from agents.rules.loader import DEFAULT_RULES_FILE
+from models.alerts import Alert
+from streams.cli.alerts import render
+from streams.cli.main import app
+from tests.builders import Timeline
+
+runner = CliRunner()
+
+
+def replay_file(tmp_path: Path) -> Path:
+    t = Timeline().baseline(-10).start_infusion().symptom(20, "hives").symptom(22, "wheezing", "severe")
+    lines = t.lines()
+    lines.insert(2, '{"type": "vitals", "patient_id": "pt-1"')  # truncated line
+    path = tmp_path / "session.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_replay_prints_alerts_as_jsonl_and_reports_bad_lines_with_their_number(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["replay", str(replay_file(tmp_path))])
+    assert result.exit_code == 0
+    alerts = [Alert.model_validate_json(line) for line in result.stdout.splitlines()]
+    assert ("anaphylaxis", "critical") in [(a.condition.value, a.severity.value) for a in alerts]
+    assert "line 3: (message): not valid JSON [json_invalid]" in result.stderr
+
+
+def test_replay_until_moves_the_clock_and_is_repeatable(tmp_path: Path) -> None:
+    path = replay_file(tmp_path)
+    first = runner.invoke(app, ["replay", str(path), "--until", "2026-11-24T12:00:00Z"])
+    second = runner.invoke(app, ["replay", str(path), "--until", "2026-11-24T12:00:00Z"])
+    assert first.stdout == second.stdout
+    statuses = [json.loads(line)["status"] for line in first.stdout.splitlines()]
+    assert "escalated" in statuses
+
+
+def test_replay_refuses_a_bad_rule_file_naming_the_row(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.toml"
+    rules.write_text(DEFAULT_RULES_FILE.read_text().replace("at_least = 131", "at_least = 'x'"))
+    result = runner.invoke(app, ["replay", str(replay_file(tmp_path)), "--rules", str(rules)])
+    assert result.exit_code == 2
+    assert "id=tachycardia.red_band" in result.stderr and "at_least" in result.stderr
+
+
+def test_replay_of_a_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["replay", str(tmp_path / "nope.jsonl")])
+    assert result.exit_code == 1
+    assert "cannot read" in result.stderr
+
+
+def test_alert_line_says_who_what_why_and_what_to_do(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["replay", str(replay_file(tmp_path))])
+    alert = next(
+        a
+        for a in map(Alert.model_validate_json, result.stdout.splitlines())
+        if a.condition.value == "anaphylaxis"
+    )
+    text = render(alert).plain
+    assert "CRITICAL" in text and "FIRING" in text and "pt-1" in text
+    assert "why: Anaphylaxis criteria met" in text
+    assert "do:  Stop the infusion now" in text
