@@ -8,16 +8,9 @@ import faust
 
 from agents.rules.loader import load_rules
 from agents.runtime import RulesRuntime, patient_table
-from models.parsing import InvalidMessage, parse_event
+from models.parsing import parse_event
 from streams.settings import Settings
 from streams.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
-
-
-def key_problem(key: bytes | None, patient_id: str) -> list[str]:
-    """The contract keys every event by its patient_id; anything else would split patient state."""
-    if key is None or key != patient_id.encode():
-        return ["(key): message key must be the event's patient_id [key_mismatch]"]
-    return []
 
 
 def register(app: faust.App, settings: Settings) -> RulesRuntime:
@@ -30,18 +23,7 @@ def register(app: faust.App, settings: Settings) -> RulesRuntime:
     events_topic = app.topic(EVENTS_TOPIC, partitions=settings.topic_partitions)
 
     async def watch_events(stream: Any) -> None:
-        async for event in stream.events():
-            raw, key, message = event.value, event.key, event.message
-            try:
-                item = parse_event(raw)
-                errors = key_problem(key, item.patient_id)
-            except InvalidMessage as exc:
-                errors = exc.errors
-            if errors:
-                await runtime.dead_letter(raw, key, errors, "validate", message)
-                continue
-            runtime.counts["events"] += 1
-            await runtime.handle(item)
+        await runtime.consume(stream, parse_event, "validate")
 
     app.agent(events_topic, name="ivigwatch.watch_events")(watch_events)
     app.runtime = runtime  # for tests and the CLI

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -13,10 +14,18 @@ from agents.rules.engine import advance, new_state, process
 from models.alerts import Alert
 from models.deadletter import DeadLetter, SourcePosition
 from models.events import Event, NurseAction
+from models.parsing import InvalidMessage
 from models.ruleset import RuleSet
 from models.state import PatientState
 
 log = logging.getLogger("ivigwatch.rules")
+
+
+def key_problem(key: bytes | None, patient_id: str) -> list[str]:
+    """The contract keys every message by its patient_id; anything else would split patient state."""
+    if key is None or key != patient_id.encode():
+        return ["(key): message key must be the event's patient_id [key_mismatch]"]
+    return []
 
 
 @dataclass
@@ -41,7 +50,9 @@ class RulesRuntime:
     alerts_topic: Any
     deadletter_topic: Any
     clock: LiveClock = field(default_factory=LiveClock)
-    counts: dict[str, int] = field(default_factory=lambda: {"events": 0, "alerts": 0, "deadletter": 0})
+    counts: dict[str, int] = field(
+        default_factory=lambda: {"events": 0, "actions": 0, "alerts": 0, "deadletter": 0}
+    )
 
     def load(self, patient_id: str) -> PatientState | None:
         raw = self.table.get(patient_id.encode())
@@ -51,8 +62,8 @@ class RulesRuntime:
         # Assign back: a mutated value that is not re-assigned never reaches the changelog.
         self.table[state.patient_id.encode()] = state.model_dump_json().encode()
 
-    async def handle(self, item: Event | NurseAction) -> list[Alert]:
-        """Run one event or action through the engine, persist the state, deliver the alerts."""
+    def evaluate(self, item: Event | NurseAction) -> list[Alert]:
+        """Run one event or action through the engine and persist the state (no await: atomic)."""
         self.clock.observe(item.ts)
         state = self.load(item.patient_id)
         if state is None:
@@ -61,8 +72,35 @@ class RulesRuntime:
             state = new_state(item.patient_id)
         alerts = process(state, item, self.clock.now(), self.rules)
         self.store(state)
-        await self.send_alerts(alerts)
         return alerts
+
+    async def consume(self, stream: Any, parse: Callable[[bytes], Event | NurseAction], stage: str) -> None:
+        """The agents' loop: validate, dead-letter what breaks the contract, evaluate, deliver.
+
+        A message that breaks the contract, or that the rules fail on, goes to the dead-letter topic
+        with its reason and position; the loop carries on with the next one.
+        """
+        async for event in stream.events():
+            raw, key, message = event.value, event.key, event.message
+            try:
+                item = parse(raw)
+                errors = key_problem(key, item.patient_id)
+            except InvalidMessage as exc:
+                errors = exc.errors
+            if errors:
+                await self.dead_letter(raw, key, errors, stage, message)
+                continue
+            self.counts["events" if stage == "validate" else "actions"] += 1
+            try:
+                alerts = self.evaluate(item)
+            except Exception as exc:  # a rule bug must not stop every other patient's alerts
+                log.exception(
+                    "rule evaluation failed at %s[%d]@%d", message.topic, message.partition, message.offset
+                )
+                reason = f"(rules): {type(exc).__name__} while evaluating [rule_error]"
+                await self.dead_letter(raw, key, [reason], "rules", message)
+                continue
+            await self.send_alerts(alerts)
 
     async def tick(self, patient_id: str) -> list[Alert]:
         """Fire the timers of one patient that are due by the live clock."""

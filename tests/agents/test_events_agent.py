@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import faust
+import pytest
 
+from agents import runtime as runtime_module
 from models.alerts import Alert
 from models.deadletter import DeadLetter
 
@@ -77,3 +80,26 @@ async def test_nurse_ack_goes_through_the_actions_agent(rules_app: faust.App) ->
         ("acknowledged", "rn-2"),
     ]
     assert len(rules_app.runtime.deadletter_topic.sent) == 1  # type: ignore[attr-defined]
+
+
+async def test_a_rule_failure_dead_letters_that_event_and_other_patients_keep_their_alerts(
+    rules_app: faust.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = runtime_module.process
+
+    def flaky(state: Any, item: Any, now: Any, rules: Any) -> Any:
+        if state.patient_id == "pt-bug":
+            raise KeyError("heart_rate")
+        return real(state, item, now, rules)
+
+    monkeypatch.setattr(runtime_module, "process", flaky)
+    bug = json.loads(event(0, type="vitals", spo2=90))
+    bug["patient_id"] = "pt-bug"
+    async with agent(rules_app, "watch_events").test_context() as ctx:
+        await ctx.put(json.dumps(bug).encode(), key=b"pt-bug")
+        await ctx.put(event(0, type="vitals", spo2=90), key=b"pt-1")
+    dead = [DeadLetter.model_validate_json(v) for _, v in rules_app.runtime.deadletter_topic.sent]
+    assert [(d.stage, d.errors) for d in dead] == [
+        ("rules", ["(rules): KeyError while evaluating [rule_error]"])
+    ]
+    assert [a.patient_id for a in alerts_sent(rules_app)] == ["pt-1"]
