@@ -14,6 +14,18 @@ from models.events import VITAL_NAMES, RiskFactor, SymptomName
 ACTION_PLACEHOLDERS = frozenset(
     {"rate_advice", "rate", "previous_rate", "minutes_since_step", "recheck", "epinephrine"}
 )
+HIGH_RISK_PLACEHOLDERS = frozenset(
+    {
+        "risk_factors",
+        "relative_factor",
+        "stale_factor",
+        "stale_warning_minutes",
+        "stale_urgent_minutes",
+        "temperature",
+        "fever_limit",
+        "epinephrine",
+    }
+)
 
 
 class Phase(StrEnum):
@@ -32,11 +44,11 @@ class _Row(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-def _check_template(text: str) -> str:
+def _check_template(text: str, allowed: frozenset[str] = ACTION_PLACEHOLDERS) -> str:
     names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
-    unknown = names - ACTION_PLACEHOLDERS
+    unknown = names - allowed
     if unknown:
-        raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; allowed {sorted(ACTION_PLACEHOLDERS)}")
+        raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; allowed {sorted(allowed)}")
     return text
 
 
@@ -103,9 +115,7 @@ class ThresholdRule(_Texts):
     @property
     def relative(self) -> bool:
         """True when the row compares with the baseline (and so is tightened for high risk)."""
-        return any(
-            getattr(self, c) is not None for c in ("rise_at_least", "fall_at_least", "fall_pct_over")
-        )
+        return any(getattr(self, c) is not None for c in ("rise_at_least", "fall_at_least", "fall_pct_over"))
 
 
 VALUE_CLAUSES = ("at_least", "at_most", "below", "above", "rise_at_least", "fall_at_least", "fall_pct_over")
@@ -134,6 +144,85 @@ class AnaphylaxisRule(_Texts):
     alone: frozenset[SymptomName]
     low_pressure_rules: tuple[str, ...]
     severity: Severity
+
+
+def _severity_by_phase(value: object) -> object:
+    """A plain severity applies in every phase; a table maps phases (or "any") to severities."""
+    if isinstance(value, str):
+        return dict.fromkeys(ALL_PHASES, value)
+    if isinstance(value, dict) and "any" in value:
+        rest = {k: v for k, v in value.items() if k != "any"}
+        return {**dict.fromkeys(ALL_PHASES, value["any"]), **rest}
+    return value
+
+
+class RespiratoryRow(_Texts):
+    """One respiratory_compromise row; `severity` by phase (a phase left out: the row is off)."""
+
+    id: str
+    severity: Annotated[dict[Phase, Severity], Field(min_length=1)]
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _by_phase(cls, value: object) -> object:
+        return _severity_by_phase(value)
+
+    @field_validator("severity")
+    @classmethod
+    def _no_after(cls, value: dict[Phase, Severity]) -> dict[Phase, Severity]:
+        if Phase.AFTER in value:
+            raise ValueError("no rule applies in the 'after' phase")
+        return value
+
+
+class MyastheniaRow(RespiratoryRow):
+    symptoms: Annotated[frozenset[SymptomName], Field(min_length=1)]
+    respiratory_rate_rise_at_least: Annotated[float, Field(gt=0)]
+
+
+class RespiratoryRule(_Row):
+    """Breathing symptoms with or without low SpO2 / fast breathing; the myasthenia caveat."""
+
+    breathing_symptoms: Annotated[frozenset[SymptomName], Field(min_length=1)]
+    spo2_at_most: Annotated[float, Field(gt=0, le=100)]
+    respiratory_rate_at_least: Annotated[float, Field(gt=0)]
+    with_vitals: RespiratoryRow
+    alone: RespiratoryRow
+    myasthenia: MyastheniaRow
+
+
+class HighRiskRow(_Row):
+    """A high_risk_session row; its title and action may name the risk factors and limits."""
+
+    id: str
+    severity: Severity
+    title: Annotated[str, Field(min_length=1, max_length=120)]
+    action: Annotated[str, Field(min_length=1, max_length=400)]
+    source: Annotated[str, Field(min_length=3)]
+
+    @field_validator("title", "action")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        return _check_template(value, HIGH_RISK_PLACEHOLDERS)
+
+
+class BaselineFeverRow(HighRiskRow):
+    temperature_at_least: Annotated[float, Field(ge=25, le=45)]
+
+
+class HighRiskSessionRule(_Row):
+    """At a session's first events: risk factors (limits tightened); reasons not to start at all."""
+
+    tightened: HighRiskRow
+    no_epinephrine: HighRiskRow
+    baseline_fever: BaselineFeverRow
+
+    @model_validator(mode="after")
+    def _do_not_start_outranks(self) -> Self:
+        for name in ("no_epinephrine", "baseline_fever"):
+            if getattr(self, name).severity.rank <= self.tightened.severity.rank:
+                raise ValueError(f"{name}.severity must be above tightened.severity")
+        return self
 
 
 class Timing(_Row):
@@ -194,6 +283,8 @@ class RuleSet(_Row):
     threshold: Annotated[tuple[ThresholdRule, ...], Field(min_length=1)]
     infusion_reaction: InfusionReactionRule
     anaphylaxis: AnaphylaxisRule
+    respiratory_compromise: RespiratoryRule
+    high_risk_session: HighRiskSessionRule
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:

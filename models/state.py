@@ -76,6 +76,8 @@ class SessionState(_State):
     row_last_fired: dict[str, datetime] = Field(default_factory=dict)
     alerts: dict[str, AlertState] = Field(default_factory=dict)
     fired_counts: dict[str, int] = Field(default_factory=dict)
+    high_risk_checks: list[str] = Field(default_factory=list)
+    """The high_risk_session checks already made (each fires at most once per session)."""
 
 
 class PatientState(_State):
@@ -85,4 +87,6 @@ class PatientState(_State):
     profile: Profile | None = None
     sessions: dict[str, SessionState] = Field(default_factory=dict)
     seen_event_ids: list[str] = Field(default_factory=list)
+    closed_sessions: list[str] = Field(default_factory=list)
+    """Recently dropped sessions (past post-late, no open alert): their late events are ignored."""
     clock: datetime | None = None

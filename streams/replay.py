@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from agents.rules.engine import advance, new_state, process
+from agents.rules.timers import next_due
 from models.alerts import Alert
 from models.parsing import InvalidMessage, parse_replay_line
 from models.ruleset import RuleSet
@@ -19,6 +21,49 @@ class LineError:
     reason: str
 
 
+@dataclass(slots=True)
+class _Patients:
+    """Every patient's state, and a heap of (due, first-seen order, patient) so that only patients
+    with a timer due are advanced. Entries are invalidated lazily: one counts only while its due
+    time is still the patient's scheduled one."""
+
+    rules: RuleSet
+    states: dict[str, PatientState] = field(default_factory=dict)
+    order: dict[str, int] = field(default_factory=dict)
+    scheduled: dict[str, datetime | None] = field(default_factory=dict)
+    heap: list[tuple[datetime, int, str]] = field(default_factory=list)
+
+    def get(self, patient_id: str) -> PatientState:
+        state = self.states.get(patient_id)
+        if state is None:
+            state = self.states[patient_id] = new_state(patient_id)
+            self.order[patient_id] = len(self.order)
+        return state
+
+    def reschedule(self, patient_id: str) -> None:
+        due = next_due(self.states[patient_id], self.rules)
+        if due != self.scheduled.get(patient_id):
+            self.scheduled[patient_id] = due
+            if due is not None:
+                heapq.heappush(self.heap, (due, self.order[patient_id], patient_id))
+
+    def advance_due(self, now: datetime) -> list[Alert]:
+        """Timers due by `now`, merged in due-time order; ties in first-seen patient order, as if
+        every patient had been advanced."""
+        due: set[str] = set()
+        while self.heap and self.heap[0][0] <= now:
+            at, _, patient_id = heapq.heappop(self.heap)
+            if self.scheduled.get(patient_id) == at:
+                self.scheduled[patient_id] = None
+                due.add(patient_id)
+        messages: list[Alert] = []
+        for patient_id in sorted(due, key=self.order.__getitem__):
+            messages.extend(advance(self.states[patient_id], now, self.rules))
+            self.reschedule(patient_id)
+        messages.sort(key=lambda m: m.ts)
+        return messages
+
+
 def replay(
     lines: Iterable[str], rules: RuleSet, until: datetime | None = None
 ) -> Iterator[Alert | LineError]:
@@ -26,7 +71,7 @@ def replay(
 
     The clock is the latest event time seen so far (nurse actions included), then `until`.
     """
-    states: dict[str, PatientState] = {}
+    patients = _Patients(rules)
     clock: datetime | None = None
     for line_no, line in enumerate(lines, start=1):
         if not line.strip():
@@ -37,19 +82,9 @@ def replay(
             yield LineError(line_no, str(exc))
             continue
         clock = item.ts if clock is None else max(clock, item.ts)
-        yield from _advance_all(states, clock, rules)
-        state = states.get(item.patient_id)
-        if state is None:
-            state = states[item.patient_id] = new_state(item.patient_id)
+        yield from patients.advance_due(clock)
+        state = patients.get(item.patient_id)
         yield from process(state, item, clock, rules)
+        patients.reschedule(item.patient_id)
     if until is not None and (clock is None or until > clock):
-        yield from _advance_all(states, until, rules)
-
-
-def _advance_all(states: dict[str, PatientState], now: datetime, rules: RuleSet) -> list[Alert]:
-    """Timers of every patient due by `now`, merged in due-time order."""
-    due: list[Alert] = []
-    for state in states.values():
-        due.extend(advance(state, now, rules))
-    due.sort(key=lambda m: m.ts)
-    return due
+        yield from patients.advance_due(until)

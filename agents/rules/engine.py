@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 
-from agents.rules import timers
+from agents.rules import high_risk, timers
 from agents.rules.explain import action_text, evidence
 from agents.rules.lifecycle import (
     Finding,
@@ -18,7 +18,7 @@ from agents.rules.lifecycle import (
     mark_cleared,
     parse_alert_id,
 )
-from agents.rules.reactions import anaphylaxis, infusion_reaction
+from agents.rules.reactions import anaphylaxis, infusion_reaction, respiratory_compromise
 from agents.rules.session import (
     add_reading,
     add_symptom,
@@ -31,15 +31,24 @@ from agents.rules.session import (
 )
 from agents.rules.thresholds import RowResult, evaluate_row
 from models.alerts import Alert, Condition
-from models.events import Event, Infusion, NurseAction, Profile, Symptom, Vitals
-from models.ruleset import RuleSet, ThresholdRule
+from models.events import Event, Infusion, InfusionAction, NurseAction, Profile, Symptom, Vitals
+from models.ruleset import Phase, RuleSet, ThresholdRule
 from models.state import PatientState, SessionState
 
 SEEN_EVENT_IDS = 512
 """How many recent event ids per patient are remembered to drop resends."""
+CLOSED_SESSIONS = 64
+"""How many dropped session ids per patient are remembered, so their late events are ignored."""
 
-UNITS = {"heart_rate": "/min", "systolic_bp": " mmHg", "diastolic_bp": " mmHg",
-         "temperature_c": " C", "respiratory_rate": "/min", "spo2": "%", "weight_kg": " kg"}
+UNITS = {
+    "heart_rate": "/min",
+    "systolic_bp": " mmHg",
+    "diastolic_bp": " mmHg",
+    "temperature_c": " C",
+    "respiratory_rate": "/min",
+    "spo2": "%",
+    "weight_kg": " kg",
+}
 
 
 def new_state(patient_id: str) -> PatientState:
@@ -47,20 +56,25 @@ def new_state(patient_id: str) -> PatientState:
 
 
 def advance(state: PatientState, now: datetime, rules: RuleSet) -> list[Alert]:
-    """Move the patient's clock to `now`: fire every timer due by then, in due-time order."""
+    """Move the patient's clock to `now`: fire every timer due by then, in due-time order.
+
+    A session past its post-late phase at `now` with no open alert is then dropped (and its id
+    remembered, so a late event of it is ignored rather than starting it afresh).
+    """
     if state.clock is not None and now <= state.clock:
         return []
     state.clock = now
     messages: list[Alert] = []
-    for session in state.sessions.values():
+    for session_id, session in list(state.sessions.items()):
         messages.extend(timers.due(state, session, now, rules))
+        if not session.alerts and phase_at(session, now, rules) is Phase.AFTER:
+            del state.sessions[session_id]
+            state.closed_sessions = [*state.closed_sessions[-(CLOSED_SESSIONS - 1) :], session_id]
     messages.sort(key=lambda m: m.ts)
     return messages
 
 
-def process(
-    state: PatientState, item: Event | NurseAction, now: datetime, rules: RuleSet
-) -> list[Alert]:
+def process(state: PatientState, item: Event | NurseAction, now: datetime, rules: RuleSet) -> list[Alert]:
     """Apply one event or nurse action at clock `now`; returns the alert messages it causes."""
     messages = advance(state, now, rules)
     if isinstance(item, NurseAction):
@@ -69,14 +83,19 @@ def process(
     if item.event_id is not None:
         if item.event_id in state.seen_event_ids:
             return messages
-        state.seen_event_ids = [*state.seen_event_ids[-(SEEN_EVENT_IDS - 1):], item.event_id]
+        state.seen_event_ids = [*state.seen_event_ids[-(SEEN_EVENT_IDS - 1) :], item.event_id]
     if isinstance(item, Profile):
         apply_profile(state, item)
         return messages
+    if item.session_id in state.closed_sessions:
+        return messages
     session, _new = get_session(state, item.session_id, item.ts)
+    is_start = isinstance(item, Infusion) and item.action is InfusionAction.START
     if isinstance(item, Infusion):
         apply_infusion(session, item)
-    elif isinstance(item, Vitals):
+    checks = high_risk.at_event(state, session, item.ts, is_start, rules)
+    messages.extend(_apply(state, session, [checks], rules))
+    if isinstance(item, Vitals):
         messages.extend(_vitals(state, session, item, rules))
     elif isinstance(item, Symptom):
         add_symptom(session, item)
@@ -96,12 +115,20 @@ def _nurse_action(state: PatientState, action: NurseAction) -> list[Alert]:
 
 
 def _limit(rule: ThresholdRule, factor: float) -> str:
-    parts = [f"{op} {getattr(rule, key):g}" for key, op in (
-        ("at_least", ">="), ("above", ">"), ("at_most", "<="), ("below", "<"))
-        if getattr(rule, key) is not None]
-    parts += [f"{op} {getattr(rule, key) * factor:g}" for key, op in (
-        ("rise_at_least", "rise >="), ("fall_at_least", "fall >="), ("fall_pct_over", "fall % >"))
-        if getattr(rule, key) is not None]
+    parts = [
+        f"{op} {getattr(rule, key):g}"
+        for key, op in (("at_least", ">="), ("above", ">"), ("at_most", "<="), ("below", "<"))
+        if getattr(rule, key) is not None
+    ]
+    parts += [
+        f"{op} {getattr(rule, key) * factor:g}"
+        for key, op in (
+            ("rise_at_least", "rise >="),
+            ("fall_at_least", "fall >="),
+            ("fall_pct_over", "fall % >"),
+        )
+        if getattr(rule, key) is not None
+    ]
     return " and ".join(parts) or "no baseline"
 
 
@@ -124,9 +151,7 @@ def describe(results: list[RowResult], factor: float) -> str:
     return "; ".join(texts)
 
 
-def _vitals(
-    state: PatientState, session: SessionState, vitals: Vitals, rules: RuleSet
-) -> list[Alert]:
+def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: RuleSet) -> list[Alert]:
     messages: list[Alert] = []
     stale = session.alerts.get(Condition.STALE_DATA.value)
     latest = add_reading(session, vitals)
@@ -139,8 +164,14 @@ def _vitals(
     touched: set[Condition] = set()
     for name, value in vitals.values().items():
         for rule in _rows_for(rules, name):
-            result = evaluate_row(rule, value, base.get(name), phase,
-                                  margin=rules.hysteresis.for_vital(name), relative_factor=factor)
+            result = evaluate_row(
+                rule,
+                value,
+                base.get(name),
+                phase,
+                margin=rules.hysteresis.for_vital(name),
+                relative_factor=factor,
+            )
             if name in latest:
                 session.row_holding[rule.id] = result.holds
                 touched.add(rule.condition)
@@ -150,12 +181,21 @@ def _vitals(
     for condition, results in firing.items():
         worst = max(results, key=lambda r: r.rule.severity.rank)
         finding = Finding(
-            condition=condition, severity=worst.rule.severity, rule_id=worst.rule.id,
+            condition=condition,
+            severity=worst.rule.severity,
+            rule_id=worst.rule.id,
             title=worst.rule.title,
             action=action_text(worst.rule.action, state, session, vitals.ts, phase, rules),
-            evidence=evidence(session, vitals.ts, phase, rules, describe(results, factor),
-                              values={r.rule.vital: r.value for r in results}),
-            ts=vitals.ts, from_vitals=True,
+            evidence=evidence(
+                session,
+                vitals.ts,
+                phase,
+                rules,
+                describe(results, factor),
+                values={r.rule.vital: r.value for r in results},
+            ),
+            ts=vitals.ts,
+            from_vitals=True,
         )
         message = apply_finding(session, finding, state.patient_id, rules)
         if message:
@@ -178,15 +218,31 @@ def _vital_alert_open(session: SessionState, rules: RuleSet) -> bool:
     return any(key in vital_conditions for key in session.alerts)
 
 
-def _composites(
-    state: PatientState, session: SessionState, ts: datetime, rules: RuleSet
-) -> list[Alert]:
+def _composites(state: PatientState, session: SessionState, ts: datetime, rules: RuleSet) -> list[Alert]:
     phase = phase_at(session, ts, rules)
-    findings = [
-        infusion_reaction(state, session, ts, phase, rules, _vital_alert_open(session, rules)),
-        anaphylaxis(state, session, ts, phase, rules),
-    ]
-    messages = [
-        apply_finding(session, finding, state.patient_id, rules) for finding in findings if finding
-    ]
+    respiratory = respiratory_compromise(state, session, ts, phase, rules)
+    messages = _apply(
+        state,
+        session,
+        [
+            infusion_reaction(state, session, ts, phase, rules, _vital_alert_open(session, rules)),
+            anaphylaxis(state, session, ts, phase, rules),
+            respiratory.finding,
+        ],
+        rules,
+    )
+    if respiratory.rate_rise_holds is False:
+        mark_cleared(session, Condition.RESPIRATORY_COMPROMISE, ts)
+    elif (
+        respiratory.rate_rise_holds
+        and (current := session.alerts.get(Condition.RESPIRATORY_COMPROMISE.value)) is not None
+    ):
+        current.clear_since = None
+    return messages
+
+
+def _apply(
+    state: PatientState, session: SessionState, findings: list[Finding | None], rules: RuleSet
+) -> list[Alert]:
+    messages = [apply_finding(session, finding, state.patient_id, rules) for finding in findings if finding]
     return [m for m in messages if m is not None]

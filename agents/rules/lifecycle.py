@@ -39,14 +39,28 @@ def parse_alert_id(value: str) -> tuple[str, str] | None:
 
 
 def to_message(
-    alert: AlertState, patient_id: str, session_id: str, ts: datetime,
-    by: str | None = None, note: str | None = None,
+    alert: AlertState,
+    patient_id: str,
+    session_id: str,
+    ts: datetime,
+    by: str | None = None,
+    note: str | None = None,
 ) -> Alert:
     return Alert(
-        alert_id=alert.alert_id, patient_id=patient_id, session_id=session_id,
-        status=alert.status, severity=alert.severity, condition=alert.condition, ts=ts,
-        escalation_level=alert.escalation_level, title=alert.title, evidence=alert.evidence,
-        action=alert.action, rule=alert.rule, by=by, note=note,
+        alert_id=alert.alert_id,
+        patient_id=patient_id,
+        session_id=session_id,
+        status=alert.status,
+        severity=alert.severity,
+        condition=alert.condition,
+        ts=ts,
+        escalation_level=alert.escalation_level,
+        title=alert.title,
+        evidence=alert.evidence,
+        action=alert.action,
+        rule=alert.rule,
+        by=by,
+        note=note,
     )
 
 
@@ -63,14 +77,14 @@ def _next_due(severity: Severity, since: datetime, rules: RuleSet) -> datetime |
     return None if delay is None else since + delay
 
 
-def apply_finding(
-    session: SessionState, finding: Finding, patient_id: str, rules: RuleSet
-) -> Alert | None:
+def apply_finding(session: SessionState, finding: Finding, patient_id: str, rules: RuleSet) -> Alert | None:
     """Open or raise the condition's alert; returns the message to send, or None (no change)."""
     key = finding.condition.value
     current = session.alerts.get(key)
     if current is not None:
         current.clear_since = None
+        if not finding.from_vitals:
+            current.auto_resolvable = False  # a symptom report now stands behind it
         if finding.severity.rank <= current.severity.rank:
             return None
         current.severity = finding.severity
@@ -84,11 +98,16 @@ def apply_finding(
     session.fired_counts[key] = n
     opened = AlertState(
         alert_id=alert_id(session.session_id, finding.condition, n),
-        condition=finding.condition, severity=finding.severity, status=AlertStatus.FIRING,
-        opened_ts=finding.ts, next_escalation_due=_next_due(finding.severity, finding.ts, rules),
+        condition=finding.condition,
+        severity=finding.severity,
+        status=AlertStatus.FIRING,
+        opened_ts=finding.ts,
+        next_escalation_due=_next_due(finding.severity, finding.ts, rules),
         auto_resolvable=finding.from_vitals and finding.severity is not Severity.CRITICAL,
         rule=RuleRef(id=finding.rule_id, version=rules.version),
-        title=finding.title, evidence=finding.evidence, action=finding.action,
+        title=finding.title,
+        evidence=finding.evidence,
+        action=finding.action,
     )
     session.alerts[key] = opened
     return to_message(opened, patient_id, session.session_id, finding.ts)
@@ -101,9 +120,7 @@ def mark_cleared(session: SessionState, condition: Condition, ts: datetime) -> N
         current.clear_since = ts
 
 
-def apply_action(
-    session: SessionState, condition: str, action: NurseAction, patient_id: str
-) -> Alert | None:
+def apply_action(session: SessionState, condition: str, action: NurseAction, patient_id: str) -> Alert | None:
     """Ack stops escalation, resolve closes, note is recorded; None when nothing changed."""
     current = session.alerts.get(condition)
     if current is None or current.alert_id != action.alert_id:
@@ -123,9 +140,7 @@ def apply_action(
     return to_message(current, patient_id, session.session_id, action.ts, action.by, action.note)
 
 
-def due_messages(
-    session: SessionState, now: datetime, patient_id: str, rules: RuleSet
-) -> list[Alert]:
+def due_messages(session: SessionState, now: datetime, patient_id: str, rules: RuleSet) -> list[Alert]:
     """Escalations and automatic resolutions due by `now`, one message per due time, in order."""
     messages: list[Alert] = []
     resolve_after = timedelta(minutes=rules.timing.resolve_after_minutes)

@@ -22,7 +22,8 @@ def _row_label(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:
     node: Any = data
     for part in loc:
         if isinstance(part, int):
-            row_id = node[part].get("id") if isinstance(node, list) and part < len(node) else None
+            item = node[part] if isinstance(node, list) and part < len(node) else None
+            row_id = item.get("id") if isinstance(item, dict) else None  # a list of words has no ids
             parts[-1] += f"[{part}]" + (f" (id={row_id})" if row_id else "")
         else:
             parts.append(str(part))

@@ -1,20 +1,26 @@
-"""Reactions built from symptoms and readings reported together: infusion reaction, anaphylaxis."""
+"""Reactions built from symptoms and readings reported together: infusion reaction, anaphylaxis,
+respiratory compromise."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from agents.rules.explain import action_text, evidence
 from agents.rules.lifecycle import Finding
-from agents.rules.session import readings_together, symptoms_together
+from agents.rules.session import baseline, is_high_risk, readings_together, symptoms_together
 from models.alerts import Condition
 from models.events import SymptomName, SymptomSeverity
-from models.ruleset import Phase, RuleSet
+from models.ruleset import Phase, RespiratoryRow, RuleSet
 from models.state import PatientState, SessionState
 
 
 def infusion_reaction(
-    state: PatientState, session: SessionState, ts: datetime, phase: Phase, rules: RuleSet,
+    state: PatientState,
+    session: SessionState,
+    ts: datetime,
+    phase: Phase,
+    rules: RuleSet,
     vital_alert_open: bool,
 ) -> Finding | None:
     """Side-effect symptoms (warning, raised to urgent when severe or several) and red flags."""
@@ -40,17 +46,17 @@ def infusion_reaction(
     if red:
         reasons.append("red-flag symptom")
         severity = max(severity, rule.red_flag_severity, key=lambda s: s.rank)
-    recheck = (
-        " Recheck the temperature now."
-        if any(r.symptom is SymptomName.FEVER for r in side) else ""
-    )
+    recheck = " Recheck the temperature now." if any(r.symptom is SymptomName.FEVER for r in side) else ""
     summary = f"Reported {', '.join(names)}" + (f" ({'; '.join(reasons)})" if reasons else "")
     return Finding(
-        condition=Condition.INFUSION_REACTION, severity=severity, rule_id=rule.id,
+        condition=Condition.INFUSION_REACTION,
+        severity=severity,
+        rule_id=rule.id,
         title=rule.title,
         action=action_text(rule.action, state, session, ts, phase, rules, recheck=recheck),
         evidence=evidence(session, ts, phase, rules, summary, symptoms=names),
-        ts=ts, from_vitals=False,
+        ts=ts,
+        from_vitals=False,
     )
 
 
@@ -64,7 +70,8 @@ def anaphylaxis(
     names = {r.symptom for r in symptoms_together(session, ts, rules)}
     window = timedelta(minutes=rules.timing.together_minutes)
     low_spo2 = [
-        r.values["spo2"] for r in readings_together(session, ts, rules)
+        r.values["spo2"]
+        for r in readings_together(session, ts, rules)
         if r.values.get("spo2", 101) <= rule.breathing_spo2_at_most
     ]
     skin = names & rule.skin
@@ -75,13 +82,22 @@ def anaphylaxis(
     )
     neuro = names & rule.neuro
     gastro = names & rule.gastro
-    systems = {"skin": bool(skin), "breathing": breathing, "low blood pressure": low_pressure,
-               "gastrointestinal": bool(gastro)}
+    systems = {
+        "skin": bool(skin),
+        "breathing": breathing,
+        "low blood pressure": low_pressure,
+        "gastrointestinal": bool(gastro),
+    }
     met = [name for name, present in systems.items() if present]
     if skin and (breathing or low_pressure or neuro):
         why = "skin/mucosal sign with " + ", ".join(
-            n for n, p in (("breathing", breathing), ("low blood pressure", low_pressure),
-                           ("fainting/confusion", bool(neuro))) if p
+            n
+            for n, p in (
+                ("breathing", breathing),
+                ("low blood pressure", low_pressure),
+                ("fainting/confusion", bool(neuro)),
+            )
+            if p
         )
     elif len(met) >= 2:
         why = "two systems together: " + ", ".join(met)
@@ -93,11 +109,128 @@ def anaphylaxis(
         return None
     values = {"spo2": min(low_spo2)} if low_spo2 else {}
     return Finding(
-        condition=Condition.ANAPHYLAXIS, severity=rule.severity, rule_id=rule.id,
+        condition=Condition.ANAPHYLAXIS,
+        severity=rule.severity,
+        rule_id=rule.id,
         title=rule.title,
         action=action_text(rule.action, state, session, ts, phase, rules),
-        evidence=evidence(session, ts, phase, rules, f"Anaphylaxis criteria met: {why}",
-                          values=values, symptoms=sorted(s.value for s in names)),
-        ts=ts, from_vitals=False,
+        evidence=evidence(
+            session,
+            ts,
+            phase,
+            rules,
+            f"Anaphylaxis criteria met: {why}",
+            values=values,
+            symptoms=sorted(s.value for s in names),
+        ),
+        ts=ts,
+        from_vitals=False,
     )
 
+
+@dataclass(frozen=True, slots=True)
+class Respiratory:
+    finding: Finding | None
+    rate_rise_holds: bool | None
+    """For a myasthenia patient whose latest breathing rate was read at `ts`: whether its rise over
+    baseline still holds, with the hysteresis margin (None: no such reading)."""
+
+
+def respiratory_compromise(
+    state: PatientState, session: SessionState, ts: datetime, phase: Phase, rules: RuleSet
+) -> Respiratory:
+    """Breathing symptoms with or without low SpO2 / fast breathing, and the myasthenia caveat."""
+    table = rules.respiratory_compromise
+    names = {r.symptom for r in symptoms_together(session, ts, rules)}
+    breathing = sorted(s.value for s in names & table.breathing_symptoms)
+    readings = readings_together(session, ts, rules)
+    spo2 = min((r.values["spo2"] for r in readings if "spo2" in r.values), default=None)
+    rate = max(
+        (r.values["respiratory_rate"] for r in readings if "respiratory_rate" in r.values), default=None
+    )
+    values: dict[str, float] = {}
+    if spo2 is not None and spo2 <= table.spo2_at_most:
+        values["spo2"] = spo2
+    if rate is not None and rate >= table.respiratory_rate_at_least:
+        values["respiratory_rate"] = rate
+    matched: list[tuple[RespiratoryRow, str]] = []
+    if breathing and values:
+        limits = f"SpO2 <= {table.spo2_at_most:g} or breathing rate >= {table.respiratory_rate_at_least:g}"
+        seen = ", ".join(UNIT_LABELS[k].format(v) for k, v in values.items())
+        matched.append((table.with_vitals, f"Reported {', '.join(breathing)} with {seen} ({limits})"))
+    elif breathing:
+        matched.append(
+            (
+                table.alone,
+                f"Reported {', '.join(breathing)}; no SpO2 or breathing rate past the "
+                f"limits in the last {rules.timing.together_minutes:g} min",
+            )
+        )
+    holds: bool | None = None
+    from_vitals = False
+    profile = state.profile
+    if profile is not None and profile.myasthenia_gravis:
+        reasons = sorted(s.value for s in names & table.myasthenia.symptoms)
+        rise = _myasthenia_rate_rise(state, session, ts, rules)
+        if rise is not None:
+            value, why, fires, holds = rise
+            if fires:
+                values["respiratory_rate"] = value
+                from_vitals = not reasons
+                reasons.append(why)
+        if reasons:
+            matched.append((table.myasthenia, "Myasthenia: " + ", ".join(reasons)))
+    applicable = [(row, why) for row, why in matched if phase in row.severity]
+    if not applicable:
+        return Respiratory(None, holds)
+    top = max(applicable, key=lambda m: m[0].severity[phase].rank)[0]
+    return Respiratory(
+        Finding(
+            condition=Condition.RESPIRATORY_COMPROMISE,
+            severity=top.severity[phase],
+            rule_id=top.id,
+            title=top.title,
+            action=action_text(top.action, state, session, ts, phase, rules),
+            evidence=evidence(
+                session,
+                ts,
+                phase,
+                rules,
+                "; ".join(why for _, why in applicable),
+                values=values,
+                symptoms=sorted(s.value for s in names),
+            ),
+            ts=ts,
+            from_vitals=from_vitals and len(applicable) == 1,
+        ),
+        holds,
+    )
+
+
+UNIT_LABELS = {"spo2": "SpO2 {:g}%", "respiratory_rate": "breathing rate {:g}/min"}
+
+
+def _myasthenia_rate_rise(
+    state: PatientState, session: SessionState, ts: datetime, rules: RuleSet
+) -> tuple[float, str, bool, bool] | None:
+    """(rate, reason, fires, holds) when the latest breathing-rate reading is the one at `ts` and has
+    a baseline; `holds` uses the hysteresis margin. The rise limit is baseline-relative, so it is
+    tightened for a high-risk patient like every other relative limit."""
+    if session.latest_ts.get("respiratory_rate") != ts:
+        return None
+    base = baseline(session, rules).get("respiratory_rate")
+    value = next(
+        (
+            r.values["respiratory_rate"]
+            for r in reversed(session.readings)
+            if r.ts == ts and "respiratory_rate" in r.values
+        ),
+        None,
+    )
+    if base is None or value is None:
+        return None
+    factor = rules.risk.relative_limit_factor if is_high_risk(state, rules) else 1.0
+    limit = rules.respiratory_compromise.myasthenia.respiratory_rate_rise_at_least * factor
+    margin = rules.hysteresis.for_vital("respiratory_rate")
+    why = f"breathing rate {value:g}/min, {value - base:+g} over baseline {base:g} (limit +{limit:g})"
+    return value, why, value - base >= limit, value - base >= limit - margin

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
+from agents.rules import high_risk
 from agents.rules.explain import evidence
 from agents.rules.lifecycle import Finding, apply_finding, due_messages, to_message
-from agents.rules.session import freeze_baseline_if_due, is_high_risk, phase_at
+from agents.rules.session import effective_stop, freeze_baseline_if_due, is_high_risk, phase_at
 from models.alerts import Alert, AlertStatus, Condition, Severity
 from models.ruleset import Phase, RuleSet
 from models.state import PatientState, SessionState
 
 STALE_RULE_ID = "stale_data.no_vitals"
 STALE_SOURCE_LEVELS = ((1, Severity.WARNING), (2, Severity.URGENT))
+JUST_PAST = timedelta(microseconds=1)
+"""The smallest step of a datetime: a stale-data step fires only once the clock is strictly past it."""
 
 
 def due(state: PatientState, session: SessionState, now: datetime, rules: RuleSet) -> list[Alert]:
@@ -33,45 +37,70 @@ def _baseline_missing(
     if now < at:
         return []
     session.baseline_checked = True
+    messages: list[Alert] = []
+    fever = high_risk.at_baseline_frozen(state, session, at, rules)
+    if fever is not None and (message := apply_finding(session, fever, state.patient_id, rules)):
+        messages.append(message)
     missing = [v for v in rules.baseline.expected_vitals if v not in session.baseline]
+    timing = rules.timing
     phase = phase_at(session, at, rules)
     if not missing or phase is not Phase.INFUSING:
-        return []
+        return messages
     finding = Finding(
-        condition=Condition.BASELINE_MISSING, severity=rules.baseline.severity,
-        rule_id="baseline_missing.after_start", title="No baseline for some vitals",
+        condition=Condition.BASELINE_MISSING,
+        severity=rules.baseline.severity,
+        rule_id="baseline_missing.after_start",
+        title="No baseline for some vitals",
         action=rules.baseline.action,
-        evidence=evidence(session, at, phase, rules,
-                          f"No reading of {', '.join(missing)} in the 30 minutes before start "
-                          f"or the first {rules.timing.baseline_post_start_minutes:g} minutes after"),
-        ts=at, from_vitals=False,
+        evidence=evidence(
+            session,
+            at,
+            phase,
+            rules,
+            f"No reading of {', '.join(missing)} in the {timing.baseline_pre_minutes:g} minutes "
+            f"before start or the first {timing.baseline_post_start_minutes:g} minutes after",
+        ),
+        ts=at,
+        from_vitals=False,
     )
-    message = apply_finding(session, finding, state.patient_id, rules)
-    return [message] if message else []
+    if message := apply_finding(session, finding, state.patient_id, rules):
+        messages.append(message)
+    return messages
 
 
-def _stale(state: PatientState, session: SessionState, now: datetime, rules: RuleSet) -> list[Alert]:
-    if session.start_ts is None:
-        return []
+def _stale_steps(
+    state: PatientState, session: SessionState, rules: RuleSet, before: datetime | None = None
+) -> Iterator[tuple[int, Severity, float, datetime]]:
+    """(level, severity, minutes, due) of the stale-data steps not yet reached that fall while
+    infusing (and, when `before` is given, are due strictly before it)."""
+    if session.start_ts is None or session.stale_level >= len(STALE_SOURCE_LEVELS):
+        return
     last = max(session.last_vitals_ts or session.start_ts, session.start_ts)
     factor = rules.risk.stale_limit_factor if is_high_risk(state, rules) else 1.0
     limits = (rules.timing.stale_warning_minutes, rules.timing.stale_urgent_minutes)
-    messages: list[Alert] = []
     for (level, severity), minutes in zip(STALE_SOURCE_LEVELS, limits, strict=True):
         at = last + timedelta(minutes=minutes * factor)
-        if session.stale_level >= level or at >= now:  # strictly past: a reading on the minute is on time
+        if session.stale_level >= level or (before is not None and at >= before):
             continue
-        phase = phase_at(session, at, rules)
-        if phase is not Phase.INFUSING:
-            continue
+        if phase_at(session, at, rules) is Phase.INFUSING:
+            yield level, severity, minutes * factor, at
+
+
+def _stale(state: PatientState, session: SessionState, now: datetime, rules: RuleSet) -> list[Alert]:
+    messages: list[Alert] = []
+    # strictly past: a reading on the minute is on time
+    for level, severity, minutes, at in list(_stale_steps(state, session, rules, before=now)):
+        phase = Phase.INFUSING
         session.stale_level = level
         finding = Finding(
-            condition=Condition.STALE_DATA, severity=severity, rule_id=STALE_RULE_ID,
+            condition=Condition.STALE_DATA,
+            severity=severity,
+            rule_id=STALE_RULE_ID,
             title="No vitals from the home devices",
             action="Call the patient now: check the devices are on and connected, and take a set of vitals.",
-            evidence=evidence(session, at, phase, rules,
-                              f"No vitals for {minutes * factor:g} minutes while infusing"),
-            ts=at, from_vitals=False,
+            evidence=evidence(session, at, phase, rules, f"No vitals for {minutes:g} minutes while infusing"),
+            ts=at,
+            from_vitals=False,
         )
         if message := apply_finding(session, finding, state.patient_id, rules):
             messages.append(message)
@@ -85,3 +114,25 @@ def resolve_stale(state: PatientState, session: SessionState, ts: datetime) -> l
         return []
     current.status = AlertStatus.RESOLVED
     return [to_message(current, state.patient_id, session.session_id, ts)]
+
+
+def next_due(state: PatientState, rules: RuleSet) -> datetime | None:
+    """The earliest clock time at which `advance` could change this patient: emit a message (baseline
+    check, stale-data steps that fall while infusing, escalations, resolutions) or drop a session
+    past post-late. Pure: `advance(state, now)` for any `now` before it does nothing but move the clock."""
+    candidates: list[datetime] = []
+    resolve_after = timedelta(minutes=rules.timing.resolve_after_minutes)
+    max_level = rules.timing.max_escalation_level
+    for session in state.sessions.values():
+        if session.start_ts is not None and not (session.baseline_checked and session.baseline_final):
+            candidates.append(session.start_ts + timedelta(minutes=rules.timing.baseline_post_start_minutes))
+        candidates.extend(at + JUST_PAST for *_, at in _stale_steps(state, session, rules))
+        for alert in session.alerts.values():
+            if alert.clear_since is not None:
+                candidates.append(alert.clear_since + resolve_after)
+            if alert.next_escalation_due is not None and alert.escalation_level < max_level:
+                candidates.append(alert.next_escalation_due)
+        stop = effective_stop(session, rules)
+        if not session.alerts and stop is not None:
+            candidates.append(stop + timedelta(days=rules.timing.post_late_days))
+    return min(candidates, default=None)

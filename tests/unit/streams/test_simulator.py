@@ -24,12 +24,7 @@ START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 SEEDS = range(4)
 RULES = load_rules()
 
-PENDING_IN_ENGINE = {
-    Condition.HIGH_RISK_SESSION: "Part A high_risk_session (info on the session's first event) is not "
-    "implemented by agents/rules yet",
-    Condition.RESPIRATORY_COMPROMISE: "Part A respiratory_compromise (wheezing with SpO2 <= 93: critical "
-    "while infusing) is not implemented by agents/rules yet",
-}
+PENDING_IN_ENGINE: dict[Condition, str] = {}
 
 
 def session(name: str, seed: int = 0, patient: str = "pt-0001") -> list[dict[str, Any]]:

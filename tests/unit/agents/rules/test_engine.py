@@ -43,7 +43,9 @@ def test_a_condition_that_stays_true_sends_one_message_not_one_per_reading() -> 
 def test_severity_only_rises_while_open() -> None:
     t = session().vitals(5, heart_rate=115).vitals(10, heart_rate=135).vitals(15, heart_rate=115)
     assert summary(of(run(t), "tachycardia")) == [
-        ("tachycardia", "firing", "warning"), ("tachycardia", "firing", "urgent")]
+        ("tachycardia", "firing", "warning"),
+        ("tachycardia", "firing", "urgent"),
+    ]
 
 
 def test_vital_alert_resolves_after_15_minutes_below_the_limit_minus_hysteresis() -> None:
@@ -73,7 +75,8 @@ def test_unacknowledged_urgent_escalates_every_15_minutes_up_to_level_3() -> Non
 
 
 def test_acknowledgement_stops_escalation_and_records_who() -> None:
-    t = session().vitals(5, heart_rate=140, spo2=98).nurse(8, "ack", "s1:tachycardia:1", by="rn-7", note="calling")
+    t = session().vitals(5, heart_rate=140, spo2=98)
+    t.nurse(8, "ack", "s1:tachycardia:1", by="rn-7", note="calling")
     every_5_min(t, 60, heart_rate=140, spo2=98)
     tachy = of(run(t), "tachycardia")
     assert summary(tachy) == [("tachycardia", "firing", "urgent"), ("tachycardia", "acknowledged", "urgent")]
@@ -83,15 +86,21 @@ def test_acknowledgement_stops_escalation_and_records_who() -> None:
 def test_a_worse_reading_clears_the_acknowledgement() -> None:
     t = session().vitals(5, spo2=93).nurse(6, "ack", "s1:hypoxemia:1").vitals(10, spo2=90)
     hypox = of(run(t), "hypoxemia")
-    assert summary(hypox) == [("hypoxemia", "firing", "warning"), ("hypoxemia", "acknowledged", "warning"),
-                              ("hypoxemia", "firing", "urgent")]
+    assert summary(hypox) == [
+        ("hypoxemia", "firing", "warning"),
+        ("hypoxemia", "acknowledged", "warning"),
+        ("hypoxemia", "firing", "urgent"),
+    ]
 
 
 def test_after_a_nurse_resolves_the_condition_fires_again_as_a_new_alert() -> None:
     t = session().vitals(5, spo2=93).nurse(6, "resolve", "s1:hypoxemia:1").vitals(10, spo2=93)
     hypox = of(run(t), "hypoxemia")
     assert [(a.alert_id, a.status.value) for a in hypox] == [
-        ("s1:hypoxemia:1", "firing"), ("s1:hypoxemia:1", "resolved"), ("s1:hypoxemia:2", "firing")]
+        ("s1:hypoxemia:1", "firing"),
+        ("s1:hypoxemia:1", "resolved"),
+        ("s1:hypoxemia:2", "firing"),
+    ]
 
 
 def test_single_mild_headache_stays_a_warning() -> None:
@@ -105,7 +114,9 @@ def test_severe_or_several_symptoms_raise_the_reaction_to_urgent() -> None:
     several = session().symptom(20, "chills").symptom(22, "nausea")
     assert of(run(severe), "infusion_reaction")[0].severity.value == "urgent"
     assert summary(of(run(several), "infusion_reaction")) == [
-        ("infusion_reaction", "firing", "warning"), ("infusion_reaction", "firing", "urgent")]
+        ("infusion_reaction", "firing", "warning"),
+        ("infusion_reaction", "firing", "urgent"),
+    ]
 
 
 def test_skin_sign_with_wheezing_is_anaphylaxis_critical_with_the_emergency_action() -> None:
@@ -154,8 +165,11 @@ def test_missing_baseline_warns_15_minutes_after_start_and_fever_uses_the_no_bas
 def test_silence_while_infusing_raises_stale_data_then_resolves_at_the_next_reading() -> None:
     t = session().vitals(5, spo2=98).vitals(40, spo2=98)
     stale = of(run(t), "stale_data")
-    assert summary(stale) == [("stale_data", "firing", "warning"), ("stale_data", "firing", "urgent"),
-                              ("stale_data", "resolved", "urgent")]
+    assert summary(stale) == [
+        ("stale_data", "firing", "warning"),
+        ("stale_data", "firing", "urgent"),
+        ("stale_data", "resolved", "urgent"),
+    ]
     assert [a.ts.strftime("%H:%M") for a in stale] == ["10:20", "10:35", "10:40"]
 
 

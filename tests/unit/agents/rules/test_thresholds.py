@@ -15,11 +15,13 @@ def row(rule_id: str) -> ThresholdRule:
     return next(r for r in RULES.threshold if r.id == rule_id)
 
 
-def fires(rule_id: str, value: float, base: float | None = None, phase: Phase = Phase.INFUSING,
-          factor: float = 1.0) -> bool:
+def fires(
+    rule_id: str, value: float, base: float | None = None, phase: Phase = Phase.INFUSING, factor: float = 1.0
+) -> bool:
     rule = row(rule_id)
-    return evaluate_row(rule, value, base, phase, margin=RULES.hysteresis.for_vital(rule.vital),
-                        relative_factor=factor).fires
+    return evaluate_row(
+        rule, value, base, phase, margin=RULES.hysteresis.for_vital(rule.vital), relative_factor=factor
+    ).fires
 
 
 @pytest.mark.parametrize(
@@ -64,8 +66,9 @@ def fires(rule_id: str, value: float, base: float | None = None, phase: Phase = 
         ("bradypnea.red_band", 9, None, False),
     ],
 )
-def test_rows_fire_at_their_limits_and_not_before(rule_id: str, value: float, base: float | None,
-                                                  expected: bool) -> None:
+def test_rows_fire_at_their_limits_and_not_before(
+    rule_id: str, value: float, base: float | None, expected: bool
+) -> None:
     assert fires(rule_id, value, base) is expected
 
 
