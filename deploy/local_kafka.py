@@ -22,7 +22,7 @@ from deploy.processes import (
     port_open,
     read_pid,
     start_detached,
-    stop_process,
+    stop_server,
     wait_ready,
 )
 from streams.settings import Settings
@@ -291,11 +291,4 @@ def ensure_running(settings: Settings, log: Log = print) -> int:
 def stop(settings: Settings, log: Log = print) -> int | None:
     """Stop the local broker (controlled shutdown, SIGKILL after 15 s); its pid or None."""
     paths = KafkaPaths.of(settings.state_dir)
-    if read_pid(paths.pid, paths.identity) is None:
-        log("Kafka is not running")
-        return None
-    log("Stopping Kafka...")
-    started = time.monotonic()
-    pid = stop_process(paths.pid, paths.identity, grace=STOP_GRACE_SECONDS)
-    log(f"Kafka stopped in {time.monotonic() - started:.1f} s (pid {pid})")
-    return pid
+    return stop_server("Kafka", paths.pid, paths.identity, log, grace=STOP_GRACE_SECONDS)

@@ -252,6 +252,18 @@ def stop_process(pid_path: Path, expect: str, *, grace: float = 15.0) -> int | N
     return pid
 
 
+def stop_server(what: str, pid_path: Path, expect: str, log: Log, *, grace: float = 15.0) -> int | None:
+    """Stop one of our servers with progress lines; its pid, or None when it was not running."""
+    if read_pid(pid_path, expect) is None:
+        log(f"{what} is not running")
+        return None
+    log(f"Stopping {what}...")
+    started = time.monotonic()
+    pid = stop_process(pid_path, expect, grace=grace)
+    log(f"{what} stopped in {time.monotonic() - started:.1f} s (pid {pid})")
+    return pid
+
+
 # --- tools -----------------------------------------------------------------------------------
 
 
