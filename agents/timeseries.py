@@ -8,11 +8,13 @@ the batch is retried with capped backoff; points carry event time, so a rewrite 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from typing import Any
 
 import faust
 
 from models.alerts import Alert
+from models.deadletter import DeadLetter, SourcePosition
 from models.parsing import InvalidMessage, parse_action, parse_event
 from streams.influx import InfluxClient
 from streams.lineprotocol import action_point, alert_point, event_point, to_line
@@ -74,10 +76,6 @@ def register(app: faust.App, settings: Settings) -> None:
 
 
 def _rejected_record(line: str, reason: str) -> bytes:
-    from datetime import UTC, datetime
-
-    from models.deadletter import DeadLetter, SourcePosition
-
     record = DeadLetter.of(
         line.encode(),
         [f"(influxdb): {reason} [influx_rejected]"],

@@ -10,6 +10,7 @@ from datetime import datetime
 from agents.rules.engine import advance, new_state, process
 from agents.rules.timers import next_due
 from models.alerts import Alert
+from models.events import Event, NurseAction
 from models.parsing import InvalidMessage, parse_replay_line
 from models.ruleset import RuleSet
 from models.state import PatientState
@@ -64,6 +65,17 @@ class _Patients:
         return messages
 
 
+def read_lines(lines: Iterable[str]) -> Iterator[Event | NurseAction | LineError]:
+    """Each non-blank line validated, or a LineError with its line number and reason."""
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield parse_replay_line(line)
+        except InvalidMessage as exc:
+            yield LineError(line_no, str(exc))
+
+
 def replay(
     lines: Iterable[str], rules: RuleSet, until: datetime | None = None
 ) -> Iterator[Alert | LineError]:
@@ -73,13 +85,9 @@ def replay(
     """
     patients = _Patients(rules)
     clock: datetime | None = None
-    for line_no, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = parse_replay_line(line)
-        except InvalidMessage as exc:
-            yield LineError(line_no, str(exc))
+    for item in read_lines(lines):
+        if isinstance(item, LineError):
+            yield item
             continue
         clock = item.ts if clock is None else max(clock, item.ts)
         yield from patients.advance_due(clock)

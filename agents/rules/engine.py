@@ -10,7 +10,7 @@ from collections import defaultdict
 from datetime import datetime
 
 from agents.rules import high_risk, timers
-from agents.rules.explain import action_text, evidence
+from agents.rules.explain import finding
 from agents.rules.lifecycle import (
     Finding,
     apply_action,
@@ -180,24 +180,18 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
                 firing[rule.condition].append(result)
     for condition, results in firing.items():
         worst = max(results, key=lambda r: r.rule.severity.rank)
-        finding = Finding(
-            condition=condition,
-            severity=worst.rule.severity,
-            rule_id=worst.rule.id,
-            title=worst.rule.title,
-            action=action_text(worst.rule.action, state, session, vitals.ts, phase, rules),
-            evidence=evidence(
-                session,
-                vitals.ts,
-                phase,
-                rules,
-                describe(results, factor),
-                values={r.rule.vital: r.value for r in results},
-            ),
-            ts=vitals.ts,
+        found = finding(
+            condition,
+            worst.rule.severity,
+            worst.rule.id,
+            worst.rule.title,
+            worst.rule.action,
+            (state, session, vitals.ts, phase, rules),
+            describe(results, factor),
+            values={r.rule.vital: r.value for r in results},
             from_vitals=True,
         )
-        message = apply_finding(session, finding, state.patient_id, rules)
+        message = apply_finding(session, found, state.patient_id, rules)
         if message:
             messages.append(message)
     for condition in touched - set(firing):

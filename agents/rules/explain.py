@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from agents.rules.lifecycle import Finding
 from agents.rules.session import latest_rate_step
-from models.alerts import Evidence
+from models.alerts import Condition, Evidence, Severity
 from models.events import Profile
 from models.ruleset import Phase, RuleSet
 from models.state import PatientState, SessionState
@@ -78,3 +79,31 @@ def action_text(
         "epinephrine": epinephrine_note(state.profile),
     }
     return " ".join(template.format_map(fields).split())
+
+
+def finding(
+    condition: Condition,
+    severity: Severity,
+    rule_id: str,
+    title: str,
+    action: str,
+    context: tuple[PatientState, SessionState, datetime, Phase, RuleSet],
+    summary: str,
+    *,
+    values: dict[str, float] | None = None,
+    symptoms: list[str] | None = None,
+    recheck: str = "",
+    from_vitals: bool = False,
+) -> Finding:
+    """A finding whose action template is filled and whose evidence is gathered from the session."""
+    state, session, ts, phase, rules = context
+    return Finding(
+        condition=condition,
+        severity=severity,
+        rule_id=rule_id,
+        title=title,
+        action=action_text(action, state, session, ts, phase, rules, recheck=recheck),
+        evidence=evidence(session, ts, phase, rules, summary, values=values, symptoms=symptoms),
+        ts=ts,
+        from_vitals=from_vitals,
+    )

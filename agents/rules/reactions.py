@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from agents.rules.explain import action_text, evidence
+from agents.rules.explain import finding
 from agents.rules.lifecycle import Finding
 from agents.rules.session import baseline, is_high_risk, readings_together, symptoms_together
 from models.alerts import Condition
@@ -48,15 +48,17 @@ def infusion_reaction(
         severity = max(severity, rule.red_flag_severity, key=lambda s: s.rank)
     recheck = " Recheck the temperature now." if any(r.symptom is SymptomName.FEVER for r in side) else ""
     summary = f"Reported {', '.join(names)}" + (f" ({'; '.join(reasons)})" if reasons else "")
-    return Finding(
-        condition=Condition.INFUSION_REACTION,
-        severity=severity,
-        rule_id=rule.id,
-        title=rule.title,
-        action=action_text(rule.action, state, session, ts, phase, rules, recheck=recheck),
-        evidence=evidence(session, ts, phase, rules, summary, symptoms=names),
-        ts=ts,
-        from_vitals=False,
+    context = (state, session, ts, phase, rules)
+    return finding(
+        Condition.INFUSION_REACTION,
+        severity,
+        rule.id,
+        rule.title,
+        rule.action,
+        context,
+        summary,
+        symptoms=names,
+        recheck=recheck,
     )
 
 
@@ -108,23 +110,17 @@ def anaphylaxis(
     else:
         return None
     values = {"spo2": min(low_spo2)} if low_spo2 else {}
-    return Finding(
-        condition=Condition.ANAPHYLAXIS,
-        severity=rule.severity,
-        rule_id=rule.id,
-        title=rule.title,
-        action=action_text(rule.action, state, session, ts, phase, rules),
-        evidence=evidence(
-            session,
-            ts,
-            phase,
-            rules,
-            f"Anaphylaxis criteria met: {why}",
-            values=values,
-            symptoms=sorted(s.value for s in names),
-        ),
-        ts=ts,
-        from_vitals=False,
+    context = (state, session, ts, phase, rules)
+    return finding(
+        Condition.ANAPHYLAXIS,
+        rule.severity,
+        rule.id,
+        rule.title,
+        rule.action,
+        context,
+        f"Anaphylaxis criteria met: {why}",
+        values=values,
+        symptoms=sorted(s.value for s in names),
     )
 
 
@@ -185,22 +181,16 @@ def respiratory_compromise(
         return Respiratory(None, holds)
     top = max(applicable, key=lambda m: m[0].severity[phase].rank)[0]
     return Respiratory(
-        Finding(
-            condition=Condition.RESPIRATORY_COMPROMISE,
-            severity=top.severity[phase],
-            rule_id=top.id,
-            title=top.title,
-            action=action_text(top.action, state, session, ts, phase, rules),
-            evidence=evidence(
-                session,
-                ts,
-                phase,
-                rules,
-                "; ".join(why for _, why in applicable),
-                values=values,
-                symptoms=sorted(s.value for s in names),
-            ),
-            ts=ts,
+        finding(
+            Condition.RESPIRATORY_COMPROMISE,
+            top.severity[phase],
+            top.id,
+            top.title,
+            top.action,
+            (state, session, ts, phase, rules),
+            "; ".join(why for _, why in applicable),
+            values=values,
+            symptoms=sorted(s.value for s in names),
             from_vitals=from_vitals and len(applicable) == 1,
         ),
         holds,

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,21 +33,27 @@ class Live:
     writer: WorkerProcess
 
 
+def local_settings(state_dir: Path, **overrides: Any) -> Settings:
+    """Settings of a local stack of its own: a temp state dir and free loopback ports."""
+    kafka, controller, influx, rules_web, writer_web = free_ports(5)
+    values: dict[str, Any] = {
+        "state_dir": state_dir,
+        "local_kafka_port": kafka,
+        "local_kafka_controller_port": controller,
+        "local_influx_port": influx,
+        "rules_web_port": rules_web,
+        "writer_web_port": writer_web,
+        "kafka_bootstrap": None,
+        "influx_url": None,
+        **overrides,
+    }
+    return Settings(**values)
+
+
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    kafka, controller, influx, rules_web, writer_web = free_ports(5)
-    settings = Settings(
-        state_dir=tmp_path_factory.mktemp("live"),
-        local_kafka_port=kafka,
-        local_kafka_controller_port=controller,
-        local_influx_port=influx,
-        rules_web_port=rules_web,
-        writer_web_port=writer_web,
-        influx_db="ivigwatch_test",
-        kafka_bootstrap=None,
-        influx_url=None,
-        tick_seconds=1.0,
-        topic_partitions=4,
+    settings = local_settings(
+        tmp_path_factory.mktemp("live"), influx_db="ivigwatch_test", tick_seconds=1.0, topic_partitions=4
     )
     stack.up(settings, log=lambda line: None)
     workers: list[WorkerProcess] = []

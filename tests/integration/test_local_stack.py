@@ -11,8 +11,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from deploy import local_influx, stack
-from deploy.processes import free_ports, http_ok, pid_alive, port_open
+from deploy.processes import http_ok, pid_alive, port_open
 from streams.settings import Settings
+from tests.integration.conftest import local_settings
 
 pytestmark = pytest.mark.integration
 
@@ -20,16 +21,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def started(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, list[str]]]:
     """A stack of this module's own, with the progress lines of its first `up`."""
-    kafka, controller, influx = free_ports(3)
-    settings = Settings(
-        state_dir=tmp_path_factory.mktemp("stack"),
-        local_kafka_port=kafka,
-        local_kafka_controller_port=controller,
-        local_influx_port=influx,
-        kafka_bootstrap=None,
-        influx_url=None,
-        influx_db="ivigwatch_it",
-        stack_start_timeout=120.0,
+    settings = local_settings(
+        tmp_path_factory.mktemp("stack"), influx_db="ivigwatch_it", stack_start_timeout=120.0
     )
     lines: list[str] = []
     try:

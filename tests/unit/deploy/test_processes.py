@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import http.server
 import os
 import shutil
 import socket
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -162,25 +160,6 @@ def test_log_tail(tmp_path: Path) -> None:
     log_path.write_text("".join(f"{i}\n" for i in range(100)))
     assert log_tail(log_path, 3) == "97\n98\n99"
     assert log_tail(tmp_path / "missing.log") == ""
-
-
-class _PingHandler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(204 if self.path == "/ping" else 404)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def ping_server() -> Iterator[str]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _PingHandler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def test_http_helpers(ping_server: str) -> None:

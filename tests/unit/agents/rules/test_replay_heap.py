@@ -13,10 +13,9 @@ import pytest
 from agents.rules.engine import advance, new_state, process
 from agents.rules.loader import load_rules
 from models.alerts import Alert
-from models.parsing import InvalidMessage, parse_replay_line
 from models.ruleset import RuleSet
 from models.state import PatientState
-from streams.replay import LineError, replay
+from streams.replay import LineError, read_lines, replay
 from streams.scenarios import SCENARIOS
 from streams.simulator import load_plan, simulate_session
 
@@ -42,13 +41,9 @@ def reference(
     """The replay as first written: every patient advanced on every line."""
     states: dict[str, PatientState] = {}
     clock: datetime | None = None
-    for line_no, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            item = parse_replay_line(line)
-        except InvalidMessage as exc:
-            yield LineError(line_no, str(exc))
+    for item in read_lines(lines):
+        if isinstance(item, LineError):
+            yield item
             continue
         clock = item.ts if clock is None else max(clock, item.ts)
         yield from _advance_all(states, clock, rules)
