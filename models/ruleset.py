@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
-import string
-from enum import StrEnum
+from functools import cached_property
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from models.alerts import Condition, Severity
-from models.events import VITAL_NAMES, RiskFactor, SymptomName
-
-ACTION_PLACEHOLDERS = frozenset(
-    {"rate_advice", "rate", "previous_rate", "minutes_since_step", "recheck", "epinephrine"}
+from models.events import VITAL_NAMES, RiskFactor
+from models.rule_common import (
+    ALL_PHASES,
+    ActionText,
+    Phase,
+    PhaseList,
+    Row,
+    Source,
+    Texts,
+    Title,
+    check_template,
 )
+from models.rule_news2 import EarlyWarningRule
+from models.rule_symptoms import (
+    AnaphylaxisRule,
+    InfusionReactionRule,
+    MyastheniaRow,
+    RespiratoryRow,
+    RespiratoryRule,
+    SymptomRule,
+)
+
+__all__ = [
+    "ALL_PHASES",
+    "AnaphylaxisRule",
+    "EarlyWarningRule",
+    "InfusionReactionRule",
+    "MyastheniaRow",
+    "Phase",
+    "RespiratoryRow",
+    "RespiratoryRule",
+    "RuleSet",
+    "SymptomRule",
+    "ThresholdRule",
+]
+
 HIGH_RISK_PLACEHOLDERS = frozenset(
     {
         "risk_factors",
@@ -28,58 +58,7 @@ HIGH_RISK_PLACEHOLDERS = frozenset(
 )
 
 
-class Phase(StrEnum):
-    PRE = "pre"
-    INFUSING = "infusing"
-    POST_EARLY = "post-early"
-    POST_LATE = "post-late"
-    AFTER = "after"
-    """More than `post_late_days` after the stop: no rule applies."""
-
-
-ALL_PHASES = (Phase.PRE, Phase.INFUSING, Phase.POST_EARLY, Phase.POST_LATE)
-
-
-class _Row(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-def _check_template(text: str, allowed: frozenset[str] = ACTION_PLACEHOLDERS) -> str:
-    names = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
-    unknown = names - allowed
-    if unknown:
-        raise ValueError(f"unknown placeholder(s) {sorted(unknown)}; allowed {sorted(allowed)}")
-    return text
-
-
-def _expand_phases(phases: list[str]) -> tuple[Phase, ...]:
-    if "any" in phases:
-        return ALL_PHASES
-    return tuple(Phase(p) for p in phases)
-
-
-PhaseList = Annotated[tuple[Phase, ...], Field(min_length=1)]
-
-
-class _Texts(_Row):
-    title: Annotated[str, Field(min_length=1, max_length=120)]
-    action: Annotated[str, Field(min_length=1, max_length=400)]
-    source: Annotated[str, Field(min_length=3)]
-
-    @field_validator("action")
-    @classmethod
-    def _action_template(cls, value: str) -> str:
-        return _check_template(value)
-
-    @field_validator("phases", mode="before", check_fields=False)
-    @classmethod
-    def _phases(cls, value: object) -> object:
-        if isinstance(value, list) and all(isinstance(v, str) for v in value):
-            return _expand_phases(value)
-        return value
-
-
-class ThresholdRule(_Texts):
+class ThresholdRule(Texts):
     """One single-vital row: every clause that is set must hold."""
 
     id: str
@@ -98,6 +77,9 @@ class ThresholdRule(_Texts):
     baseline_above: float | None = None
     or_baseline_missing: bool = False
     baseline_missing: bool = False
+    window_hours: Annotated[float, Field(gt=0)] | None = None
+    """With it, `rise_at_least` / `fall_at_least` compare with the lowest / highest reading of the
+    vital in the previous `window_hours` of the session, instead of with the baseline."""
 
     @field_validator("vital")
     @classmethod
@@ -110,6 +92,14 @@ class ThresholdRule(_Texts):
     def _has_a_clause(self) -> Self:
         if all(getattr(self, c) is None for c in VALUE_CLAUSES) and not self.baseline_missing:
             raise ValueError(f"needs at least one of {list(VALUE_CLAUSES)}")
+        if self.window_hours is not None and (
+            self.fall_pct_over is not None
+            or (self.rise_at_least is None) == (self.fall_at_least is None)
+            or any(getattr(self, c) is not None for c in BASELINE_GATES)
+        ):
+            raise ValueError(
+                "window_hours needs exactly one of rise_at_least, fall_at_least and no baseline clause"
+            )
         return self
 
     @property
@@ -118,99 +108,30 @@ class ThresholdRule(_Texts):
         return any(getattr(self, c) is not None for c in ("rise_at_least", "fall_at_least", "fall_pct_over"))
 
 
+BASELINE_GATES = ("baseline_at_least", "baseline_above")
 VALUE_CLAUSES = ("at_least", "at_most", "below", "above", "rise_at_least", "fall_at_least", "fall_pct_over")
 
 
-class InfusionReactionRule(_Texts):
-    id: str
-    phases: PhaseList
-    side_effects: frozenset[SymptomName]
-    red_flags: frozenset[SymptomName]
-    severity: Severity
-    raised_severity: Severity
-    red_flag_severity: Severity
-    severe_score: Annotated[float, Field(ge=0, le=10)]
-    together_count: Annotated[int, Field(ge=2)]
-
-
-class AnaphylaxisRule(_Texts):
-    id: str
-    phases: PhaseList
-    skin: frozenset[SymptomName]
-    breathing: frozenset[SymptomName]
-    breathing_spo2_at_most: float
-    neuro: frozenset[SymptomName]
-    gastro: frozenset[SymptomName]
-    alone: frozenset[SymptomName]
-    low_pressure_rules: tuple[str, ...]
-    severity: Severity
-
-
-def _severity_by_phase(value: object) -> object:
-    """A plain severity applies in every phase; a table maps phases (or "any") to severities."""
-    if isinstance(value, str):
-        return dict.fromkeys(ALL_PHASES, value)
-    if isinstance(value, dict) and "any" in value:
-        rest = {k: v for k, v in value.items() if k != "any"}
-        return {**dict.fromkeys(ALL_PHASES, value["any"]), **rest}
-    return value
-
-
-class RespiratoryRow(_Texts):
-    """One respiratory_compromise row; `severity` by phase (a phase left out: the row is off)."""
-
-    id: str
-    severity: Annotated[dict[Phase, Severity], Field(min_length=1)]
-
-    @field_validator("severity", mode="before")
-    @classmethod
-    def _by_phase(cls, value: object) -> object:
-        return _severity_by_phase(value)
-
-    @field_validator("severity")
-    @classmethod
-    def _no_after(cls, value: dict[Phase, Severity]) -> dict[Phase, Severity]:
-        if Phase.AFTER in value:
-            raise ValueError("no rule applies in the 'after' phase")
-        return value
-
-
-class MyastheniaRow(RespiratoryRow):
-    symptoms: Annotated[frozenset[SymptomName], Field(min_length=1)]
-    respiratory_rate_rise_at_least: Annotated[float, Field(gt=0)]
-
-
-class RespiratoryRule(_Row):
-    """Breathing symptoms with or without low SpO2 / fast breathing; the myasthenia caveat."""
-
-    breathing_symptoms: Annotated[frozenset[SymptomName], Field(min_length=1)]
-    spo2_at_most: Annotated[float, Field(gt=0, le=100)]
-    respiratory_rate_at_least: Annotated[float, Field(gt=0)]
-    with_vitals: RespiratoryRow
-    alone: RespiratoryRow
-    myasthenia: MyastheniaRow
-
-
-class HighRiskRow(_Row):
+class HighRiskRow(Row):
     """A high_risk_session row; its title and action may name the risk factors and limits."""
 
     id: str
     severity: Severity
-    title: Annotated[str, Field(min_length=1, max_length=120)]
-    action: Annotated[str, Field(min_length=1, max_length=400)]
-    source: Annotated[str, Field(min_length=3)]
+    title: Title
+    action: ActionText
+    source: Source
 
     @field_validator("title", "action")
     @classmethod
     def _template(cls, value: str) -> str:
-        return _check_template(value, HIGH_RISK_PLACEHOLDERS)
+        return check_template(value, HIGH_RISK_PLACEHOLDERS)
 
 
 class BaselineFeverRow(HighRiskRow):
     temperature_at_least: Annotated[float, Field(ge=25, le=45)]
 
 
-class HighRiskSessionRule(_Row):
+class HighRiskSessionRule(Row):
     """At a session's first events: risk factors (limits tightened); reasons not to start at all."""
 
     tightened: HighRiskRow
@@ -225,7 +146,7 @@ class HighRiskSessionRule(_Row):
         return self
 
 
-class Timing(_Row):
+class Timing(Row):
     together_minutes: Annotated[float, Field(gt=0)]
     baseline_pre_minutes: Annotated[float, Field(gt=0)]
     baseline_post_start_minutes: Annotated[float, Field(gt=0)]
@@ -241,38 +162,54 @@ class Timing(_Row):
     session_timeout_hours: Annotated[float, Field(gt=0)]
 
 
-class Hysteresis(_Row):
+class Hysteresis(Row):
     temperature_c: Annotated[float, Field(ge=0)]
     spo2: Annotated[float, Field(ge=0)]
+    weight_kg: Annotated[float, Field(ge=0)]
     default: Annotated[float, Field(ge=0)]
 
     def for_vital(self, vital: str) -> float:
-        if vital == "temperature_c":
-            return self.temperature_c
-        return self.spo2 if vital == "spo2" else self.default
+        value = getattr(self, vital, None) if vital in VITAL_NAMES else None
+        return self.default if value is None else float(value)
 
 
-class RiskTightening(_Row):
+class RiskTightening(Row):
     source: str
     tightening_factors: frozenset[RiskFactor]
     relative_limit_factor: Annotated[float, Field(gt=0, le=1)]
     stale_limit_factor: Annotated[float, Field(gt=0, le=1)]
 
 
-class BaselineRule(_Row):
+class BaselineRule(Texts):
+    """`baseline_missing`: vitals with no baseline `baseline_post_start_minutes` after the start."""
+
+    id: str
     expected_vitals: tuple[str, ...]
     severity: Severity
-    source: str
-    action: str
 
 
-class RuleSetInfo(_Row):
+class StaleDataRule(Texts):
+    """`stale_data`: no vitals while infusing for `timing.stale_warning_minutes` (first severity),
+    then `timing.stale_urgent_minutes` (second); resolved by the next vitals."""
+
+    id: str
+    severities: Annotated[tuple[Severity, Severity], Field()]
+
+    @field_validator("severities")
+    @classmethod
+    def _rising(cls, value: tuple[Severity, Severity]) -> tuple[Severity, Severity]:
+        if value[1].rank <= value[0].rank:
+            raise ValueError("the second severity must be above the first")
+        return value
+
+
+class RuleSetInfo(Row):
     id: str
     version: Annotated[str, Field(min_length=1)]
     source: str
 
 
-class RuleSet(_Row):
+class RuleSet(Row):
     """A whole rule file, validated."""
 
     ruleset: RuleSetInfo
@@ -280,18 +217,21 @@ class RuleSet(_Row):
     hysteresis: Hysteresis
     risk: RiskTightening
     baseline: BaselineRule
+    stale_data: StaleDataRule
     threshold: Annotated[tuple[ThresholdRule, ...], Field(min_length=1)]
+    early_warning_score: EarlyWarningRule
     infusion_reaction: InfusionReactionRule
     anaphylaxis: AnaphylaxisRule
     respiratory_compromise: RespiratoryRule
+    symptom_rule: tuple[SymptomRule, ...] = ()
     high_risk_session: HighRiskSessionRule
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:
-        ids = [row.id for row in self.threshold]
+        ids = [row.id for row in self.threshold] + [row.id for row in self.symptom_rule]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
-            raise ValueError(f"threshold ids must be unique; repeated: {duplicates}")
+            raise ValueError(f"threshold and symptom_rule ids must be unique; repeated: {duplicates}")
         unknown = set(self.anaphylaxis.low_pressure_rules) - set(ids)
         if unknown:
             raise ValueError(f"anaphylaxis.low_pressure_rules names unknown rows {sorted(unknown)}")
@@ -300,3 +240,21 @@ class RuleSet(_Row):
     @property
     def version(self) -> str:
         return self.ruleset.version
+
+    @cached_property
+    def rows_by_vital(self) -> dict[str, tuple[ThresholdRule, ...]]:
+        """The threshold rows of each vital, in file order (indexed once per rule set)."""
+        return {v: tuple(r for r in self.threshold if r.vital == v) for v in VITAL_NAMES}
+
+    @cached_property
+    def rows_by_condition(self) -> dict[Condition, tuple[ThresholdRule, ...]]:
+        return {c: tuple(r for r in self.threshold if r.condition is c) for c in Condition}
+
+    @cached_property
+    def window_hours(self) -> dict[str, float]:
+        """For each vital with a windowed row, how many hours of its readings the session keeps."""
+        hours: dict[str, float] = {}
+        for row in self.threshold:
+            if row.window_hours is not None:
+                hours[row.vital] = max(hours.get(row.vital, 0.0), row.window_hours)
+        return hours

@@ -20,6 +20,11 @@ class Reading(_State):
     on_oxygen: bool = False
 
 
+class TimedValue(_State):
+    ts: datetime
+    value: float
+
+
 class SymptomReport(_State):
     ts: datetime
     symptom: SymptomName
@@ -66,6 +71,8 @@ class SessionState(_State):
     product: str | None = None
     readings: list[Reading] = Field(default_factory=list)
     latest_ts: dict[str, datetime] = Field(default_factory=dict)
+    long_history: dict[str, list[TimedValue]] = Field(default_factory=dict)
+    """Readings of the vitals that windowed rows look back on (for example 48 h of weights)."""
     last_vitals_ts: datetime | None = None
     baseline: dict[str, float] = Field(default_factory=dict)
     baseline_final: bool = False
@@ -76,6 +83,8 @@ class SessionState(_State):
     row_last_fired: dict[str, datetime] = Field(default_factory=dict)
     alerts: dict[str, AlertState] = Field(default_factory=dict)
     fired_counts: dict[str, int] = Field(default_factory=dict)
+    resolved_ts: dict[str, datetime] = Field(default_factory=dict)
+    """When each condition's last alert was resolved: reports up to then do not raise it again."""
     high_risk_checks: list[str] = Field(default_factory=list)
     """The high_risk_session checks already made (each fires at most once per session)."""
 

@@ -18,6 +18,7 @@ from agents.rules.lifecycle import (
     mark_cleared,
     parse_alert_id,
 )
+from agents.rules.news2 import early_warning_score
 from agents.rules.reactions import anaphylaxis, infusion_reaction, respiratory_compromise
 from agents.rules.session import (
     add_reading,
@@ -28,7 +29,9 @@ from agents.rules.session import (
     get_session,
     is_high_risk,
     phase_at,
+    window_extreme,
 )
+from agents.rules.symptom_rules import symptom_findings
 from agents.rules.thresholds import RowResult, evaluate_row
 from models.alerts import Alert, Condition
 from models.events import Event, Infusion, InfusionAction, NurseAction, Profile, Symptom, Vitals
@@ -151,10 +154,21 @@ def describe(results: list[RowResult], factor: float) -> str:
     return "; ".join(texts)
 
 
+def _compare_with(
+    rule: ThresholdRule, session: SessionState, vitals: Vitals, base: dict[str, float]
+) -> float | None:
+    """What a row's relative clauses compare with: the baseline, or for a windowed row the lowest
+    (rise) or highest (fall) reading of the vital in its window."""
+    if rule.window_hours is None:
+        return base.get(rule.vital)
+    lowest = rule.rise_at_least is not None
+    return window_extreme(session, rule.vital, vitals.ts, rule.window_hours, lowest=lowest)
+
+
 def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: RuleSet) -> list[Alert]:
     messages: list[Alert] = []
     stale = session.alerts.get(Condition.STALE_DATA.value)
-    latest = add_reading(session, vitals)
+    latest = add_reading(session, vitals, rules.window_hours)
     if stale is not None and vitals.ts >= stale.opened_ts:
         messages.extend(timers.resolve_stale(state, session, vitals.ts))
     base = baseline(session, rules)
@@ -163,11 +177,11 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
     firing: dict[Condition, list[RowResult]] = defaultdict(list)
     touched: set[Condition] = set()
     for name, value in vitals.values().items():
-        for rule in _rows_for(rules, name):
+        for rule in rules.rows_by_vital[name]:
             result = evaluate_row(
                 rule,
                 value,
-                base.get(name),
+                _compare_with(rule, session, vitals, base),
                 phase,
                 margin=rules.hysteresis.for_vital(name),
                 relative_factor=factor,
@@ -175,7 +189,8 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
             if name in latest:
                 session.row_holding[rule.id] = result.holds
                 touched.add(rule.condition)
-            if result.fires:
+            resolved = session.resolved_ts.get(rule.condition.value)
+            if result.fires and (resolved is None or vitals.ts > resolved):
                 session.row_last_fired[rule.id] = vitals.ts
                 firing[rule.condition].append(result)
     for condition, results in firing.items():
@@ -189,36 +204,39 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
             (state, session, vitals.ts, phase, rules),
             describe(results, factor),
             values={r.rule.vital: r.value for r in results},
+            baseline={r.rule.vital: r.baseline for r in results if r.baseline is not None},
             from_vitals=True,
         )
         message = apply_finding(session, found, state.patient_id, rules)
         if message:
             messages.append(message)
     for condition in touched - set(firing):
-        rows = [r.id for r in rules.threshold if r.condition is condition]
-        if not any(session.row_holding.get(row_id, False) for row_id in rows):
+        rows = rules.rows_by_condition[condition]
+        if not any(session.row_holding.get(row.id, False) for row in rows):
             mark_cleared(session, condition, vitals.ts)
         elif (current := session.alerts.get(condition.value)) is not None:
             current.clear_since = None
     return messages
 
 
-def _rows_for(rules: RuleSet, vital: str) -> list[ThresholdRule]:
-    return [r for r in rules.threshold if r.vital == vital]
-
-
 def _vital_alert_open(session: SessionState, rules: RuleSet) -> bool:
-    vital_conditions = {r.condition.value for r in rules.threshold}
+    """Whether an alert raised by vital signs (a threshold row or NEWS2) is open."""
+    vital_conditions = {r.condition.value for r in rules.threshold} | {Condition.EARLY_WARNING_SCORE.value}
     return any(key in vital_conditions for key in session.alerts)
 
 
 def _composites(state: PatientState, session: SessionState, ts: datetime, rules: RuleSet) -> list[Alert]:
     phase = phase_at(session, ts, rules)
     respiratory = respiratory_compromise(state, session, ts, phase, rules)
+    news = early_warning_score(state, session, ts, phase, rules)
+    if news.cleared:
+        mark_cleared(session, Condition.EARLY_WARNING_SCORE, ts)
     messages = _apply(
         state,
         session,
         [
+            news.finding,
+            *symptom_findings(state, session, ts, phase, rules),
             infusion_reaction(state, session, ts, phase, rules, _vital_alert_open(session, rules)),
             anaphylaxis(state, session, ts, phase, rules),
             respiratory.finding,

@@ -28,10 +28,14 @@ def evidence(
     summary: str,
     values: dict[str, float] | None = None,
     symptoms: list[str] | None = None,
+    baseline: dict[str, float] | None = None,
 ) -> Evidence:
-    """Values, baseline and change, phase, rate and minutes since the last rate step."""
+    """Values, baseline and change, phase, rate and minutes since the last rate step.
+
+    `baseline` overrides what each value is compared with (default: the session baseline)."""
     values = values or {}
-    base = {k: session.baseline[k] for k in values if k in session.baseline}
+    reference = session.baseline if baseline is None else baseline
+    base = {k: reference[k] for k in values if k in reference}
     change = {k: round(values[k] - base[k], 2) for k in base}
     step = latest_rate_step(session, ts, rules)
     return Evidence(
@@ -94,6 +98,7 @@ def finding(
     symptoms: list[str] | None = None,
     recheck: str = "",
     from_vitals: bool = False,
+    baseline: dict[str, float] | None = None,
 ) -> Finding:
     """A finding whose action template is filled and whose evidence is gathered from the session."""
     state, session, ts, phase, rules = context
@@ -103,7 +108,9 @@ def finding(
         rule_id=rule_id,
         title=title,
         action=action_text(action, state, session, ts, phase, rules, recheck=recheck),
-        evidence=evidence(session, ts, phase, rules, summary, values=values, symptoms=symptoms),
+        evidence=evidence(
+            session, ts, phase, rules, summary, values=values, symptoms=symptoms, baseline=baseline
+        ),
         ts=ts,
         from_vitals=from_vitals,
     )

@@ -113,6 +113,13 @@ def apply_finding(session: SessionState, finding: Finding, patient_id: str, rule
     return to_message(opened, patient_id, session.session_id, finding.ts)
 
 
+def close(session: SessionState, condition: str, ts: datetime) -> None:
+    """The condition's alert is resolved at `ts`: reports up to then will not raise it again."""
+    del session.alerts[condition]
+    previous = session.resolved_ts.get(condition)
+    session.resolved_ts[condition] = ts if previous is None else max(previous, ts)
+
+
 def mark_cleared(session: SessionState, condition: Condition, ts: datetime) -> None:
     """The condition's trigger is false (past hysteresis) at `ts`: start its resolution clock."""
     current = session.alerts.get(condition.value)
@@ -134,7 +141,7 @@ def apply_action(session: SessionState, condition: str, action: NurseAction, pat
         current.next_escalation_due = None
     elif action.type == "resolve":
         current.status = AlertStatus.RESOLVED
-        del session.alerts[condition]
+        close(session, condition, action.ts)
     else:
         return None
     return to_message(current, patient_id, session.session_id, action.ts, action.by, action.note)
@@ -161,7 +168,7 @@ def due_messages(session: SessionState, now: datetime, patient_id: str, rules: R
             current.next_escalation_due = None
         if resolve_at is not None and resolve_at <= now:
             current.status = AlertStatus.RESOLVED
-            del session.alerts[key]
+            close(session, key, resolve_at)
             messages.append(to_message(current, patient_id, session.session_id, resolve_at))
     messages.sort(key=lambda m: m.ts)
     return messages

@@ -4,11 +4,17 @@ respiratory compromise."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from agents.rules.explain import finding
 from agents.rules.lifecycle import Finding
-from agents.rules.session import baseline, is_high_risk, readings_together, symptoms_together
+from agents.rules.session import (
+    baseline,
+    fired_together,
+    is_high_risk,
+    readings_together,
+    symptoms_together,
+)
 from models.alerts import Condition
 from models.events import SymptomName, SymptomSeverity
 from models.ruleset import Phase, RespiratoryRow, RuleSet
@@ -27,7 +33,7 @@ def infusion_reaction(
     rule = rules.infusion_reaction
     if phase not in rule.phases:
         return None
-    reports = symptoms_together(session, ts, rules)
+    reports = symptoms_together(session, ts, rules, Condition.INFUSION_REACTION)
     side = [r for r in reports if r.symptom in rule.side_effects]
     red = [r for r in reports if r.symptom in rule.red_flags]
     if not side and not red:
@@ -69,18 +75,17 @@ def anaphylaxis(
     rule = rules.anaphylaxis
     if phase not in rule.phases:
         return None
-    names = {r.symptom for r in symptoms_together(session, ts, rules)}
-    window = timedelta(minutes=rules.timing.together_minutes)
+    condition = Condition.ANAPHYLAXIS
+    names = {r.symptom for r in symptoms_together(session, ts, rules, condition)}
     low_spo2 = [
         r.values["spo2"]
-        for r in readings_together(session, ts, rules)
+        for r in readings_together(session, ts, rules, condition)
         if r.values.get("spo2", 101) <= rule.breathing_spo2_at_most
     ]
     skin = names & rule.skin
     breathing = bool(names & rule.breathing) or bool(low_spo2)
     low_pressure = any(
-        (fired := session.row_last_fired.get(row_id)) is not None and ts - window <= fired <= ts
-        for row_id in rule.low_pressure_rules
+        fired_together(session, row_id, ts, rules, condition) for row_id in rule.low_pressure_rules
     )
     neuro = names & rule.neuro
     gastro = names & rule.gastro
@@ -137,9 +142,10 @@ def respiratory_compromise(
 ) -> Respiratory:
     """Breathing symptoms with or without low SpO2 / fast breathing, and the myasthenia caveat."""
     table = rules.respiratory_compromise
-    names = {r.symptom for r in symptoms_together(session, ts, rules)}
+    condition = Condition.RESPIRATORY_COMPROMISE
+    names = {r.symptom for r in symptoms_together(session, ts, rules, condition)}
     breathing = sorted(s.value for s in names & table.breathing_symptoms)
-    readings = readings_together(session, ts, rules)
+    readings = readings_together(session, ts, rules, condition)
     spo2 = min((r.values["spo2"] for r in readings if "spo2" in r.values), default=None)
     rate = max(
         (r.values["respiratory_rate"] for r in readings if "respiratory_rate" in r.values), default=None

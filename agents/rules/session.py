@@ -6,9 +6,10 @@ import bisect
 from datetime import datetime, timedelta
 from statistics import median
 
+from models.alerts import Condition
 from models.events import Infusion, InfusionAction, Profile, Symptom, Vitals
 from models.ruleset import Phase, RuleSet
-from models.state import PatientState, RateStep, Reading, SessionState, SymptomReport
+from models.state import PatientState, RateStep, Reading, SessionState, SymptomReport, TimedValue
 
 HISTORY = timedelta(hours=2)
 """Readings and symptoms older than this (before the newest) are dropped from the windows."""
@@ -67,9 +68,15 @@ def _trim(session: SessionState, newest: datetime) -> None:
     session.symptoms = [s for s in session.symptoms if s.ts >= horizon]
 
 
-def add_reading(session: SessionState, vitals: Vitals) -> set[str]:
-    """Insert the reading in event-time order; returns the vitals for which it is the latest."""
+def add_reading(session: SessionState, vitals: Vitals, long_windows: dict[str, float]) -> set[str]:
+    """Insert the reading in event-time order; returns the vitals for which it is the latest.
+
+    Vitals named in `long_windows` (hours) are also kept that long in the session's long history.
+    """
     reading = Reading(ts=vitals.ts, values=vitals.values(), on_oxygen=vitals.on_oxygen)
+    for name, hours in long_windows.items():
+        if name in reading.values:
+            _add_long(session, name, TimedValue(ts=reading.ts, value=reading.values[name]), hours)
     keys = [r.ts for r in session.readings]
     session.readings.insert(bisect.bisect_right(keys, reading.ts), reading)
     latest: set[str] = set()
@@ -82,6 +89,24 @@ def add_reading(session: SessionState, vitals: Vitals) -> set[str]:
         session.stale_level = 0
     _trim(session, max(session.latest_ts.values()))
     return latest
+
+
+def _add_long(session: SessionState, name: str, item: TimedValue, hours: float) -> None:
+    history = session.long_history.setdefault(name, [])
+    history.insert(bisect.bisect_right([h.ts for h in history], item.ts), item)
+    horizon = history[-1].ts - timedelta(hours=hours)
+    session.long_history[name] = [h for h in history if h.ts >= horizon]
+
+
+def window_extreme(
+    session: SessionState, name: str, ts: datetime, hours: float, *, lowest: bool
+) -> float | None:
+    """The lowest (or highest) reading of `name` in the `hours` before `ts` (the reading at `ts` excluded)."""
+    since = ts - timedelta(hours=hours)
+    values = [h.value for h in session.long_history.get(name, []) if since <= h.ts < ts]
+    if not values:
+        return None
+    return min(values) if lowest else max(values)
 
 
 def add_symptom(session: SessionState, symptom: Symptom) -> None:
@@ -158,12 +183,36 @@ def latest_rate_step(session: SessionState, ts: datetime, rules: RuleSet) -> Rat
     return None
 
 
-def symptoms_together(session: SessionState, ts: datetime, rules: RuleSet) -> list[SymptomReport]:
-    """Symptoms reported within the together window before (or at) `ts`."""
-    window = timedelta(minutes=rules.timing.together_minutes)
-    return [s for s in session.symptoms if ts - window <= s.ts <= ts]
+def _window_start(session: SessionState, ts: datetime, rules: RuleSet, condition: Condition) -> datetime:
+    """The together window before `ts`, cut at the condition's last resolution: what a nurse has
+    already resolved does not raise the condition again, only a later observation does."""
+    since = ts - timedelta(minutes=rules.timing.together_minutes)
+    resolved = session.resolved_ts.get(condition.value)
+    return since if resolved is None else max(since, resolved + JUST_AFTER)
 
 
-def readings_together(session: SessionState, ts: datetime, rules: RuleSet) -> list[Reading]:
-    window = timedelta(minutes=rules.timing.together_minutes)
-    return [r for r in session.readings if ts - window <= r.ts <= ts]
+JUST_AFTER = timedelta(microseconds=1)
+
+
+def symptoms_together(
+    session: SessionState, ts: datetime, rules: RuleSet, condition: Condition
+) -> list[SymptomReport]:
+    """Symptoms reported within the together window before (or at) `ts`, and after the
+    condition's last resolution."""
+    since = _window_start(session, ts, rules, condition)
+    return [s for s in session.symptoms if since <= s.ts <= ts]
+
+
+def readings_together(
+    session: SessionState, ts: datetime, rules: RuleSet, condition: Condition
+) -> list[Reading]:
+    since = _window_start(session, ts, rules, condition)
+    return [r for r in session.readings if since <= r.ts <= ts]
+
+
+def fired_together(
+    session: SessionState, row_id: str, ts: datetime, rules: RuleSet, condition: Condition
+) -> bool:
+    """Whether threshold row `row_id` last fired within the together window before `ts`."""
+    fired = session.row_last_fired.get(row_id)
+    return fired is not None and _window_start(session, ts, rules, condition) <= fired <= ts

@@ -6,15 +6,13 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 from agents.rules import high_risk
-from agents.rules.explain import evidence
-from agents.rules.lifecycle import Finding, apply_finding, due_messages, to_message
+from agents.rules.explain import action_text, evidence
+from agents.rules.lifecycle import Finding, apply_finding, close, due_messages, to_message
 from agents.rules.session import effective_stop, freeze_baseline_if_due, is_high_risk, phase_at
 from models.alerts import Alert, AlertStatus, Condition, Severity
 from models.ruleset import Phase, RuleSet
 from models.state import PatientState, SessionState
 
-STALE_RULE_ID = "stale_data.no_vitals"
-STALE_SOURCE_LEVELS = ((1, Severity.WARNING), (2, Severity.URGENT))
 JUST_PAST = timedelta(microseconds=1)
 """The smallest step of a datetime: a stale-data step fires only once the clock is strictly past it."""
 
@@ -49,9 +47,9 @@ def _baseline_missing(
     finding = Finding(
         condition=Condition.BASELINE_MISSING,
         severity=rules.baseline.severity,
-        rule_id="baseline_missing.after_start",
-        title="No baseline for some vitals",
-        action=rules.baseline.action,
+        rule_id=rules.baseline.id,
+        title=rules.baseline.title,
+        action=action_text(rules.baseline.action, state, session, at, phase, rules),
         evidence=evidence(
             session,
             at,
@@ -73,12 +71,13 @@ def _stale_steps(
 ) -> Iterator[tuple[int, Severity, float, datetime]]:
     """(level, severity, minutes, due) of the stale-data steps not yet reached that fall while
     infusing (and, when `before` is given, are due strictly before it)."""
-    if session.start_ts is None or session.stale_level >= len(STALE_SOURCE_LEVELS):
+    severities = rules.stale_data.severities
+    if session.start_ts is None or session.stale_level >= len(severities):
         return
     last = max(session.last_vitals_ts or session.start_ts, session.start_ts)
     factor = rules.risk.stale_limit_factor if is_high_risk(state, rules) else 1.0
     limits = (rules.timing.stale_warning_minutes, rules.timing.stale_urgent_minutes)
-    for (level, severity), minutes in zip(STALE_SOURCE_LEVELS, limits, strict=True):
+    for level, (severity, minutes) in enumerate(zip(severities, limits, strict=True), start=1):
         at = last + timedelta(minutes=minutes * factor)
         if session.stale_level >= level or (before is not None and at >= before):
             continue
@@ -95,9 +94,9 @@ def _stale(state: PatientState, session: SessionState, now: datetime, rules: Rul
         finding = Finding(
             condition=Condition.STALE_DATA,
             severity=severity,
-            rule_id=STALE_RULE_ID,
-            title="No vitals from the home devices",
-            action="Call the patient now: check the devices are on and connected, and take a set of vitals.",
+            rule_id=rules.stale_data.id,
+            title=rules.stale_data.title,
+            action=action_text(rules.stale_data.action, state, session, at, phase, rules),
             evidence=evidence(session, at, phase, rules, f"No vitals for {minutes:g} minutes while infusing"),
             ts=at,
             from_vitals=False,
@@ -109,9 +108,10 @@ def _stale(state: PatientState, session: SessionState, now: datetime, rules: Rul
 
 def resolve_stale(state: PatientState, session: SessionState, ts: datetime) -> list[Alert]:
     """Vitals arrived again: the stale-data alert resolves at that reading."""
-    current = session.alerts.pop(Condition.STALE_DATA.value, None)
+    current = session.alerts.get(Condition.STALE_DATA.value)
     if current is None:
         return []
+    close(session, Condition.STALE_DATA.value, ts)
     current.status = AlertStatus.RESOLVED
     return [to_message(current, state.patient_id, session.session_id, ts)]
 

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from agents.rules.loader import load_rules
 from deploy import local_influx
 from streams.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
 from tests.integration.conftest import (
@@ -62,7 +63,7 @@ async def test_anaphylaxis_signs_give_a_critical_alert_within_seconds(
         f"{patient}-s1:anaphylaxis:1",
     )
     assert "epinephrine" in alert["action"]
-    assert alert["rule"]["version"] == "1.0.0"
+    assert alert["rule"]["version"] == load_rules().version
     assert latency < 15
 
 

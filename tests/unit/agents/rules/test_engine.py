@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from agents.rules.loader import load_rules
 from tests.builders import Timeline, of, run, summary
 
 
@@ -30,7 +31,7 @@ def test_febrile_reaction_after_rate_step_is_urgent_and_names_the_previous_rate(
     assert fever[0].evidence.previous_rate_ml_per_h == 50
     assert fever[0].evidence.minutes_since_rate_step == 15
     assert "previous rate of 50 mL/h" in fever[0].action
-    assert fever[0].rule.id == "fever.febrile_reaction" and fever[0].rule.version == "1.0.0"
+    assert fever[0].rule.id == "fever.febrile_reaction" and fever[0].rule.version == load_rules().version
 
 
 def test_a_condition_that_stays_true_sends_one_message_not_one_per_reading() -> None:

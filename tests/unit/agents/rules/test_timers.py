@@ -104,10 +104,12 @@ def test_a_session_with_an_open_alert_is_kept_until_a_nurse_resolves_it() -> Non
     late = at(60) + timedelta(days=RULES.timing.post_late_days + 1)
     advance(state, late, RULES)
     assert set(state.sessions) == {"s1"}  # the critical hypotension (and anaphylaxis) stay open
-    feed(
-        Timeline(start=late).nurse(0, "resolve", "s1:hypotension:1").nurse(0, "resolve", "s1:anaphylaxis:1"),
-        state,
-    )
+    open_alerts = sorted(state.sessions["s1"].alerts)
+    assert open_alerts == ["anaphylaxis", "early_warning_score", "hypotension"]
+    resolves = Timeline(start=late)
+    for condition in open_alerts:
+        resolves.nurse(0, "resolve", f"s1:{condition}:1")
+    feed(resolves, state)
     assert next_due(state, RULES) is not None and next_due(state, RULES) <= late
     advance(state, late + MICRO, RULES)
     assert state.sessions == {}

@@ -1,0 +1,103 @@
+"""Symptom rows: reported symptoms (one from each group, together) raise a condition, for example
+aseptic meningitis, thrombosis, renal injury, hemolysis and fainting."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from agents.rules.explain import finding
+from agents.rules.lifecycle import Finding
+from agents.rules.session import effective_stop, readings_together, symptoms_together
+from models.events import SymptomSeverity
+from models.ruleset import Phase, RuleSet, SymptomRule
+from models.state import PatientState, SessionState, SymptomReport
+
+
+def _in_window(rule: SymptomRule, session: SessionState, ts: datetime, phase: Phase, rules: RuleSet) -> bool:
+    if phase not in rule.phases:
+        return False
+    if rule.until_hours_after_stop is None:
+        return True
+    stop = effective_stop(session, rules)
+    return stop is not None and ts < stop + timedelta(hours=rule.until_hours_after_stop)
+
+
+def _is_severe(report: SymptomReport, rule: SymptomRule) -> bool:
+    if report.severity is SymptomSeverity.SEVERE:
+        return True
+    return rule.severe_score is not None and report.score is not None and report.score >= rule.severe_score
+
+
+def _matched(rule: SymptomRule, reports: list[SymptomReport]) -> list[SymptomReport] | None:
+    """One report per group of `all_of` (the latest that qualifies), or None when a group has none."""
+    chosen: list[SymptomReport] = []
+    for group in rule.all_of:
+        report = next(
+            (
+                r
+                for r in reversed(reports)
+                if r.symptom in group.any_of and (not group.severe or _is_severe(r, rule))
+            ),
+            None,
+        )
+        if report is None:
+            return None
+        chosen.append(report)
+    return chosen
+
+
+def _evaluate(
+    rule: SymptomRule, state: PatientState, session: SessionState, ts: datetime, phase: Phase, rules: RuleSet
+) -> Finding | None:
+    if not _in_window(rule, session, ts, phase, rules):
+        return None
+    matched = _matched(rule, symptoms_together(session, ts, rules, rule.condition))
+    if matched is None:
+        return None
+    names = sorted({r.symptom.value for r in matched})
+    described = ", ".join(
+        f"{r.symptom.value} ({r.severity.value}" + (f", score {r.score:g})" if r.score is not None else ")")
+        for r in matched
+    )
+    summary = f"Reported {described}"
+    severity, values = rule.severity, {}
+    clause = rule.raised_with
+    if clause is not None and rule.raised_severity is not None:
+        seen = [
+            r.values[clause.vital]
+            for r in readings_together(session, ts, rules, rule.condition)
+            if clause.vital in r.values and clause.holds(r.values[clause.vital])
+        ]
+        if seen:
+            worst = min(seen) if clause.below is not None or clause.at_most is not None else max(seen)
+            severity, values = rule.raised_severity, {clause.vital: worst}
+            summary += f" with {clause.vital} {worst:g} ({clause.describe()})"
+    stop = effective_stop(session, rules)
+    if stop is not None and ts >= stop:
+        summary += f", {(ts - stop).total_seconds() / 3600:.1f} h after the infusion ended"
+    return finding(
+        rule.condition,
+        severity,
+        rule.id,
+        rule.title,
+        rule.action,
+        (state, session, ts, phase, rules),
+        summary,
+        values=values,
+        symptoms=names,
+    )
+
+
+def symptom_findings(
+    state: PatientState, session: SessionState, ts: datetime, phase: Phase, rules: RuleSet
+) -> list[Finding]:
+    """The worst finding of each condition the symptom rows raise at `ts`."""
+    worst: dict[str, Finding] = {}
+    for rule in rules.symptom_rule:
+        found = _evaluate(rule, state, session, ts, phase, rules)
+        if found is None:
+            continue
+        current = worst.get(found.condition.value)
+        if current is None or found.severity.rank > current.severity.rank:
+            worst[found.condition.value] = found
+    return list(worst.values())
