@@ -1,5 +1,8 @@
 """Symptom rows: reported symptoms (one from each group, together) raise a condition, for example
-aseptic meningitis, thrombosis, renal injury, hemolysis and fainting."""
+aseptic meningitis, thrombosis, renal injury, hemolysis and fainting.
+
+Each report counts only if it was itself made within the row's phases: symptoms reported while
+infusing do not become aseptic meningitis at the stop."""
 
 from __future__ import annotations
 
@@ -7,14 +10,15 @@ from datetime import datetime, timedelta
 
 from agents.rules.explain import finding
 from agents.rules.lifecycle import Finding
-from agents.rules.session import effective_stop, readings_together, symptoms_together
+from agents.rules.session import effective_stop, phase_at, readings_together, symptoms_together
 from models.events import SymptomSeverity
 from models.ruleset import Phase, RuleSet, SymptomRule
 from models.state import PatientState, SessionState, SymptomReport
 
 
-def _in_window(rule: SymptomRule, session: SessionState, ts: datetime, phase: Phase, rules: RuleSet) -> bool:
-    if phase not in rule.phases:
+def _in_window(rule: SymptomRule, session: SessionState, ts: datetime, rules: RuleSet) -> bool:
+    """Whether `ts` lies in the row's phases (and before its `until_hours_after_stop`)."""
+    if phase_at(session, ts, rules) not in rule.phases:
         return False
     if rule.until_hours_after_stop is None:
         return True
@@ -49,9 +53,14 @@ def _matched(rule: SymptomRule, reports: list[SymptomReport]) -> list[SymptomRep
 def _evaluate(
     rule: SymptomRule, state: PatientState, session: SessionState, ts: datetime, phase: Phase, rules: RuleSet
 ) -> Finding | None:
-    if not _in_window(rule, session, ts, phase, rules):
+    if not _in_window(rule, session, ts, rules):
         return None
-    matched = _matched(rule, symptoms_together(session, ts, rules, rule.condition))
+    reports = [
+        r
+        for r in symptoms_together(session, ts, rules, rule.condition)
+        if _in_window(rule, session, r.ts, rules)
+    ]
+    matched = _matched(rule, reports)
     if matched is None:
         return None
     names = sorted({r.symptom.value for r in matched})

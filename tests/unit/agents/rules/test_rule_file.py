@@ -74,3 +74,40 @@ def test_an_unknown_symptom_is_named() -> None:
         'symptoms = ["swallowing_difficulty", "hiccups"]',
     )
     assert "respiratory_compromise.myasthenia.symptoms" in message
+
+
+def test_every_row_names_its_source() -> None:
+    rules = load_rules()
+    rows = [*rules.threshold, *rules.symptom_rule, *rules.early_warning_score.tiers]
+    assert all(len(row.source) > 3 for row in rows)
+    assert rules.stale_data.source and rules.baseline.source and rules.early_warning_score.source
+
+
+def test_news2_bands_must_rise() -> None:
+    message = broken("{ up_to = 11, score = 1 }, { up_to = 20", "{ up_to = 21, score = 1 }, { up_to = 20")
+    assert "early_warning_score.bands" in message and "respiratory_rate" in message
+
+
+def test_news2_scores_stay_between_0_and_3() -> None:
+    message = broken("{ up_to = 219, score = 0 }", "{ up_to = 219, score = 4 }")
+    assert "early_warning_score.bands.systolic_bp" in message
+
+
+def test_a_symptom_row_raised_severity_needs_its_clause() -> None:
+    message = broken('raised_with = { vital = "systolic_bp", below = 90 }\n', "")
+    assert "symptom_rule[0] (id=hypotension.fainting)" in message and "raised_with" in message
+
+
+def test_a_severe_group_needs_a_severe_score() -> None:
+    message = broken("until_hours_after_stop = 168\nsevere_score = 7\n", "until_hours_after_stop = 168\n")
+    assert "aseptic_meningitis.headache_meningism" in message and "severe_score" in message
+
+
+def test_a_windowed_row_cannot_also_compare_with_the_baseline() -> None:
+    message = broken("window_hours = 48\n", "window_hours = 48\nbaseline_at_least = 60\n")
+    assert "renal_injury.weight_gain" in message and "window_hours" in message
+
+
+def test_row_ids_are_unique_across_thresholds_and_symptom_rows() -> None:
+    message = broken('id = "hemolysis.dark_urine"', 'id = "fever.high"')
+    assert "fever.high" in message
