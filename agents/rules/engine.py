@@ -32,7 +32,7 @@ from agents.rules.session import (
     window_extreme,
 )
 from agents.rules.symptom_rules import symptom_findings
-from agents.rules.thresholds import RowResult, evaluate_row
+from agents.rules.thresholds import RowResult, evaluate_row, limits_text
 from models.alerts import Alert, Condition
 from models.events import Event, Infusion, InfusionAction, NurseAction, Profile, Symptom, Vitals
 from models.ruleset import Phase, RuleSet, ThresholdRule
@@ -117,24 +117,6 @@ def _nurse_action(state: PatientState, action: NurseAction) -> list[Alert]:
     return [message] if message else []
 
 
-def _limit(rule: ThresholdRule, factor: float) -> str:
-    parts = [
-        f"{op} {getattr(rule, key):g}"
-        for key, op in (("at_least", ">="), ("above", ">"), ("at_most", "<="), ("below", "<"))
-        if getattr(rule, key) is not None
-    ]
-    parts += [
-        f"{op} {getattr(rule, key) * factor:g}"
-        for key, op in (
-            ("rise_at_least", "rise >="),
-            ("fall_at_least", "fall >="),
-            ("fall_pct_over", "fall % >"),
-        )
-        if getattr(rule, key) is not None
-    ]
-    return " and ".join(parts) or "no baseline"
-
-
 def describe(results: list[RowResult], factor: float) -> str:
     """Each vital once, with its baseline and change, then the limits it crossed."""
     by_vital: dict[str, list[RowResult]] = defaultdict(list)
@@ -147,7 +129,7 @@ def describe(results: list[RowResult], factor: float) -> str:
         text = f"{label} {first.value:g}{unit}"
         if first.baseline is not None:
             text += f", baseline {first.baseline:g}{unit} ({first.value - first.baseline:+.3g})"
-        limits = "; ".join(f"{_limit(r.rule, factor)} ({r.rule.id})" for r in rows)
+        limits = "; ".join(f"{limits_text(r.rule, factor)} ({r.rule.id})" for r in rows)
         texts.append(f"{text}; limits crossed: {limits}")
     if factor != 1.0:
         texts.append(f"baseline-relative limits x{factor:g} for a high-risk patient")

@@ -72,3 +72,33 @@ def evaluate_row(
     fires = _clauses_hold(rule, value, base, 0.0, relative_factor)
     holds = fires or _clauses_hold(rule, value, base, margin, relative_factor)
     return RowResult(rule, value, base, fires=fires, holds=holds)
+
+
+def limits_text(rule: ThresholdRule, factor: float = 1.0) -> str:
+    """The row's clauses in words, relative limits multiplied by `factor`: ">= 38 and rise >= 1"."""
+    parts = [
+        f"{op} {getattr(rule, key):g}"
+        for key, op in (("at_least", ">="), ("above", ">"), ("at_most", "<="), ("below", "<"))
+        if getattr(rule, key) is not None
+    ]
+    over = f" over {rule.window_hours:g} h" if rule.window_hours is not None else ""
+    parts += [
+        f"{op} {getattr(rule, key) * factor:g}{over}"
+        for key, op in (
+            ("rise_at_least", "rise >="),
+            ("fall_at_least", "fall >="),
+            ("fall_pct_over", "fall % >"),
+        )
+        if getattr(rule, key) is not None
+    ]
+    if rule.baseline_at_least is not None:
+        parts.append(
+            f"baseline >= {rule.baseline_at_least:g}" + (" or missing" if rule.or_baseline_missing else "")
+        )
+    if rule.baseline_above is not None:
+        parts.append(
+            f"baseline > {rule.baseline_above:g}" + (" or missing" if rule.or_baseline_missing else "")
+        )
+    if rule.baseline_missing:
+        parts.append("no baseline")
+    return " and ".join(parts)

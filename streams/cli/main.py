@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from streams.cli import stack
+from streams.cli import rules, stack
 from streams.cli.alerts import alerts_command
 from streams.cli.demo import demo
 from streams.cli.replay import replay_command
@@ -18,6 +18,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(stack.app, name="stack")
+app.add_typer(rules.app, name="rules")
 app.command()(worker)
 app.command("replay")(replay_command)
 app.command("alerts")(alerts_command)

@@ -12,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 from agents.rules.loader import RuleFileError, load_rules
 from models.events import EventTime
 from streams.replay import LineError, replay
+from streams.settings import get_settings
 
 _TIME = TypeAdapter[datetime](EventTime)
 
@@ -19,11 +20,13 @@ _TIME = TypeAdapter[datetime](EventTime)
 def replay_command(
     file: Path = typer.Argument(..., help="JSONL of events and nurse actions, one per line"),  # noqa: B008
     until: str | None = typer.Option(None, help="Move the clock on to this time after the last line"),
-    rules: Path | None = typer.Option(None, "--rules", help="Replay under this rule file instead"),  # noqa: B008
+    rules: Path | None = typer.Option(  # noqa: B008
+        None, "--rules", help="Replay under this rule file instead of the active one"
+    ),
 ) -> None:
     """Replay recorded events through the rules; print every alert message as one JSON line."""
     try:
-        ruleset = load_rules(rules)
+        ruleset = load_rules(rules if rules is not None else get_settings().rules_file)
     except RuleFileError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None

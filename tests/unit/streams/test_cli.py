@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from agents.rules.loader import DEFAULT_RULES_FILE
+from agents.rules.loader import DEFAULT_RULES_FILE, load_rules
 from models.alerts import Alert
 from streams.cli.alerts import render
 from streams.cli.main import app
@@ -67,3 +67,40 @@ def test_alert_line_says_who_what_why_and_what_to_do(tmp_path: Path) -> None:
     assert "CRITICAL" in text and "FIRING" in text and "pt-1" in text
     assert "why: Anaphylaxis criteria met" in text
     assert "do:  Stop the infusion now" in text
+
+
+def test_rules_show_lists_every_row_with_its_source_and_the_version() -> None:
+    result = runner.invoke(app, ["rules", "show"])
+    assert result.exit_code == 0, result.stderr
+    rules = load_rules()
+    assert f"version {rules.version}" in result.stdout
+    for row_id in [r.id for r in rules.threshold] + [r.id for r in rules.symptom_rule]:
+        assert row_id in result.stdout
+    assert "RCP NEWS2 Chart 4" in result.stdout and "NEWS2 rounding: round half up" in result.stdout
+
+
+def test_rules_check_accepts_the_default_file_and_names_row_and_field_of_a_bad_one(tmp_path: Path) -> None:
+    ok = runner.invoke(app, ["rules", "check", str(DEFAULT_RULES_FILE)])
+    assert ok.exit_code == 0 and "OK" in ok.stdout
+    bad = tmp_path / "proposed.toml"
+    bad.write_text(DEFAULT_RULES_FILE.read_text().replace("at_least = 39.0", "at_least = 'hot'"))
+    refused = runner.invoke(app, ["rules", "check", str(bad)])
+    assert refused.exit_code == 2
+    assert "threshold[1] (id=fever.high).at_least" in refused.stderr
+
+
+def test_replay_under_a_proposed_rule_file_shows_what_it_would_page(tmp_path: Path) -> None:
+    events = tmp_path / "session.jsonl"
+    t = Timeline().baseline(-10).start_infusion()
+    for minute in range(5, 30, 5):
+        t.vitals(minute, temperature_c=37.9, spo2=98)
+    events.write_text("\n".join(t.lines()) + "\n")
+    stricter = tmp_path / "stricter.toml"
+    row = 'id = "temperature_rise.mild"\ncondition = "temperature_rise"\nvital = "temperature_c"\n'
+    text = DEFAULT_RULES_FILE.read_text()
+    assert text.count(row + "rise_at_least = 1.0") == 1
+    stricter.write_text(text.replace(row + "rise_at_least = 1.0", row + "rise_at_least = 2.0"))
+    default = runner.invoke(app, ["replay", str(events)])
+    proposed = runner.invoke(app, ["replay", str(events), "--rules", str(stricter)])
+    assert "temperature_rise" in default.stdout
+    assert "temperature_rise" not in proposed.stdout
