@@ -7,7 +7,7 @@ Pure and deterministic: no I/O and no clock reads (`now` is an argument). The li
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from agents.rules import high_risk, timers
 from agents.rules.explain import finding
@@ -88,8 +88,8 @@ def process(state: PatientState, item: Event | NurseAction, now: datetime, rules
             return messages
         state.seen_event_ids = [*state.seen_event_ids[-(SEEN_EVENT_IDS - 1) :], item.event_id]
     if isinstance(item, Profile):
-        apply_profile(state, item)
-        return messages
+        apply_profile(state, item)  # risk factors may bring stale-data limits forward
+        return messages + _now_due(state, now, rules)
     if item.session_id in state.closed_sessions:
         return messages
     session, _new = get_session(state, item.session_id, item.ts)
@@ -102,8 +102,26 @@ def process(state: PatientState, item: Event | NurseAction, now: datetime, rules
         messages.extend(_vitals(state, session, item, rules))
     elif isinstance(item, Symptom):
         add_symptom(session, item)
-    messages.extend(_composites(state, session, item.ts, rules))
+    for ts in _evaluation_times(session, item.ts, rules):
+        messages.extend(_composites(state, session, ts, rules))
+    return messages + _now_due(state, now, rules)
+
+
+def _now_due(state: PatientState, now: datetime, rules: RuleSet) -> list[Alert]:
+    """Timers that an event has just made due by `now` (a start or stop arriving late, a profile
+    that halves the stale limits): they fire at once, not at the next tick."""
+    messages = [m for session in state.sessions.values() for m in timers.due(state, session, now, rules)]
+    messages.sort(key=lambda m: m.ts)
     return messages
+
+
+def _evaluation_times(session: SessionState, ts: datetime, rules: RuleSet) -> list[datetime]:
+    """`ts`, then the times of the session's later reports and readings within the together
+    window: an event that arrives late may complete a reaction with one already seen."""
+    until = ts + timedelta(minutes=rules.timing.together_minutes)
+    later = {r.ts for r in session.readings if ts < r.ts <= until}
+    later |= {s.ts for s in session.symptoms if ts < s.ts <= until}
+    return [ts, *sorted(later)]
 
 
 def _nurse_action(state: PatientState, action: NurseAction) -> list[Alert]:

@@ -63,11 +63,8 @@ def test_live_candidates_are_short_single_patient_and_need_no_until() -> None:
         first, last = s.event_span()
         assert len(s.patient_ids) == 1, s.name
         assert s.until is None and not s.bad_lines, s.name
-        # nurse actions travel on their own topic, whose order against the events is not defined
-        assert all('"type": "ack"' not in line and '"type": "resolve"' not in line for line in s.lines), (
-            s.name
-        )
-        assert all('"type": "note"' not in line for line in s.lines), s.name
+        # (nurse actions are fine: the live test sends each run of them only once the worker has
+        # taken every event before it, since the two topics have no order between them)
         assert last - first <= LIVE_MAX_SPAN, s.name
 
 
