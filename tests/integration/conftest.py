@@ -6,6 +6,7 @@ These tests never skip: if a server cannot start, the run fails and says why.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -50,23 +51,31 @@ def local_settings(state_dir: Path, **overrides: Any) -> Settings:
     return Settings(**values)
 
 
+@contextlib.contextmanager
+def running_stack(settings: Settings, roles: tuple[str, ...]) -> Iterator[dict[str, WorkerProcess]]:
+    """Kafka and InfluxDB of their own, the contract topics, and the named workers, healthy."""
+    stack.up(settings, log=lambda line: None)
+    workers: dict[str, WorkerProcess] = {}
+    try:
+        asyncio.run(ensure_topics(settings.bootstrap, settings.topic_partitions))
+        for role in roles:
+            workers[role] = start_worker(role, settings)
+        for worker in workers.values():
+            wait_healthy(worker, timeout=120)
+        yield workers
+    finally:
+        for worker in workers.values():
+            stop_worker(worker)
+        stack.down(settings, log=lambda line: None)
+
+
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     settings = local_settings(
         tmp_path_factory.mktemp("live"), influx_db="ivigwatch_test", tick_seconds=1.0, topic_partitions=4
     )
-    stack.up(settings, log=lambda line: None)
-    workers: list[WorkerProcess] = []
-    try:
-        asyncio.run(ensure_topics(settings.bootstrap, settings.topic_partitions))
-        workers = [start_worker("rules", settings), start_worker("writer", settings)]
-        for worker in workers:
-            wait_healthy(worker, timeout=120)
-        yield Live(settings, workers[0], workers[1])
-    finally:
-        for worker in workers:
-            stop_worker(worker)
-        stack.down(settings, log=lambda line: None)
+    with running_stack(settings, ("rules", "writer")) as workers:
+        yield Live(settings, workers["rules"], workers["writer"])
 
 
 def new_patient() -> str:
