@@ -52,6 +52,8 @@ class AlertState(_State):
     next_escalation_due: datetime | None = None
     clear_since: datetime | None = None
     auto_resolvable: bool = False
+    raised_by_vitals: bool = False
+    """Some vital-sign reading (a threshold row or NEWS2) stands behind it."""
     rule: RuleRef
     title: str
     evidence: Evidence

@@ -210,6 +210,8 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
         message = apply_finding(session, found, state.patient_id, rules)
         if message:
             messages.append(message)
+        if not any(r.rule.vital in latest for r in results):
+            _clear_if_newer_readings_clear(session, condition, results, rules)
     for condition in touched - set(firing):
         rows = rules.rows_by_condition[condition]
         if not any(session.row_holding.get(row.id, False) for row in rows):
@@ -219,10 +221,21 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
     return messages
 
 
-def _vital_alert_open(session: SessionState, rules: RuleSet) -> bool:
-    """Whether an alert raised by vital signs (a threshold row or NEWS2) is open."""
-    vital_conditions = {r.condition.value for r in rules.threshold} | {Condition.EARLY_WARNING_SCORE.value}
-    return any(key in vital_conditions for key in session.alerts)
+def _clear_if_newer_readings_clear(
+    session: SessionState, condition: Condition, results: list[RowResult], rules: RuleSet
+) -> None:
+    """A late reading fired `condition`, but newer readings of its vitals already clear every row:
+    the trigger has been false since the newest of them, so the resolution clock starts there."""
+    if any(session.row_holding.get(row.id, False) for row in rules.rows_by_condition[condition]):
+        return
+    newest = max(session.latest_ts[r.rule.vital] for r in results)
+    mark_cleared(session, condition, newest)
+
+
+def _vital_alert_open(session: SessionState) -> bool:
+    """Whether an alert raised by vital signs (a threshold row or NEWS2) is open; a hypotension
+    alert raised only by a fainting report is not one."""
+    return any(alert.raised_by_vitals for alert in session.alerts.values())
 
 
 def _composites(state: PatientState, session: SessionState, ts: datetime, rules: RuleSet) -> list[Alert]:
@@ -237,7 +250,7 @@ def _composites(state: PatientState, session: SessionState, ts: datetime, rules:
         [
             news.finding,
             *symptom_findings(state, session, ts, phase, rules),
-            infusion_reaction(state, session, ts, phase, rules, _vital_alert_open(session, rules)),
+            infusion_reaction(state, session, ts, phase, rules, _vital_alert_open(session)),
             anaphylaxis(state, session, ts, phase, rules),
             respiratory.finding,
         ],

@@ -83,6 +83,7 @@ def apply_finding(session: SessionState, finding: Finding, patient_id: str, rule
     current = session.alerts.get(key)
     if current is not None:
         current.clear_since = None
+        current.raised_by_vitals = current.raised_by_vitals or finding.from_vitals
         if not finding.from_vitals:
             current.auto_resolvable = False  # a symptom report now stands behind it
         if finding.severity.rank <= current.severity.rank:
@@ -104,6 +105,7 @@ def apply_finding(session: SessionState, finding: Finding, patient_id: str, rule
         opened_ts=finding.ts,
         next_escalation_due=_next_due(finding.severity, finding.ts, rules),
         auto_resolvable=finding.from_vitals and finding.severity is not Severity.CRITICAL,
+        raised_by_vitals=finding.from_vitals,
         rule=RuleRef(id=finding.rule_id, version=rules.version),
         title=finding.title,
         evidence=finding.evidence,

@@ -144,3 +144,12 @@ def test_a_resolved_symptom_alert_does_not_fire_again_until_a_new_report() -> No
     t.symptom(STOP + DAY + 20, "dark_urine")
     again = of(run(t), "hemolysis")
     assert [(a.alert_id, a.status.value) for a in again][-1] == ("s1:hemolysis:2", "firing")
+
+
+def test_a_hypotension_alert_raised_only_by_fainting_is_not_a_vital_sign_alert_for_a_reaction() -> None:
+    fainted = infusion().symptom(STOP + 60, "fainting").symptom(STOP + 62, "headache", "mild")
+    low_pressure = infusion().vitals(STOP + 60, systolic_bp=98, diastolic_bp=60)
+    low_pressure.symptom(STOP + 62, "headache", "mild")
+    assert firing(run(fainted), "infusion_reaction") == [("infusion_reaction", "firing", "warning")]
+    # a 22 mmHg fall from the baseline of 122 is a hypotension warning raised by a reading
+    assert firing(run(low_pressure), "infusion_reaction") == [("infusion_reaction", "firing", "urgent")]
