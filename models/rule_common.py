@@ -6,9 +6,9 @@ import string
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from models.alerts import Severity
+from models.events import VITAL_NAMES
 
 ACTION_PLACEHOLDERS = frozenset(
     {"rate_advice", "rate", "previous_rate", "minutes_since_step", "recheck", "epinephrine"}
@@ -45,6 +45,15 @@ def expand_phases(phases: list[str]) -> tuple[Phase, ...]:
     return tuple(Phase(p) for p in phases)
 
 
+def _known_vital(value: str) -> str:
+    if value not in VITAL_NAMES:
+        raise ValueError(f"unknown vital; expected one of {list(VITAL_NAMES)}")
+    return value
+
+
+VitalName = Annotated[str, AfterValidator(_known_vital)]
+"""A vital of the contract (models.events.VITAL_NAMES)."""
+
 PhaseList = Annotated[tuple[Phase, ...], Field(min_length=1)]
 Title = Annotated[str, Field(min_length=1, max_length=120)]
 ActionText = Annotated[str, Field(min_length=1, max_length=400)]
@@ -79,7 +88,3 @@ def severity_by_phase(value: object) -> object:
         rest = {k: v for k, v in value.items() if k != "any"}
         return {**dict.fromkeys(ALL_PHASES, value["any"]), **rest}
     return value
-
-
-def worst(severities: list[Severity]) -> Severity:
-    return max(severities, key=lambda s: s.rank)

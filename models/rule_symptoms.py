@@ -8,8 +8,8 @@ from typing import Annotated, Self
 from pydantic import Field, field_validator, model_validator
 
 from models.alerts import Condition, Severity
-from models.events import VITAL_NAMES, SymptomName
-from models.rule_common import Phase, PhaseList, Row, Texts, severity_by_phase
+from models.events import SymptomName
+from models.rule_common import Phase, PhaseList, Row, Texts, VitalName, severity_by_phase
 
 
 class InfusionReactionRule(Texts):
@@ -82,18 +82,11 @@ class SymptomGroup(Row):
 class VitalClause(Row):
     """A reading reported together with the symptoms: its value against a fixed limit."""
 
-    vital: str
+    vital: VitalName
     below: float | None = None
     at_most: float | None = None
     at_least: float | None = None
     above: float | None = None
-
-    @field_validator("vital")
-    @classmethod
-    def _known_vital(cls, value: str) -> str:
-        if value not in VITAL_NAMES:
-            raise ValueError(f"unknown vital; expected one of {list(VITAL_NAMES)}")
-        return value
 
     @model_validator(mode="after")
     def _one_limit(self) -> Self:

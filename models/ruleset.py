@@ -18,6 +18,7 @@ from models.rule_common import (
     Source,
     Texts,
     Title,
+    VitalName,
     check_template,
 )
 from models.rule_news2 import EarlyWarningRule
@@ -63,7 +64,7 @@ class ThresholdRule(Texts):
 
     id: str
     condition: Condition
-    vital: str
+    vital: VitalName
     severity: Severity
     phases: PhaseList
     at_least: float | None = None
@@ -80,13 +81,6 @@ class ThresholdRule(Texts):
     window_hours: Annotated[float, Field(gt=0)] | None = None
     """With it, `rise_at_least` / `fall_at_least` compare with the lowest / highest reading of the
     vital in the previous `window_hours` of the session, instead of with the baseline."""
-
-    @field_validator("vital")
-    @classmethod
-    def _known_vital(cls, value: str) -> str:
-        if value not in VITAL_NAMES:
-            raise ValueError(f"unknown vital; expected one of {list(VITAL_NAMES)}")
-        return value
 
     @model_validator(mode="after")
     def _has_a_clause(self) -> Self:
