@@ -76,11 +76,11 @@ def _band(name: str, low: float, high: float) -> st.SearchStrategy[float]:
     return st.integers(int(low), int(high)).map(float)
 
 
-def vital_value(name: str) -> st.SearchStrategy[float]:
-    """A value the contract accepts: mostly normal or alarming, sometimes anywhere in range."""
-    return st.one_of(
-        _band(name, *NORMAL[name]), _band(name, *ALARMING[name]), _band(name, *VITAL_RANGES[name])
-    )
+VITAL_VALUES = {
+    name: st.one_of(_band(name, *NORMAL[name]), _band(name, *ALARMING[name]), _band(name, *lim))
+    for name, lim in VITAL_RANGES.items()
+}
+"""Per vital, a value the contract accepts: mostly normal or alarming, sometimes anywhere in range."""
 
 
 @st.composite
@@ -91,7 +91,7 @@ def vitals_values(draw: st.DrawFn, full_set: bool = False) -> Item:
         chosen = ["heart_rate", "systolic_bp", "temperature_c", "spo2", "respiratory_rate"]
     else:
         chosen = draw(st.lists(st.sampled_from(names), min_size=1, max_size=3, unique=True))
-    values: Item = {name: draw(vital_value(name)) for name in chosen}
+    values: Item = {name: draw(VITAL_VALUES[name]) for name in chosen}
     if "systolic_bp" in values and draw(st.booleans()):
         systolic = values["systolic_bp"]
         top = min(VITAL_RANGES["diastolic_bp"][1], systolic - 1)
@@ -116,17 +116,14 @@ def symptom_fields(draw: st.DrawFn) -> Item:
     return fields
 
 
-def alert_id_guess(session: str) -> st.SearchStrategy[str]:
-    """A nurse acts on `{session}:{condition}:1` (sometimes :2), mostly of a likely condition."""
-    likely = st.sampled_from(LIKELY_CONDITIONS)
-    condition = st.one_of(likely, likely, likely, st.sampled_from(ALERT_CONDITIONS))
-    n = st.sampled_from([1, 1, 1, 2])
-    return st.builds(lambda c, k: f"{session}:{c.value}:{k}", condition, n)
-
-
-def gaps() -> st.SearchStrategy[int]:
-    """Minutes between steps: mostly a usual cadence, sometimes long enough to go stale or change phase."""
-    return st.one_of(st.integers(1, 12), st.integers(1, 12), st.integers(13, 45), st.integers(46, 600))
+_LIKELY = st.sampled_from(LIKELY_CONDITIONS)
+GUESSED_CONDITION = st.one_of(_LIKELY, _LIKELY, _LIKELY, st.sampled_from(ALERT_CONDITIONS))
+"""A nurse acts on `{session}:{condition}:1` (sometimes :2), mostly of a likely condition."""
+GUESSED_N = st.sampled_from([1, 1, 1, 2])
+GAPS = st.one_of(st.integers(1, 12), st.integers(1, 12), st.integers(13, 45), st.integers(46, 600))
+"""Minutes between steps: mostly a usual cadence, sometimes long enough to go stale or change phase."""
+STEP_KINDS = st.sampled_from(["vitals"] * 5 + ["symptom"] * 2 + ["infusion"] + ["nurse"] * 3)
+PUMP_ACTIONS = st.sampled_from([a for a in InfusionAction if a is not InfusionAction.START])
 
 
 @st.composite
@@ -146,14 +143,14 @@ def session_items(draw: st.DrawFn, patient: str, session: str, offset: int) -> l
         )
     minute = offset
     for _ in range(draw(st.integers(1, 30))):
-        minute += draw(gaps())
-        kind = draw(st.sampled_from(["vitals"] * 5 + ["symptom"] * 2 + ["infusion"] + ["nurse"] * 3))
+        minute += draw(GAPS)
+        kind = draw(STEP_KINDS)
         if kind == "vitals":
             items.append((minute, {"type": "vitals", **base, **draw(vitals_values())}))
         elif kind == "symptom":
             items.append((minute, {"type": "symptom", **base, **draw(symptom_fields())}))
         elif kind == "infusion":
-            action = draw(st.sampled_from([a for a in InfusionAction if a is not InfusionAction.START]))
+            action = draw(PUMP_ACTIONS)
             item: Item = {"type": "infusion", "action": action.value, **base}
             if action in (InfusionAction.RATE_CHANGE,) or draw(st.booleans()):
                 item["rate_ml_per_h"] = draw(st.integers(0, 400))
@@ -165,14 +162,14 @@ def session_items(draw: st.DrawFn, patient: str, session: str, offset: int) -> l
                     {
                         "type": draw(st.sampled_from(["ack", "ack", "resolve", "note"])),
                         "patient_id": patient,
-                        "alert_id": draw(alert_id_guess(session)),
+                        "alert_id": f"{session}:{draw(GUESSED_CONDITION).value}:{draw(GUESSED_N)}",
                         "by": draw(st.sampled_from(["rn-1", "rn-2"])),
                         "note": draw(st.sampled_from([None, "called the patient"])),
                     },
                 )
             )
     if draw(st.booleans()):
-        minute += draw(gaps())
+        minute += draw(GAPS)
         items.append((minute, {"type": "infusion", "action": "stop", **base}))
     return items
 
