@@ -123,6 +123,8 @@ def apply_infusion(session: SessionState, event: Infusion) -> None:
     if session.last_infusion_ts is None or ts > session.last_infusion_ts:
         session.last_infusion_ts = ts
     action = event.action
+    if action in (InfusionAction.RATE_CHANGE, InfusionAction.RESUME) and _after_stop(session, ts):
+        session.stop_ts = None  # the pump ran again after a stop: the infusion goes on
     if action is InfusionAction.START:
         session.start_ts = ts if session.start_ts is None else min(session.start_ts, ts)
         session.rate_ml_per_h = event.rate_ml_per_h
@@ -140,8 +142,13 @@ def apply_infusion(session: SessionState, event: Infusion) -> None:
     elif action is InfusionAction.RESUME:
         session.paused = False
     elif action is InfusionAction.STOP:
-        session.stop_ts = ts
+        # a repeated stop keeps the first one (a resend must not turn the gap back into infusing)
+        session.stop_ts = ts if session.stop_ts is None else min(session.stop_ts, ts)
         session.paused = False
+
+
+def _after_stop(session: SessionState, ts: datetime) -> bool:
+    return session.stop_ts is not None and ts > session.stop_ts
 
 
 def baseline(session: SessionState, rules: RuleSet) -> dict[str, float]:

@@ -10,7 +10,7 @@ from agents.rules.loader import load_rules
 from agents.rules.timers import next_due
 from models.parsing import parse_replay_line
 from models.state import PatientState
-from tests.builders import START, Timeline
+from tests.builders import START, Timeline, of, run
 
 RULES = load_rules()
 MICRO = timedelta(microseconds=1)
@@ -125,3 +125,16 @@ def test_a_late_event_of_a_dropped_session_is_ignored() -> None:
     assert feed(late, state).sessions == {}
     new_session = Timeline(session="s2").profile(risk_factors=["long_gap"]).baseline(11 * 24 * 60)
     assert set(feed(new_session, state).sessions) == {"s2"}
+
+
+def test_a_repeated_stop_keeps_the_first_and_raises_no_stale_data_for_the_gap() -> None:
+    t = Timeline().profile(risk_factors=["renal_disease"]).baseline(-1).start_infusion()
+    t.infusion(1, "stop").vitals(2, heart_rate=72).infusion(10, "stop")
+    assert of(run(t, until_minutes=60), "stale_data") == []
+
+
+def test_the_pump_running_again_after_a_stop_reopens_the_infusion() -> None:
+    t = Timeline().baseline(-10).start_infusion().vitals(10, spo2=98).vitals(20, spo2=98)
+    t.infusion(30, "stop").vitals(31, heart_rate=72).infusion(35, "resume").infusion(40, "rate_change", 80)
+    stale = of(run(t, until_minutes=60), "stale_data")
+    assert [(a.status.value, a.ts) for a in stale][:1] == [("firing", at(31) + timedelta(minutes=15))]
