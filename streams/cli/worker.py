@@ -6,7 +6,9 @@ import asyncio
 import logging
 
 import typer
+from aiokafka.errors import KafkaConnectionError
 
+from agents.rules.loader import RuleFileError, load_rules
 from streams.app import Role, create_app
 from streams.settings import get_settings
 from streams.topics import ensure_topics
@@ -17,7 +19,21 @@ def worker(role: Role = typer.Argument(..., help="rules (alerts) or writer (Infl
     import faust
 
     settings = get_settings()
-    asyncio.run(ensure_topics(settings.bootstrap, settings.topic_partitions))
+    if role is Role.RULES:
+        try:
+            load_rules(settings.rules_file)  # a bad rule file stops start-up before anything connects
+        except RuleFileError as exc:
+            typer.echo(f"cannot start the rules worker: {exc}", err=True)
+            raise typer.Exit(2) from None
+    try:
+        asyncio.run(ensure_topics(settings.bootstrap, settings.topic_partitions))
+    except KafkaConnectionError:
+        typer.echo(
+            f"cannot reach Kafka at {settings.bootstrap}: start the local stack with "
+            "`ivigwatch stack up`, or set IVIGWATCH_KAFKA_BOOTSTRAP",
+            err=True,
+        )
+        raise typer.Exit(1) from None
     app = create_app(role, settings)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
     faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from agents.rules.loader import DEFAULT_RULES_FILE, load_rules
 from models.alerts import Alert
 from streams.cli.alerts import render
 from streams.cli.main import app
+from streams.settings import get_settings
 from tests.builders import Timeline
 
 runner = CliRunner()
@@ -104,3 +106,19 @@ def test_replay_under_a_proposed_rule_file_shows_what_it_would_page(tmp_path: Pa
     proposed = runner.invoke(app, ["replay", str(events), "--rules", str(stricter)])
     assert "temperature_rise" in default.stdout
     assert "temperature_rise" not in proposed.stdout
+
+
+def test_a_bad_rule_file_stops_the_rules_worker_before_it_connects(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "proposed.toml"
+    bad.write_text(DEFAULT_RULES_FILE.read_text().replace("at_least = 39.0", "at_least = 'hot'"))
+    monkeypatch.setenv("IVIGWATCH_RULES_FILE", str(bad))
+    monkeypatch.setenv("IVIGWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:9")  # nothing listens: must not get there
+    get_settings.cache_clear()
+    try:
+        result = runner.invoke(app, ["worker", "rules"])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2
+    assert "cannot start the rules worker" in result.stderr and "id=fever.high" in result.stderr
