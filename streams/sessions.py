@@ -1,0 +1,175 @@
+"""One infusion session as stored in InfluxDB, read back for analysts (reports, FHIR, timelines).
+
+`load_session` queries each measurement of the session; the result is plain data (no I/O), so
+reports and exports are pure functions of it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from models.events import VITAL_NAMES
+from streams.influx import InfluxClient
+from streams.lineprotocol import ALERTS, INFUSION, PROFILES, SYMPTOMS, VITALS
+
+PSEUDONYM = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+"""The contract's pseudonymous id pattern; it also keeps ids safe inside an InfluxQL string."""
+
+
+class SessionNotFound(LookupError):
+    """No reading or pump event of this session is stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class VitalsRow:
+    ts: datetime
+    values: dict[str, float]
+    on_oxygen: bool = False
+    device_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PumpRow:
+    ts: datetime
+    action: str
+    rate_ml_per_h: float | None = None
+    product: str | None = None
+    dose_g: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SymptomRow:
+    ts: datetime
+    symptom: str
+    severity: str
+    score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRow:
+    ts: datetime
+    alert_id: str
+    condition: str
+    severity: str
+    status: str
+    escalation_level: int
+    title: str
+    summary: str
+    phase: str
+    rule_id: str
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    """Everything stored about one session, each list in time order."""
+
+    session_id: str
+    patient_id: str
+    vitals: list[VitalsRow] = field(default_factory=list)
+    pump: list[PumpRow] = field(default_factory=list)
+    symptoms: list[SymptomRow] = field(default_factory=list)
+    alerts: list[AlertRow] = field(default_factory=list)
+    profile: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def start(self) -> datetime | None:
+        return next((p.ts for p in self.pump if p.action == "start"), None)
+
+    @property
+    def stop(self) -> datetime | None:
+        return next((p.ts for p in self.pump if p.action == "stop"), None)
+
+    @property
+    def product(self) -> str | None:
+        return next((p.product for p in self.pump if p.product), None)
+
+    def rate_steps(self) -> list[tuple[datetime, float]]:
+        """(time, mL/h) at the start and at every rate change."""
+        return [(p.ts, p.rate_ml_per_h) for p in self.pump if p.rate_ml_per_h is not None]
+
+
+def check_id(value: str, what: str = "session id") -> str:
+    """A pseudonymous id, or ValueError: it is put into InfluxQL as a string literal."""
+    if not PSEUDONYM.match(value):
+        raise ValueError(f"not a valid {what}: use letters, digits, '.', '_' or '-' (at most 64)")
+    return value
+
+
+def _rows(series: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for s in series:
+        columns = s["columns"]
+        rows.extend(dict(zip(columns, values, strict=True)) for values in s["values"])
+    return rows
+
+
+def _ts(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+async def _select(client: InfluxClient, measurement: str, where: str) -> list[dict[str, Any]]:
+    # ids are checked against PSEUDONYM before they reach `where`
+    return _rows(await client.query(f'SELECT * FROM "{measurement}" WHERE {where} ORDER BY time'))  # noqa: S608
+
+
+async def load_session(client: InfluxClient, session_id: str) -> SessionRecord:
+    """Read one session's readings, pump events, symptoms, alerts and the patient's profile."""
+    where = f"session_id = '{check_id(session_id)}'"
+    vitals_rows = await _select(client, VITALS, where)
+    pump_rows = await _select(client, INFUSION, where)
+    if not vitals_rows and not pump_rows:
+        raise SessionNotFound(f"no session {session_id!r} in InfluxDB database {client.db!r}")
+    patient_id = (vitals_rows or pump_rows)[0]["patient_id"]
+    profiles = await _select(client, PROFILES, f"patient_id = '{check_id(patient_id, 'patient id')}'")
+    return SessionRecord(
+        session_id=session_id,
+        patient_id=patient_id,
+        vitals=[
+            VitalsRow(
+                ts=_ts(r["time"]),
+                values={n: float(r[n]) for n in VITAL_NAMES if r.get(n) is not None},
+                on_oxygen=bool(r.get("on_oxygen")),
+                device_id=r.get("device_id"),
+            )
+            for r in vitals_rows
+        ],
+        pump=[
+            PumpRow(
+                ts=_ts(r["time"]),
+                action=r["action"],
+                rate_ml_per_h=_float(r.get("rate_ml_per_h")),
+                product=r.get("product"),
+                dose_g=_float(r.get("dose_g")),
+            )
+            for r in pump_rows
+        ],
+        symptoms=[
+            SymptomRow(_ts(r["time"]), r["symptom"], r["severity"], _float(r.get("score")))
+            for r in await _select(client, SYMPTOMS, where)
+        ],
+        alerts=[
+            AlertRow(
+                ts=_ts(r["time"]),
+                alert_id=r["alert_id"],
+                condition=r["condition"],
+                severity=r["severity"],
+                status=r["status"],
+                escalation_level=int(r.get("escalation_level") or 0),
+                title=r.get("title") or "",
+                summary=r.get("summary") or "",
+                phase=r.get("phase") or "",
+                rule_id=r.get("rule_id") or "",
+                by=r.get("by"),
+            )
+            for r in await _select(client, ALERTS, where)
+        ],
+        profile={k: v for k, v in profiles[-1].items() if v is not None} if profiles else {},
+    )
