@@ -171,5 +171,11 @@ async def load_session(client: InfluxClient, session_id: str) -> SessionRecord:
             )
             for r in await _select(client, ALERTS, where)
         ],
-        profile={k: v for k, v in profiles[-1].items() if v is not None} if profiles else {},
+        profile=_profile_in_force(profiles, max(r["time"] for r in vitals_rows + pump_rows)),
     )
+
+
+def _profile_in_force(profiles: list[dict[str, Any]], until_ms: int) -> dict[str, Any]:
+    """The latest profile sent before the session's last reading or pump event (latest wins)."""
+    before = [p for p in profiles if p["time"] <= until_ms] or profiles[:1]
+    return {k: v for k, v in before[-1].items() if v is not None} if before else {}
