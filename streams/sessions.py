@@ -120,6 +120,23 @@ async def _select(client: InfluxClient, measurement: str, where: str) -> list[di
     return _rows(await client.query(f'SELECT * FROM "{measurement}" WHERE {where} ORDER BY time'))  # noqa: S608
 
 
+def _rfc3339(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+async def sessions_started(client: InfluxClient, since: datetime, until: datetime | None = None) -> list[str]:
+    """Ids of the sessions whose infusion started in [since, until) (no end: up to now), in start order."""
+    where = f"\"action\" = 'start' AND time >= '{_rfc3339(since)}'"
+    if until is not None:
+        where += f" AND time < '{_rfc3339(until)}'"
+    # the times are formatted here, never taken from input as text
+    series = await client.query(
+        f'SELECT first("count") FROM "{INFUSION}" WHERE {where} GROUP BY "session_id"'  # noqa: S608
+    )
+    firsts = [(s["values"][0][0], s["tags"]["session_id"]) for s in series if s.get("tags") and s["values"]]
+    return [session_id for _, session_id in sorted(firsts)]
+
+
 async def load_session(client: InfluxClient, session_id: str) -> SessionRecord:
     """Read one session's readings, pump events, symptoms, alerts and the patient's profile."""
     where = f"session_id = '{check_id(session_id)}'"

@@ -10,6 +10,7 @@ from streams.cli.demo import demo
 from streams.cli.export import app as export_app
 from streams.cli.importer import import_command
 from streams.cli.replay import replay_command
+from streams.cli.report import report_command
 from streams.cli.simulate import simulate
 from streams.cli.worker import worker
 
@@ -23,6 +24,7 @@ app.add_typer(stack.app, name="stack")
 app.add_typer(rules.app, name="rules")
 app.command()(worker)
 app.command("replay")(replay_command)
+app.command("report")(report_command)
 app.command("alerts")(alerts_command)
 app.add_typer(export_app, name="export")
 app.command("import")(import_command)
