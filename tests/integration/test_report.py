@@ -56,7 +56,8 @@ def late_session() -> list[str]:
     t.baseline(-20).baseline(-10).start_infusion(rate=50).infusion(30, "rate_change", 100)
     for minute in range(5, 90, 10):
         t.vitals(minute, heart_rate=76, spo2=97, temperature_c=38.4 if minute > 50 else 36.9)
-    return t.symptom(60, "chills").infusion(90, "stop").lines()
+    lines = t.symptom(60, "chills").infusion(90, "stop").lines()
+    return sorted(lines, key=lambda line: json.loads(line)["ts"])  # as a recorded file: in time order
 
 
 def _lines(name: str) -> list[str]:
