@@ -9,6 +9,7 @@ from streams.cli.alerts import alerts_command
 from streams.cli.demo import demo
 from streams.cli.export import app as export_app
 from streams.cli.importer import import_command
+from streams.cli.query import app as query_app
 from streams.cli.replay import replay_command
 from streams.cli.report import report_command
 from streams.cli.simulate import simulate
@@ -28,6 +29,7 @@ app.command("report")(report_command)
 app.command("alerts")(alerts_command)
 app.add_typer(export_app, name="export")
 app.command("import")(import_command)
+app.add_typer(query_app, name="query")
 app.command()(simulate)
 app.command()(demo)
 
