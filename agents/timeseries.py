@@ -17,6 +17,7 @@ from models.alerts import Alert
 from models.deadletter import DeadLetter, SourcePosition
 from models.parsing import InvalidMessage, parse_action, parse_event
 from streams.influx import InfluxClient
+from streams.influx_schema import ensure_schema, short
 from streams.lineprotocol import action_point, alert_point, event_point, to_line
 from streams.settings import Settings
 from streams.topics import ACTIONS_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
@@ -66,9 +67,15 @@ def register(app: faust.App, settings: Settings) -> None:
 
     async def prepare_database() -> None:
         try:
-            await client.ensure_database()
+            for change in await ensure_schema(client, settings):  # database, retention, rollups
+                log.info("InfluxDB: %s", short(change))
         except Exception as exc:  # noqa: BLE001 - writes retry on their own; this only logs
-            log.warning("could not create database %s yet: %s", settings.influx_db, exc)
+            log.warning(
+                "could not set up database %s (retention policies, rollups) yet: %s; "
+                "`ivigwatch influx setup` does it with admin rights",
+                settings.influx_db,
+                exc,
+            )
 
     app.task(prepare_database)
     app.agent(source, name="ivigwatch.write_timeseries")(write_timeseries)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -21,6 +23,8 @@ from deploy.processes import (
     stop_server,
     wait_ready,
 )
+from streams import influx_schema
+from streams.influx import InfluxClient, InfluxUnavailable
 from streams.settings import Settings
 
 CONF_TEMPLATE = Path(__file__).resolve().parent / "influxdb" / "influxdb.conf.template"
@@ -99,6 +103,25 @@ def create_database(base_url: str, db: str) -> None:
         raise ServerError(f"Creating database {db!r} failed: HTTP {status}: {error}")
 
 
+def ensure_schema(settings: Settings, log: Log = print) -> list[str]:
+    """Retention policies and the vitals rollup (streams/influx_schema.py); ServerError on failure."""
+
+    async def run() -> list[str]:
+        async with InfluxClient(settings) as client:
+            return await influx_schema.ensure_schema(client, settings)
+
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:  # its own event loop, even under a running one
+            changes = pool.submit(asyncio.run, run()).result()
+    except (InfluxUnavailable, RuntimeError) as exc:
+        raise ServerError(
+            f"Setting up retention and rollups of {settings.influx_db!r} failed: {exc}"
+        ) from exc
+    if changes:
+        log(f"InfluxDB {settings.influx_db!r}: " + "; ".join(influx_schema.short(c) for c in changes))
+    return changes
+
+
 def database_exists(base_url: str, db: str) -> bool:
     """True when SHOW DATABASES lists `db`."""
     status, body = http_request(f"{base_url}/query", data={"q": "SHOW DATABASES"}, timeout=10.0)
@@ -131,6 +154,7 @@ def ensure_running(settings: Settings, log: Log = print) -> int:
     if pid is not None:
         wait_ready(pinging, pid=pid, what="InfluxDB", log_path=paths.log, timeout=timeout)
         create_database(base_url, settings.influx_db)
+        ensure_schema(settings, log)
         log(f"InfluxDB already running on {HOST}:{port} (pid {pid})")
         return pid
     if port_open(HOST, port):
@@ -152,6 +176,7 @@ def ensure_running(settings: Settings, log: Log = print) -> int:
     )
     wait_ready(pinging, pid=pid, what="InfluxDB", log_path=paths.log, timeout=timeout)
     create_database(base_url, settings.influx_db)
+    ensure_schema(settings, log)
     log(
         f"InfluxDB ready on {HOST}:{port} in {time.monotonic() - started:.1f} s "
         f"(pid {pid}, database {settings.influx_db!r})"

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.influx_schema import influx_duration
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,6 +29,12 @@ class Settings(BaseSettings):
     influx_db: str = Field("ivigwatch", description="InfluxDB database name")
     influx_username: str | None = Field(None, description="InfluxDB user (v1 basic auth)")
     influx_password: SecretStr | None = Field(None, description="InfluxDB password")
+    influx_raw_retention: Annotated[str, AfterValidator(influx_duration)] = Field(
+        "520w", description="How long raw points are kept (default policy autogen): INF or e.g. 520w, 90d"
+    )
+    influx_rollup_retention: Annotated[str, AfterValidator(influx_duration)] = Field(
+        "INF", description="How long the 1-minute vitals rollups are kept (policy rollup)"
+    )
 
     # --- local stack (used only when the server settings above are unset) ----------------
     state_dir: Path = Field(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from streams.cli import rules, stack
+from streams.cli import influx, rules, stack
 from streams.cli.alerts import alerts_command
 from streams.cli.demo import demo
 from streams.cli.export import app as export_app
@@ -23,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(stack.app, name="stack")
 app.add_typer(rules.app, name="rules")
+app.add_typer(influx.app, name="influx")
 app.command()(worker)
 app.command("replay")(replay_command)
 app.command("report")(report_command)

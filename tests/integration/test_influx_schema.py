@@ -1,0 +1,194 @@
+"""Retention policies, the rollup continuous query and backfills, on the real local InfluxDB."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from deploy import local_influx
+from models.parsing import parse_event
+from streams.cli.main import app
+from streams.influx import InfluxClient
+from streams.influx_schema import (
+    backfill_rollups,
+    continuous_queries,
+    create_continuous_query,
+    ensure_schema,
+    floor_minute,
+    retention_policies,
+)
+from streams.lineprotocol import event_point, to_line
+from streams.settings import Settings, get_settings
+from tests.integration.conftest import local_settings
+
+pytestmark = pytest.mark.integration
+
+WEEK = 7 * 86400
+
+
+@pytest.fixture(scope="module")
+def influx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A local InfluxDB of its own (the stack's InfluxDB half, started as `stack up` starts it)."""
+    settings = local_settings(tmp_path_factory.mktemp("schema"), influx_db="ivig_schema")
+    local_influx.ensure_running(settings, log=lambda line: None)
+    try:
+        yield settings
+    finally:
+        local_influx.stop(settings, log=lambda line: None)
+
+
+def with_db(settings: Settings, db: str, **overrides: Any) -> Settings:
+    return Settings(**{**settings.model_dump(), "influx_db": db, **overrides})
+
+
+def vitals_line(ts: datetime, patient: str, session: str, **values: Any) -> str:
+    event = {"type": "vitals", "patient_id": patient, "session_id": session, "ts": ts.isoformat(), **values}
+    return to_line(event_point(parse_event(json.dumps(event))))
+
+
+async def test_the_stack_sets_up_retention_and_rollups_and_a_second_setup_changes_nothing(
+    influx: Settings,
+) -> None:
+    async with InfluxClient(influx) as client:
+        policies = await retention_policies(client, influx.influx_db)
+        queries = await continuous_queries(client, influx.influx_db)
+        assert await ensure_schema(client, influx) == []
+    assert (policies["autogen"].seconds, policies["autogen"].default) == (520 * WEEK, True)
+    assert (policies["rollup"].seconds, policies["rollup"].default) == (None, False)
+    assert list(queries) == ["vitals_1m"]
+    assert "INTO ivig_schema.rollup.vitals_1m FROM ivig_schema.autogen.vitals" in queries["vitals_1m"]
+    logged: list[str] = []
+    local_influx.ensure_running(influx, log=logged.append)  # `stack up` on a running stack
+    assert len(logged) == 1 and "already running" in logged[0]
+
+
+async def test_a_changed_duration_is_altered_and_the_default_restored(influx: Settings) -> None:
+    first = with_db(influx, "ivig_alter")
+    changed = with_db(influx, "ivig_alter", influx_raw_retention="30d", influx_rollup_retention="104w")
+    async with InfluxClient(first) as client:
+        created = await ensure_schema(client, first)
+        altered = await ensure_schema(client, changed)
+        again = await ensure_schema(client, changed)
+        await client.query(
+            'CREATE RETENTION POLICY "other" ON "ivig_alter" DURATION 1d REPLICATION 1 DEFAULT', write=True
+        )
+        restored = await ensure_schema(client, changed)
+        policies = await retention_policies(client, "ivig_alter")
+    assert created == [
+        'CREATE DATABASE "ivig_alter"',
+        'ALTER RETENTION POLICY "autogen" ON "ivig_alter" DURATION 520w SHARD DURATION 7d',
+        'CREATE RETENTION POLICY "rollup" ON "ivig_alter" DURATION INF REPLICATION 1 SHARD DURATION 7d',
+        create_continuous_query("ivig_alter"),
+    ]
+    assert altered == [
+        'ALTER RETENTION POLICY "autogen" ON "ivig_alter" DURATION 30d SHARD DURATION 1d',
+        'ALTER RETENTION POLICY "rollup" ON "ivig_alter" DURATION 104w SHARD DURATION 7d',
+    ]
+    assert again == []
+    assert restored == ['ALTER RETENTION POLICY "autogen" ON "ivig_alter" DEFAULT']
+    assert (policies["autogen"].seconds, policies["autogen"].default) == (30 * 86400, True)
+    assert (policies["rollup"].seconds, policies["other"].default) == (104 * WEEK, False)
+
+
+async def test_backfill_writes_the_minute_aggregates_of_a_past_period_idempotently(influx: Settings) -> None:
+    settings = with_db(influx, "ivig_backfill")
+    minute = floor_minute(datetime.now(UTC) - timedelta(days=730))  # two years ago
+    lines = [
+        vitals_line(
+            minute + timedelta(seconds=5), "pt-a", "pt-a-d1", heart_rate=80, spo2=97, temperature_c=36.8
+        ),
+        vitals_line(minute + timedelta(seconds=20), "pt-a", "pt-a-d1", heart_rate=90, spo2=95),
+        vitals_line(
+            minute + timedelta(seconds=50), "pt-a", "pt-a-d1", heart_rate=100, spo2=96, on_oxygen=True
+        ),
+        vitals_line(minute + timedelta(seconds=70), "pt-a", "pt-a-d1", heart_rate=70),
+        vitals_line(minute + timedelta(seconds=30), "pt-b", "pt-b-d4", heart_rate=60, systolic_bp=120),
+        vitals_line(minute - timedelta(days=365), "pt-a", "pt-a-d0", weight_kg=70.5),  # three years ago
+    ]
+    async with InfluxClient(settings) as client:
+        await ensure_schema(client, settings)
+        assert (await client.write(lines)).written == len(lines)
+        # an unaligned range is widened to whole minutes: the first minute is not cut to its second half
+        narrow = await backfill_rollups(
+            client, settings, minute + timedelta(seconds=30), minute + timedelta(seconds=61)
+        )
+        rows = await rollup_rows(client, settings)
+        wide = await backfill_rollups(
+            client, settings, minute - timedelta(days=400), minute + timedelta(days=1)
+        )
+        wide_again = await backfill_rollups(
+            client, settings, minute - timedelta(days=400), minute + timedelta(days=1)
+        )
+        all_rows = await rollup_rows(client, settings)
+    minute_ms = int(minute.timestamp() * 1000)
+    assert narrow == 3
+    first = rows[(minute_ms, "pt-a", "pt-a-d1")]
+    assert (first["heart_rate_mean"], first["heart_rate_min"], first["heart_rate_max"]) == (90, 80, 100)
+    assert (first["spo2_mean"], first["spo2_min"], first["spo2_max"], first["readings"]) == (96, 95, 97, 3)
+    assert (first["temperature_c_mean"], first["temperature_c_min"], first["temperature_c_max"]) == (
+        36.8,
+    ) * 3
+    assert first.get("systolic_bp_mean") is None and first.get("weight_kg_max") is None
+    second = rows[(minute_ms + 60_000, "pt-a", "pt-a-d1")]
+    assert (second["heart_rate_mean"], second["heart_rate_min"], second["readings"]) == (70, 70, 1)
+    other = rows[(minute_ms, "pt-b", "pt-b-d4")]
+    assert (other["heart_rate_mean"], other["systolic_bp_max"], other["readings"]) == (60, 120, 1)
+    assert len(rows) == 3
+    assert wide == wide_again == 4 and len(all_rows) == 4  # a re-run overwrites, never adds
+    old = all_rows[(minute_ms - 365 * 86_400_000, "pt-a", "pt-a-d0")]
+    assert (old["weight_kg_mean"], old["weight_kg_min"], old["weight_kg_max"], old["readings"]) == (
+        70.5,
+    ) * 3 + (1,)
+    assert {k: v for k, v in all_rows.items() if k in rows} == rows
+
+
+async def rollup_rows(client: InfluxClient, settings: Settings) -> dict[tuple[int, str, str], dict[str, Any]]:
+    series = await client.query(f'SELECT * FROM "{settings.influx_db}"."rollup"."vitals_1m"')
+    found: dict[tuple[int, str, str], dict[str, Any]] = {}
+    for s in series:
+        for row in s["values"]:
+            item = dict(zip(s["columns"], row, strict=True))
+            key = (item["time"], item["patient_id"], item["session_id"])
+            found[key] = {name: value for name, value in item.items() if value is not None}
+    return found
+
+
+async def test_a_short_raw_retention_refuses_older_points(influx: Settings) -> None:
+    """Why the raw default is long: InfluxDB drops a point older than its policy on write."""
+    settings = with_db(influx, "ivig_short", influx_raw_retention="1h")
+    now = datetime.now(UTC)
+    lines = [
+        vitals_line(now - timedelta(hours=2), "pt-c", "pt-c-d1", heart_rate=75),
+        vitals_line(now, "pt-c", "pt-c-d1", heart_rate=76),
+    ]
+    async with InfluxClient(settings) as client:
+        await ensure_schema(client, settings)
+        report = await client.write(lines)
+    assert report.written == 1
+    assert [(line, reason) for line, reason in report.rejected] == [(lines[0], "partial write")]
+
+
+def test_the_cli_sets_up_and_backfills(influx: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IVIGWATCH_LOCAL_INFLUX_PORT", str(influx.local_influx_port))
+    monkeypatch.delenv("IVIGWATCH_INFLUX_URL", raising=False)
+    monkeypatch.setenv("IVIGWATCH_INFLUX_DB", "ivig_cli")
+    monkeypatch.setenv("IVIGWATCH_INFLUX_ROLLUP_RETENTION", "520w")
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        first = runner.invoke(app, ["influx", "setup"])
+        second = runner.invoke(app, ["influx", "setup"])
+        backfill = runner.invoke(
+            app, ["influx", "backfill", "--since", "2020-01-01", "--until", "2020-02-01"]
+        )
+    finally:
+        get_settings.cache_clear()
+    assert first.exit_code == 0 and 'CREATE DATABASE "ivig_cli"' in first.stdout
+    assert "raw points kept 520w, 1-minute rollups kept 520w; 4 change(s)" in first.stdout
+    assert second.exit_code == 0 and second.stdout.strip().endswith("already up to date")
+    assert backfill.exit_code == 0 and "0 rollup point(s)" in backfill.stdout
