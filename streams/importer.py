@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from models.events import NurseAction
 from models.ruleset import RuleSet
 from streams.influx import InfluxClient
+from streams.influx_schema import backfill_rollups
 from streams.lineprotocol import action_point, alert_point, event_point, to_line
 from streams.replay import LineError, read_lines, replay
+from streams.settings import Settings
 
 BATCH_LINES = 5000
 
@@ -22,6 +24,7 @@ class ImportSummary:
     actions: int = 0
     alerts: int = 0
     bad_lines: list[LineError] = field(default_factory=list)
+    rollup_points: int = 0
     first: datetime | None = None
     last: datetime | None = None
 
@@ -64,8 +67,10 @@ async def import_lines(
     *,
     until: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
+    backfill: Settings | None = None,
 ) -> ImportSummary:
-    """Write the file's points in batches (idempotent: a re-import overwrites the same points)."""
+    """Write the file's points in batches (idempotent: a re-import overwrites the same points); with
+    `backfill` settings, also rebuild the vitals rollups of the imported period."""
     text = list(lines)
     points, summary = points_of(text, rules, until)
     for start in range(0, len(points), BATCH_LINES):
@@ -77,4 +82,9 @@ async def import_lines(
             )
         if progress is not None:
             progress(min(start + BATCH_LINES, len(points)), len(points))
+    if backfill is not None and summary.first is not None and summary.last is not None:
+        # continuous queries only cover new data: the imported period's 1-minute rollups are made here
+        summary.rollup_points = await backfill_rollups(
+            client, backfill, summary.first, summary.last + timedelta(minutes=1)
+        )
     return summary

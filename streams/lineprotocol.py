@@ -92,6 +92,10 @@ def alert_point(alert: Alert) -> Point:
         .field("rule_id", alert.rule.id)
         .field("rule_version", alert.rule.version)
     )
+    evidence = alert.evidence
+    for name in ("rate_ml_per_h", "previous_rate_ml_per_h", "minutes_since_rate_step"):
+        if (value := getattr(evidence, name)) is not None:
+            point.field(name, float(value))  # the rate context beside the alert, without a join
     if alert.by:
         point.field("by", alert.by)
     return point.time(alert.ts, PRECISION)

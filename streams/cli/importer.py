@@ -14,6 +14,7 @@ from models.events import EventTime
 from models.ruleset import RuleSet
 from streams.importer import ImportSummary, import_lines
 from streams.influx import InfluxClient, InfluxUnavailable
+from streams.influx_schema import ensure_schema
 from streams.settings import Settings, get_settings
 
 _TIME = TypeAdapter[datetime](EventTime)
@@ -51,7 +52,8 @@ def import_command(
         span = f", {summary.first:%Y-%m-%d %H:%M} to {summary.last:%Y-%m-%d %H:%M} UTC"
     typer.echo(
         f"imported {summary.events} events, {summary.actions} nurse actions and {summary.alerts} alert "
-        f"messages into {settings.influx_db} ({len(summary.bad_lines)} lines refused){span}"
+        f"messages into {settings.influx_db} ({len(summary.bad_lines)} lines refused){span}; "
+        f"{summary.rollup_points} 1-minute rollup points rebuilt"
     )
 
 
@@ -59,11 +61,12 @@ async def _run(
     settings: Settings, lines: list[str], ruleset: RuleSet, until: datetime | None
 ) -> ImportSummary:
     async with InfluxClient(settings) as client:
-        await client.ensure_database()
+        await ensure_schema(client, settings)
         return await import_lines(
             client,
             lines,
             ruleset,
             until=until,
             progress=lambda done, total: typer.echo(f"  wrote {done:,} of {total:,} points", err=True),
+            backfill=settings,
         )

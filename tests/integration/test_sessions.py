@@ -43,6 +43,8 @@ async def test_an_imported_file_reads_back_as_its_session(live: Live) -> None:
     assert [a.alert_id for a in record.alerts] == [a.alert_id for a in expected_alerts]
     assert record.start is not None and record.stop is not None and record.start < record.stop
     assert record.product == next(e["product"] for e in events if e.get("action") == "start")
+    rated = [a for a in record.alerts if a.condition == "fever"]
+    assert rated, "the fever after the rate step is stored"
     assert [rate for _, rate in record.rate_steps()] == [
         e["rate_ml_per_h"] for e in events if e["type"] == "infusion" and "rate_ml_per_h" in e
     ]
@@ -61,3 +63,7 @@ def test_the_import_command_reports_what_it_wrote(live: Live, monkeypatch: pytes
         get_settings.cache_clear()
     assert result.exit_code == 0, result.stderr
     assert "imported" in result.stdout and "into ivigwatch_import_cli (0 lines refused)" in result.stdout
+    vitals_minutes = len(
+        {json.loads(line)["ts"][:16] for line in FILE.read_text().splitlines() if '"vitals"' in line}
+    )
+    assert f"{vitals_minutes} 1-minute rollup points rebuilt" in result.stdout
