@@ -48,3 +48,12 @@ def test_no_secret_is_written_into_the_file() -> None:
         for key, value in service.get("environment", {}).items():
             if "PASSWORD" in key:
                 assert str(value).startswith("${"), f"{key} must come from the environment"
+
+
+def test_the_influxdb_schema_is_set_up_once_by_an_admin_before_the_writer_starts() -> None:
+    setup = SERVICES["influx-setup"]
+    assert setup["command"] == ["ivigwatch", "influx", "setup"]
+    assert setup["restart"] == "no"
+    assert setup["environment"]["IVIGWATCH_INFLUX_USERNAME"] == "admin"
+    assert "INFLUXDB_ADMIN_PASSWORD" in setup["environment"]["IVIGWATCH_INFLUX_PASSWORD"]
+    assert SERVICES["writer"]["depends_on"]["influx-setup"] == {"condition": "service_completed_successfully"}
