@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from agents.rules.session import phase_at
 from models.events import VITAL_NAMES
-from models.ruleset import Timing
-from streams.sessions import SessionRecord
+from models.ruleset import RuleSet
+from streams.sessions import SessionRecord, rule_session
 
 Cell = str | int | float | None
 Rows = Iterable[dict[str, Any]]
@@ -106,43 +107,19 @@ def _severity_rank(severity: str | None) -> int:
 # --- timeline ------------------------------------------------------------------------------------
 
 
-def effective_stop(record: SessionRecord, timing: Timing) -> datetime | None:
-    """As the rules see it: the first stop, cleared by the pump running again after it; without a
-    stop, `session_timeout_hours` after the last pump event."""
-    stop: datetime | None = None
-    for p in record.pump:
-        if p.action == "stop":
-            stop = p.ts if stop is None else min(stop, p.ts)
-        elif p.action in ("rate_change", "resume") and stop is not None and p.ts > stop:
-            stop = None
-    if stop is None and record.start is not None and record.pump:
-        return record.pump[-1].ts + timedelta(hours=timing.session_timeout_hours)
-    return stop
-
-
-def phase_at(ts: datetime, start: datetime | None, stop: datetime | None, timing: Timing) -> str:
-    """The rules' phase at `ts`; "" when the session has no pump start (unknown)."""
-    if start is None:
-        return ""
-    if ts < start or stop is None or ts < stop:
-        return "pre" if ts < start else "infusing"
-    early, late = timedelta(hours=timing.post_early_hours), timedelta(days=timing.post_late_days)
-    return "post-early" if ts < stop + early else "post-late" if ts < stop + late else "after"
-
-
 def _number(value: float) -> str:
     return f"{value:g}"
 
 
-def timeline(record: SessionRecord, timing: Timing) -> Table:
+def timeline(record: SessionRecord, rules: RuleSet) -> Table:
     """Every reading, pump event, symptom and alert message in time order (at equal times: pump,
-    reading, symptom, alert). An alert shows the phase the rules gave it; the others, the phase of
-    the session's pump history."""
-    start, stop = record.start, effective_stop(record, timing)
+    reading, symptom, alert). An alert shows the phase the rules gave it; the others, the phase the
+    rule engine gives the session's pump history."""
+    session = rule_session(record)
     entries: list[tuple[datetime, int, tuple[Cell, ...]]] = []
 
     def add(ts: datetime, order: int, phase: str, *cells: Cell) -> None:
-        entries.append((ts, order, (rfc3339(ts), phase or phase_at(ts, start, stop, timing), *cells)))
+        entries.append((ts, order, (rfc3339(ts), phase or phase_at(session, ts, rules).value, *cells)))
 
     for p in record.pump:
         detail = f"dose {_number(p.dose_g)} g" if p.dose_g is not None else ""

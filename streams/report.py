@@ -28,8 +28,7 @@ from matplotlib.transforms import blended_transform_factory
 from agents.rules.session import baseline
 from models.alerts import Severity
 from models.ruleset import RuleSet
-from models.state import Reading, SessionState
-from streams.sessions import AlertRow, SessionRecord
+from streams.sessions import AlertRow, SessionRecord, rule_session
 
 WIDTH_PX = 1600
 PANEL_PX = 300
@@ -144,16 +143,9 @@ def threshold_lines(rules: RuleSet, vital: str) -> list[ThresholdLine]:
 
 def session_baseline(record: SessionRecord, rules: RuleSet) -> dict[str, float]:
     """The baseline the rule engine uses (agents.rules.session.baseline), per vital."""
-    start = record.start
-    if start is None or not record.vitals:
+    if record.start is None or not record.vitals:
         return {}
-    state = SessionState(
-        session_id=record.session_id,
-        first_ts=min(v.ts for v in record.vitals),
-        start_ts=start,
-        readings=[Reading(ts=v.ts, values=dict(v.values), on_oxygen=v.on_oxygen) for v in record.vitals],
-    )
-    return dict(baseline(state, rules))
+    return dict(baseline(rule_session(record), rules))
 
 
 def panels_for(record: SessionRecord) -> list[Panel]:

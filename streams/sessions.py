@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from models.events import VITAL_NAMES
+from agents.rules.session import apply_infusion
+from models.events import VITAL_NAMES, Infusion, InfusionAction
+from models.state import Reading, SessionState
 from streams.influx import InfluxClient
 from streams.lineprotocol import ALERTS, INFUSION, PROFILES, SYMPTOMS, VITALS
 
@@ -90,6 +92,31 @@ class SessionRecord:
     def rate_steps(self) -> list[tuple[datetime, float]]:
         """(time, mL/h) at the start and at every rate change."""
         return [(p.ts, p.rate_ml_per_h) for p in self.pump if p.rate_ml_per_h is not None]
+
+
+def rule_session(record: SessionRecord) -> SessionState:
+    """The session as the rule engine holds it, rebuilt with the engine's own functions (so a report's
+    baseline and a timeline's phases are the ones the rules used)."""
+    first = min([v.ts for v in record.vitals] + [p.ts for p in record.pump], default=datetime.now(UTC))
+    state = SessionState(
+        session_id=record.session_id,
+        first_ts=first,
+        readings=[Reading(ts=v.ts, values=dict(v.values), on_oxygen=v.on_oxygen) for v in record.vitals],
+    )
+    for p in record.pump:
+        apply_infusion(
+            state,
+            Infusion(
+                type="infusion",
+                patient_id=record.patient_id,
+                session_id=record.session_id,
+                ts=p.ts,
+                action=InfusionAction(p.action),
+                rate_ml_per_h=p.rate_ml_per_h,
+                product=p.product,
+            ),
+        )
+    return state
 
 
 def check_id(value: str, what: str = "session id") -> str:

@@ -222,12 +222,12 @@ def timeline(
 ) -> None:
     """A session's readings, pump events, symptoms and alert messages in time order, with the phase."""
     try:
-        timing = load_rules(get_settings().rules_file).timing
+        rules = load_rules(get_settings().rules_file)
     except RuleFileError as exc:
         _fail(str(exc), 2)
 
     async def work(client: InfluxClient) -> Table:
-        return analyses.timeline(await load_session(client, session), timing)
+        return analyses.timeline(await load_session(client, session), rules)
 
     run(work, _format(ctx, fmt), f"Timeline of session {session}")
 

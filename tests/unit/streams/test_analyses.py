@@ -9,11 +9,12 @@ from typing import Any
 import pytest
 
 from agents.rules.loader import load_rules
+from agents.rules.session import effective_stop, phase_at
 from streams import analyses
-from streams.sessions import AlertRow, PumpRow, SessionRecord, SymptomRow, VitalsRow
+from streams.sessions import AlertRow, PumpRow, SessionRecord, SymptomRow, VitalsRow, rule_session
 
 T0 = datetime(2026, 11, 2, 10, tzinfo=UTC)
-TIMING = load_rules().timing
+RULES = load_rules()
 
 
 def ms(minutes: float) -> int:
@@ -198,19 +199,17 @@ def at(minutes: float) -> datetime:
 
 def test_phases_follow_the_pump_history_as_the_rules_do() -> None:
     stopped = record([PumpRow(at(0), "start", 50), PumpRow(at(60), "stop"), PumpRow(at(70), "stop")])
-    stop = analyses.effective_stop(stopped, TIMING)
-    assert stop == at(60)  # a repeated stop keeps the first
-    phases = [
-        analyses.phase_at(at(m), at(0), stop, TIMING) for m in (-1, 0, 59, 60, 6 * 60 + 59, 6 * 60 + 60)
-    ]
+    session = rule_session(stopped)
+    assert session.stop_ts == at(60)  # a repeated stop keeps the first
+    phases = [phase_at(session, at(m), RULES).value for m in (-1, 0, 59, 60, 6 * 60 + 59, 6 * 60 + 60)]
     assert phases == ["pre", "infusing", "infusing", "post-early", "post-early", "post-late"]
-    assert analyses.phase_at(at(60 + 11 * 24 * 60), at(0), stop, TIMING) == "after"
+    assert phase_at(session, at(60 + 11 * 24 * 60), RULES).value == "after"
     reopened = record(
         [PumpRow(at(0), "start", 50), PumpRow(at(60), "stop"), PumpRow(at(90), "rate_change", 80)]
     )
-    assert analyses.effective_stop(reopened, TIMING) == at(90) + timedelta(hours=TIMING.session_timeout_hours)
-    assert analyses.effective_stop(record([PumpRow(at(0), "stop")]), TIMING) == at(0)
-    assert analyses.phase_at(at(5), None, None, TIMING) == ""  # no start: unknown
+    assert effective_stop(rule_session(reopened), RULES) == at(90) + timedelta(
+        hours=RULES.timing.session_timeout_hours
+    )
 
 
 def test_timeline_is_in_time_order_with_pump_first_at_equal_times() -> None:
@@ -225,7 +224,7 @@ def test_timeline_is_in_time_order_with_pump_first_at_equal_times() -> None:
             AlertRow(at(30), "s1:fever:1", "fever", "urgent", "firing", 0, "Fever", "", "infusing", "fever.x")
         ],
     )
-    assert analyses.timeline(rec, TIMING).records() == [
+    assert analyses.timeline(rec, RULES).records() == [
         {
             "time": "2026-11-02T09:50:00Z",
             "phase": "pre",
