@@ -176,8 +176,8 @@ def test_the_pure_analyses_give_the_known_answers_on_rows_read_back(imported: Li
         ("urgent", 3, 2, 10.0, 12.0),
         ("warning", 0, 2, None, None),
     ]
-    timing = load_rules().timing
-    assert [row[:7] for row in analyses.timeline(got["record"], timing).rows] == [
+    rules = load_rules()
+    assert [row[:7] for row in analyses.timeline(got["record"], rules).rows] == [
         ("2026-11-04T09:50:00Z", "pre", "vitals", "reading", None, None, None),
         ("2026-11-04T10:00:00Z", "infusing", "pump", "start", 60.0, "Privigen", None),
         ("2026-11-04T10:15:00Z", "infusing", "vitals", "reading", None, None, None),
