@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 from pydantic import TypeAdapter, ValidationError
@@ -41,8 +41,11 @@ class Format(StrEnum):
 
 
 FORMAT_HELP = "table (rich), csv or json"
-SINCE_HELP = "Only from this time on (RFC 3339 with an offset; inclusive)"
-UNTIL_HELP = "Only before this time (RFC 3339 with an offset; exclusive)"
+Since = Annotated[
+    str | None, typer.Option(help="Only from this time on (RFC 3339 with an offset; inclusive)")
+]
+Until = Annotated[str | None, typer.Option(help="Only before this time (RFC 3339 with an offset; exclusive)")]
+FormatOption = Annotated[Format | None, typer.Option("--format", help=FORMAT_HELP)]
 
 app = typer.Typer(help="Named analyses over the data in InfluxDB, or an ad-hoc read-only InfluxQL query.")
 
@@ -191,8 +194,10 @@ async def alert_rows(client: InfluxClient, since: datetime | None) -> list[dict[
 @app.callback(invoke_without_command=True)
 def query(
     ctx: typer.Context,
-    influxql: str | None = typer.Option(None, "--influxql", help="Run one SELECT or SHOW statement"),
-    fmt: Format | None = typer.Option(None, "--format", help=FORMAT_HELP),  # noqa: B008
+    influxql: Annotated[
+        str | None, typer.Option("--influxql", help="Run one SELECT or SHOW statement")
+    ] = None,
+    fmt: FormatOption = None,
 ) -> None:
     """Named analyses over InfluxDB (see the commands), or an ad-hoc read-only --influxql query."""
     ctx.obj = fmt
@@ -217,8 +222,8 @@ def query(
 @app.command()
 def timeline(
     ctx: typer.Context,
-    session: str = typer.Argument(..., help="Session id"),
-    fmt: Format | None = typer.Option(None, "--format", help=FORMAT_HELP),  # noqa: B008
+    session: Annotated[str, typer.Argument(help="Session id")],
+    fmt: FormatOption = None,
 ) -> None:
     """A session's readings, pump events, symptoms and alert messages in time order, with the phase."""
     try:
@@ -235,9 +240,9 @@ def timeline(
 @app.command()
 def reactions(
     ctx: typer.Context,
-    since: str | None = typer.Option(None, help=SINCE_HELP),
-    until: str | None = typer.Option(None, help=UNTIL_HELP),
-    fmt: Format | None = typer.Option(None, "--format", help=FORMAT_HELP),  # noqa: B008
+    since: Since = None,
+    until: Until = None,
+    fmt: FormatOption = None,
 ) -> None:
     """Reaction rate of the sessions started in the period, per product and per maximum-rate band."""
     start, end = _period(since, until)
@@ -267,9 +272,9 @@ def reactions(
 @app.command("alerts")
 def alerts_by_condition(
     ctx: typer.Context,
-    since: str | None = typer.Option(None, help=SINCE_HELP),
-    until: str | None = typer.Option(None, help=UNTIL_HELP),
-    fmt: Format | None = typer.Option(None, "--format", help=FORMAT_HELP),  # noqa: B008
+    since: Since = None,
+    until: Until = None,
+    fmt: FormatOption = None,
 ) -> None:
     """Alerts that first fired in the period, by condition and the highest severity they reached."""
     start, end = _period(since, until)
@@ -283,9 +288,9 @@ def alerts_by_condition(
 @app.command("ack-time")
 def ack_time(
     ctx: typer.Context,
-    since: str | None = typer.Option(None, help=SINCE_HELP),
-    until: str | None = typer.Option(None, help=UNTIL_HELP),
-    fmt: Format | None = typer.Option(None, "--format", help=FORMAT_HELP),  # noqa: B008
+    since: Since = None,
+    until: Until = None,
+    fmt: FormatOption = None,
 ) -> None:
     """Minutes from an alert's first firing to its acknowledgement, per severity (median, p90)."""
     start, end = _period(since, until)
