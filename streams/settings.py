@@ -58,6 +58,23 @@ class Settings(BaseSettings):
     rules_file: Path | None = Field(None, description="Rule file (TOML); unset = default rules")
     log_level: str = Field("info", description="Worker log level")
 
+    # --- nurses: console, CLI, pager ----------------------------------------------------------
+    console_host: str = Field("127.0.0.1", description="Interface the nurse console binds to")
+    console_port: int = Field(8080, description="Port of the nurse console")
+    console_users: SecretStr | None = Field(
+        None,
+        description="Console accounts: name:hash,... (hashes from `ivigwatch console hash-password`)",
+    )
+    console_secret: SecretStr | None = Field(
+        None, description="Key signing console sessions; unset = random (logins end at restart)"
+    )
+    nurse_id: str | None = Field(None, description="Who `ivigwatch ack/resolve` act as (the `by` field)")
+    pager_webhook_url: str | None = Field(None, description="Webhook the pager bridge posts to; unset = off")
+    pager_app_id: str = Field("ivigwatch-pager", description="Consumer group of the pager bridge")
+    pager_web_port: int = Field(6068, description="Port of the pager bridge's web server")
+    pager_max_attempts: int = Field(8, description="Deliveries tried before a page is dead-lettered")
+    pager_timeout_seconds: float = Field(5.0, description="Timeout of one webhook delivery")
+
     # --- time-series writer -----------------------------------------------------------------
     writer_batch_lines: int = Field(5000, description="Flush a batch at this many lines")
     writer_flush_seconds: float = Field(1.0, description="... or after this many seconds")
