@@ -1,18 +1,22 @@
 # ivigwatch: `make demo` runs the demo, `make test` runs the whole test suite.
 # Both install what is missing first (virtual env, Python packages; Java, Maven and InfluxDB via
 # apt-get when run as root; the Kafka broker jars via Maven) and start the local servers they need.
+# The browser tests drive Debian's `chromium` (apt-get) with Playwright: no browser is ever downloaded.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help setup demo test test-unit lint bench stack-up stack-down clean
+.PHONY: help setup browser demo test test-unit test-e2e lint bench stack-up stack-down clean
 
 help:
-	@echo "make demo       run the demo: local Kafka + InfluxDB, workers, simulated infusions, live alerts"
+	@echo "make demo       run the demo: local Kafka + InfluxDB, workers, nurse console, simulated infusions"
+	@echo "                (make demo KEEP=1 keeps the console and servers running until Ctrl-C)"
 	@echo "make test       run the whole test suite (unit, agent and integration tests on real servers)"
 	@echo "make test-unit  run only the fast tests (no servers)"
+	@echo "make test-e2e   run only the nurse console's browser tests (Playwright + Debian's chromium)"
 	@echo "make lint       ruff and mypy"
 	@echo "make bench      print throughput figures of the rule engine and line-protocol encoder"
 	@echo "make stack-up / stack-down   start / stop the local Kafka broker and InfluxDB"
@@ -26,11 +30,18 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-demo: setup
-	$(BIN)/ivigwatch demo
+# Debian's chromium for the browser tests (apt-get when missing and root; never `playwright install`).
+browser: setup
+	@$(BIN)/python -m deploy.browser
 
-test: setup
+demo: setup
+	$(BIN)/ivigwatch demo $(if $(KEEP),--keep-console)
+
+test: setup browser
 	$(BIN)/pytest
+
+test-e2e: setup browser
+	$(BIN)/pytest tests/e2e
 
 test-unit: setup
 	$(BIN)/pytest tests/unit tests/agents
