@@ -6,6 +6,7 @@ import typer
 
 from streams.cli import influx, rules, stack
 from streams.cli.alerts import alerts_command
+from streams.cli.console import app as console_app
 from streams.cli.demo import demo
 from streams.cli.export import app as export_app
 from streams.cli.importer import import_command
@@ -28,6 +29,7 @@ app.command()(worker)
 app.command("replay")(replay_command)
 app.command("report")(report_command)
 app.command("alerts")(alerts_command)
+app.add_typer(console_app, name="console")
 app.add_typer(export_app, name="export")
 app.command("import")(import_command)
 app.add_typer(query_app, name="query")

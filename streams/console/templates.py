@@ -1,0 +1,120 @@
+"""The console's HTML pages: small shells; the data comes from /api/* and is drawn by static scripts
+(no inline script or style, so the Content-Security-Policy can be `default-src 'self'`)."""
+
+from __future__ import annotations
+
+from html import escape
+
+_HEAD = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · ivigwatch</title>
+<link rel="stylesheet" href="/static/console.css">
+{scripts}</head>
+"""
+
+
+def _head(title: str, *scripts: str) -> str:
+    tags = "".join(f'<script src="/static/{escape(s)}" defer></script>\n' for s in scripts)
+    return _HEAD.format(title=escape(title), scripts=tags)
+
+
+def _bar(user: str) -> str:
+    return f"""<header class="bar">
+<a class="brand" href="/">ivigwatch · on-call</a>
+<span id="connection" class="connection" aria-live="polite">connecting</span>
+<span class="spacer"></span>
+<button id="mute" type="button" aria-pressed="false" title="Mute the critical alert sound">Sound on</button>
+<span class="user">{escape(user)}</span>
+<form method="post" action="/logout" class="logout"><button id="logout" type="submit">Log out</button></form>
+</header>
+"""
+
+
+def login_page(error: bool) -> str:
+    message = '<p class="error" id="login-error">Wrong name or password.</p>' if error else ""
+    return (
+        _head("Log in")
+        + f"""<body class="login">
+<main class="login-box">
+<h1>ivigwatch · on-call nurses</h1>
+{message}
+<form method="post" action="/login">
+<label for="username">Name</label>
+<input id="username" name="username" autocomplete="username" required autofocus>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required>
+<button id="login" type="submit">Log in</button>
+</form>
+</main>
+</body>
+</html>
+"""
+    )
+
+
+_ALERT_COLUMNS = (
+    "<th>Patient</th><th>Condition</th><th>Severity</th><th>Since</th><th>Esc.</th>"
+    "<th>Evidence</th><th>Action</th><th></th>"
+)
+
+
+def console_page(user: str) -> str:
+    return (
+        _head("Alerts", "common.js", "console.js")
+        + "<body>\n"
+        + _bar(user)
+        + f"""<main>
+<section class="open">
+<h2>Open alerts <span id="open-count" class="count">0</span></h2>
+<table id="open-alerts" class="alerts">
+<thead><tr>{_ALERT_COLUMNS}</tr></thead>
+<tbody></tbody>
+</table>
+<p id="no-open" class="empty">No open alerts.</p>
+</section>
+<section class="resolved">
+<h2>Recently resolved</h2>
+<table id="resolved-alerts" class="alerts">
+<thead><tr><th>Patient</th><th>Condition</th><th>Severity</th><th>Resolved</th><th>Who acted</th>
+<th>Last word</th></tr></thead>
+<tbody></tbody>
+</table>
+</section>
+<p id="action-error" class="error" role="alert" hidden></p>
+</main>
+</body>
+</html>
+"""
+    )
+
+
+def session_page(user: str, session_id: str) -> str:
+    sid = escape(session_id)
+    return (
+        _head(f"Session {session_id}", "common.js", "session.js")
+        + "<body>\n"
+        + _bar(user)
+        + f"""<main id="session" data-session-id="{sid}">
+<p><a href="/">← all alerts</a></p>
+<h1>Session <span id="session-id">{sid}</span> <span id="session-patient" class="muted"></span></h1>
+<p id="session-summary" class="muted">Loading…</p>
+<p id="session-error" class="error" role="alert" hidden></p>
+<div class="chart-wrap">
+<svg id="vitals-chart" xmlns="http://www.w3.org/2000/svg" role="img"
+ aria-label="Vital signs, infusion rate, symptoms and alerts over time"></svg>
+</div>
+<div class="facts">
+<section id="baseline"><h2>Baseline</h2><dl></dl></section>
+<section id="risk-factors"><h2>Risk factors</h2><ul></ul><dl></dl></section>
+</div>
+<section id="session-alerts"><h2>Alerts in this session</h2>
+<table class="alerts"><thead><tr><th>Time</th><th>Condition</th><th>Severity</th><th>Status</th>
+<th>Evidence</th><th>By</th></tr></thead><tbody></tbody></table></section>
+</main>
+</body>
+</html>
+"""
+    )
