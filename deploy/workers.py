@@ -1,4 +1,4 @@
-"""Start and stop the Faust worker processes (rules, writer) for the demo and the tests."""
+"""Start and stop the Faust worker processes (rules, writer, pager) for the demo and the tests."""
 
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ def start_worker(role: str, settings: Settings, extra_env: Mapping[str, str] | N
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"worker-{role}.log"
     env = {**os.environ, **settings.to_env(), **(extra_env or {})}
-    port = settings.rules_web_port if role == "rules" else settings.writer_web_port
+    ports = {"rules": settings.rules_web_port, "pager": settings.pager_web_port}
+    port = ports.get(role, settings.writer_web_port)
     with log_path.open("ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streams.cli.main", "worker", role],

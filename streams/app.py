@@ -3,6 +3,7 @@
 `rules`: validates events, keeps per-patient state in a table, emits alerts, dead-letters bad input.
 `writer`: writes every valid event, alert and nurse action to InfluxDB, committing offsets only after
 the write succeeded. It is a separate app so an InfluxDB outage never delays an alert.
+`pager` (optional, needs IVIGWATCH_PAGER_WEBHOOK_URL): posts urgent and critical alerts to a webhook.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from streams.settings import Settings
 class Role(StrEnum):
     RULES = "rules"
     WRITER = "writer"
+    PAGER = "pager"
 
 
 def broker_url(bootstrap: str) -> str:
@@ -27,8 +29,11 @@ def broker_url(bootstrap: str) -> str:
 
 def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
     """A configured Faust app with the role's agents registered on it."""
-    app_id = settings.rules_app_id if role is Role.RULES else settings.writer_app_id
-    port = settings.rules_web_port if role is Role.RULES else settings.writer_web_port
+    app_id, port = {
+        Role.RULES: (settings.rules_app_id, settings.rules_web_port),
+        Role.WRITER: (settings.writer_app_id, settings.writer_web_port),
+        Role.PAGER: (settings.pager_app_id, settings.pager_web_port),
+    }[role]
     datadir = settings.state_dir / "faust" / role.value
     datadir.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = {
@@ -58,6 +63,10 @@ def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
         runtime = events.register(app, settings)
         actions.register(app, runtime)
         ticks.register(app, runtime, settings)
+    elif role is Role.PAGER:
+        from agents import pager
+
+        pager.register(app, settings)
     else:
         from agents import timeseries
 

@@ -10,6 +10,7 @@ from streams.cli.console import app as console_app
 from streams.cli.demo import demo
 from streams.cli.export import app as export_app
 from streams.cli.importer import import_command
+from streams.cli.nurse import ack_command, note_command, resolve_command
 from streams.cli.query import app as query_app
 from streams.cli.replay import replay_command
 from streams.cli.report import report_command
@@ -30,6 +31,9 @@ app.command("replay")(replay_command)
 app.command("report")(report_command)
 app.command("alerts")(alerts_command)
 app.add_typer(console_app, name="console")
+app.command("ack")(ack_command)
+app.command("resolve")(resolve_command)
+app.command("note")(note_command)
 app.add_typer(export_app, name="export")
 app.command("import")(import_command)
 app.add_typer(query_app, name="query")

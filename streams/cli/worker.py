@@ -1,4 +1,4 @@
-"""`ivigwatch worker rules|writer`: run one Faust worker in the foreground."""
+"""`ivigwatch worker rules|writer|pager`: run one Faust worker in the foreground."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from streams.settings import get_settings
 from streams.topics import ensure_topics
 
 
-def worker(role: Role = typer.Argument(..., help="rules (alerts) or writer (InfluxDB)")) -> None:  # noqa: B008
-    """Run a Faust worker: `rules` validates events and emits alerts; `writer` fills InfluxDB."""
+def worker(role: Role = typer.Argument(..., help="rules, writer or pager (webhook)")) -> None:  # noqa: B008
+    """Run a Faust worker: `rules` emits alerts; `writer` fills InfluxDB; `pager` pages urgent alerts."""
     import faust
 
     settings = get_settings()
@@ -25,6 +25,12 @@ def worker(role: Role = typer.Argument(..., help="rules (alerts) or writer (Infl
         except RuleFileError as exc:
             typer.echo(f"cannot start the rules worker: {exc}", err=True)
             raise typer.Exit(2) from None
+    if role is Role.PAGER:
+        from agents.pager import webhook_problem
+
+        if problem := webhook_problem(settings.pager_webhook_url):
+            typer.echo(f"cannot start the pager bridge: {problem}", err=True)
+            raise typer.Exit(2)
     try:
         asyncio.run(ensure_topics(settings.bootstrap, settings.topic_partitions))
     except KafkaConnectionError:

@@ -1,0 +1,101 @@
+"""`ivigwatch ack|resolve|note` on the real broker: the action reaches the rules worker, which answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from streams.cli.main import app
+from streams.settings import get_settings
+from streams.topics import ALERTS_TOPIC, EVENTS_TOPIC
+from tests.integration.conftest import Collector, Live, as_message, new_patient, produce
+from tests.integration.test_pipeline import infusion_with_anaphylaxis
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def nurse_env(live: Live, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    for name, value in live.settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("IVIGWATCH_NURSE_ID", "rn-night")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+async def cli(*args: str) -> Result:
+    """The command as a nurse runs it (in a thread: it runs its own event loop)."""
+    return await asyncio.to_thread(CliRunner().invoke, app, list(args))
+
+
+async def firing_anaphylaxis(live: Live, collector: Collector) -> tuple[str, str]:
+    patient = new_patient()
+    await produce(live.settings, EVENTS_TOPIC, [as_message(e) for e in infusion_with_anaphylaxis(patient)])
+    found = await collector.wait_for(
+        ALERTS_TOPIC, lambda m: m["patient_id"] == patient and m["condition"] == "anaphylaxis"
+    )
+    assert found, "no anaphylaxis alert"
+    return patient, found[0]["alert_id"]
+
+
+@pytest.mark.usefixtures("nurse_env")
+async def test_ack_on_a_real_alert_is_answered_with_an_acknowledged_message(
+    live: Live, collector: Collector
+) -> None:
+    patient, alert_id = await firing_anaphylaxis(live, collector)
+    result = await cli("ack", alert_id, "--note", "epinephrine given, 999 called")
+    assert result.exit_code == 0, result.stderr
+    sent = json.loads(result.stdout)
+    assert {k: sent[k] for k in ("type", "alert_id", "patient_id", "by", "note")} == {
+        "type": "ack",
+        "alert_id": alert_id,
+        "patient_id": patient,  # looked up on ivig.alerts.v1
+        "by": "rn-night",
+        "note": "epinephrine given, 999 called",
+    }
+    assert "sent to ivig.actions.v1 [partition" in result.stderr
+    answer = await collector.wait_for(
+        ALERTS_TOPIC, lambda m: m["alert_id"] == alert_id and m["status"] == "acknowledged"
+    )
+    assert answer and (answer[0]["by"], answer[0]["note"]) == ("rn-night", "epinephrine given, 999 called")
+
+    note = await cli("note", alert_id, "ambulance on site", "--by", "rn-day", "--patient", patient)
+    assert note.exit_code == 0, note.stderr
+    assert json.loads(note.stdout)["by"] == "rn-day"
+    resolved = await cli("resolve", alert_id, "--note", "handed over to paramedics")
+    assert resolved.exit_code == 0, resolved.stderr
+    answer = await collector.wait_for(
+        ALERTS_TOPIC, lambda m: m["alert_id"] == alert_id and m["status"] == "resolved"
+    )
+    assert answer and answer[0]["note"] == "handed over to paramedics"
+
+
+@pytest.mark.usefixtures("nurse_env")
+async def test_an_unknown_alert_is_a_clear_error() -> None:
+    result = await cli("ack", "nobody-s1:fever:1")
+    assert result.exit_code == 1
+    assert "no alert nobody-s1:fever:1 on ivig.alerts.v1" in result.stderr
+    assert result.stdout == ""
+
+
+def test_who_acts_must_be_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IVIGWATCH_NURSE_ID", raising=False)
+    monkeypatch.setenv("IVIGWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:1")  # never reached
+    get_settings.cache_clear()
+    try:
+        runner = CliRunner()
+        result = runner.invoke(app, ["ack", "pt-1-s1:fever:1", "--patient", "pt-1"])
+        assert result.exit_code == 2
+        assert "pass --by NAME or set IVIGWATCH_NURSE_ID" in result.stderr
+        missing_note = runner.invoke(app, ["resolve", "pt-1-s1:fever:1", "--by", "rn-1"])
+        assert missing_note.exit_code == 2 and "--note" in missing_note.stderr
+        bad = runner.invoke(app, ["ack", "pt-1-s1:fever:1", "--by", "rn-1", "--patient", "Jane Doe"])
+        assert bad.exit_code == 2 and "patient_id" in bad.stderr and "Jane" not in bad.stderr
+    finally:
+        get_settings.cache_clear()
