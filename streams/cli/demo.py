@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import secrets
+import signal
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,7 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from deploy import stack
-from deploy.processes import ServerError
+from deploy.console import ConsoleError, ConsoleProcess, start_console, stop_console
+from deploy.processes import ServerError, free_port, port_open
 from deploy.workers import WorkerError, WorkerProcess, start_worker, stop_worker, wait_healthy
 from models.alerts import Alert, AlertStatus, Condition, Severity
 from streams.cli.alerts import follow, render
@@ -30,6 +33,7 @@ from streams.topics import ACTIONS_TOPIC, EVENTS_TOPIC, ensure_topics
 
 console = Console(highlight=False)
 DEMO_NURSE = "rn-demo"
+CONSOLE_NURSE = "nurse-demo"
 DRAIN_SECONDS = 60.0
 COUNT_FIELDS = {
     VITALS: "on_oxygen",
@@ -60,6 +64,9 @@ class Feed:
 def demo(
     speed: float = typer.Option(150.0, help="Event-time seconds per wall second"),
     seed: int = typer.Option(7, help="Seed of the simulated noise"),
+    keep_console: bool = typer.Option(
+        False, "--keep-console", help="Keep the nurse console, workers and servers running until Ctrl-C"
+    ),
 ) -> None:
     """Run the whole pipeline on local servers with simulated home infusions, then stop it all."""
     settings = get_settings()
@@ -67,6 +74,7 @@ def demo(
     console.rule("[bold]ivigwatch demo")
     local_before = {s.name for s in stack.status(settings).servers if s.mode == "local" and s.running}
     workers: list[WorkerProcess] = []
+    nurse_console: ConsoleProcess | None = None
     try:
         stack.up(settings, log=lambda line: console.print(f"  {line}", style="dim"))
         asyncio.run(ensure_topics(settings.bootstrap, settings.topic_partitions))
@@ -74,14 +82,19 @@ def demo(
         for worker in workers:
             wait_healthy(worker, timeout=120)
             console.print(f"  {worker.role} worker ready (log: {worker.log_path})", style="dim")
+        nurse_console = _start_console(settings)
         feed, stats = asyncio.run(_run(settings, workers, speed, seed))
         points = asyncio.run(_points(settings, stats))
         _summary(settings, feed, stats, points, time.monotonic() - began)
         problems = _check(feed)
-    except (ServerError, WorkerError, SimulateError, InfluxUnavailable) as exc:
+        if keep_console:
+            _keep(nurse_console)
+    except (ServerError, WorkerError, ConsoleError, SimulateError, InfluxUnavailable) as exc:
         console.print(f"[bold red]demo failed:[/] {exc}")
         raise typer.Exit(1) from None
     finally:
+        if nurse_console is not None:
+            stop_console(nurse_console)
         for worker in workers:
             stop_worker(worker)
         started_here = {stack.KAFKA, stack.INFLUXDB} - local_before
@@ -91,6 +104,52 @@ def demo(
         console.print("[bold red]The demo did not show what it should:[/]\n  " + "\n  ".join(problems))
         raise typer.Exit(1)
     console.print(f"[green]Demo finished in {time.monotonic() - began:.0f} s.[/]")
+
+
+def _start_console(settings: Settings) -> ConsoleProcess:
+    """The nurse console beside the workers, with a demo account whose random password is shown once."""
+    from streams.console.auth import hash_password  # only here: its import runs scrypt once
+
+    password = secrets.token_urlsafe(12)
+    port = settings.console_port
+    if port_open(settings.console_host, port):
+        port = free_port(settings.console_host)
+    env = {
+        "IVIGWATCH_CONSOLE_USERS": f"{CONSOLE_NURSE}:{hash_password(password)}",
+        "IVIGWATCH_CONSOLE_PORT": str(port),
+    }
+    nurse_console = start_console(settings, env)
+    console.print(f"  nurse console ready (log: {nurse_console.log_path})", style="dim")
+    console.print(f"  Nurse console: [bold]{nurse_console.url}[/]", soft_wrap=True)
+    console.print(
+        f"  Log in as [bold]{CONSOLE_NURSE}[/], password [bold]{password}[/] (made for this run only)",
+        soft_wrap=True,
+    )
+    return nurse_console
+
+
+def _keep(nurse_console: ConsoleProcess) -> None:
+    """--keep-console: the console (and what it needs) stays up until Ctrl-C or until it exits."""
+    console.print(
+        f"\nThe nurse console stays up at [bold]{nurse_console.url}[/] (log in as [bold]{CONSOLE_NURSE}[/] "
+        "with the password shown above). Press Ctrl-C to stop it and the servers.",
+        soft_wrap=True,
+    )
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Ctrl-C or a SIGTERM ends the wait, and everything is stopped (even where SIGINT was ignored).
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while nurse_console.process.poll() is None:
+            time.sleep(1.0)
+        console.print(f"[yellow]The nurse console exited ({nurse_console.process.returncode}).[/]")
+    except KeyboardInterrupt:
+        console.print("  stopping ...", style="dim")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 async def _run(
