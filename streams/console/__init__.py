@@ -6,6 +6,7 @@
 - `feed`: `ivig.alerts.v1` (and notes on `ivig.actions.v1`) from the beginning into the alert book,
   each change fanned out to the SSE clients
 - `actions`: the producer of nurse actions, keyed by patient_id
+- `api`: the JSON API and the SSE stream (`/api/*`), nurse actions as the logged-in nurse
 - `sessionview`: a stored session as the session page's JSON
 - `templates`: the HTML shells; `static/`: the scripts and the stylesheet (no libraries)
 - `app`: routes, `create_console_app(settings)` and `running_console(settings)`

@@ -33,9 +33,15 @@ NURSE_NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 """A nurse's account name: it becomes the `by` of nurse actions (1-64 characters)."""
 
 PUBLIC = frozenset(
-    {("GET", "/login"), ("POST", "/login"), ("GET", "/healthz"), ("GET", "/static/console.css")}
+    {
+        ("GET", "/login"),
+        ("POST", "/login"),
+        ("GET", "/healthz"),
+        ("GET", "/static/console.css"),
+        ("GET", "/static/favicon.svg"),
+    }
 )
-"""What an anonymous request may reach: the login form, its stylesheet and the health check."""
+"""What an anonymous request may reach: the login form, its stylesheet and icon, the health check."""
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

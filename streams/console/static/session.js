@@ -44,11 +44,11 @@
     return function (v) { return r0 + (v - d0) * (r1 - r0) / (d1 - d0); };
   }
 
+  /* [low, high] of a panel's y axis: its values with room below, and above for the panel's title */
   function domain(values) {
     let lo = Math.min.apply(null, values), hi = Math.max.apply(null, values);
     if (!(hi > lo)) { lo -= 1; hi += 1; }
-    const pad = (hi - lo) * 0.12;
-    return [lo - pad, hi + pad];
+    return [lo - (hi - lo) * 0.12, hi + (hi - lo) * 0.35];
   }
 
   function draw(data) {
@@ -79,8 +79,9 @@
       const y = linear(d[0], d[1], top + PANEL, top);
       g.appendChild(svg("rect", { class: "frame", x: LEFT, y: top, width: W - RIGHT - LEFT, height: PANEL }));
       g.appendChild(svg("text", { class: "panel-title", x: LEFT + 6, y: top + 14 }, panel.title + " (" + panel.unit + ")"));
-      [d[0] + (d[1] - d[0]) * 0.12, d[1] - (d[1] - d[0]) * 0.12].forEach(function (v) {
-        g.appendChild(svg("text", { class: "y-label", x: LEFT - 6, y: y(v) + 4 }, String(Math.round(v * 10) / 10)));
+      const shown = values.length ? [Math.min.apply(null, values), Math.max.apply(null, values)] : [];
+      shown.filter(function (v, i) { return i === 0 || v !== shown[0]; }).forEach(function (v) {
+        g.appendChild(svg("text", { class: "y-label", x: LEFT - 6, y: y(v) + 4 }, round1(v)));
       });
       panel.vitals.forEach(function (name, i) {
         (data.thresholds[name] || []).forEach(function (limit) {

@@ -117,6 +117,8 @@ def assert_security_headers(response: ClientResponse) -> None:
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
+    # not no-referrer: with it, browsers send `Origin: null` on the login form's post, which is refused
+    assert response.headers["Referrer-Policy"] == "same-origin"
 
 
 @pytest.mark.parametrize("path", ["/", "/sessions/pt-a-s1", "/sessions/nope"])
