@@ -312,11 +312,11 @@ class PagerRuntime:
 
 
 def register(app: faust.App, settings: Settings) -> PagerRuntime:
-    problem = webhook_problem(settings.pager_webhook_url)
+    problem = webhook_problem(settings.pager_webhook)
     if problem is not None:
         raise ValueError(f"cannot start the pager bridge: {problem}")
-    assert settings.pager_webhook_url is not None  # noqa: S101 - checked just above, for mypy
-    webhook = Webhook(settings.pager_webhook_url, settings.pager_timeout_seconds)
+    assert settings.pager_webhook is not None  # noqa: S101 - checked just above, for mypy
+    webhook = Webhook(settings.pager_webhook, settings.pager_timeout_seconds)
     runtime = PagerRuntime(
         table=app.Table(
             "pager-delivered",

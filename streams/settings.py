@@ -69,7 +69,9 @@ class Settings(BaseSettings):
         None, description="Key signing console sessions; unset = random (logins end at restart)"
     )
     nurse_id: str | None = Field(None, description="Who `ivigwatch ack/resolve` act as (the `by` field)")
-    pager_webhook_url: str | None = Field(None, description="Webhook the pager bridge posts to; unset = off")
+    pager_webhook_url: SecretStr | None = Field(
+        None, description="Webhook the pager bridge posts to (may hold a token: never logged); unset = off"
+    )
     pager_app_id: str = Field("ivigwatch-pager", description="Consumer group of the pager bridge")
     pager_web_port: int = Field(6068, description="Port of the pager bridge's web server")
     pager_max_attempts: int = Field(8, description="Deliveries tried before a page is dead-lettered")
@@ -104,6 +106,11 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, object]:
         """Settings as a dict with secrets masked, for display."""
         return self.model_dump(mode="json")
+
+    @property
+    def pager_webhook(self) -> str | None:
+        """The webhook URL in clear, for the pager bridge only."""
+        return None if self.pager_webhook_url is None else self.pager_webhook_url.get_secret_value()
 
     def to_env(self) -> dict[str, str]:
         """These settings as `IVIGWATCH_*` variables, to hand to a child process (secrets included)."""

@@ -28,7 +28,7 @@ def worker(role: Role = typer.Argument(..., help="rules, writer or pager (webhoo
     if role is Role.PAGER:
         from agents.pager import webhook_problem
 
-        if problem := webhook_problem(settings.pager_webhook_url):
+        if problem := webhook_problem(settings.pager_webhook):
             typer.echo(f"cannot start the pager bridge: {problem}", err=True)
             raise typer.Exit(2)
     try:

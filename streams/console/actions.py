@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from models.events import NurseAction
-from streams.topics import ACTIONS_TOPIC
+from streams.nurse_actions import ActionProducer
 
 
 class ActionNotSent(RuntimeError):
@@ -23,32 +22,18 @@ class ActionSink(Protocol):
     async def send(self, action: NurseAction) -> None: ...
 
 
-def encode(action: NurseAction) -> tuple[bytes, bytes]:
-    """(key, value) of an action's Kafka message: the patient id, and the contract's JSON."""
-    return action.patient_id.encode(), action.model_dump_json(exclude_none=True).encode()
-
-
 class KafkaActions:
-    """Produces each action and waits until the broker has it (acks=all) before the console answers."""
+    """Produces each action and waits until the broker has it (acks=all) before the console answers;
+    the same producer as `ivigwatch ack/resolve` (streams.nurse_actions)."""
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
-        self.producer: AIOKafkaProducer | None = None
+        self.producer: ActionProducer | None = None
 
     async def start(self) -> None:
         """Raises aiokafka's KafkaConnectionError when Kafka is unreachable."""
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.bootstrap,
-            acks="all",
-            enable_idempotence=True,
-            request_timeout_ms=10_000,
-            client_id="ivigwatch-console",
-        )
-        try:
-            await producer.start()
-        except BaseException:
-            await producer.stop()
-            raise
+        producer = ActionProducer(self.bootstrap)
+        await producer.start()
         self.producer = producer
 
     async def stop(self) -> None:
@@ -59,8 +44,7 @@ class KafkaActions:
     async def send(self, action: NurseAction) -> None:
         if self.producer is None:
             raise ActionNotSent("the console is not connected to Kafka yet; try again")
-        key, value = encode(action)
         try:
-            await self.producer.send_and_wait(ACTIONS_TOPIC, value, key=key)
+            await self.producer.send(action)
         except KafkaError as exc:
             raise ActionNotSent(f"the action was not sent ({type(exc).__name__}); try again") from None
