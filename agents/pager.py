@@ -32,8 +32,8 @@ import aiohttp
 import faust
 from pydantic import ValidationError
 
+from agents.deadletters import send_dead_letter
 from models.alerts import Alert, AlertStatus, Severity
-from models.deadletter import DeadLetter, SourcePosition
 from models.errors import safe_errors
 from streams.settings import Settings
 from streams.topics import ALERTS_TOPIC, DEADLETTER_TOPIC
@@ -296,19 +296,8 @@ class PagerRuntime:
         await self.dead_letter(raw, key, [reason], message)
 
     async def dead_letter(self, raw: bytes, key: bytes | None, errors: list[str], message: Any) -> None:
-        record = DeadLetter.of(
-            raw,
-            errors,
-            "page",
-            SourcePosition(topic=message.topic, partition=message.partition, offset=message.offset),
-            datetime.now(UTC),
-        )
-        fut = await self.deadletter_topic.send(key=key, value=record.model_dump_json().encode())
-        await fut
+        await send_dead_letter(self.deadletter_topic, raw, key, errors, "page", message)
         self.counts["deadletter"] += 1
-        log.warning(
-            "dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, "; ".join(errors)
-        )
 
 
 def register(app: faust.App, settings: Settings) -> PagerRuntime:

@@ -10,9 +10,9 @@ from typing import Any
 
 import faust
 
+from agents.deadletters import send_dead_letter
 from agents.rules.engine import advance, new_state, process
 from models.alerts import Alert
-from models.deadletter import DeadLetter, SourcePosition
 from models.events import Event, NurseAction
 from models.parsing import InvalidMessage
 from models.ruleset import RuleSet
@@ -132,19 +132,8 @@ class RulesRuntime:
     async def dead_letter(
         self, raw: bytes, key: bytes | None, errors: list[str], stage: str, message: Any
     ) -> None:
-        record = DeadLetter.of(
-            raw,
-            errors,
-            stage,
-            SourcePosition(topic=message.topic, partition=message.partition, offset=message.offset),
-            datetime.now(UTC),
-        )
-        fut = await self.deadletter_topic.send(key=key, value=record.model_dump_json().encode())
-        await fut
+        await send_dead_letter(self.deadletter_topic, raw, key, errors, stage, message)
         self.counts["deadletter"] += 1
-        log.warning(
-            "dead-lettered %s[%d]@%d: %s", message.topic, message.partition, message.offset, "; ".join(errors)
-        )
 
 
 def patient_table(app: faust.App, partitions: int) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -13,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy.processes import terminate
 from streams.settings import Settings
 
 
@@ -77,11 +77,4 @@ def start_console(
 
 def stop_console(console: ConsoleProcess, grace: float = 10.0) -> int:
     """SIGTERM, then SIGKILL after `grace` seconds."""
-    if console.process.poll() is None:
-        console.process.send_signal(signal.SIGTERM)
-        try:
-            console.process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            console.process.kill()
-            console.process.wait()
-    return console.process.returncode
+    return terminate(console.process, grace)

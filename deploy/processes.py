@@ -311,3 +311,15 @@ def ensure_tool(name: str, apt_package: str, *, log: Log = print, alternative: s
         if not found:
             raise ServerError(f"`{name}` is still missing after installing {apt_package}: {hint}")
         return found
+
+
+def terminate(process: subprocess.Popen[bytes], grace: float) -> int:
+    """SIGTERM a child process, SIGKILL it after `grace` seconds; returns its exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode

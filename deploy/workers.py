@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deploy.processes import terminate
 from streams.settings import Settings
 
 
@@ -81,11 +81,4 @@ def wait_healthy(worker: WorkerProcess, timeout: float = 90.0) -> dict[str, Any]
 
 def stop_worker(worker: WorkerProcess, grace: float = 20.0) -> int:
     """SIGTERM (Faust leaves the group cleanly), then SIGKILL after `grace` seconds."""
-    if worker.process.poll() is None:
-        worker.process.send_signal(signal.SIGTERM)
-        try:
-            worker.process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            worker.process.kill()
-            worker.process.wait()
-    return worker.process.returncode
+    return terminate(worker.process, grace)
