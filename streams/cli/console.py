@@ -11,6 +11,7 @@ import typer
 from aiokafka.errors import KafkaConnectionError
 
 from agents.rules.loader import RuleFileError
+from streams.cli.errors import kafka_unreachable
 from streams.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -44,8 +45,7 @@ def console(
         raise typer.Exit(2) from None
     except KafkaConnectionError:
         typer.echo(
-            f"cannot reach Kafka at {settings.bootstrap}: start the local stack with "
-            "`ivigwatch stack up`, or set IVIGWATCH_KAFKA_BOOTSTRAP",
+            kafka_unreachable(settings.bootstrap),
             err=True,
         )
         raise typer.Exit(1) from None

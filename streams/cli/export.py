@@ -9,6 +9,7 @@ from pathlib import Path
 
 import typer
 
+from streams.cli.errors import influx_unreachable
 from streams.fhir import FhirExportError, bundle_json, observation_count
 from streams.influx import InfluxClient, InfluxUnavailable
 from streams.sessions import SessionNotFound, SessionRecord, load_session
@@ -33,7 +34,7 @@ def fhir_command(
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
     except InfluxUnavailable as exc:
-        typer.echo(f"{exc}: start it with `ivigwatch stack up`, or set IVIGWATCH_INFLUX_URL", err=True)
+        typer.echo(influx_unreachable(exc), err=True)
         raise typer.Exit(1) from None
     except RuntimeError as exc:  # an InfluxQL error answer, e.g. the database does not exist
         typer.echo(f"InfluxDB {settings.influx_db}: {exc}", err=True)

@@ -12,6 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 from agents.rules.loader import RuleFileError, load_rules
 from models.events import EventTime
 from models.ruleset import RuleSet
+from streams.cli.errors import influx_unreachable
 from streams.importer import ImportSummary, import_lines
 from streams.influx import InfluxClient, InfluxUnavailable
 from streams.influx_schema import ensure_schema
@@ -43,7 +44,7 @@ def import_command(
     try:
         summary = asyncio.run(_run(settings, lines, ruleset, until_ts))
     except InfluxUnavailable as exc:
-        typer.echo(f"{exc}: start it with `ivigwatch stack up`, or set IVIGWATCH_INFLUX_URL", err=True)
+        typer.echo(influx_unreachable(exc), err=True)
         raise typer.Exit(1) from None
     for bad in summary.bad_lines:
         typer.echo(f"line {bad.line_no}: {bad.reason}" if bad.line_no else bad.reason, err=True)

@@ -10,6 +10,7 @@ from typing import TypeVar
 import typer
 from pydantic import ValidationError
 
+from streams.cli.errors import influx_unreachable
 from streams.influx import InfluxClient, InfluxUnavailable
 from streams.influx_schema import backfill_rollups, ensure_schema
 from streams.settings import Settings, get_settings
@@ -44,8 +45,7 @@ def _run(settings: Settings, work: Callable[[InfluxClient], Awaitable[T]], timeo
     try:
         return asyncio.run(main())
     except InfluxUnavailable as exc:
-        hint = "start the local stack with `ivigwatch stack up`, or set IVIGWATCH_INFLUX_URL"
-        raise _fail(f"{exc} ({hint})") from None
+        raise _fail(influx_unreachable(exc)) from None
     except RuntimeError as exc:  # an InfluxQL error answer, e.g. a user without admin rights
         hint = " (run `ivigwatch influx setup` first)" if "not found" in str(exc) else ""
         raise _fail(f"InfluxDB refused it: {exc}{hint}") from None

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from models.alerts import Alert, AlertStatus
 from models.errors import safe_errors
+from streams.cli.errors import kafka_unreachable
 from streams.nurse_actions import ActionType, AlertNotFound, SentAction, find_alert, new_action, send_action
 from streams.settings import get_settings
 from streams.topics import ACTIONS_TOPIC, ALERTS_TOPIC
@@ -93,8 +94,7 @@ def _act(
         raise _fail(f"not a valid nurse action: {'; '.join(safe_errors(exc))}", 2) from None
     except KafkaConnectionError:
         raise _fail(
-            f"cannot reach Kafka at {settings.bootstrap}: start the local stack with "
-            "`ivigwatch stack up`, or set IVIGWATCH_KAFKA_BOOTSTRAP",
+            kafka_unreachable(settings.bootstrap),
             1,
         ) from None
     except KafkaError as exc:

@@ -26,6 +26,7 @@ from agents.rules.loader import RuleFileError, load_rules
 from models.events import EventTime
 from streams import analyses
 from streams.analyses import Table
+from streams.cli.errors import influx_unreachable
 from streams.influx import InfluxClient, InfluxUnavailable
 from streams.lineprotocol import ALERTS, INFUSION
 from streams.sessions import SessionNotFound, load_session
@@ -148,7 +149,7 @@ def run(
     try:
         table, requests, in_influx = asyncio.run(go())
     except InfluxUnavailable as exc:
-        _fail(f"{exc}: start it with `ivigwatch stack up`, or set IVIGWATCH_INFLUX_URL", 1)
+        _fail(influx_unreachable(exc), 1)
     except SessionNotFound as exc:
         _fail(str(exc), 1)
     except ValueError as exc:  # a session id that is not a pseudonym
@@ -277,12 +278,7 @@ def alerts_by_condition(
     fmt: FormatOption = None,
 ) -> None:
     """Alerts that first fired in the period, by condition and the highest severity they reached."""
-    start, end = _period(since, until)
-
-    async def work(client: InfluxClient) -> Table:
-        return analyses.alert_counts(await alert_rows(client, start), start, end)
-
-    run(work, _format(ctx, fmt), f"Alerts first fired {_describe(start, end)}")
+    _over_alerts(ctx, since, until, fmt, analyses.alert_counts, "Alerts first fired")
 
 
 @app.command("ack-time")
@@ -293,10 +289,25 @@ def ack_time(
     fmt: FormatOption = None,
 ) -> None:
     """Minutes from an alert's first firing to its acknowledgement, per severity (median, p90)."""
+    caption = "median and p90 by nearest rank; severity when acknowledged (else the highest reached)"
+    _over_alerts(
+        ctx, since, until, fmt, analyses.ack_times, "Time to acknowledge, alerts first fired", caption
+    )
+
+
+def _over_alerts(
+    ctx: typer.Context,
+    since: str | None,
+    until: str | None,
+    fmt: Format | None,
+    analysis: Callable[[list[dict[str, Any]], datetime | None, datetime | None], Table],
+    title: str,
+    caption: str = "",
+) -> None:
+    """An analysis of the alert messages of a period, fetched once and printed."""
     start, end = _period(since, until)
 
     async def work(client: InfluxClient) -> Table:
-        return analyses.ack_times(await alert_rows(client, start), start, end)
+        return analysis(await alert_rows(client, start), start, end)
 
-    caption = "median and p90 by nearest rank; severity when acknowledged (else the highest reached)"
-    run(work, _format(ctx, fmt), f"Time to acknowledge, alerts first fired {_describe(start, end)}", caption)
+    run(work, _format(ctx, fmt), f"{title} {_describe(start, end)}", caption)

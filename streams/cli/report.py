@@ -14,6 +14,7 @@ from pydantic import TypeAdapter, ValidationError
 from agents.rules.loader import RuleFileError, load_rules
 from models.events import EventTime
 from models.ruleset import RuleSet
+from streams.cli.errors import influx_unreachable
 from streams.influx import InfluxClient, InfluxUnavailable
 from streams.sessions import SessionNotFound, SessionRecord, check_id, load_session, sessions_started
 from streams.settings import Settings, get_settings
@@ -68,7 +69,7 @@ def report_command(
     try:
         paths = asyncio.run(job)
     except InfluxUnavailable as exc:
-        typer.echo(f"{exc}: start it with `ivigwatch stack up`, or set IVIGWATCH_INFLUX_URL", err=True)
+        typer.echo(influx_unreachable(exc), err=True)
         raise typer.Exit(1) from None
     except (SessionNotFound, NoSessions) as exc:
         typer.echo(str(exc), err=True)

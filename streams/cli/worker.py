@@ -10,6 +10,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from agents.rules.loader import RuleFileError, load_rules
 from streams.app import Role, create_app
+from streams.cli.errors import kafka_unreachable
 from streams.settings import get_settings
 from streams.topics import ensure_topics
 
@@ -35,8 +36,7 @@ def worker(role: Role = typer.Argument(..., help="rules, writer or pager (webhoo
         asyncio.run(ensure_topics(settings.bootstrap, settings.topic_partitions))
     except KafkaConnectionError:
         typer.echo(
-            f"cannot reach Kafka at {settings.bootstrap}: start the local stack with "
-            "`ivigwatch stack up`, or set IVIGWATCH_KAFKA_BOOTSTRAP",
+            kafka_unreachable(settings.bootstrap),
             err=True,
         )
         raise typer.Exit(1) from None
