@@ -13,6 +13,7 @@ from typing import Any
 
 import faust
 
+from streams.kafka_clients import faust_credentials
 from streams.settings import Settings
 
 
@@ -38,6 +39,7 @@ def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
     datadir.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = {
         "broker": broker_url(settings.bootstrap),
+        "broker_credentials": faust_credentials(settings),
         "store": settings.store,
         "processing_guarantee": "at_least_once",
         "topic_partitions": settings.topic_partitions,

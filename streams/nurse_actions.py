@@ -13,11 +13,13 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Literal
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import TopicPartition
 from pydantic import ValidationError
 
 from models.alerts import Alert
 from models.events import NurseAction
+from streams import kafka_clients
+from streams.settings import Settings
 from streams.topics import ACTIONS_TOPIC, ALERTS_TOPIC
 
 ActionType = Literal["ack", "resolve", "note"]
@@ -53,7 +55,7 @@ def new_action(
     )
 
 
-async def find_alert(bootstrap: str, alert_id: str, within_seconds: float = 10.0) -> Alert:
+async def find_alert(settings: Settings, alert_id: str, within_seconds: float = 10.0) -> Alert:
     """The latest message of `alert_id` on `ivig.alerts.v1`, read from the beginning.
 
     Reads every partition up to its end offset at the time of the call, then the partition the
@@ -62,9 +64,9 @@ async def find_alert(bootstrap: str, alert_id: str, within_seconds: float = 10.0
     within `within_seconds`.
     """
     deadline = time.monotonic() + within_seconds
-    consumer = AIOKafkaConsumer(
+    consumer = kafka_clients.consumer(
+        settings,
         ALERTS_TOPIC,  # without a group, the consumer is assigned every partition at start
-        bootstrap_servers=bootstrap,
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
@@ -116,12 +118,12 @@ class SentAction:
 
 
 class ActionProducer:
-    """A producer of nurse actions; `async with ActionProducer(bootstrap) as p: await p.send(a)`.
+    """A producer of nurse actions; `async with ActionProducer(settings) as p: await p.send(a)`.
     A long-lived tool (the console) keeps one open; the CLI opens one per command."""
 
-    def __init__(self, bootstrap: str, request_seconds: float = 10.0) -> None:
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap,
+    def __init__(self, settings: Settings, request_seconds: float = 10.0) -> None:
+        self._producer = kafka_clients.producer(
+            settings,
             acks="all",
             enable_idempotence=True,
             request_timeout_ms=max(1000, int(request_seconds * 1000)),
@@ -156,7 +158,7 @@ class ActionProducer:
         return SentAction(action, metadata.partition, metadata.offset)
 
 
-async def send_action(bootstrap: str, action: NurseAction, request_seconds: float = 10.0) -> SentAction:
+async def send_action(settings: Settings, action: NurseAction, request_seconds: float = 10.0) -> SentAction:
     """Send one action with a producer of its own (see ActionProducer)."""
-    async with ActionProducer(bootstrap, request_seconds) as producer:
+    async with ActionProducer(settings, request_seconds) as producer:
         return await producer.send(action)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -29,6 +29,25 @@ class Settings(BaseSettings):
     influx_db: str = Field("ivigwatch", description="InfluxDB database name")
     influx_username: str | None = Field(None, description="InfluxDB user (v1 basic auth)")
     influx_password: SecretStr | None = Field(None, description="InfluxDB password")
+    influx_read_username: str | None = Field(
+        None, description="InfluxDB user with read rights only (query, report, export, console charts)"
+    )
+    influx_read_password: SecretStr | None = Field(None, description="Password of the read-only user")
+    influx_admin_username: str | None = Field(
+        None, description="InfluxDB admin (database, retention policies, rollups: `influx setup` only)"
+    )
+    influx_admin_password: SecretStr | None = Field(None, description="Password of the InfluxDB admin")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] | None = Field(
+        None, description="Kafka listener security; unset = the local stack's (SASL_SSL when secured)"
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism of the Kafka login"
+    )
+    kafka_username: str | None = Field(None, description="Kafka SASL user")
+    kafka_password: SecretStr | None = Field(None, description="Kafka SASL password")
+    kafka_ca_file: Path | None = Field(
+        None, description="CA certificate(s) that signed the broker's TLS certificate"
+    )
     influx_raw_retention: Annotated[str, AfterValidator(influx_duration)] = Field(
         "520w", description="How long raw points are kept (default policy autogen): INF or e.g. 520w, 90d"
     )
@@ -44,6 +63,9 @@ class Settings(BaseSettings):
     local_kafka_controller_port: int = Field(19093, description="Local KRaft controller port")
     local_kafka_heap_mb: int = Field(768, description="Heap of the local broker JVM (MiB)")
     local_influx_port: int = Field(18086, description="Loopback port of the local InfluxDB")
+    local_secure: bool = Field(
+        True, description="Local stack with logins: Kafka SASL/SCRAM over TLS, InfluxDB users (false: none)"
+    )
     stack_start_timeout: float = Field(90.0, description="Seconds to wait for a server to start")
 
     # --- topics and workers ---------------------------------------------------------------
@@ -76,6 +98,21 @@ class Settings(BaseSettings):
     pager_web_port: int = Field(6068, description="Port of the pager bridge's web server")
     pager_max_attempts: int = Field(8, description="Deliveries tried before a page is dead-lettered")
     pager_timeout_seconds: float = Field(5.0, description="Timeout of one webhook delivery")
+
+    # --- pipeline watchdog (`ivigwatch watchdog`) -----------------------------------------------
+    watchdog_interval_seconds: float = Field(
+        5.0, description="How often the watchdog samples lag and /healthz"
+    )
+    watchdog_stall_seconds: float = Field(
+        60.0, description="Lag growing (or events waiting unconsumed) this long raises pipeline_stalled"
+    )
+    watchdog_unanswered_seconds: float = Field(
+        30.0, description="A rule worker not answering /healthz this long raises pipeline_stalled"
+    )
+    watchdog_health_urls: str | None = Field(
+        None, description="Comma-separated /healthz URLs of the rule workers; unset = the local one"
+    )
+    watchdog_web_port: int = Field(6069, description="Port of the watchdog's own /healthz")
 
     # --- time-series writer -----------------------------------------------------------------
     writer_batch_lines: int = Field(5000, description="Flush a batch at this many lines")

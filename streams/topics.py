@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from typing import TYPE_CHECKING
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 EVENTS_TOPIC = "ivig.events.v1"
@@ -17,13 +18,19 @@ KEYED_TOPICS = (EVENTS_TOPIC, ALERTS_TOPIC, ACTIONS_TOPIC)
 """Keyed by patient_id, co-partitioned with the per-patient tables: same partition count."""
 ALL_TOPICS = (*KEYED_TOPICS, DEADLETTER_TOPIC)
 
+if TYPE_CHECKING:
+    from streams.settings import Settings
+
 log = logging.getLogger(__name__)
 
 
-async def ensure_topics(bootstrap: str, partitions: int, replication_factor: int = 1) -> list[str]:
+async def ensure_topics(settings: Settings, replication_factor: int = 1) -> list[str]:
     """Create any missing contract topic; returns the names created. Existing topics are left as
     they are, but a keyed topic with another partition count is an error (state would split)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="ivigwatch-admin")
+    from streams import kafka_clients
+
+    partitions = settings.topic_partitions
+    admin = kafka_clients.admin(settings, client_id="ivigwatch-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())

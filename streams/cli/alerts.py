@@ -8,13 +8,13 @@ from collections import Counter
 from collections.abc import Callable
 
 import typer
-from aiokafka import AIOKafkaConsumer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.text import Text
 
 from models.alerts import Alert, AlertStatus, Severity
-from streams.settings import get_settings
+from streams import kafka_clients
+from streams.settings import Settings, get_settings
 from streams.topics import ALERTS_TOPIC
 
 STYLE = {
@@ -44,7 +44,7 @@ def render(alert: Alert) -> Text:
 
 
 async def follow(
-    bootstrap: str,
+    settings: Settings,
     on_alert: Callable[[Alert], None],
     stop: asyncio.Event,
     from_beginning: bool = False,
@@ -52,9 +52,9 @@ async def follow(
 ) -> None:
     """Call `on_alert` for every alert message until `stop` is set; `ready` is set once the
     consumer's position is pinned, so nothing produced after that can be missed."""
-    consumer = AIOKafkaConsumer(
+    consumer = kafka_clients.consumer(
+        settings,
         ALERTS_TOPIC,
-        bootstrap_servers=bootstrap,
         group_id=None,
         auto_offset_reset="earliest" if from_beginning else "latest",
     )
@@ -95,5 +95,5 @@ def alerts_command(
     console.print(f"Following {ALERTS_TOPIC} on {settings.bootstrap} (Ctrl-C to stop)", style="dim")
     stop = asyncio.Event()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(follow(settings.bootstrap, show, stop, from_beginning))
+        asyncio.run(follow(settings, show, stop, from_beginning))
     console.print(f"{sum(seen.values())} alert messages shown", style="dim")

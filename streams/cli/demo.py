@@ -22,6 +22,7 @@ from deploy.console import ConsoleError, ConsoleProcess, start_console, stop_con
 from deploy.processes import ServerError, free_port, port_open
 from deploy.workers import WorkerError, WorkerProcess, start_worker, stop_worker, wait_healthy
 from models.alerts import Alert, AlertStatus, Condition, Severity
+from streams import kafka_clients
 from streams.cli.alerts import follow, render
 from streams.cli.simulate import SimulateError, Stats, produce
 from streams.influx import InfluxClient, InfluxUnavailable
@@ -77,7 +78,7 @@ def demo(
     nurse_console: ConsoleProcess | None = None
     try:
         stack.up(settings, log=lambda line: console.print(f"  {line}", style="dim"))
-        asyncio.run(ensure_topics(settings.bootstrap, settings.topic_partitions))
+        asyncio.run(ensure_topics(settings))
         workers.extend(start_worker(role, settings) for role in ("rules", "writer"))
         for worker in workers:
             wait_healthy(worker, timeout=120)
@@ -157,7 +158,7 @@ async def _run(
 ) -> tuple[Feed, Stats]:
     feed, stats = Feed(), Stats(live=True)
     stop, ready = asyncio.Event(), asyncio.Event()
-    nurse = AIOKafkaProducer(bootstrap_servers=settings.bootstrap)
+    nurse = kafka_clients.producer(settings)
     await nurse.start()
     pending: list[asyncio.Task[Any]] = []
 
@@ -167,7 +168,7 @@ async def _run(
         if alert.condition is Condition.ANAPHYLAXIS and alert.status is AlertStatus.FIRING:
             pending.append(asyncio.ensure_future(_acknowledge(nurse, alert, feed)))
 
-    follower = asyncio.create_task(follow(settings.bootstrap, show, stop, ready=ready))
+    follower = asyncio.create_task(follow(settings, show, stop, ready=ready))
     await asyncio.wait_for(ready.wait(), timeout=30)
     console.rule(f"[bold]{len(DEMO_SCENARIOS)} simulated home infusions at {speed:g}x: live on-call feed")
 
@@ -178,7 +179,7 @@ async def _run(
         await produce(
             plan,
             None,
-            bootstrap=settings.bootstrap,
+            settings=settings,
             topic=EVENTS_TOPIC,
             speed=speed,
             rate=None,

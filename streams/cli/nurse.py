@@ -18,7 +18,7 @@ from models.alerts import Alert, AlertStatus
 from models.errors import safe_errors
 from streams.cli.errors import kafka_unreachable
 from streams.nurse_actions import ActionType, AlertNotFound, SentAction, find_alert, new_action, send_action
-from streams.settings import get_settings
+from streams.settings import Settings, get_settings
 from streams.topics import ACTIONS_TOPIC, ALERTS_TOPIC
 
 ALERT_ID = typer.Argument(..., help="The alert's id, as `ivigwatch alerts` shows it: SESSION:CONDITION:N")
@@ -85,7 +85,7 @@ def _act(
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its errors are reported below, once
     try:
         sent, alert = asyncio.run(
-            _lookup_and_send(settings.bootstrap, kind, alert_id, note, who, patient, timeout)
+            _lookup_and_send(settings, kind, alert_id, note, who, patient, timeout)
         )
     except AlertNotFound as exc:
         hint = "; pass --patient if it is older" if exc.gave_up_after is not None else ""
@@ -114,7 +114,7 @@ def _act(
 
 
 async def _lookup_and_send(
-    bootstrap: str,
+    settings: Settings,
     kind: ActionType,
     alert_id: str,
     note: str | None,
@@ -124,7 +124,7 @@ async def _lookup_and_send(
 ) -> tuple[SentAction, Alert | None]:
     alert = None
     if patient is None:
-        alert = await find_alert(bootstrap, alert_id, seconds)
+        alert = await find_alert(settings, alert_id, seconds)
         patient = alert.patient_id
     action = new_action(kind, alert_id, patient, by, note)
-    return await send_action(bootstrap, action, seconds), alert
+    return await send_action(settings, action, seconds), alert

@@ -24,7 +24,7 @@ from rich.table import Table
 
 from models.events import EventTime
 from streams.scenarios import DEMO_SCENARIOS, SCENARIOS
-from streams.settings import get_settings
+from streams.settings import Settings, get_settings
 from streams.simulator import LEAD_TIME, JsonDict, load_plan, scenario_plan
 from streams.topics import EVENTS_TOPIC
 
@@ -140,7 +140,7 @@ async def produce(
     plan: Plan,
     first: datetime | None,
     *,
-    bootstrap: str,
+    settings: Settings,
     topic: str,
     speed: float,
     rate: float | None,
@@ -148,15 +148,16 @@ async def produce(
     progress: Callable[[str], None],
 ) -> None:
     """Produce the events to `topic`, keyed by patient_id; the first event is at `first` or now."""
-    from aiokafka import AIOKafkaProducer
     from aiokafka.errors import KafkaError
 
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    from streams import kafka_clients
+
+    producer = kafka_clients.producer(settings, linger_ms=5)
     try:
         await producer.start()
     except KafkaError as exc:
         await producer.stop()
-        raise SimulateError(f"cannot reach Kafka at {bootstrap}: {exc}") from exc
+        raise SimulateError(f"cannot reach Kafka at {settings.bootstrap}: {exc}") from exc
     pending: list[asyncio.Future[Any]] = []
 
     async def send(event: JsonDict) -> None:
@@ -294,7 +295,7 @@ def simulate(
                 produce(
                     plan,
                     first,
-                    bootstrap=get_settings().bootstrap,
+                    settings=get_settings(),
                     topic=EVENTS_TOPIC,
                     speed=pace,
                     rate=rate,

@@ -33,7 +33,7 @@ def worker(role: Role = typer.Argument(..., help="rules, writer or pager (webhoo
             typer.echo(f"cannot start the pager bridge: {problem}", err=True)
             raise typer.Exit(2)
     try:
-        asyncio.run(ensure_topics(settings.bootstrap, settings.topic_partitions))
+        asyncio.run(ensure_topics(settings))
     except KafkaConnectionError:
         typer.echo(
             kafka_unreachable(settings.bootstrap),

@@ -8,6 +8,7 @@ from aiokafka.errors import KafkaError
 
 from models.events import NurseAction
 from streams.nurse_actions import ActionProducer
+from streams.settings import Settings
 
 
 class ActionNotSent(RuntimeError):
@@ -26,13 +27,13 @@ class KafkaActions:
     """Produces each action and waits until the broker has it (acks=all) before the console answers;
     the same producer as `ivigwatch ack/resolve` (streams.nurse_actions)."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.producer: ActionProducer | None = None
 
     async def start(self) -> None:
         """Raises aiokafka's KafkaConnectionError when Kafka is unreachable."""
-        producer = ActionProducer(self.bootstrap)
+        producer = ActionProducer(self.settings)
         await producer.start()
         self.producer = producer
 

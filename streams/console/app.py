@@ -70,8 +70,8 @@ def create_console_app(
     )
     console = Console(
         settings,
-        feed if feed is not None else KafkaFeed(settings.bootstrap, settings.topic_partitions),
-        actions if actions is not None else KafkaActions(settings.bootstrap),
+        feed if feed is not None else KafkaFeed(settings),
+        actions if actions is not None else KafkaActions(settings),
         sessions,
         rules if rules is not None else load_rules(settings.rules_file),
     )

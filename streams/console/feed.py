@@ -21,7 +21,9 @@ from pydantic import ValidationError
 
 from models.alerts import Alert
 from models.events import NurseAction
+from streams import kafka_clients
 from streams.console.alertbook import AlertBook, AlertEntry
+from streams.settings import Settings
 from streams.topics import ACTIONS_TOPIC, ALERTS_TOPIC, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -122,10 +124,9 @@ class KafkaFeed(Hub):
     """Reads the alerts and actions topics from the beginning, with no consumer group (no commits):
     every console process builds the whole picture itself."""
 
-    def __init__(self, bootstrap: str, partitions: int, book: AlertBook | None = None) -> None:
+    def __init__(self, settings: Settings, book: AlertBook | None = None) -> None:
         super().__init__(book)
-        self.bootstrap = bootstrap
-        self.partitions = partitions
+        self.settings = settings
         self.consumer: AIOKafkaConsumer | None = None
         self.task: asyncio.Task[None] | None = None
         self.invalid = 0
@@ -133,15 +134,15 @@ class KafkaFeed(Hub):
     async def start(self) -> None:
         """Connect (raises aiokafka's KafkaConnectionError when Kafka is unreachable) and start reading."""
         try:
-            await ensure_topics(self.bootstrap, self.partitions)
+            await ensure_topics(self.settings)
         except KafkaError:
             raise
         except RuntimeError as exc:  # partition counts differ: the workers will say so; we only read
             log.warning("%s", exc)
-        consumer = AIOKafkaConsumer(
+        consumer = kafka_clients.consumer(
+            self.settings,
             ALERTS_TOPIC,
             ACTIONS_TOPIC,
-            bootstrap_servers=self.bootstrap,
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",

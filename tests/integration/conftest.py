@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from deploy import stack
 from deploy.processes import free_ports
 from deploy.workers import WorkerProcess, start_worker, stop_worker, wait_healthy
+from streams import kafka_clients
 from streams.influx import InfluxClient
 from streams.settings import Settings
 from streams.topics import ensure_topics
@@ -57,7 +58,7 @@ def running_stack(settings: Settings, roles: tuple[str, ...]) -> Iterator[dict[s
     stack.up(settings, log=lambda line: None)
     workers: dict[str, WorkerProcess] = {}
     try:
-        asyncio.run(ensure_topics(settings.bootstrap, settings.topic_partitions))
+        asyncio.run(ensure_topics(settings))
         for role in roles:
             workers[role] = start_worker(role, settings)
         for worker in workers.values():
@@ -92,7 +93,7 @@ def event(patient: str, minutes: float, **fields: Any) -> dict[str, Any]:
 
 
 async def produce(settings: Settings, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap, linger_ms=5)
+    producer = kafka_clients.producer(settings, linger_ms=5)
     await producer.start()
     try:
         for key, value in messages:
@@ -125,8 +126,8 @@ class Collector:
         from streams.topics import ALERTS_TOPIC, DEADLETTER_TOPIC
 
         for topic in (ALERTS_TOPIC, DEADLETTER_TOPIC):
-            consumer = AIOKafkaConsumer(
-                topic, bootstrap_servers=self.settings.bootstrap, group_id=None, auto_offset_reset="latest"
+            consumer = kafka_clients.consumer(
+                self.settings, topic, group_id=None, auto_offset_reset="latest"
             )
             await consumer.start()
             await consumer.seek_to_end()

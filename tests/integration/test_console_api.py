@@ -19,8 +19,8 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiokafka import AIOKafkaConsumer
 
+from streams import kafka_clients
 from streams.console.app import running_console
 from streams.console.auth import hash_password
 from streams.settings import Settings
@@ -122,7 +122,7 @@ async def test_ack_goes_to_the_actions_topic_and_the_alert_becomes_acknowledged(
 ) -> None:
     patient = new_patient()
     alert_id = f"{patient}-s1:anaphylaxis:1"
-    actions = AIOKafkaConsumer(ACTIONS_TOPIC, bootstrap_servers=live.settings.bootstrap, group_id=None)
+    actions = kafka_clients.consumer(live.settings, ACTIONS_TOPIC, group_id=None)
     await actions.start()
     try:
         await actions.seek_to_end()

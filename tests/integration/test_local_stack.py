@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from deploy import local_influx, stack
 from deploy.processes import http_ok, pid_alive, port_open
+from streams import kafka_clients
 from streams.settings import Settings
 from tests.integration.conftest import local_settings
 
@@ -51,13 +51,13 @@ def test_up_starts_kafka_and_influx(started: tuple[Settings, list[str]]) -> None
 async def test_kafka_round_trip(started: tuple[Settings, list[str]]) -> None:
     settings, _ = started
     topic = f"stack-smoke-{uuid.uuid4().hex[:8]}"
-    producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap)
+    producer = kafka_clients.producer(settings)
     await producer.start()
     try:
         await producer.send_and_wait(topic, b"hello", key=b"patient-less")
     finally:
         await producer.stop()
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=settings.bootstrap, auto_offset_reset="earliest")
+    consumer = kafka_clients.consumer(settings, topic, auto_offset_reset="earliest")
     await consumer.start()
     try:
         message = await asyncio.wait_for(consumer.getone(), timeout=30)
