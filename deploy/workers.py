@@ -1,4 +1,4 @@
-"""Start and stop the Faust worker processes (rules, writer, pager) for the demo and the tests."""
+"""Start and stop the Faust worker processes (rules, writer, pager) and the watchdog, for the demo and tests."""
 
 from __future__ import annotations
 
@@ -73,10 +73,30 @@ def wait_healthy(worker: WorkerProcess, timeout: float = 90.0) -> dict[str, Any]
                 f"{worker.role} worker exited ({worker.process.returncode}):\n{worker.log_tail()}"
             )
         health = worker.health()
+        if health and health.get("role") == "watchdog" and health.get("ready"):
+            return health  # the watchdog has read its history and taken its first sample
         if health and health.get("assigned_partitions", 0) > 0 and not health.get("rebalancing"):
             return health
         time.sleep(0.5)
     raise WorkerError(f"{worker.role} worker not ready after {timeout:.0f}s:\n{worker.log_tail()}")
+
+
+def start_watchdog(settings: Settings, extra_env: Mapping[str, str] | None = None) -> WorkerProcess:
+    """Start `ivigwatch watchdog` as a child process (wait for it with `wait_healthy`); logs to a file."""
+    log_dir = settings.state_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / "watchdog.log"
+    env = {**os.environ, **settings.to_env(), **(extra_env or {})}
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli.main", "watchdog"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+    url = f"http://{settings.web_host}:{settings.watchdog_web_port}/healthz"
+    return WorkerProcess("watchdog", process, log_path, url)
 
 
 def stop_worker(worker: WorkerProcess, grace: float = 20.0) -> int:

@@ -15,6 +15,7 @@ from streams.cli.query import app as query_app
 from streams.cli.replay import replay_command
 from streams.cli.report import report_command
 from streams.cli.simulate import simulate
+from streams.cli.watchdog import watchdog
 from streams.cli.worker import worker
 
 app = typer.Typer(
@@ -39,6 +40,7 @@ app.command("import")(import_command)
 app.add_typer(query_app, name="query")
 app.command()(simulate)
 app.command()(demo)
+app.command()(watchdog)
 
 
 def main() -> None:

@@ -57,7 +57,7 @@ class OpenAlert:
     status: AlertStatus
     level: int
     since: datetime  # when the last firing or escalation was due: the next escalation counts from it
-    fired_t: float | None = None  # monotonic time it fired here (None: fired before a restart)
+    fired_at: datetime | None = None  # when it fired (None: unknown after a restart)
 
 
 @dataclass
@@ -85,7 +85,8 @@ class Watch:
         if last.status is AlertStatus.RESOLVED:
             self.open = None
         else:
-            self.open = OpenAlert(n, last.status, last.escalation_level, last.ts)
+            fired_at = last.ts if last.status is AlertStatus.FIRING and last.escalation_level == 0 else None
+            self.open = OpenAlert(n, last.status, last.escalation_level, last.ts, fired_at)
 
     def observe(self, sample: Sample) -> list[Alert]:
         findings = self._findings(sample)
@@ -95,7 +96,7 @@ class Watch:
                 return []
             self.last_n += 1
             self.clear_since = None
-            self.open = OpenAlert(self.last_n, AlertStatus.FIRING, 0, sample.now, sample.t)
+            self.open = OpenAlert(self.last_n, AlertStatus.FIRING, 0, sample.now, sample.now)
             return [
                 messages.message(
                     self.last_n,
@@ -161,7 +162,8 @@ class Watch:
     def _resolve(self, sample: Sample) -> Alert:
         assert self.open is not None  # noqa: S101 - only called with an open alert
         current, self.open, self.clear_since = self.open, None, None
-        stalled = None if current.fired_t is None else sample.t - current.fired_t
+        fired = current.fired_at
+        stalled = None if fired is None else (sample.now - fired).total_seconds()
         return messages.message(
             current.n,
             AlertStatus.RESOLVED,

@@ -1,0 +1,180 @@
+"""The pipeline watchdog on real servers: a frozen rule worker (SIGSTOP) under steady load raises one
+critical `pipeline_stalled`; a restarted watchdog keeps it open without firing again; SIGCONT resolves
+it once, after the backlog was processed; the writer stores both messages in InfluxDB.
+
+A stack of its own (Kafka, InfluxDB, rules and writer workers, the watchdog with small limits:
+sampled every 1 s, stall 5 s, unanswered 5 s) and one steady producer of ordinary vital signs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from deploy.processes import free_port
+from deploy.workers import WorkerProcess, start_watchdog, stop_worker, wait_healthy
+from streams import kafka_clients
+from streams.settings import Settings
+from streams.topics import ALERTS_TOPIC, EVENTS_TOPIC
+from tests.integration.conftest import Collector, local_settings, running_stack, wait_for_points
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
+
+STALLED = "pipeline_stalled"
+RATE = 25.0  # events per second, spread over 50 patients
+
+
+@dataclass
+class Rig:
+    settings: Settings
+    rules: WorkerProcess
+    watchdog: WorkerProcess
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
+    settings = local_settings(
+        Path(tmp_path_factory.mktemp("watchdog")),
+        influx_db="ivigwatch_watchdog",
+        topic_partitions=4,
+        tick_seconds=1.0,
+        watchdog_interval_seconds=1.0,
+        watchdog_stall_seconds=5.0,
+        watchdog_unanswered_seconds=5.0,
+        watchdog_web_port=free_port(),
+    )
+    with running_stack(settings, ("rules", "writer")) as workers:
+        watchdog = start_watchdog(settings)
+        rig = Rig(settings, workers["rules"], watchdog)
+        try:
+            wait_healthy(watchdog, timeout=60)
+            yield rig
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(rig.rules.process.pid, signal.SIGCONT)
+            stop_worker(rig.watchdog)
+
+
+class Load:
+    """Ordinary vital signs of 50 patients at a steady rate, until stopped."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.sent = 0
+        self.patients = [f"pt-wd-{uuid.uuid4().hex[:6]}-{i}" for i in range(50)]
+        self.task: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        producer = kafka_clients.producer(self.settings, linger_ms=5)
+        await producer.start()
+        try:
+            began = time.monotonic()
+            while True:
+                patient = self.patients[self.sent % len(self.patients)]
+                reading = {
+                    "type": "vitals",
+                    "patient_id": patient,
+                    "session_id": f"{patient}-s1",
+                    "ts": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+                    "heart_rate": 72,
+                    "spo2": 98,
+                }
+                await producer.send(EVENTS_TOPIC, json.dumps(reading).encode(), key=patient.encode())
+                self.sent += 1
+                await asyncio.sleep(max(0.0, began + self.sent / RATE - time.monotonic()))
+        finally:
+            await producer.stop()
+
+
+@contextlib.asynccontextmanager
+async def steady_load(settings: Settings) -> AsyncIterator[Load]:
+    load = Load(settings)
+    load.task = asyncio.create_task(load.run())
+    try:
+        yield load
+    finally:
+        load.task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await load.task
+
+
+def stalled(status: str) -> Any:
+    return lambda m: m["condition"] == STALLED and m["status"] == status
+
+
+def rules_events_processed(rig: Rig) -> int:
+    return int((rig.rules.health() or {}).get("counts", {}).get("events", 0))
+
+
+async def test_frozen_rule_worker_fires_once_survives_a_watchdog_restart_and_resolves_once(rig: Rig) -> None:
+    collector = Collector(rig.settings)
+    await collector.start()
+    try:
+        async with steady_load(rig.settings) as load:
+            # A healthy pipeline under load raises nothing.
+            calm = await collector.wait_for(ALERTS_TOPIC, stalled("firing"), timeout=4)
+            assert calm == [], "pipeline_stalled fired while the rule worker kept up"
+
+            frozen_at = time.monotonic()
+            os.kill(rig.rules.process.pid, signal.SIGSTOP)
+            fired = await collector.wait_for(ALERTS_TOPIC, stalled("firing"), timeout=40)
+            assert fired, f"no pipeline_stalled within 40 s of SIGSTOP:\n{rig.watchdog.log_tail()}"
+            detect_seconds = time.monotonic() - frozen_at
+            alert = fired[0]
+            assert alert["alert_id"] == "-:pipeline_stalled:1"
+            assert (alert["patient_id"], alert["session_id"], alert["severity"]) == ("-", "-", "critical")
+            summary = alert["evidence"]["summary"]
+            assert rig.settings.rules_app_id in summary or rig.rules.health_url in summary, summary
+            assert alert["evidence"]["values"]["lag_events"] > 0
+            assert "Alerts may be missing" in alert["action"]
+
+            # A watchdog restarted while the alert is open neither fires again nor renumbers it.
+            await asyncio.to_thread(stop_worker, rig.watchdog)
+            rig.watchdog = start_watchdog(rig.settings)
+            health = await asyncio.to_thread(wait_healthy, rig.watchdog, 60)
+            assert health["alert"]["alert_id"] == "-:pipeline_stalled:1"
+            await asyncio.sleep(rig.settings.watchdog_stall_seconds + 3)
+            assert len([m for m in collector.seen[ALERTS_TOPIC] if m["condition"] == STALLED]) == 1
+
+            sent_while_frozen = load.sent
+            os.kill(rig.rules.process.pid, signal.SIGCONT)
+            thawed_at = time.monotonic()
+            resolved = await collector.wait_for(ALERTS_TOPIC, stalled("resolved"), timeout=60)
+            assert resolved, f"not resolved within 60 s of SIGCONT:\n{rig.watchdog.log_tail()}"
+            resolve_seconds = time.monotonic() - thawed_at
+            processed = rules_events_processed(rig)
+            assert resolved[0]["alert_id"] == "-:pipeline_stalled:1"
+            assert processed >= sent_while_frozen, "resolved before the backlog was processed"
+
+            await asyncio.sleep(3)  # a storm would show here
+        await collector.wait_for(ALERTS_TOPIC, lambda m: False, timeout=1)
+        mine = [m for m in collector.seen[ALERTS_TOPIC] if m["condition"] == STALLED]
+        assert [(m["alert_id"], m["status"]) for m in mine] == [
+            ("-:pipeline_stalled:1", "firing"),
+            ("-:pipeline_stalled:1", "resolved"),
+        ]
+        print(
+            f"\nwatchdog: fired {detect_seconds:.1f} s after SIGSTOP, resolved {resolve_seconds:.1f} s "
+            f"after SIGCONT; {load.sent} events at {RATE:g}/s"
+        )
+    finally:
+        await collector.stop()
+
+    points = await wait_for_points(
+        rig.settings,
+        f"SELECT \"alert_id\", \"status\" FROM \"alerts\" WHERE \"condition\" = '{STALLED}'",
+        count=2,
+    )
+    assert sorted(row[2] for row in points) == ["firing", "resolved"], points
