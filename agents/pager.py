@@ -116,8 +116,9 @@ def page_text(alert: Alert) -> str:
         what = f"ESCALATED (level {alert.escalation_level}, not acknowledged)"
     else:
         what = "NEW" if alert.escalation_level == 0 else f"RAISED (level {alert.escalation_level})"
+    whose = "the alert pipeline itself" if alert.patient_id == "-" else f"patient {alert.patient_id}"
     return (
-        f"{alert.severity.value.upper()} {what}: {alert.title} - patient {alert.patient_id}, "
+        f"{alert.severity.value.upper()} {what}: {alert.title} - {whose}, "
         f"alert {alert.alert_id}. Do: {alert.action}"
     )
 

@@ -158,7 +158,8 @@ def test_recovery_resolves_once_after_catching_up_with_the_same_id() -> None:
     assert catching_up == []
     assert [a.status for a in rest] == [AlertStatus.RESOLVED]
     assert rest[0].alert_id == fired[0].alert_id == "-:pipeline_stalled:1"
-    assert "caught up" in rest[0].evidence.summary
+    assert "caught up after" in rest[0].evidence.summary
+    assert rest[0].evidence.values["stalled_seconds"] > 5
 
 
 def test_a_second_stall_after_resolution_gets_the_next_number() -> None:
