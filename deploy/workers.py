@@ -1,4 +1,4 @@
-"""Start and stop the Faust worker processes (rules, writer, pager) and the watchdog, for the demo and tests."""
+"""Start and stop the Faust workers (rules, writer, pager) and the watchdog, for the demo and the tests."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`ivigwatch demo`: local stack, both workers, simulated home infusions and the live on-call feed."""
+"""`ivigwatch demo`: local stack, both workers, the watchdog, simulated home infusions and the live feed."""
 
 from __future__ import annotations
 
@@ -20,7 +20,14 @@ from rich.table import Table
 from deploy import stack
 from deploy.console import ConsoleError, ConsoleProcess, start_console, stop_console
 from deploy.processes import ServerError, free_port, port_open
-from deploy.workers import WorkerError, WorkerProcess, start_worker, stop_worker, wait_healthy
+from deploy.workers import (
+    WorkerError,
+    WorkerProcess,
+    start_watchdog,
+    start_worker,
+    stop_worker,
+    wait_healthy,
+)
 from models.alerts import Alert, AlertStatus, Condition, Severity
 from streams import kafka_clients
 from streams.cli.alerts import follow, render
@@ -75,11 +82,13 @@ def demo(
     console.rule("[bold]ivigwatch demo")
     local_before = {s.name for s in stack.status(settings).servers if s.mode == "local" and s.running}
     workers: list[WorkerProcess] = []
+    watchdog: WorkerProcess | None = None
     nurse_console: ConsoleProcess | None = None
     try:
         stack.up(settings, log=lambda line: console.print(f"  {line}", style="dim"))
         asyncio.run(ensure_topics(settings))
         workers.extend(start_worker(role, settings) for role in ("rules", "writer"))
+        watchdog = _start_watchdog(settings)  # not waited for: it reads its history while workers start
         for worker in workers:
             wait_healthy(worker, timeout=120)
             console.print(f"  {worker.role} worker ready (log: {worker.log_path})", style="dim")
@@ -96,7 +105,7 @@ def demo(
     finally:
         if nurse_console is not None:
             stop_console(nurse_console)
-        for worker in workers:
+        for worker in [*workers, *([watchdog] if watchdog else [])]:
             stop_worker(worker)
         started_here = {stack.KAFKA, stack.INFLUXDB} - local_before
         if started_here:
@@ -105,6 +114,16 @@ def demo(
         console.print("[bold red]The demo did not show what it should:[/]\n  " + "\n  ".join(problems))
         raise typer.Exit(1)
     console.print(f"[green]Demo finished in {time.monotonic() - began:.0f} s.[/]")
+
+
+def _start_watchdog(settings: Settings) -> WorkerProcess:
+    """The pipeline watchdog beside the workers (on a free port if its own is taken)."""
+    port = settings.watchdog_web_port
+    if port_open(settings.web_host, port):
+        port = free_port(settings.web_host)
+    watchdog = start_watchdog(settings.model_copy(update={"watchdog_web_port": port}))
+    console.print(f"  pipeline watchdog started (log: {watchdog.log_path})", style="dim")
+    return watchdog
 
 
 def _start_console(settings: Settings) -> ConsoleProcess:
@@ -255,6 +274,8 @@ def _summary(settings: Settings, feed: Feed, stats: Stats, points: dict[str, int
     statuses = Counter(a.status.value for a in feed.alerts)
     table.add_row("alert messages", ", ".join(f"{n} {s}" for s, n in statuses.most_common()))
     table.add_row("nurse acknowledgements", str(len(feed.acks)))
+    stalls = {a.alert_id for a in feed.alerts if a.condition is Condition.PIPELINE_STALLED}
+    table.add_row("pipeline watchdog", f"{len(stalls)} pipeline_stalled alert(s)" if stalls else "no stall")
     table.add_row("points in InfluxDB", ", ".join(f"{m} {n:,}" for m, n in points.items()))
     table.add_row("demo took", f"{seconds:.0f} s")
     console.print(table)
