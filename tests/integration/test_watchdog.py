@@ -1,9 +1,11 @@
 """The pipeline watchdog on real servers: a frozen rule worker (SIGSTOP) under steady load raises one
 critical `pipeline_stalled`; a restarted watchdog keeps it open without firing again; SIGCONT resolves
-it once, after the backlog was processed; the writer stores both messages in InfluxDB.
+it once, after the backlog was processed; the pager bridge pages it once; the writer stores both
+messages in InfluxDB.
 
-A stack of its own (Kafka, InfluxDB, rules and writer workers, the watchdog with small limits:
-sampled every 1 s, stall 5 s, unanswered 5 s) and one steady producer of ordinary vital signs.
+A stack of its own (Kafka, InfluxDB, rules, writer and pager workers, the watchdog with small limits:
+sampled every 1 s, stall 5 s, unanswered 5 s), a webhook in a thread, and one steady producer of
+ordinary vital signs.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import contextlib
 import json
 import os
 import signal
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +40,42 @@ STALLED = "pipeline_stalled"
 RATE = 25.0  # events per second, spread over 50 patients
 
 
+class Webhook:
+    """The pager service's stand-in, in a thread of its own: records each page's JSON body."""
+
+    def __init__(self) -> None:
+        pages: list[dict[str, Any]] = []
+        self.pages = pages
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                pages.append(json.loads(body))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/page"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def paged(self, alert_id: str) -> list[dict[str, Any]]:
+        return [p["alert"] for p in list(self.pages) if p["alert"]["alert_id"] == alert_id]
+
+
 @dataclass
 class Rig:
     settings: Settings
     rules: WorkerProcess
     watchdog: WorkerProcess
+    webhook: Webhook
 
 
 @pytest.fixture(scope="module")
@@ -54,17 +89,23 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         watchdog_stall_seconds=5.0,
         watchdog_unanswered_seconds=5.0,
         watchdog_web_port=free_port(),
+        pager_web_port=free_port(),
+        pager_timeout_seconds=2.0,
     )
-    with running_stack(settings, ("rules", "writer")) as workers:
-        watchdog = start_watchdog(settings)
-        rig = Rig(settings, workers["rules"], watchdog)
-        try:
-            wait_healthy(watchdog, timeout=60)
-            yield rig
-        finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(rig.rules.process.pid, signal.SIGCONT)
-            stop_worker(rig.watchdog)
+    webhook = Webhook()
+    settings = settings.model_copy(update={"pager_webhook_url": webhook.url})
+    try:
+        with running_stack(settings, ("rules", "writer", "pager")) as workers:
+            rig = Rig(settings, workers["rules"], start_watchdog(settings), webhook)
+            try:
+                wait_healthy(rig.watchdog, timeout=60)
+                yield rig
+            finally:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(rig.rules.process.pid, signal.SIGCONT)
+                stop_worker(rig.watchdog)
+    finally:
+        webhook.stop()
 
 
 class Load:
@@ -124,7 +165,7 @@ async def test_frozen_rule_worker_fires_once_survives_a_watchdog_restart_and_res
     try:
         async with steady_load(rig.settings) as load:
             # A healthy pipeline under load raises nothing.
-            calm = await collector.wait_for(ALERTS_TOPIC, stalled("firing"), timeout=4)
+            calm = await collector.wait_for(ALERTS_TOPIC, stalled("firing"), timeout=3)
             assert calm == [], "pipeline_stalled fired while the rule worker kept up"
 
             frozen_at = time.monotonic()
@@ -139,13 +180,18 @@ async def test_frozen_rule_worker_fires_once_survives_a_watchdog_restart_and_res
             assert rig.settings.rules_app_id in summary or rig.rules.health_url in summary, summary
             assert alert["evidence"]["values"]["lag_events"] > 0
             assert "Alerts may be missing" in alert["action"]
+            for _ in range(120):  # up to 30 s
+                if rig.webhook.paged(alert["alert_id"]):
+                    break
+                await asyncio.sleep(0.25)
+            assert rig.webhook.paged(alert["alert_id"]), "the pager bridge did not page pipeline_stalled"
 
             # A watchdog restarted while the alert is open neither fires again nor renumbers it.
             await asyncio.to_thread(stop_worker, rig.watchdog)
             rig.watchdog = start_watchdog(rig.settings)
             health = await asyncio.to_thread(wait_healthy, rig.watchdog, 60)
             assert health["alert"]["alert_id"] == "-:pipeline_stalled:1"
-            await asyncio.sleep(rig.settings.watchdog_stall_seconds + 3)
+            await asyncio.sleep(rig.settings.watchdog_stall_seconds + 2)
             assert len([m for m in collector.seen[ALERTS_TOPIC] if m["condition"] == STALLED]) == 1
 
             sent_while_frozen = load.sent
@@ -158,13 +204,15 @@ async def test_frozen_rule_worker_fires_once_survives_a_watchdog_restart_and_res
             assert resolved[0]["alert_id"] == "-:pipeline_stalled:1"
             assert processed >= sent_while_frozen, "resolved before the backlog was processed"
 
-            await asyncio.sleep(3)  # a storm would show here
+            await asyncio.sleep(2)  # a storm would show here
         await collector.wait_for(ALERTS_TOPIC, lambda m: False, timeout=1)
         mine = [m for m in collector.seen[ALERTS_TOPIC] if m["condition"] == STALLED]
         assert [(m["alert_id"], m["status"]) for m in mine] == [
             ("-:pipeline_stalled:1", "firing"),
             ("-:pipeline_stalled:1", "resolved"),
         ]
+        pages = rig.webhook.paged("-:pipeline_stalled:1")
+        assert [(p["status"], p["severity"]) for p in pages] == [("firing", "critical")], "paged once"
         print(
             f"\nwatchdog: fired {detect_seconds:.1f} s after SIGSTOP, resolved {resolve_seconds:.1f} s "
             f"after SIGCONT; {load.sent} events at {RATE:g}/s"
@@ -174,7 +222,7 @@ async def test_frozen_rule_worker_fires_once_survives_a_watchdog_restart_and_res
 
     points = await wait_for_points(
         rig.settings,
-        f"SELECT \"alert_id\", \"status\" FROM \"alerts\" WHERE \"condition\" = '{STALLED}'",
+        f'SELECT "alert_id", "status" FROM "alerts" WHERE "condition" = \'{STALLED}\'',
         count=2,
     )
     assert sorted(row[2] for row in points) == ["firing", "resolved"], points
