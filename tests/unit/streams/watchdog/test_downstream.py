@@ -69,4 +69,3 @@ def test_alert_ids_round_trip() -> None:
     assert messages.number_of("pt-1-s1:pipeline_stalled:1") is None
     assert messages.number_of("-:fever:1") is None
     assert messages.number_of("-:pipeline_stalled:x") is None
-
