@@ -19,7 +19,7 @@ from streams import kafka_clients
 from streams.settings import Settings
 from streams.topics import ALERTS_TOPIC, EVENTS_TOPIC
 from streams.watchdog import journal, messages
-from streams.watchdog.lag import Backlog
+from streams.watchdog.lag import Backlog, BacklogView
 from streams.watchdog.policy import Limits, Sample, Watch
 from streams.watchdog.probes import HealthProber, LagSampler, health_urls
 
@@ -156,13 +156,34 @@ async def _loop(
         sample = Sample(began, datetime.now(UTC), rules, answered)
         outbox += watch.observe(sample)
         if offsets is not None:
-            view = writer.add(began, offsets[health.writer_group])
-            health.writer = {"lag_events": view.total_lag, "oldest_wait_seconds": round(view.oldest_wait, 1)}
+            _watch_writer(health, writer.add(began, offsets[health.writer_group]), watch.limits)
         health.kafka_ok, health.last_sample, health.ready = offsets is not None, time.monotonic(), True
         health.counts["samples"] += 1
         outbox = await _send(producer, outbox, health)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), max(0.0, interval - (time.monotonic() - began)))
+
+
+def _watch_writer(health: Health, view: BacklogView, limits: Limits) -> None:
+    """The writer's backlog: shown on /healthz and logged on change, never an alert (alerts do not wait
+    on InfluxDB; an InfluxDB outage makes the writer hold its batch on purpose)."""
+    behind = bool(view.stalled(limits.stall_seconds))
+    if behind != health.writer.get("behind", False):
+        if behind:
+            log.warning(
+                "writer group %s: %d events waiting, the oldest for %.0f s (InfluxDB down or the writer "
+                "stopped); alerts are not affected",
+                health.writer_group,
+                view.total_lag,
+                view.oldest_wait,
+            )
+        else:
+            log.info("writer group %s caught up", health.writer_group)
+    health.writer = {
+        "lag_events": view.total_lag,
+        "oldest_wait_seconds": round(view.oldest_wait, 1),
+        "behind": behind,
+    }
 
 
 async def _send(producer: Any, outbox: list[Alert], health: Health) -> list[Alert]:
