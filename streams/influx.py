@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from streams.settings import Settings
+from streams.settings import InfluxLogin, InfluxRole, Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +28,29 @@ class WriteReport:
 
 
 class InfluxClient:
-    """A small async client; one aiohttp session per instance."""
+    """A small async client logged in as one role's user; one aiohttp session per instance.
 
-    def __init__(self, settings: Settings, timeout: float = 10.0) -> None:
+    `writer` (the default: the writer agent, `ivigwatch import`) may write points; `reader` (query,
+    report, export, the console) may only read; `admin` sets up the database, retention policies
+    and rollups. `role=None` with no `login` sends no credentials; `login` overrides the role's user.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        timeout: float = 10.0,
+        *,
+        role: InfluxRole | None = "writer",
+        login: InfluxLogin | None = None,
+    ) -> None:
         self.base_url = settings.influx_base_url
         self.db = settings.influx_db
         self.max_backoff = settings.writer_max_backoff_seconds
-        auth = None
-        if settings.influx_username:
-            password = settings.influx_password.get_secret_value() if settings.influx_password else ""
-            auth = aiohttp.BasicAuth(settings.influx_username, password)
-        self._auth = auth
+        self.role = role
+        if login is None and role is not None:
+            login = settings.influx_login(role)
+        self.username = login.username if login else None
+        self._auth = aiohttp.BasicAuth(login.username, login.password.get_secret_value()) if login else None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -93,6 +105,10 @@ class InfluxClient:
                     sub = await self.write_once(half)
                     report.written += sub.written
                     report.rejected.extend(sub.rejected)
+        elif status in (401, 403):
+            raise InfluxUnavailable(
+                f"InfluxDB refused user {self.username or '(none)'} writing to {self.db} (HTTP {status})"
+            )
         else:
             raise InfluxUnavailable(f"InfluxDB answered HTTP {status} on /write")
         return report
@@ -119,9 +135,11 @@ class InfluxClient:
     async def query(self, influxql: str, *, write: bool = False) -> list[dict[str, Any]]:
         """Run InfluxQL; returns the `series` of the first statement (raises on an error answer)."""
         params = {"db": self.db, "q": influxql, "epoch": "ms"}
-        method = "POST" if write else "GET"
+        url = f"{self.base_url}/query"
         try:
-            async with self._http().request(method, f"{self.base_url}/query", params=params) as resp:
+            # POST sends the statement in the body (it may carry a password: never in a URL).
+            request = self._http().post(url, data=params) if write else self._http().get(url, params=params)
+            async with request as resp:
                 payload = await resp.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise InfluxUnavailable(
