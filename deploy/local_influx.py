@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from deploy import local_secrets
 from deploy.processes import (
@@ -26,10 +26,10 @@ from deploy.processes import (
 )
 from streams import influx_schema
 from streams.influx import InfluxClient, InfluxUnavailable
-from streams.settings import InfluxLogin, Settings
+from streams.settings import InfluxLogin, InfluxRole, Settings
 
 T = TypeVar("T")
-ROLES = ("admin", "writer", "reader")
+ROLES: tuple[InfluxRole, ...] = ("admin", "writer", "reader")
 
 CONF_TEMPLATE = Path(__file__).resolve().parent / "influxdb" / "influxdb.conf.template"
 HOST = "127.0.0.1"
@@ -90,7 +90,7 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _run_async(work: Callable[[], Awaitable[T]]) -> T:
+def _run_async(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine on its own event loop, even when called under a running one."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, work()).result()
@@ -119,15 +119,13 @@ async def _ensure_users(settings: Settings) -> list[str]:
             changes.append(f"created admin user {first.username}")
             existing = await admin.query("SHOW USERS")
         names = {row[0] for s in existing for row in s.get("values", [])}
-        db = quote_identifier(settings.influx_db)
-        await admin.query(f"CREATE DATABASE {db}", write=True)
-        for role, right in (("writer", "WRITE"), ("reader", "READ")):
+        for role in ("writer", "reader"):
             login = logins[role]
             assert login is not None  # noqa: S101
             if login.username not in names:
                 await _create(admin, login, admin=False)
                 changes.append(f"created {role} user {login.username}")
-            await admin.query(f"GRANT {right} ON {db} TO {quote_identifier(login.username)}", write=True)
+        await admin.ensure_database()  # and grants WRITE / READ on it to the writer / reader
     return changes
 
 

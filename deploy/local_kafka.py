@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 import re
 import shutil
 import subprocess
@@ -251,7 +250,7 @@ def write_config(settings: Settings, paths: KafkaPaths) -> None:
         settings.local_kafka_port, settings.local_kafka_controller_port, paths.data, broker_security(settings)
     )
     paths.server_properties.touch(mode=0o600)
-    os.chmod(paths.server_properties, 0o600)
+    paths.server_properties.chmod(0o600)
     paths.server_properties.write_text(text)
     shutil.copyfile(LOG4J_CONFIG, paths.log4j)
 

@@ -55,8 +55,8 @@ def _write_private(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, path)
+        Path(tmp).chmod(0o600)
+        Path(tmp).replace(path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -64,7 +64,7 @@ def _write_private(path: Path, text: str) -> None:
 
 def _secure_dir(root: Path) -> None:
     root.mkdir(parents=True, exist_ok=True)
-    os.chmod(root, 0o700)
+    root.chmod(0o700)
 
 
 def ensure_logins(settings: Settings) -> SecretPaths:
@@ -94,8 +94,8 @@ def read_logins(settings: Settings) -> dict[str, dict[str, dict[str, str]]]:
 
 def _openssl(*args: str, cwd: Path) -> None:
     try:
-        out = subprocess.run(  # noqa: S603 - fixed argv, no shell
-            ["openssl", *args],  # noqa: S607 - the system's openssl
+        out = subprocess.run(
+            ["openssl", *args],
             cwd=cwd,
             stdin=subprocess.DEVNULL,
             capture_output=True,

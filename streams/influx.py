@@ -47,6 +47,7 @@ class InfluxClient:
         self.db = settings.influx_db
         self.max_backoff = settings.writer_max_backoff_seconds
         self.role = role
+        self._settings = settings
         if login is None and role is not None:
             login = settings.influx_login(role)
         self.username = login.username if login else None
@@ -153,6 +154,20 @@ class InfluxClient:
 
     async def ensure_database(self) -> None:
         await self.query(f'CREATE DATABASE "{self.db}"', write=True)
+        await self.grant_local_roles()
+
+    async def grant_local_roles(self) -> None:
+        """As the secured local InfluxDB's admin: WRITE on this database to the writer user, READ to
+        the reader user (an external server's rights are its operator's)."""
+        settings = self._settings
+        if self.role != "admin" or not (settings.local_secure and settings.uses_local_influx):
+            return
+        grants: tuple[tuple[InfluxRole, str], ...] = (("writer", "WRITE"), ("reader", "READ"))
+        for role, right in grants:
+            login = settings.influx_login(role)
+            if login is not None:
+                user = login.username.replace('"', '\\"')
+                await self.query(f'GRANT {right} ON "{self.db}" TO "{user}"', write=True)
 
     async def count(self, measurement: str, field_name: str, where: str = "") -> int:
         # Identifiers are double-quoted; `where` is built by our own callers, never from input.
