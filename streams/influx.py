@@ -51,7 +51,9 @@ class InfluxClient:
         if login is None and role is not None:
             login = settings.influx_login(role)
         self.username = login.username if login else None
-        self._auth = aiohttp.BasicAuth(login.username, login.password.get_secret_value()) if login else None
+        self._authorization = (
+            aiohttp.encode_basic_auth(login.username, login.password.get_secret_value()) if login else None
+        )
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -63,7 +65,8 @@ class InfluxClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(auth=self._auth, timeout=self._timeout)
+            headers = {"Authorization": self._authorization} if self._authorization else None
+            self._session = aiohttp.ClientSession(headers=headers, timeout=self._timeout)
         return self._session
 
     async def close(self) -> None:
