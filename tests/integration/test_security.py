@@ -11,6 +11,7 @@ import pytest
 from aiokafka.errors import KafkaConnectionError, KafkaError
 from pydantic import SecretStr
 
+from deploy import local_secrets
 from streams import kafka_clients
 from streams.influx import InfluxClient, InfluxUnavailable
 from streams.settings import Settings
@@ -56,8 +57,8 @@ async def test_a_plain_text_kafka_client_is_refused(live: Live) -> None:
 
 
 async def test_a_client_that_does_not_trust_the_local_ca_is_refused(live: Live, tmp_path: Path) -> None:
-    other_ca = tmp_path / "other-ca.pem"
-    other_ca.write_text(Path("/etc/ssl/certs/ca-certificates.crt").read_text())
+    other_stack = live.settings.model_copy(update={"state_dir": tmp_path})
+    other_ca = local_secrets.ensure_certificates(other_stack).ca_cert  # a CA of another stack
     untrusting = live.settings.model_copy(update={"kafka_ca_file": other_ca})
     assert await _refused(untrusting)
 
@@ -74,12 +75,12 @@ async def test_the_influx_reader_cannot_write(live: Live) -> None:
             'DROP MEASUREMENT "vitals"',
             'CREATE USER "intruder" WITH PASSWORD \'x\' WITH ALL PRIVILEGES',
         ):
-            with pytest.raises(RuntimeError, match="not authorized|requires admin"):
+            with pytest.raises(RuntimeError, match=r"not authorized|requires admin"):
                 await reader.query(statement, write=True)
     async with InfluxClient(settings, role="writer") as writer:
         assert (await writer.write_once([line])).written == 1
         with pytest.raises(RuntimeError, match="not authorized"):
             await writer.query('SELECT * FROM "security_probe"')  # the writer does not read
     async with InfluxClient(settings, role=None) as anonymous:
-        with pytest.raises(RuntimeError, match="unable to parse authentication credentials|authoriz"):
+        with pytest.raises(RuntimeError, match=r"unable to parse authentication credentials|authoriz"):
             await anonymous.query('SELECT * FROM "vitals" LIMIT 1')
