@@ -16,6 +16,7 @@ from streams.cli.replay import replay_command
 from streams.cli.report import report_command
 from streams.cli.simulate import simulate
 from streams.cli.worker import worker
+from streams.settings import LocalSecretsMissing
 
 app = typer.Typer(
     name="ivigwatch",
@@ -42,7 +43,11 @@ app.command()(demo)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except LocalSecretsMissing as exc:  # the secured local stack was never started here
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":
