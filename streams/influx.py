@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from streams.settings import InfluxLogin, InfluxRole, Settings
+from streams.settings import InfluxLogin, InfluxRole, LocalSecretsMissing, Settings
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,8 @@ class InfluxClient:
         self.max_backoff = settings.writer_max_backoff_seconds
         self.role = role
         self._settings = settings
-        if login is None and role is not None:
-            login = settings.influx_login(role)
-        self.username = login.username if login else None
-        self._authorization = (
-            aiohttp.encode_basic_auth(login.username, login.password.get_secret_value()) if login else None
-        )
+        self._login = login
+        self.username: str | None = login.username if login else None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -65,7 +61,17 @@ class InfluxClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            headers = {"Authorization": self._authorization} if self._authorization else None
+            login = self._login
+            if login is None and self.role is not None:
+                try:  # looked up on first use: a client is built before the local stack has started
+                    login = self._settings.influx_login(self.role)
+                except LocalSecretsMissing as exc:
+                    raise InfluxUnavailable(str(exc)) from None
+            self.username = login.username if login else None
+            headers = None
+            if login is not None:
+                secret = login.password.get_secret_value()
+                headers = {"Authorization": aiohttp.encode_basic_auth(login.username, secret)}
             self._session = aiohttp.ClientSession(headers=headers, timeout=self._timeout)
         return self._session
 

@@ -175,6 +175,7 @@ async def test_a_short_raw_retention_refuses_older_points(influx: Settings) -> N
 
 def test_the_cli_sets_up_and_backfills(influx: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IVIGWATCH_LOCAL_INFLUX_PORT", str(influx.local_influx_port))
+    monkeypatch.setenv("IVIGWATCH_STATE_DIR", str(influx.state_dir))  # its generated admin login
     monkeypatch.delenv("IVIGWATCH_INFLUX_URL", raising=False)
     monkeypatch.setenv("IVIGWATCH_INFLUX_DB", "ivig_cli")
     monkeypatch.setenv("IVIGWATCH_INFLUX_ROLLUP_RETENTION", "520w")
