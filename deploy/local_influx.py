@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
+from typing import Any, TypeVar
 
+from deploy import local_secrets
 from deploy.processes import (
     Log,
     ServerError,
     ensure_tool,
     free_port,
     http_ok,
-    http_request,
     port_open,
     read_pid,
     start_detached,
@@ -25,7 +26,10 @@ from deploy.processes import (
 )
 from streams import influx_schema
 from streams.influx import InfluxClient, InfluxUnavailable
-from streams.settings import Settings
+from streams.settings import InfluxLogin, InfluxRole, Settings
+
+T = TypeVar("T")
+ROLES: tuple[InfluxRole, ...] = ("admin", "writer", "reader")
 
 CONF_TEMPLATE = Path(__file__).resolve().parent / "influxdb" / "influxdb.conf.template"
 HOST = "127.0.0.1"
@@ -63,9 +67,11 @@ class InfluxPaths:
         return str(self.conf)
 
 
-def render_config(paths: InfluxPaths, http_port: int, rpc_port: int) -> str:
-    """influxdb.conf with every dir under `paths.root` and both listeners on loopback."""
+def render_config(paths: InfluxPaths, http_port: int, rpc_port: int, *, auth: bool = True) -> str:
+    """influxdb.conf with every dir under `paths.root`, both listeners on loopback, and
+    authentication on (`auth`) or off."""
     return Template(CONF_TEMPLATE.read_text()).substitute(
+        auth_enabled="true" if auth else "false",
         meta_dir=paths.meta,
         data_dir=paths.data,
         wal_dir=paths.wal,
@@ -84,54 +90,89 @@ def quote_identifier(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def create_database(base_url: str, db: str) -> None:
-    """CREATE DATABASE (a no-op when it exists); raises ServerError on any error."""
-    query = f"CREATE DATABASE {quote_identifier(db)}"
-    try:
-        status, body = http_request(f"{base_url}/query", data={"q": query}, timeout=10.0)
-    except OSError as exc:
-        raise ServerError(f"InfluxDB at {base_url} is unreachable: {exc}") from exc
-    error: object = None
-    try:
-        parsed = json.loads(body or b"{}")
-        error = parsed.get("error") or next(
-            (r["error"] for r in parsed.get("results", []) if "error" in r), None
-        )
-    except (ValueError, AttributeError, TypeError):
-        error = body[:200].decode(errors="replace")
-    if status != 200 or error:
-        raise ServerError(f"Creating database {db!r} failed: HTTP {status}: {error}")
+def _run_async(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine on its own event loop, even when called under a running one."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, work()).result()
 
 
-def ensure_schema(settings: Settings, log: Log = print) -> list[str]:
-    """Retention policies and the vitals rollup (streams/influx_schema.py); ServerError on failure."""
+async def _ensure_users(settings: Settings) -> list[str]:
+    """The admin (ALL PRIVILEGES), writer (WRITE) and reader (READ) users of the generated logins;
+    the first admin is created without a login, as InfluxDB allows while it has no admin."""
+    logins = {role: settings.influx_login(role) for role in ROLES}
+    changes: list[str] = []
+    async with InfluxClient(settings, role="admin") as admin:
+        try:
+            existing = await admin.query("SHOW USERS")
+        except RuntimeError as exc:
+            if "create admin user first" not in str(exc):
+                raise ServerError(
+                    f"InfluxDB in {InfluxPaths.of(settings.state_dir).root} refuses the generated admin "
+                    f"login of {settings.secrets_dir} ({exc}): its users were made with other passwords. "
+                    "Remove that InfluxDB data dir (its points are lost) or run with "
+                    "IVIGWATCH_LOCAL_SECURE=false"
+                ) from None
+            first = logins["admin"]
+            assert first is not None  # noqa: S101 - the secured local stack always has one
+            async with InfluxClient(settings, role=None) as anonymous:
+                await _create(anonymous, first, admin=True)
+            changes.append(f"created admin user {first.username}")
+            existing = await admin.query("SHOW USERS")
+        names = {row[0] for s in existing for row in s.get("values", [])}
+        for role in ("writer", "reader"):
+            login = logins[role]
+            assert login is not None  # noqa: S101
+            if login.username not in names:
+                await _create(admin, login, admin=False)
+                changes.append(f"created {role} user {login.username}")
+        await admin.ensure_database()  # and grants WRITE / READ on it to the writer / reader
+    return changes
+
+
+async def _create(client: InfluxClient, login: InfluxLogin, *, admin: bool) -> None:
+    """CREATE USER; an error text never carries the password."""
+    try:
+        await client.query(_create_user(login, admin=admin), write=True)
+    except RuntimeError as exc:
+        secret = login.password.get_secret_value()
+        raise RuntimeError(f"creating user {login.username}: {str(exc).replace(secret, '***')}") from None
+
+
+def _create_user(login: InfluxLogin, *, admin: bool) -> str:
+    password = login.password.get_secret_value().replace("\\", "\\\\").replace("'", "\\'")
+    statement = f"CREATE USER {quote_identifier(login.username)} WITH PASSWORD '{password}'"
+    return statement + (" WITH ALL PRIVILEGES" if admin else "")
+
+
+def prepare(settings: Settings, log: Log = print) -> list[str]:
+    """Users (secured stack), database, retention policies and the vitals rollup, as the admin;
+    ServerError naming what failed (never a password)."""
 
     async def run() -> list[str]:
-        async with InfluxClient(settings) as client:
-            return await influx_schema.ensure_schema(client, settings)
+        users = await _ensure_users(settings) if settings.local_secure else []
+        async with InfluxClient(settings, role="admin") as client:
+            return users + await influx_schema.ensure_schema(client, settings)
 
     try:
-        with ThreadPoolExecutor(max_workers=1) as pool:  # its own event loop, even under a running one
-            changes = pool.submit(asyncio.run, run()).result()
+        changes = _run_async(run)
     except (InfluxUnavailable, RuntimeError) as exc:
-        raise ServerError(
-            f"Setting up retention and rollups of {settings.influx_db!r} failed: {exc}"
-        ) from exc
+        if isinstance(exc, ServerError):
+            raise
+        raise ServerError(f"Setting up InfluxDB database {settings.influx_db!r} failed: {exc}") from exc
     if changes:
         log(f"InfluxDB {settings.influx_db!r}: " + "; ".join(influx_schema.short(c) for c in changes))
     return changes
 
 
-def database_exists(base_url: str, db: str) -> bool:
-    """True when SHOW DATABASES lists `db`."""
-    status, body = http_request(f"{base_url}/query", data={"q": "SHOW DATABASES"}, timeout=10.0)
-    if status != 200:
-        return False
-    for result in json.loads(body).get("results", []):
-        for series in result.get("series", []):
-            if [db] in series.get("values", []):
-                return True
-    return False
+def database_exists(settings: Settings) -> bool:
+    """True when SHOW DATABASES (as the admin) lists the configured database."""
+
+    async def run() -> bool:
+        async with InfluxClient(settings, role="admin") as client:
+            series = await client.query("SHOW DATABASES")
+        return any([settings.influx_db] in s.get("values", []) for s in series)
+
+    return _run_async(run)
 
 
 def running_pid(settings: Settings) -> int | None:
@@ -153,8 +194,7 @@ def ensure_running(settings: Settings, log: Log = print) -> int:
     pid = read_pid(paths.pid, paths.identity)
     if pid is not None:
         wait_ready(pinging, pid=pid, what="InfluxDB", log_path=paths.log, timeout=timeout)
-        create_database(base_url, settings.influx_db)
-        ensure_schema(settings, log)
+        prepare(settings, log)
         log(f"InfluxDB already running on {HOST}:{port} (pid {pid})")
         return pid
     if port_open(HOST, port):
@@ -163,9 +203,11 @@ def ensure_running(settings: Settings, log: Log = print) -> int:
             f"(state dir {settings.state_dir}): stop it or set IVIGWATCH_LOCAL_INFLUX_PORT"
         )
     influxd = ensure_influxd(log)
+    if settings.local_secure:
+        local_secrets.ensure_logins(settings)
     for folder in (paths.meta, paths.data, paths.wal):
         folder.mkdir(parents=True, exist_ok=True)
-    paths.conf.write_text(render_config(paths, port, free_port(HOST)))
+    paths.conf.write_text(render_config(paths, port, free_port(HOST), auth=settings.local_secure))
     log(f"Starting InfluxDB on {HOST}:{port}...")
     started = time.monotonic()
     pid = start_detached(
@@ -175,8 +217,7 @@ def ensure_running(settings: Settings, log: Log = print) -> int:
         cwd=paths.root,
     )
     wait_ready(pinging, pid=pid, what="InfluxDB", log_path=paths.log, timeout=timeout)
-    create_database(base_url, settings.influx_db)
-    ensure_schema(settings, log)
+    prepare(settings, log)
     log(
         f"InfluxDB ready on {HOST}:{port} in {time.monotonic() - started:.1f} s "
         f"(pid {pid}, database {settings.influx_db!r})"

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from deploy import local_secrets
 from deploy.processes import (
     Log,
     ServerError,
@@ -31,6 +32,9 @@ DEPLOY_DIR = Path(__file__).resolve().parent / "kafka"
 POM = DEPLOY_DIR / "pom.xml"
 LOG4J_CONFIG = DEPLOY_DIR / "log4j2.properties"
 SERVER_TEMPLATE = DEPLOY_DIR / "server.properties.template"
+PLAINTEXT_LISTENERS = DEPLOY_DIR / "listeners-plaintext.properties.template"
+SECURE_LISTENERS = DEPLOY_DIR / "listeners-sasl-ssl.properties.template"
+SCRAM_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512")
 MAVEN_COPY_GOAL = "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies"
 MAIN_CLASS = "kafka.Kafka"
 MIN_JAVA = 17
@@ -53,6 +57,7 @@ class KafkaPaths:
     cluster_id: Path
     mvn_log: Path
     jars_marker: Path  # sha256 of the pom whose jars are in `lib`
+    scram_marker: Path  # present when the storage was formatted with the SCRAM users
 
     @classmethod
     def of(cls, state_dir: Path) -> KafkaPaths:
@@ -71,6 +76,7 @@ class KafkaPaths:
             cluster_id=root / "cluster.id",
             mvn_log=root / "mvn.log",
             jars_marker=lib / ".pom.sha256",
+            scram_marker=root / "scram-users.formatted",
         )
 
     @property
@@ -88,11 +94,58 @@ def kafka_version(pom: Path = POM) -> str:
     return node.text.strip()
 
 
-def render_server_properties(broker_port: int, controller_port: int, data_dir: Path) -> str:
-    """server.properties for a broker+controller on loopback with its log dirs in `data_dir`."""
+@dataclass(frozen=True)
+class BrokerSecurity:
+    """What the secured broker needs: its own SCRAM login and its TLS files."""
+
+    broker_user: str
+    broker_password: str
+    keystore: Path
+    ca_file: Path
+
+    def __repr__(self) -> str:
+        return f"BrokerSecurity(broker_user={self.broker_user!r}, keystore={self.keystore})"
+
+
+def render_server_properties(
+    broker_port: int, controller_port: int, data_dir: Path, security: BrokerSecurity | None = None
+) -> str:
+    """server.properties for a broker+controller on loopback with its log dirs in `data_dir`:
+    plain text, or (with `security`) a SASL_SSL client listener and an mTLS controller listener."""
+    ports = {"broker_port": broker_port, "controller_port": controller_port}
+    if security is None:
+        listeners = Template(PLAINTEXT_LISTENERS.read_text()).substitute(ports)
+    else:
+        listeners = Template(SECURE_LISTENERS.read_text()).substitute(
+            ports,
+            broker_user=security.broker_user,
+            broker_password=security.broker_password,
+            keystore=security.keystore,
+            ca_file=security.ca_file,
+        )
     return Template(SERVER_TEMPLATE.read_text()).substitute(
-        broker_port=broker_port, controller_port=controller_port, data_dir=data_dir
+        ports, data_dir=data_dir, listeners=listeners.strip()
     )
+
+
+def broker_security(settings: Settings) -> BrokerSecurity | None:
+    """The secured broker's login and TLS files (generated on first use), or None for plain text."""
+    if not settings.local_secure:
+        return None
+    paths = local_secrets.ensure_certificates(settings)
+    broker = local_secrets.read_logins(settings)["kafka"]["broker"]
+    return BrokerSecurity(broker["username"], broker["password"], paths.broker_keystore, paths.ca_cert)
+
+
+def scram_arguments(settings: Settings) -> list[str]:
+    """`--add-scram` arguments of the storage format: the broker's and the clients' users, for each
+    SCRAM mechanism the broker enables."""
+    logins = local_secrets.read_logins(settings)["kafka"]
+    args: list[str] = []
+    for user in (logins["broker"], logins["client"]):
+        for mechanism in SCRAM_MECHANISMS:
+            args += ["--add-scram", f"{mechanism}=[name={user['username']},password={user['password']}]"]
+    return args
 
 
 def new_cluster_id() -> str:
@@ -189,12 +242,16 @@ def ensure_jars(paths: KafkaPaths, log: Log = print, pom: Path = POM) -> bool:
 
 
 def write_config(settings: Settings, paths: KafkaPaths) -> None:
-    """(Re)write server.properties and log4j2.properties for the configured ports."""
+    """(Re)write server.properties (mode 0600: it may hold the broker's password) and
+    log4j2.properties for the configured ports and security."""
     paths.conf.mkdir(parents=True, exist_ok=True)
     paths.data.mkdir(parents=True, exist_ok=True)
-    paths.server_properties.write_text(
-        render_server_properties(settings.local_kafka_port, settings.local_kafka_controller_port, paths.data)
+    text = render_server_properties(
+        settings.local_kafka_port, settings.local_kafka_controller_port, paths.data, broker_security(settings)
     )
+    paths.server_properties.touch(mode=0o600)
+    paths.server_properties.chmod(0o600)
+    paths.server_properties.write_text(text)
     shutil.copyfile(LOG4J_CONFIG, paths.log4j)
 
 
@@ -202,9 +259,18 @@ def _classpath_opts(paths: KafkaPaths) -> list[str]:
     return [f"-Dlog4j2.configurationFile={paths.log4j}", "-cp", f"{paths.lib}/*"]
 
 
-def format_storage(java: str, paths: KafkaPaths, log: Log = print) -> None:
-    """Format the KRaft log dir once; the cluster id is kept in `cluster.id`."""
+def format_storage(java: str, paths: KafkaPaths, settings: Settings, log: Log = print) -> None:
+    """Format the KRaft log dir once (with the SCRAM users when secured); the cluster id is kept in
+    `cluster.id`. A secured start on a log dir formatted without the users is refused with what to do."""
     if (paths.data / "meta.properties").exists():
+        if settings.local_secure and not paths.scram_marker.exists():
+            raise ServerError(
+                f"The Kafka data in {paths.data} was created by the plain-text local stack, without "
+                "the SCRAM users the secured stack logs in with. Either start it as before with "
+                "IVIGWATCH_LOCAL_SECURE=false, or remove the old broker data (its topics are lost) "
+                f"and start again: `ivigwatch stack down && rm -rf {paths.root}` (state dir "
+                f"{settings.state_dir})"
+            )
         return
     if paths.cluster_id.exists():
         cluster_id = paths.cluster_id.read_text().strip()
@@ -223,12 +289,17 @@ def format_storage(java: str, paths: KafkaPaths, log: Log = print) -> None:
         str(paths.server_properties),
         "--ignore-formatted",
     ]
+    scram = scram_arguments(settings) if settings.local_secure else []
     out = subprocess.run(
-        argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False
+        argv + scram, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False
     )
     if out.returncode != 0:
         tail = "\n".join((out.stdout + out.stderr).splitlines()[-20:])
+        for secret in scram[1::2]:  # never echo a password in an error text
+            tail = tail.replace(secret.split("password=", 1)[1].rstrip("]"), "***")
         raise ServerError(f"Formatting the Kafka storage failed (code {out.returncode}):\n{tail}")
+    if scram:
+        paths.scram_marker.write_text("SCRAM users added at format\n")
 
 
 def running_pid(settings: Settings) -> int | None:
@@ -267,7 +338,7 @@ def ensure_running(settings: Settings, log: Log = print) -> int:
     ensure_jars(paths, log)
     java = ensure_java(log)
     write_config(settings, paths)
-    format_storage(java, paths, log)
+    format_storage(java, paths, settings, log)
     heap = settings.local_kafka_heap_mb
     argv = [
         java,

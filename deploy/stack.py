@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from deploy import local_influx, local_kafka
+from deploy import local_influx, local_kafka, local_secrets
 from deploy.processes import Log, ServerError, http_ok, port_open
 from streams.settings import Settings
 
@@ -170,6 +170,10 @@ def up(settings: Settings, log: Log = print) -> StackStatus:
     """
     emit = _locked_log(log)
     with _state_lock(settings.state_dir):
+        if settings.local_stack_secured:  # before the threads: both servers use the same logins
+            local_secrets.ensure_logins(settings)
+            if settings.uses_local_kafka:
+                local_secrets.ensure_certificates(settings)
         tasks: dict[str, Callable[[], object]] = {}
         if settings.uses_local_influx:
             local_influx.ensure_influxd(emit)  # apt-get, if needed, before the threads start

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from streams.settings import Settings
+from streams.settings import InfluxLogin, InfluxRole, LocalSecretsMissing, Settings
 
 log = logging.getLogger(__name__)
 
@@ -28,17 +28,28 @@ class WriteReport:
 
 
 class InfluxClient:
-    """A small async client; one aiohttp session per instance."""
+    """A small async client logged in as one role's user; one aiohttp session per instance.
 
-    def __init__(self, settings: Settings, timeout: float = 10.0) -> None:
+    `writer` (the default: the writer agent, `ivigwatch import`) may write points; `reader` (query,
+    report, export, the console) may only read; `admin` sets up the database, retention policies
+    and rollups. `role=None` with no `login` sends no credentials; `login` overrides the role's user.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        timeout: float = 10.0,
+        *,
+        role: InfluxRole | None = "writer",
+        login: InfluxLogin | None = None,
+    ) -> None:
         self.base_url = settings.influx_base_url
         self.db = settings.influx_db
         self.max_backoff = settings.writer_max_backoff_seconds
-        auth = None
-        if settings.influx_username:
-            password = settings.influx_password.get_secret_value() if settings.influx_password else ""
-            auth = aiohttp.BasicAuth(settings.influx_username, password)
-        self._auth = auth
+        self.role = role
+        self._settings = settings
+        self._login = login
+        self.username: str | None = login.username if login else None
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -50,7 +61,18 @@ class InfluxClient:
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(auth=self._auth, timeout=self._timeout)
+            login = self._login
+            if login is None and self.role is not None:
+                try:  # looked up on first use: a client is built before the local stack has started
+                    login = self._settings.influx_login(self.role)
+                except LocalSecretsMissing as exc:
+                    raise InfluxUnavailable(str(exc)) from None
+            self.username = login.username if login else None
+            headers = None
+            if login is not None:
+                secret = login.password.get_secret_value()
+                headers = {"Authorization": aiohttp.encode_basic_auth(login.username, secret)}
+            self._session = aiohttp.ClientSession(headers=headers, timeout=self._timeout)
         return self._session
 
     async def close(self) -> None:
@@ -93,6 +115,10 @@ class InfluxClient:
                     sub = await self.write_once(half)
                     report.written += sub.written
                     report.rejected.extend(sub.rejected)
+        elif status in (401, 403):
+            raise InfluxUnavailable(
+                f"InfluxDB refused user {self.username or '(none)'} writing to {self.db} (HTTP {status})"
+            )
         else:
             raise InfluxUnavailable(f"InfluxDB answered HTTP {status} on /write")
         return report
@@ -119,9 +145,11 @@ class InfluxClient:
     async def query(self, influxql: str, *, write: bool = False) -> list[dict[str, Any]]:
         """Run InfluxQL; returns the `series` of the first statement (raises on an error answer)."""
         params = {"db": self.db, "q": influxql, "epoch": "ms"}
-        method = "POST" if write else "GET"
+        url = f"{self.base_url}/query"
         try:
-            async with self._http().request(method, f"{self.base_url}/query", params=params) as resp:
+            # POST sends the statement in the body (it may carry a password: never in a URL).
+            request = self._http().post(url, data=params) if write else self._http().get(url, params=params)
+            async with request as resp:
                 payload = await resp.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise InfluxUnavailable(
@@ -135,6 +163,20 @@ class InfluxClient:
 
     async def ensure_database(self) -> None:
         await self.query(f'CREATE DATABASE "{self.db}"', write=True)
+        await self.grant_local_roles()
+
+    async def grant_local_roles(self) -> None:
+        """As the secured local InfluxDB's admin: WRITE on this database to the writer user, READ to
+        the reader user (an external server's rights are its operator's)."""
+        settings = self._settings
+        if self.role != "admin" or not (settings.local_secure and settings.uses_local_influx):
+            return
+        grants: tuple[tuple[InfluxRole, str], ...] = (("writer", "WRITE"), ("reader", "READ"))
+        for role, right in grants:
+            login = settings.influx_login(role)
+            if login is not None:
+                user = login.username.replace('"', '\\"')
+                await self.query(f'GRANT {right} ON "{self.db}" TO "{user}"', write=True)
 
     async def count(self, measurement: str, field_name: str, where: str = "") -> int:
         # Identifiers are double-quoted; `where` is built by our own callers, never from input.

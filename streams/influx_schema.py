@@ -235,6 +235,7 @@ async def ensure_schema(client: InfluxClient, settings: Settings) -> list[str]:
         if "database not found" not in str(exc):
             raise
         await run(create_database(db))
+        await client.grant_local_roles()  # the secured local stack's writer and reader users
         policies = await retention_policies(client, db)
     wanted = (
         (RAW_POLICY, parse_duration(settings.influx_raw_retention), True),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -12,6 +14,35 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from streams.influx_schema import influx_duration
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+LOCAL_LOGINS_FILE = "logins.json"
+"""Under `<state_dir>/secrets/`: the local stack's generated logins (written by deploy/secrets.py)."""
+LOCAL_CA_FILE = "ca.pem"
+"""Under `<state_dir>/secrets/`: the local CA that signed the broker's certificate."""
+
+InfluxRole = Literal["writer", "reader", "admin"]
+
+
+class LocalSecretsMissing(RuntimeError):
+    """The secured local stack's generated logins are not there yet (no `stack up` in this state dir)."""
+
+
+@dataclass(frozen=True)
+class KafkaLogin:
+    """How to reach and log in to Kafka: the effective security settings (password never in repr)."""
+
+    security_protocol: str
+    sasl_mechanism: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class InfluxLogin:
+    """One InfluxDB user (v1 basic auth)."""
+
+    username: str
+    password: SecretStr
 
 
 class Settings(BaseSettings):
@@ -139,6 +170,73 @@ class Settings(BaseSettings):
         """InfluxDB base URL to connect to (local server when none is configured)."""
         url = self.influx_url or f"http://127.0.0.1:{self.local_influx_port}"
         return url.rstrip("/")
+
+    @property
+    def secrets_dir(self) -> Path:
+        """Where the local stack keeps its generated passwords, CA and keys (mode 0700)."""
+        return self.state_dir.resolve() / "secrets"
+
+    @property
+    def local_stack_secured(self) -> bool:
+        """True when some local server runs with the generated logins (local_secure)."""
+        return self.local_secure and (self.uses_local_kafka or self.uses_local_influx)
+
+    def _local_logins(self) -> dict[str, Any]:
+        path = self.secrets_dir / LOCAL_LOGINS_FILE
+        try:
+            data: dict[str, Any] = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise LocalSecretsMissing(
+                f"the local stack's logins are not in {self.secrets_dir} yet: start it with "
+                "`ivigwatch stack up` (or set IVIGWATCH_LOCAL_SECURE=false for the plain-text stack)"
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise LocalSecretsMissing(f"cannot read {path}: {type(exc).__name__}") from None
+        return data
+
+    def kafka_login(self) -> KafkaLogin:
+        """The effective Kafka login: the explicit `kafka_*` settings; for the secured local broker,
+        the generated user, password and CA under `secrets_dir` (explicit fields still win)."""
+        if self.uses_local_kafka and self.local_secure:
+            username, password = self.kafka_username, self.kafka_password
+            if username is None or password is None:
+                generated = self._local_logins()["kafka"]["client"]
+                username, password = generated["username"], SecretStr(generated["password"])
+            return KafkaLogin(
+                security_protocol=self.kafka_security_protocol or "SASL_SSL",
+                sasl_mechanism=self.kafka_sasl_mechanism,
+                username=username,
+                password=password,
+                ca_file=self.kafka_ca_file or self.secrets_dir / LOCAL_CA_FILE,
+            )
+        protocol = self.kafka_security_protocol or "PLAINTEXT"
+        sasl = protocol.startswith("SASL")
+        return KafkaLogin(
+            security_protocol=protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism if sasl else None,
+            username=self.kafka_username if sasl else None,
+            password=self.kafka_password if sasl else None,
+            ca_file=self.kafka_ca_file,
+        )
+
+    def influx_login(self, role: InfluxRole) -> InfluxLogin | None:
+        """The InfluxDB user for `role` (None: no login). The secured local InfluxDB has one generated
+        user per role; elsewhere `influx_*` (writer), `influx_read_*` and `influx_admin_*` are used,
+        and an unset reader or admin falls back to the writer user."""
+        explicit = {
+            "writer": (self.influx_username, self.influx_password),
+            "reader": (self.influx_read_username, self.influx_read_password),
+            "admin": (self.influx_admin_username, self.influx_admin_password),
+        }
+        username, password = explicit[role]
+        if username:
+            return InfluxLogin(username, password or SecretStr(""))
+        if self.uses_local_influx and self.local_secure:
+            generated = self._local_logins()["influx"][role]
+            return InfluxLogin(generated["username"], SecretStr(generated["password"]))
+        if role != "writer":
+            return self.influx_login("writer")
+        return None
 
     def masked(self) -> dict[str, object]:
         """Settings as a dict with secrets masked, for display."""

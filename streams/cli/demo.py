@@ -249,7 +249,7 @@ async def _drain(workers: list[WorkerProcess], stats: Stats) -> dict[str, int]:
 async def _points(settings: Settings, stats: Stats) -> dict[str, int]:
     since = stats.first_ts or datetime.now(UTC).isoformat()
     where = f"WHERE time >= '{since}'"
-    async with InfluxClient(settings) as client:
+    async with InfluxClient(settings, role="reader") as client:
         return {m: await client.count(m, f, where) for m, f in COUNT_FIELDS.items()}
 
 

@@ -61,7 +61,7 @@ def fhir_command(
 
 
 async def _load(settings: Settings, session_id: str) -> SessionRecord:
-    async with InfluxClient(settings) as client:
+    async with InfluxClient(settings, role="reader") as client:
         return await load_session(client, session_id)
 
 

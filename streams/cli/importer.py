@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import typer
@@ -15,7 +15,7 @@ from models.ruleset import RuleSet
 from streams.cli.errors import influx_unreachable
 from streams.importer import ImportSummary, import_lines
 from streams.influx import InfluxClient, InfluxUnavailable
-from streams.influx_schema import ensure_schema
+from streams.influx_schema import backfill_rollups, ensure_schema
 from streams.settings import Settings, get_settings
 
 _TIME = TypeAdapter[datetime](EventTime)
@@ -61,13 +61,20 @@ def import_command(
 async def _run(
     settings: Settings, lines: list[str], ruleset: RuleSet, until: datetime | None
 ) -> ImportSummary:
-    async with InfluxClient(settings) as client:
-        await ensure_schema(client, settings)
-        return await import_lines(
-            client,
+    async with InfluxClient(settings, role="admin") as admin:
+        await ensure_schema(admin, settings)
+    async with InfluxClient(settings, role="writer") as writer:
+        summary = await import_lines(
+            writer,
             lines,
             ruleset,
             until=until,
             progress=lambda done, total: typer.echo(f"  wrote {done:,} of {total:,} points", err=True),
-            backfill=settings,
         )
+    if summary.first is not None and summary.last is not None:
+        # Rebuilding rollups (SELECT ... INTO) reads and writes: the admin does it, not the writer.
+        async with InfluxClient(settings, role="admin") as admin:
+            summary.rollup_points = await backfill_rollups(
+                admin, settings, summary.first, summary.last + timedelta(minutes=1)
+            )
+    return summary

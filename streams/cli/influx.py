@@ -39,7 +39,7 @@ def _settings() -> Settings:
 
 def _run(settings: Settings, work: Callable[[InfluxClient], Awaitable[T]], timeout: float = 30.0) -> T:
     async def main() -> T:
-        async with InfluxClient(settings, timeout=timeout) as client:
+        async with InfluxClient(settings, timeout=timeout, role="admin") as client:
             return await work(client)
 
     try:

@@ -17,6 +17,7 @@ from streams.cli.report import report_command
 from streams.cli.simulate import simulate
 from streams.cli.watchdog import watchdog
 from streams.cli.worker import worker
+from streams.settings import LocalSecretsMissing
 
 app = typer.Typer(
     name="ivigwatch",
@@ -44,7 +45,11 @@ app.command()(watchdog)
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except LocalSecretsMissing as exc:  # the secured local stack was never started here
+        typer.echo(f"error: {exc}", err=True)
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ class TimedClient(InfluxClient):
     """Counts the InfluxQL requests and the time spent waiting for them."""
 
     def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
+        super().__init__(settings, role="reader")  # the reader user: no write reaches InfluxDB
         self.requests, self.seconds = 0, 0.0
 
     async def query(self, influxql: str, *, write: bool = False) -> list[dict[str, Any]]:

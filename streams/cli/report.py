@@ -118,7 +118,7 @@ def _write(out: Path, stem: str, png: bytes, page: str) -> list[Path]:
 async def _session(settings: Settings, session_id: str, rules: RuleSet, out: Path) -> list[Path]:
     from streams import report  # matplotlib loads only when a report is drawn
 
-    async with InfluxClient(settings) as client:
+    async with InfluxClient(settings, role="reader") as client:
         record = await load_session(client, session_id)
     png = report.session_png(record, rules)
     return _write(out, f"report-{session_id}", png, report.session_html(record, rules, png))
@@ -130,7 +130,7 @@ async def _cohort(
     from streams import report
 
     records: list[SessionRecord] = []
-    async with InfluxClient(settings) as client:
+    async with InfluxClient(settings, role="reader") as client:
         for session_id in await sessions_started(client, since, until):
             records.append(await load_session(client, session_id))  # noqa: PERF401  (awaited one by one)
     if not records:

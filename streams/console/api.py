@@ -51,7 +51,7 @@ class Console:
 
     async def _load_from_influx(self, session_id: str) -> SessionRecord:
         if self.influx is None:
-            self.influx = InfluxClient(self.settings)
+            self.influx = InfluxClient(self.settings, role="reader")
         return await load_session(self.influx, session_id)
 
 

@@ -159,7 +159,7 @@ async def wait_for_points(
 ) -> list[list[Any]]:
     """Poll InfluxDB until the query returns at least `count` rows."""
     deadline = time.monotonic() + timeout
-    async with InfluxClient(settings) as client:
+    async with InfluxClient(settings, role="reader") as client:
         while True:
             series = await client.query(influxql)
             rows = [row for s in series for row in s["values"]]

@@ -44,7 +44,7 @@ def imported(live: Live) -> Settings:
     settings = live.settings.model_copy(update={"influx_db": DB})
 
     async def load() -> None:
-        async with InfluxClient(settings) as client:
+        async with InfluxClient(settings, role="admin") as client:
             await client.ensure_database()
             for file in FILES.values():
                 summary = await import_lines(client, file.read_text().splitlines(), load_rules())
@@ -91,7 +91,7 @@ def observed(bundle: Bundle) -> set[tuple[Any, ...]]:
 
 
 async def test_each_exported_session_validates_and_holds_every_reading(imported: Settings) -> None:
-    async with InfluxClient(imported) as client:
+    async with InfluxClient(imported, role="reader") as client:
         records = {s: await load_session(client, s) for s in FILES}
     for session, file in FILES.items():
         record = records[session]

@@ -54,7 +54,7 @@ def vitals_line(ts: datetime, patient: str, session: str, **values: Any) -> str:
 async def test_the_stack_sets_up_retention_and_rollups_and_a_second_setup_changes_nothing(
     influx: Settings,
 ) -> None:
-    async with InfluxClient(influx) as client:
+    async with InfluxClient(influx, role="admin") as client:
         policies = await retention_policies(client, influx.influx_db)
         queries = await continuous_queries(client, influx.influx_db)
         assert await ensure_schema(client, influx) == []
@@ -70,7 +70,7 @@ async def test_the_stack_sets_up_retention_and_rollups_and_a_second_setup_change
 async def test_a_changed_duration_is_altered_and_the_default_restored(influx: Settings) -> None:
     first = with_db(influx, "ivig_alter")
     changed = with_db(influx, "ivig_alter", influx_raw_retention="30d", influx_rollup_retention="104w")
-    async with InfluxClient(first) as client:
+    async with InfluxClient(first, role="admin") as client:
         created = await ensure_schema(client, first)
         altered = await ensure_schema(client, changed)
         again = await ensure_schema(client, changed)
@@ -110,7 +110,7 @@ async def test_backfill_writes_the_minute_aggregates_of_a_past_period_idempotent
         vitals_line(minute + timedelta(seconds=30), "pt-b", "pt-b-d4", heart_rate=60, systolic_bp=120),
         vitals_line(minute - timedelta(days=365), "pt-a", "pt-a-d0", weight_kg=70.5),  # three years ago
     ]
-    async with InfluxClient(settings) as client:
+    async with InfluxClient(settings, role="admin") as client:
         await ensure_schema(client, settings)
         assert (await client.write(lines)).written == len(lines)
         # an unaligned range is widened to whole minutes: the first minute is not cut to its second half
@@ -166,7 +166,7 @@ async def test_a_short_raw_retention_refuses_older_points(influx: Settings) -> N
         vitals_line(now - timedelta(hours=2), "pt-c", "pt-c-d1", heart_rate=75),
         vitals_line(now, "pt-c", "pt-c-d1", heart_rate=76),
     ]
-    async with InfluxClient(settings) as client:
+    async with InfluxClient(settings, role="admin") as client:
         await ensure_schema(client, settings)
         report = await client.write(lines)
     assert report.written == 1
@@ -175,6 +175,7 @@ async def test_a_short_raw_retention_refuses_older_points(influx: Settings) -> N
 
 def test_the_cli_sets_up_and_backfills(influx: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("IVIGWATCH_LOCAL_INFLUX_PORT", str(influx.local_influx_port))
+    monkeypatch.setenv("IVIGWATCH_STATE_DIR", str(influx.state_dir))  # its generated admin login
     monkeypatch.delenv("IVIGWATCH_INFLUX_URL", raising=False)
     monkeypatch.setenv("IVIGWATCH_INFLUX_DB", "ivig_cli")
     monkeypatch.setenv("IVIGWATCH_INFLUX_ROLLUP_RETENTION", "520w")

@@ -69,7 +69,7 @@ async def test_kafka_round_trip(started: tuple[Settings, list[str]]) -> None:
 def test_influx_pings_and_has_the_database(started: tuple[Settings, list[str]]) -> None:
     settings, _ = started
     assert http_ok(f"{settings.influx_base_url}/ping")
-    assert local_influx.database_exists(settings.influx_base_url, settings.influx_db)
+    assert local_influx.database_exists(settings)
 
 
 def test_second_up_reuses_the_running_servers(started: tuple[Settings, list[str]]) -> None:

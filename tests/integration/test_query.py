@@ -121,7 +121,7 @@ def imported(live: Live) -> Live:
     settings = live.settings.model_copy(update={"influx_db": DB})
 
     async def load() -> None:
-        async with InfluxClient(settings) as client:
+        async with InfluxClient(settings, role="admin") as client:
             await client.query(f'DROP DATABASE "{DB}"', write=True)
             await client.ensure_database()
             alerts = 0
@@ -141,7 +141,7 @@ def test_the_pure_analyses_give_the_known_answers_on_rows_read_back(imported: Li
     since, until = PERIOD
 
     async def fetch() -> dict[str, Any]:
-        async with InfluxClient(settings) as client:
+        async with InfluxClient(settings, role="reader") as client:
             pump = await select(
                 client, ("count", "session_id", "action", "product", "rate_ml_per_h"), INFUSION
             )

@@ -72,7 +72,7 @@ def _sessions(name: str) -> list[tuple[str, str]]:
 
 async def _import(settings: Settings) -> None:
     rules = load_rules()
-    async with InfluxClient(settings) as client:
+    async with InfluxClient(settings, role="admin") as client:
         await client.query(f'DROP DATABASE "{DB}"', write=True)  # a rerun starts from nothing
         await client.ensure_database()
         for name in FILES:
@@ -122,7 +122,7 @@ def written(result: Result) -> list[Path]:
 
 async def test_sessions_started_in_a_period_in_start_order(imported: Settings) -> None:
     library = sorted(s for name in FILES[:-1] for _, s in _sessions(name))  # all start 2026-03-02 09:00
-    async with InfluxClient(imported) as client:
+    async with InfluxClient(imported, role="reader") as client:
         everything = await sessions_started(client, datetime(2026, 3, 1, tzinfo=UTC))
         before_late = await sessions_started(client, datetime(2026, 3, 1, tzinfo=UTC), LATE_START)
         from_late = await sessions_started(client, LATE_START)

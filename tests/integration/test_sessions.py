@@ -26,7 +26,7 @@ async def test_an_imported_file_reads_back_as_its_session(live: Live) -> None:
     settings = live.settings.model_copy(update={"influx_db": "ivigwatch_import_test"})
     lines = FILE.read_text().splitlines()
     expected_alerts = [a for a in replay(lines, load_rules()) if not isinstance(a, LineError)]
-    async with InfluxClient(settings) as client:
+    async with InfluxClient(settings, role="admin") as client:
         await client.ensure_database()
         summary = await import_lines(client, lines, load_rules())
         again = await import_lines(client, lines, load_rules())  # idempotent: same points

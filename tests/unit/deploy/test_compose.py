@@ -54,6 +54,18 @@ def test_the_influxdb_schema_is_set_up_once_by_an_admin_before_the_writer_starts
     setup = SERVICES["influx-setup"]
     assert setup["command"] == ["ivigwatch", "influx", "setup"]
     assert setup["restart"] == "no"
-    assert setup["environment"]["IVIGWATCH_INFLUX_USERNAME"] == "admin"
-    assert "INFLUXDB_ADMIN_PASSWORD" in setup["environment"]["IVIGWATCH_INFLUX_PASSWORD"]
+    assert setup["environment"]["IVIGWATCH_INFLUX_ADMIN_USERNAME"] == "admin"
+    assert "INFLUXDB_ADMIN_PASSWORD" in setup["environment"]["IVIGWATCH_INFLUX_ADMIN_PASSWORD"]
+    others = [name for name in SERVICES if name not in ("influx-setup", "influxdb")]
+    assert not any("INFLUXDB_ADMIN_PASSWORD" in str(SERVICES[name].get("environment")) for name in others)
+
+
+def test_separate_writer_and_reader_users_and_kafka_stays_inside_the_network() -> None:
+    influx = SERVICES["influxdb"]["environment"]
+    assert influx["INFLUXDB_WRITE_USER"] == SERVICES["writer"]["environment"]["IVIGWATCH_INFLUX_USERNAME"]
+    assert influx["INFLUXDB_READ_USER"] == "ivigwatch-reader"
+    assert "INFLUXDB_USER" not in influx  # no user with ALL on the database besides the admin
+    assert "ports" not in SERVICES["kafka"], "the plain-text Kafka must not be published"
+    assert "IVIGWATCH_INFLUX_READ_PASSWORD" in SERVICES["grafana"]["environment"]
+    assert "IVIGWATCH_INFLUX_PASSWORD" not in SERVICES["grafana"]["environment"]
     assert SERVICES["writer"]["depends_on"]["influx-setup"] == {"condition": "service_completed_successfully"}

@@ -41,6 +41,26 @@ def test_server_properties_fill_ports_and_dirs(tmp_path: Path) -> None:
     assert "0.0.0.0" not in text  # noqa: S104 - checking that nothing binds to it
 
 
+def test_secured_broker_has_no_unauthenticated_listener(tmp_path: Path) -> None:
+    security = local_kafka.BrokerSecurity("broker-user", "broker-pw", tmp_path / "k.pem", tmp_path / "ca.pem")
+    text = render_server_properties(29092, 29093, tmp_path / "data", security)
+    props = _properties(text)
+    assert props["listeners"] == "SASL_SSL://127.0.0.1:29092,CONTROLLER://127.0.0.1:29093"
+    assert props["advertised.listeners"] == "SASL_SSL://127.0.0.1:29092"
+    assert props["inter.broker.listener.name"] == "SASL_SSL"
+    assert props["listener.security.protocol.map"] == "CONTROLLER:SSL,SASL_SSL:SASL_SSL"
+    assert props["listener.name.controller.ssl.client.auth"] == "required"  # only the broker's cert
+    assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-256,SCRAM-SHA-512"
+    assert props["ssl.keystore.type"] == props["ssl.truststore.type"] == "PEM"
+    assert props["ssl.truststore.location"] == str(tmp_path / "ca.pem")
+    assert 'username="broker-user" password="broker-pw"' in props[
+        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"
+    ]
+    assert "PLAINTEXT" not in text.replace("SASL_PLAINTEXT", "")
+    assert "${" not in text
+    assert "broker-pw" not in repr(security)
+
+
 def test_kafka_version_comes_from_the_pom() -> None:
     assert kafka_version() == "4.0.1"
 
@@ -76,7 +96,8 @@ def test_influx_config_stays_in_state_dir_and_on_loopback(tmp_path: Path) -> Non
     assert conf["data"]["wal-dir"] == str(paths.wal)
     assert conf["data"]["query-log-enabled"] is False
     assert conf["http"]["bind-address"] == "127.0.0.1:28086"
-    assert conf["http"]["auth-enabled"] is False
+    assert conf["http"]["auth-enabled"] is True  # the secured local stack is the default
+    assert tomllib.loads(render_config(paths, 28086, 28088, auth=False))["http"]["auth-enabled"] is False
     for listener in ("graphite", "collectd", "opentsdb", "udp"):
         assert all(not section["enabled"] for section in conf[listener])
     text = render_config(paths, 28086, 28088)
@@ -139,4 +160,4 @@ def test_influx_template_placeholders() -> None:
     """The template uses exactly the placeholders the renderer fills."""
     template = local_influx.CONF_TEMPLATE.read_text()
     names = set(re.findall(r"(?<!\$)\$\{(\w+)\}", template))
-    assert names == {"meta_dir", "data_dir", "wal_dir", "http_bind", "rpc_bind"}
+    assert names == {"meta_dir", "data_dir", "wal_dir", "http_bind", "rpc_bind", "auth_enabled"}

@@ -58,12 +58,12 @@ def test_the_datasource_is_the_compose_influxdb_with_its_credentials() -> None:
     assert source["type"] == "influxdb" and source["jsonData"]["version"] == "InfluxQL"
     assert source["url"] == "http://influxdb:8086"
     assert source["jsonData"]["dbName"] == INFLUXDB_ENV["INFLUXDB_DB"] == "ivigwatch"
-    assert source["user"] == INFLUXDB_ENV["INFLUXDB_USER"]
+    assert source["user"] == INFLUXDB_ENV["INFLUXDB_READ_USER"]  # the read-only user
     assert re.fullmatch(r"[A-Za-z0-9_-]{1,40}", source["uid"])
     # the password is an environment lookup, and compose passes the very variable the user has
     name = re.fullmatch(r"\$\{?([A-Z_]+)\}?", source["secureJsonData"]["password"])
     assert name is not None, "no literal password in the provisioning file"
-    assert SERVICE["environment"][name.group(1)] == INFLUXDB_ENV["INFLUXDB_USER_PASSWORD"]
+    assert SERVICE["environment"][name.group(1)] == INFLUXDB_ENV["INFLUXDB_READ_USER_PASSWORD"]
     assert "password" not in source and "basicAuthPassword" not in source
 
 
