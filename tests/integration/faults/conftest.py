@@ -276,8 +276,15 @@ def expected_points(messages: Iterable[tuple[str, bytes]]) -> Counter[str]:
     return Counter(series.split(",", 1)[0] for series, _ in keys)
 
 
-COUNT_FIELD = {"alerts": "alert_id", "nurse_actions": "alert_id"}
-"""The field every point of a measurement has (events: event_id, sent by the simulator)."""
+COUNT_FIELD = {
+    "vitals": "on_oxygen",
+    "symptoms": "reported",
+    "infusion_events": "count",
+    "profiles": "risk_factors",
+    "alerts": "alert_id",
+    "nurse_actions": "alert_id",
+}
+"""A field every point of the measurement has (streams/lineprotocol.py), to count its points."""
 
 
 async def influx_points(settings: Settings, measurements: Iterable[str]) -> dict[str, int]:
