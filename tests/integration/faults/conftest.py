@@ -200,13 +200,17 @@ async def produce_paced(
 
 async def read_topic(settings: Settings, topic: str) -> list[bytes]:
     """Every message value on `topic` now, partition by partition, from the beginning."""
-    consumer = kafka_clients.consumer(settings, group_id=None, enable_auto_commit=False)
+    consumer = kafka_clients.consumer(
+        settings, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         parts = [TopicPartition(topic, p) for p in range(settings.topic_partitions)]
         consumer.assign(parts)
         ends = await consumer.end_offsets(parts)
-        await consumer.seek_to_beginning(*parts)
+        # seek_to_beginning() can lose a race with assign()'s own reset: seek to explicit offsets
+        for tp, first in (await consumer.beginning_offsets(parts)).items():
+            consumer.seek(tp, first)
         values: list[bytes] = []
         deadline = time.monotonic() + 60
         while [tp for tp in parts if await consumer.position(tp) < ends[tp]]:
