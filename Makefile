@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help setup browser demo test test-unit test-e2e lint bench stack-up stack-down clean
+.PHONY: help setup browser demo test test-unit test-e2e lint bench soak stack-up stack-down clean
 
 help:
 	@echo "make demo       run the demo: local Kafka + InfluxDB, workers, nurse console, simulated infusions"
@@ -19,6 +19,7 @@ help:
 	@echo "make test-e2e   run only the nurse console's browser tests (Playwright + Debian's chromium)"
 	@echo "make lint       ruff and mypy"
 	@echo "make bench      print throughput figures of the rule engine and line-protocol encoder"
+	@echo "make soak       worker-crash soak: kill -9 the workers during 50,000 events (SOAK_EVENTS=N, FAULTS_SEED=S)"
 	@echo "make stack-up / stack-down   start / stop the local Kafka broker and InfluxDB"
 
 $(STAMP): pyproject.toml
@@ -52,6 +53,9 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m streams.bench
+
+soak: setup
+	SOAK_EVENTS=$${SOAK_EVENTS:-50000} $(BIN)/pytest -s -p no:cacheprovider tests/integration/faults/test_worker_crash.py
 
 stack-up: setup
 	$(BIN)/ivigwatch stack up

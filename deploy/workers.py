@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deploy.processes import terminate
+from deploy.processes import free_ports, terminate
 from streams.settings import Settings
 
 
@@ -45,11 +45,17 @@ class WorkerProcess:
             return "(no log)"
 
 
-def start_worker(role: str, settings: Settings, extra_env: Mapping[str, str] | None = None) -> WorkerProcess:
-    """Start `ivigwatch worker ROLE` as a child process with these settings; logs to a file."""
+def start_worker(
+    role: str,
+    settings: Settings,
+    extra_env: Mapping[str, str] | None = None,
+    log_name: str | None = None,
+) -> WorkerProcess:
+    """Start `ivigwatch worker ROLE` as a child process with these settings; logs to a file
+    (`worker-ROLE.log`, or `worker-LOG_NAME.log`)."""
     log_dir = settings.state_dir / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"worker-{role}.log"
+    log_path = log_dir / f"worker-{log_name or role}.log"
     env = {**os.environ, **settings.to_env(), **(extra_env or {})}
     ports = {"rules": settings.rules_web_port, "pager": settings.pager_web_port}
     port = ports.get(role, settings.writer_web_port)
@@ -102,3 +108,23 @@ def start_watchdog(settings: Settings, extra_env: Mapping[str, str] | None = Non
 def stop_worker(worker: WorkerProcess, grace: float = 20.0) -> int:
     """SIGTERM (Faust leaves the group cleanly), then SIGKILL after `grace` seconds."""
     return terminate(worker.process, grace)
+
+
+def replica_settings(settings: Settings, role: str, name: str) -> Settings:
+    """Settings for one more worker of `role` on this machine: its own web port and Faust datadir
+    (Faust workers sharing a datadir would share their local table stores)."""
+    (port,) = free_ports(1)
+    field = {"rules": "rules_web_port", "pager": "pager_web_port"}.get(role, "writer_web_port")
+    datadir = settings.state_dir / "faust" / f"{role}-{name}"
+    return settings.model_copy(update={field: port, "worker_datadir": datadir})
+
+
+def start_replica(role: str, settings: Settings, name: str) -> WorkerProcess:
+    """Start another worker of `role` in the same consumer group, named `name` (log worker-ROLE-NAME.log)."""
+    return start_worker(role, replica_settings(settings, role, name), log_name=f"{role}-{name}")
+
+
+def kill_worker(worker: WorkerProcess, timeout: float = 10.0) -> int:
+    """SIGKILL, as a crash would: no clean leave, no flush, no commit. Returns the exit status."""
+    worker.process.kill()
+    return worker.process.wait(timeout)

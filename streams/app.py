@@ -35,7 +35,7 @@ def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
         Role.WRITER: (settings.writer_app_id, settings.writer_web_port),
         Role.PAGER: (settings.pager_app_id, settings.pager_web_port),
     }[role]
-    datadir = settings.state_dir / "faust" / role.value
+    datadir = settings.worker_datadir or settings.state_dir / "faust" / role.value
     datadir.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = {
         "broker": broker_url(settings.bootstrap),
@@ -56,6 +56,10 @@ def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
         "producer_acks": -1,
         "broker_commit_every": 1000,
         "broker_commit_interval": 1.0,
+        # Faust's 60 s session would leave a killed worker's partitions idle for a minute: the
+        # broker gives them to the survivors only once the dead member's session has expired.
+        "broker_session_timeout": settings.worker_session_timeout_seconds,
+        "broker_heartbeat_interval": settings.worker_session_timeout_seconds / 3,
     }
     options.update(overrides)
     app = faust.App(app_id, **options)

@@ -110,6 +110,12 @@ class Settings(BaseSettings):
     tick_seconds: float = Field(5.0, description="How often timers are checked with the wall clock")
     rules_file: Path | None = Field(None, description="Rule file (TOML); unset = default rules")
     log_level: str = Field("info", description="Worker log level")
+    worker_datadir: Path | None = Field(
+        None, description="Faust data directory of this worker; unset = <state_dir>/faust/<role>"
+    )
+    worker_session_timeout_seconds: float = Field(
+        10.0, description="A worker that stops heartbeating (killed) loses its partitions after this long"
+    )
 
     # --- nurses: console, CLI, pager ----------------------------------------------------------
     console_host: str = Field("127.0.0.1", description="Interface the nurse console binds to")

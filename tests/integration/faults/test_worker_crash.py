@@ -1,0 +1,194 @@
+"""Worker crash: while simulated infusions stream in, the rules worker is killed with SIGKILL three
+times and the writer twice, at seeded random moments, and each is restarted. Afterwards:
+
+1. every valid event is in InfluxDB exactly once: the distinct points per measurement equal those
+   the events (and the alert messages on the topic) map to, no fewer (lost) and no more;
+2. every alert the replay of the same events produces was emitted: for each (session, condition)
+   the replay alerts on, the live run sent a `firing` message, and reached the replay's highest
+   severity and highest escalation level, unless live resolved it early. Why not equal messages:
+   events run ~150x faster than real time here, and the live clock is the latest event time the
+   worker has seen over all its partitions; a restarted worker catches up its partitions unevenly,
+   so the clock runs minutes of event time ahead of some patients' readings. Timers may then fire
+   earlier than in the replay (stale data, a resolution after 15 minutes clear, one more
+   escalation), and a reading older than such a resolution does not raise the alert again (the
+   lifecycle's rule). A finding from the readings themselves cannot vanish otherwise, so a
+   (session, condition) never fired, or a lower peak without an early resolution, is a lost alert.
+   `test_the_checks_catch_...` shows the check fails when one partition's alerts are missing.
+3. no alert was sent as `firing` more than twice at one severity (a crash may repeat the message
+   of an event whose offset was not committed yet, once);
+4. the consumer lag of both groups returns to zero.
+
+`SOAK_EVENTS` sets the size (CI: 12,000; `make soak`: 50,000), `SOAK_RATE` the events per second
+and `FAULTS_SEED` the seed of the plan and of the kill moments (printed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from itertools import islice
+
+import pytest
+
+from models.alerts import Alert, AlertStatus
+from streams.settings import Settings
+from streams.topics import ALERTS_TOPIC, EVENTS_TOPIC
+from tests.integration.conftest import local_settings
+from tests.integration.faults.conftest import (
+    RULES_TOPICS,
+    WRITER_TOPICS,
+    FaultStack,
+    by_partition,
+    duplicates,
+    expected_points,
+    fault_plan,
+    fault_stack,
+    firing_counts,
+    line,
+    missing_alerts,
+    produce_paced,
+    read_alerts,
+    replay_alerts,
+    seeded,
+    wait_lag_zero,
+    wait_points,
+)
+
+pytestmark = pytest.mark.integration
+
+SIZE = int(os.environ.get("SOAK_EVENTS", "12000"))
+RATE = float(os.environ.get("SOAK_RATE", str(max(200.0, SIZE / 120))))
+SEED = int(os.environ.get("FAULTS_SEED", "20261124"))
+PARTITIONS = 4
+RULES_KILLS, WRITER_KILLS = 3, 2
+
+
+def plan(size: int, start: datetime, partitions: int) -> list[str]:
+    """`size` simulated events from `start`, then one profile per partition at the last event's
+    time plus a second: every worker's clock reaches the end even if it restarted after the load."""
+    patients = size // 55 + 1
+    lines = [line(e) for e in islice(fault_plan(patients, start, SEED), size)]
+    last = datetime.fromisoformat(lines[-1].split('"ts":"', 1)[1].split('"', 1)[0])
+    end = (last + timedelta(seconds=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    fillers: dict[int, str] = {}
+    n = 0
+    while len(fillers) < partitions:
+        n += 1
+        patient = f"clock-{n:03d}"
+        part = next(iter(by_partition([patient], partitions)))
+        fillers.setdefault(part, patient)
+    lines += [line({"type": "profile", "patient_id": p, "ts": end}) for p in fillers.values()]
+    return lines
+
+
+def test_the_checks_catch_a_skipped_partition_and_a_third_firing() -> None:
+    """The alert checks can fail: drop one partition's alerts, or send a firing three times."""
+    start = datetime(2031, 1, 1, tzinfo=UTC)
+    lines = plan(4000, start, PARTITIONS)
+    expected = replay_alerts(lines)
+    parts = by_partition({a.patient_id for a in expected}, PARTITIONS)
+    assert len(parts) == PARTITIONS, "the plan must raise alerts on every partition"
+    assert missing_alerts(expected, expected) == []
+    for patients in parts.values():
+        skipped = [a for a in expected if a.patient_id not in patients]
+        assert missing_alerts(expected, skipped), "losing a partition's alerts went unnoticed"
+    escalated = next(a for a in expected if a.status is AlertStatus.ESCALATED)
+    lower = [a for a in expected if not (a.alert_id == escalated.alert_id and a.escalation_level > 0)]
+    assert missing_alerts(expected, lower), "losing an escalation went unnoticed"
+    firing = next(a for a in expected if a.status is AlertStatus.FIRING)
+    assert max(firing_counts([*expected, firing, firing]).values()) == 3
+    assert duplicates([*expected, firing]) == 1
+
+
+@pytest.fixture(scope="module")
+def crash_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FaultStack]:
+    settings = local_settings(
+        tmp_path_factory.mktemp("crash"),
+        tick_seconds=1.0,
+        topic_partitions=PARTITIONS,
+        worker_session_timeout_seconds=6.0,
+    )
+    with fault_stack(settings, {"rules": "rules", "writer": "writer"}) as faults:
+        yield faults
+
+
+def kill_moments(duration: float, kills: int, rng_seed: int) -> list[float]:
+    """Seconds after the load starts, spread at random over its middle 80 %."""
+    rng = seeded(rng_seed)
+    return sorted(rng.uniform(0.1, 0.9) * duration for _ in range(kills))
+
+
+async def chaos(faults: FaultStack, name: str, moments: list[float], began: float) -> list[float]:
+    """kill -9 `name` at each moment (or as soon as it is healthy again after the previous kill),
+    restart it, wait until it has partitions; returns the seconds each restart took."""
+    restarts = []
+    for moment in moments:
+        await asyncio.sleep(max(0.0, began + moment - time.monotonic()))
+        faults.kill(name)
+        killed = time.monotonic()
+        await asyncio.to_thread(faults.restart, name)
+        restarts.append(time.monotonic() - killed)
+    return restarts
+
+
+async def test_kill_9_of_the_workers_loses_no_event_and_no_alert(crash_stack: FaultStack) -> None:
+    faults, settings = crash_stack, crash_stack.settings
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(second=0, microsecond=0)
+    lines = plan(SIZE, start, PARTITIONS)
+    load, clock = lines[:-PARTITIONS], lines[-PARTITIONS:]
+    duration = len(load) / RATE
+    rules_at = kill_moments(duration, RULES_KILLS, SEED)
+    writer_at = kill_moments(duration, WRITER_KILLS, SEED + 1)
+    print(
+        f"\nseed {SEED}: {len(load):,} events at {RATE:.0f}/s (~{duration:.0f} s); kill -9 rules at "
+        f"{[round(t, 1) for t in rules_at]} s, writer at {[round(t, 1) for t in writer_at]} s"
+    )
+    began = time.monotonic()
+    produced, rules_restarts, writer_restarts = await asyncio.gather(
+        produce_paced(settings, load, RATE),
+        chaos(faults, "rules", rules_at, began),
+        chaos(faults, "writer", writer_at, began),
+    )
+    await produce_paced(settings, clock, 100.0)
+    load_done = time.monotonic()
+    rules_lag = await wait_lag_zero(settings, settings.rules_app_id, RULES_TOPICS, timeout=180)
+    writer_lag = await wait_lag_zero(settings, settings.writer_app_id, WRITER_TOPICS, timeout=180)
+    lag_zero = time.monotonic() - load_done
+
+    expected = replay_alerts(lines)
+    await _settled_alerts(settings, expected)
+    await wait_lag_zero(settings, settings.writer_app_id, WRITER_TOPICS, timeout=60)
+    seen = await read_alerts(settings)
+    assert len(by_partition({a.patient_id for a in expected}, PARTITIONS)) == PARTITIONS
+
+    messages = [(EVENTS_TOPIC, text.encode()) for text in lines]
+    messages += [(ALERTS_TOPIC, a.model_dump_json().encode()) for a in seen]
+    points_expected = expected_points(messages)
+    points = await wait_points(settings, points_expected)
+    firing = firing_counts(seen)
+    print(
+        f"figures: {len(lines):,} events produced in {produced:.1f} s; rules restarts "
+        f"{[round(s, 1) for s in rules_restarts]} s, writer restarts "
+        f"{[round(s, 1) for s in writer_restarts]} s; lag 0 {lag_zero:.1f} s after the load "
+        f"(rules {rules_lag:.1f} s, writer {writer_lag:.1f} s); points {dict(points)}; "
+        f"alerts live {len(seen)}, replay {len(expected)}; duplicates {duplicates(seen)}; "
+        f"max firing per alert and severity {max(firing.values(), default=0)}"
+    )
+    missing = missing_alerts(expected, seen)
+    assert missing == [], f"{len(missing)} lost: {missing[:10]}\n{faults.logs()}"
+    assert [k for k, n in firing.items() if n > 2] == [], "an alert was sent as firing 3 times or more"
+    assert dict(points) == dict(points_expected), "InfluxDB lost or doubled points"
+
+
+async def _settled_alerts(settings: Settings, expected: list[Alert], timeout: float = 60.0) -> list[Alert]:
+    """Every alert on the topic, once it holds what the replay expects (timers fire on ticks, a
+    second after the clock passes their due time) or the deadline passed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = await read_alerts(settings)
+        if not missing_alerts(expected, seen) or time.monotonic() > deadline:
+            return seen
+        await asyncio.sleep(2.0)
