@@ -245,7 +245,7 @@ async def _alerts_like(settings: Settings, expected: list[Alert], timeout: float
 async def _points_per_patient(settings: Settings) -> dict[str, int]:
     where = "WHERE time >= '2000-01-01T00:00:00Z' AND time < '2200-01-01T00:00:00Z'"
     counts: Counter[str] = Counter()
-    async with InfluxClient(settings) as client:
+    async with InfluxClient(settings, role="reader") as client:
         for measurement in ("vitals", "profiles", "infusion_events"):
             series = await client.query(
                 f'SELECT COUNT("{COUNT_FIELD[measurement]}") FROM "{measurement}" {where} '
