@@ -1,8 +1,9 @@
 """Writer agent: every valid event, alert and nurse action to InfluxDB, in batches.
 
-Offsets advance only after InfluxDB accepted the batch (`take_events` acks a batch after the
-loop body returns, and the body returns only once the write succeeded). While InfluxDB is down
-the batch is retried with capped backoff; points carry event time, so a rewrite is idempotent.
+Offsets advance only after InfluxDB accepted the batch: the batch comes from `noack_take` and its
+events are acked by hand after the write. (`take_events` acks in a `finally`, so a worker stopped
+or crashing while it retries would commit the held batch unwritten.) While InfluxDB is down the
+batch is retried with capped backoff; points carry event time, so a rewrite is idempotent.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def register(app: faust.App, settings: Settings) -> None:
     counts = {"lines": 0, "skipped": 0, "rejected": 0, "batches": 0}
 
     async def write_timeseries(stream: Any) -> None:
-        async for batch in stream.take_events(
+        async for batch in stream.noack_take(
             settings.writer_batch_lines, within=settings.writer_flush_seconds
         ):
             lines: list[str] = []
@@ -61,6 +62,8 @@ def register(app: faust.App, settings: Settings) -> None:
             for line, reason in report.rejected:
                 fut = await deadletter.send(value=_rejected_record(line, reason))
                 await fut
+            for event in batch:  # only now may the offsets be committed
+                await stream.ack(event)
             counts["lines"] += report.written
             counts["rejected"] += len(report.rejected)
             counts["batches"] += 1
