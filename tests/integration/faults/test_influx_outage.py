@@ -1,0 +1,111 @@
+"""InfluxDB stopped mid-run: alerts keep their latency, every reading of the outage is written once.
+
+The outage lasts `IVIGWATCH_TEST_OUTAGE_SECONDS` (CI default below; the soak runs the issue's 60 s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deploy import local_influx
+from streams.topics import DEADLETTER_TOPIC
+from tests.integration.faults.io_support import (
+    TRIGGER_CONDITION,
+    Load,
+    Stack,
+    alerts_by_patient,
+    env_seconds,
+    expected_counts,
+    fault_stack,
+    log_lines,
+    p95,
+    wait_for_counts,
+    watching,
+)
+
+pytestmark = pytest.mark.integration
+
+OUTAGE_SECONDS = env_seconds("IVIGWATCH_TEST_OUTAGE_SECONDS", 60.0)
+LATENCY_BOUND_SECONDS = 10.0
+"""Generous: alerts take well under a second on an idle machine; CI shares two cores with others."""
+
+
+@pytest.fixture
+def stack(tmp_path: Path) -> Iterator[Stack]:
+    # The backoff cap is cut from 30 s to 5 s so the catch-up after the outage fits the CI budget.
+    with fault_stack(tmp_path, writer_max_backoff_seconds=5.0) as started:
+        yield started
+
+
+async def test_influxdb_outage_delays_no_alert_and_every_reading_is_written_once(stack: Stack) -> None:
+    settings, workers = stack
+    writer_pid = workers["writer"].process.pid
+    async with watching(settings) as watch:
+        load = Load(settings)
+        stop = asyncio.Event()
+        producing = asyncio.create_task(load.run(stop))
+        await asyncio.sleep(8)
+        load.phase = "outage"
+        local_influx.stop(settings, log=lambda line: None)
+        try:
+            await asyncio.sleep(OUTAGE_SECONDS)
+            assert workers["writer"].process.poll() is None, "the writer died during the outage"
+            held = workers["writer"].health()
+        finally:
+            local_influx.ensure_running(settings, log=lambda line: None)
+        back = time.monotonic()
+        load.phase = "after"
+        await asyncio.sleep(5)
+        stop.set()
+        await asyncio.wait_for(producing, timeout=120)
+
+        triggers = load.acked(trigger=True)
+        found = await watch.wait_for(
+            "ivig.alerts.v1",
+            lambda m: m["patient_id"].startswith(f"{load.prefix}-tr") and m["condition"] == TRIGGER_CONDITION,
+            count=len(triggers),
+            timeout=60,
+        )
+        arrival = {m["patient_id"]: at for at, m in sorted(found, key=lambda pair: -pair[0])}
+        missing = [t.patient for t in triggers if t.patient not in arrival]
+        assert not missing, f"{len(missing)} of {len(triggers)} alerts never arrived: {missing[:5]}"
+        latency = {
+            phase: [arrival[t.patient] - t.produced_at for t in triggers if t.phase == phase]
+            for phase in ("before", "outage", "after")
+        }
+        print(
+            f"\nalert latency p95: before {p95(latency['before']):.3f}s (n={len(latency['before'])}), "
+            f"outage {p95(latency['outage']):.3f}s (n={len(latency['outage'])}, max "
+            f"{max(latency['outage']):.3f}s), after {p95(latency['after']):.3f}s; outage {OUTAGE_SECONDS:.0f}s"
+        )
+        assert len(latency["outage"]) >= OUTAGE_SECONDS * 0.8, "too few alerts produced during the outage"
+        assert p95(latency["outage"]) < LATENCY_BOUND_SECONDS
+        unexpected = {
+            (a["condition"], a["status"])
+            for alerts in alerts_by_patient(watch, load.prefix).values()
+            for _, a in alerts
+        } - {(TRIGGER_CONDITION, "firing")}
+        assert not unexpected, f"alerts nobody asked for: {unexpected}"
+
+        expected = expected_counts(load.acked())
+        counts = await wait_for_counts(settings, load.prefix, expected, timeout=120)
+        caught_up = time.monotonic() - back
+        outage_readings = load.acked(phase="outage")
+        print(
+            f"readings acked: {len(load.acked())} ({len(outage_readings)} during the outage, "
+            f"{load.failed} not acked); InfluxDB held all of them {caught_up:.1f}s after it came back; "
+            f"writer during the outage: {held}"
+        )
+        assert counts == expected, "InfluxDB must hold every acked reading exactly once"
+        assert outage_readings, "no reading was produced during the outage"
+        assert not watch.records[DEADLETTER_TOPIC], "nothing may be dead-lettered for an outage"
+
+    assert workers["writer"].process.pid == writer_pid and workers["writer"].process.poll() is None
+    assert workers["writer"].health() is not None, "the writer must answer /healthz after the outage"
+    trouble = log_lines(workers["writer"], "poll timeout", "livelock", "has not committed", "crashed")
+    assert not trouble, f"the writer's consumer was in trouble while it held the batch: {trouble[:5]}"
