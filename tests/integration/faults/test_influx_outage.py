@@ -81,7 +81,8 @@ async def test_influxdb_outage_delays_no_alert_and_every_reading_is_written_once
         print(
             f"\nalert latency p95: before {p95(latency['before']):.3f}s (n={len(latency['before'])}), "
             f"outage {p95(latency['outage']):.3f}s (n={len(latency['outage'])}, max "
-            f"{max(latency['outage']):.3f}s), after {p95(latency['after']):.3f}s; outage {OUTAGE_SECONDS:.0f}s"
+            f"{max(latency['outage']):.3f}s), after {p95(latency['after']):.3f}s; "
+            f"outage {OUTAGE_SECONDS:.0f}s"
         )
         assert len(latency["outage"]) >= OUTAGE_SECONDS * 0.8, "too few alerts produced during the outage"
         assert p95(latency["outage"]) < LATENCY_BOUND_SECONDS
