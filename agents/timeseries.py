@@ -14,6 +14,7 @@ from typing import Any
 
 import faust
 
+from agents.runtime import key_problem
 from models.alerts import Alert
 from models.deadletter import DeadLetter, SourcePosition
 from models.parsing import InvalidMessage, parse_action, parse_event
@@ -26,16 +27,19 @@ from streams.topics import ACTIONS_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS
 log = logging.getLogger("ivigwatch.writer")
 
 
-def line_for(topic: str, raw: bytes) -> str | None:
+def line_for(topic: str, raw: bytes, key: bytes | None) -> str | None:
     """The line-protocol line of one message, or None for a message that breaks the contract
-    (the rule worker dead-letters those; the writer only skips them)."""
+    (the rule worker dead-letters those, a wrong message key included; the writer only skips them,
+    so InfluxDB never holds a reading the rules did not see)."""
     try:
         if topic == EVENTS_TOPIC:
-            return to_line(event_point(parse_event(raw)))
+            event = parse_event(raw)
+            return None if key_problem(key, event.patient_id) else to_line(event_point(event))
         if topic == ALERTS_TOPIC:
             return to_line(alert_point(Alert.model_validate_json(raw)))
         if topic == ACTIONS_TOPIC:
-            return to_line(action_point(parse_action(raw)))
+            action = parse_action(raw)
+            return None if key_problem(key, action.patient_id) else to_line(action_point(action))
     except (InvalidMessage, ValueError):
         return None
     return None
@@ -53,7 +57,7 @@ def register(app: faust.App, settings: Settings) -> None:
         ):
             lines: list[str] = []
             for event in batch:
-                line = line_for(event.message.topic, event.value)
+                line = line_for(event.message.topic, event.value, event.key)
                 if line is None:
                     counts["skipped"] += 1
                 else:

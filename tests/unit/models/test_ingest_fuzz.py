@@ -64,7 +64,7 @@ def test_arbitrary_bytes_never_escape_as_an_unhandled_exception(data: bytes) -> 
     for parse in PARSERS:
         refusal_or_object(parse, data)
     for topic in (EVENTS_TOPIC, ALERTS_TOPIC, ACTIONS_TOPIC):
-        line_for(topic, data)
+        line_for(topic, data, b"pt-1")
 
 
 @FUZZ
@@ -82,7 +82,7 @@ def test_arbitrary_json_is_an_object_or_a_clear_refusal(value: Any) -> None:
         refusal_or_object(parse, message)
         refusal_or_object(parse, message.encode())
     for topic in (EVENTS_TOPIC, ALERTS_TOPIC, ACTIONS_TOPIC):
-        line_for(topic, message.encode())
+        line_for(topic, message.encode(), None)
 
 
 @st.composite
@@ -129,7 +129,7 @@ def test_valid_events_parse_and_become_one_line_protocol_line(item: dict[str, An
     raw = json.dumps(item).encode()
     parse_event(raw)
     parse_replay_line(raw)
-    line = line_for(EVENTS_TOPIC, raw)
+    line = line_for(EVENTS_TOPIC, raw, item["patient_id"].encode())
     assert line is not None, "a valid event always has its point"
     # A newline may stay inside a quoted string field (InfluxDB 1.x keeps it), never in the key.
     assert "\n" not in line.split(" ", 1)[0]
@@ -192,7 +192,7 @@ def test_nurse_actions_with_any_field_value_parse_or_are_refused_clearly(
     message = json.dumps({**action, name: value})
     if not refusal_or_object(parse_action, message):
         assert isinstance(parse_action(message), NurseAction)
-    line_for(ACTIONS_TOPIC, message.encode())
+    line_for(ACTIONS_TOPIC, message.encode(), b"pt-1")
 
 
 def test_deep_nesting_and_calendar_edges_are_refusals_not_crashes() -> None:
@@ -255,3 +255,12 @@ def test_a_one_megabyte_message_is_kept_truncated_with_its_size_and_digest() -> 
     assert record.raw_truncated and record.raw_size == 1_000_000
     assert record.raw_sha256 == hashlib.sha256(raw).hexdigest()
     assert record.raw() == raw[:RAW_KEEP_BYTES]
+
+
+def test_the_writer_skips_an_event_the_rules_refuse_for_its_message_key() -> None:
+    event = json.dumps(
+        {"type": "vitals", "patient_id": "pt-1", "session_id": "s1", "ts": "2026-11-24T10:15:00Z", "spo2": 97}
+    ).encode()
+    assert line_for(EVENTS_TOPIC, event, b"pt-1") is not None
+    assert line_for(EVENTS_TOPIC, event, b"pt-2") is None
+    assert line_for(EVENTS_TOPIC, event, None) is None
