@@ -1,5 +1,6 @@
-"""Malformed messages (10,000 in the soak, 4,000 in CI) mixed into valid traffic: each is dead-lettered with a
-worker stays up, and the valid events give exactly the alerts and points they give on their own."""
+"""Malformed messages (10,000 in the soak, 4,000 in CI) mixed into valid traffic: each is
+dead-lettered with a reason, the rule worker stays up, and the valid events give exactly the
+alerts and points they give on their own."""
 
 from __future__ import annotations
 
