@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from deploy import local_influx
+from deploy.workers import start_worker, stop_worker, wait_healthy
 from streams.topics import DEADLETTER_TOPIC
 from tests.integration.faults.io_support import (
     TRIGGER_CONDITION,
@@ -35,10 +35,10 @@ LATENCY_BOUND_SECONDS = 10.0
 """Generous: alerts take well under a second on an idle machine; CI shares two cores with others."""
 
 
-@pytest.fixture
-def stack(tmp_path: Path) -> Iterator[Stack]:
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # The backoff cap is cut from 30 s to 5 s so the catch-up after the outage fits the CI budget.
-    with fault_stack(tmp_path, writer_max_backoff_seconds=5.0) as started:
+    with fault_stack(tmp_path_factory.mktemp("influx-outage"), writer_max_backoff_seconds=5.0) as started:
         yield started
 
 
@@ -110,3 +110,32 @@ async def test_influxdb_outage_delays_no_alert_and_every_reading_is_written_once
     assert workers["writer"].health() is not None, "the writer must answer /healthz after the outage"
     trouble = log_lines(workers["writer"], "poll timeout", "livelock", "has not committed", "crashed")
     assert not trouble, f"the writer's consumer was in trouble while it held the batch: {trouble[:5]}"
+
+
+async def test_a_writer_stopped_while_it_holds_readings_for_a_dead_influxdb_loses_none(stack: Stack) -> None:
+    """SIGTERM mid-outage: Faust commits acked offsets on the way out, so the held batch must not be."""
+    settings, workers = stack
+    load = Load(settings)
+    await asyncio.to_thread(local_influx.stop, settings, lambda line: None)
+    try:
+        stop = asyncio.Event()
+        producing = asyncio.create_task(load.run(stop))
+        await asyncio.sleep(5)
+        stop.set()
+        await asyncio.wait_for(producing, timeout=120)
+        held_before = len(log_lines(workers["writer"], "lines held"))
+        deadline = time.monotonic() + 30
+        while len(log_lines(workers["writer"], "lines held")) < held_before + 2:
+            assert time.monotonic() < deadline, "the writer never retried the held batch"
+            await asyncio.sleep(0.5)
+        await asyncio.to_thread(stop_worker, workers["writer"])
+    finally:
+        await asyncio.to_thread(local_influx.ensure_running, settings, lambda line: None)
+    workers["writer"] = start_worker("writer", settings)  # the stack's teardown stops this one
+    await asyncio.to_thread(wait_healthy, workers["writer"], 120)
+    expected = expected_counts(load.acked())
+    counts = await wait_for_counts(settings, load.prefix, expected, timeout=120)
+    assert counts == expected, (
+        f"{sum(expected.values()) - sum(counts.values())} of {sum(expected.values())} readings held "
+        "during the outage were lost when the writer stopped"
+    )
