@@ -6,6 +6,9 @@ The outage lasts `IVIGWATCH_TEST_OUTAGE_SECONDS`: 30 s in CI, the issue's 60 s i
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import signal
 import time
 from collections.abc import Iterator
 
@@ -13,7 +16,8 @@ import pytest
 
 from deploy import local_influx
 from deploy.workers import start_worker, stop_worker, wait_healthy
-from streams.topics import DEADLETTER_TOPIC
+from streams import kafka_clients
+from streams.topics import DEADLETTER_TOPIC, EVENTS_TOPIC
 from tests.integration.faults.io_support import (
     TRIGGER_CONDITION,
     Load,
@@ -113,7 +117,8 @@ async def test_influxdb_outage_delays_no_alert_and_every_reading_is_written_once
 
 
 async def test_a_writer_stopped_while_it_holds_readings_for_a_dead_influxdb_loses_none(stack: Stack) -> None:
-    """SIGTERM mid-outage: Faust commits acked offsets on the way out, so the held batch must not be."""
+    """SIGTERM mid-outage: the writer stops at once (not killed after the grace period, which made the
+    next writer wait out the killed member's session) and commits nothing it did not write."""
     settings, workers = stack
     load = Load(settings)
     await asyncio.to_thread(local_influx.stop, settings, lambda line: None)
@@ -128,7 +133,8 @@ async def test_a_writer_stopped_while_it_holds_readings_for_a_dead_influxdb_lose
         while len(log_lines(workers["writer"], "lines held")) < held_before + 2:
             assert time.monotonic() < deadline, "the writer never retried the held batch"
             await asyncio.sleep(0.5)
-        await asyncio.to_thread(stop_worker, workers["writer"])
+        code = await asyncio.to_thread(stop_worker, workers["writer"])
+        assert code != -signal.SIGKILL, "the writer ignored SIGTERM while it held a batch and was killed"
     finally:
         await asyncio.to_thread(local_influx.ensure_running, settings, lambda line: None)
     workers["writer"] = start_worker("writer", settings)  # the stack's teardown stops this one
@@ -139,3 +145,29 @@ async def test_a_writer_stopped_while_it_holds_readings_for_a_dead_influxdb_lose
         f"{sum(expected.values()) - sum(counts.values())} of {sum(expected.values())} readings held "
         "during the outage were lost when the writer stopped"
     )
+
+
+async def test_a_reading_influxdb_refuses_is_dead_lettered_with_its_source_position(stack: Stack) -> None:
+    """A 1900 reading is valid by the contract but beyond the 520w retention: InfluxDB drops it."""
+    settings, _ = stack
+    patient = f"io-old-{time.time_ns()}"
+    event = {
+        "type": "vitals",
+        "patient_id": patient,
+        "session_id": "s1",
+        "ts": "1900-01-01T00:00:00Z",
+        "spo2": 97,
+    }
+    async with watching(settings) as watch:
+        producer = kafka_clients.producer(settings, acks="all")
+        await producer.start()
+        try:
+            meta = await (await producer.send(EVENTS_TOPIC, json.dumps(event).encode(), key=patient.encode()))
+        finally:
+            await producer.stop()
+        found = await watch.wait_for(DEADLETTER_TOPIC, lambda m: m["stage"] == "write", count=1, timeout=60)
+    assert found, "the refused line was not dead-lettered"
+    record = found[0][1]
+    assert record["source"] == {"topic": EVENTS_TOPIC, "partition": meta.partition, "offset": meta.offset}
+    assert record["errors"] == ["(influxdb): partial write [influx_rejected]"]
+    assert json.loads(base64.b64decode(record["raw_base64"])) == event
