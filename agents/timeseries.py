@@ -1,20 +1,22 @@
 """Writer agent: every valid event, alert and nurse action to InfluxDB, in batches.
 
-Offsets advance only after InfluxDB accepted the batch (`take_events` acks a batch after the
-loop body returns, and the body returns only once the write succeeded). While InfluxDB is down
-the batch is retried with capped backoff; points carry event time, so a rewrite is idempotent.
+Offsets advance only after InfluxDB accepted the batch: the batch comes from `noack_take` and its
+events are acked by hand after the write. (`take_events` acks in a `finally`: a batch left by an
+exception or a cancellation is acked once its generator is finalised, written or not.) While
+InfluxDB is down the batch is retried with capped backoff; points carry event time, so a rewrite is
+idempotent. A line InfluxDB refuses is dead-lettered (stage `write`) with its message's position.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
 import faust
 
+from agents.deadletters import send_dead_letter
+from agents.runtime import key_problem
 from models.alerts import Alert
-from models.deadletter import DeadLetter, SourcePosition
 from models.parsing import InvalidMessage, parse_action, parse_event
 from streams.influx import InfluxClient
 from streams.influx_schema import ensure_schema, short
@@ -25,16 +27,19 @@ from streams.topics import ACTIONS_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS
 log = logging.getLogger("ivigwatch.writer")
 
 
-def line_for(topic: str, raw: bytes) -> str | None:
+def line_for(topic: str, raw: bytes, key: bytes | None) -> str | None:
     """The line-protocol line of one message, or None for a message that breaks the contract
-    (the rule worker dead-letters those; the writer only skips them)."""
+    (the rule worker dead-letters those, a wrong message key included; the writer only skips them,
+    so InfluxDB never holds a reading the rules did not see)."""
     try:
         if topic == EVENTS_TOPIC:
-            return to_line(event_point(parse_event(raw)))
+            event = parse_event(raw)
+            return None if key_problem(key, event.patient_id) else to_line(event_point(event))
         if topic == ALERTS_TOPIC:
             return to_line(alert_point(Alert.model_validate_json(raw)))
         if topic == ACTIONS_TOPIC:
-            return to_line(action_point(parse_action(raw)))
+            action = parse_action(raw)
+            return None if key_problem(key, action.patient_id) else to_line(action_point(action))
     except (InvalidMessage, ValueError):
         return None
     return None
@@ -47,20 +52,31 @@ def register(app: faust.App, settings: Settings) -> None:
     counts = {"lines": 0, "skipped": 0, "rejected": 0, "batches": 0}
 
     async def write_timeseries(stream: Any) -> None:
-        async for batch in stream.take_events(
+        async for batch in stream.noack_take(
             settings.writer_batch_lines, within=settings.writer_flush_seconds
         ):
             lines: list[str] = []
+            origin: dict[str, Any] = {}  # line -> the event it came from, for a refusal's position
             for event in batch:
-                line = line_for(event.message.topic, event.value)
+                line = line_for(event.message.topic, event.value, event.key)
                 if line is None:
                     counts["skipped"] += 1
                 else:
                     lines.append(line)
+                    origin[line] = event
             report = await client.write(lines)
             for line, reason in report.rejected:
-                fut = await deadletter.send(value=_rejected_record(line, reason))
-                await fut
+                refused = origin[line]
+                await send_dead_letter(
+                    deadletter,
+                    refused.value,
+                    refused.key,
+                    [f"(influxdb): {reason} [influx_rejected]"],
+                    "write",
+                    refused.message,
+                )
+            for event in batch:  # only now may the offsets be committed
+                await stream.ack(event)
             counts["lines"] += report.written
             counts["rejected"] += len(report.rejected)
             counts["batches"] += 1
@@ -80,14 +96,3 @@ def register(app: faust.App, settings: Settings) -> None:
     app.task(prepare_database)
     app.agent(source, name="ivigwatch.write_timeseries")(write_timeseries)
     app.counts = counts  # shown on /healthz
-
-
-def _rejected_record(line: str, reason: str) -> bytes:
-    record = DeadLetter.of(
-        line.encode(),
-        [f"(influxdb): {reason} [influx_rejected]"],
-        "write",
-        SourcePosition(topic="influxdb", partition=-1, offset=-1),
-        datetime.now(UTC),
-    )
-    return record.model_dump_json().encode()

@@ -32,7 +32,10 @@ def _require_rfc3339_text(value: Any) -> Any:
 def _require_offset(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must carry a UTC offset (for example 2026-11-24T10:15:00Z)")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 or 9999-12-31T23:59-01:00 leave the calendar
+        raise ValueError("must fall between the years 1 and 9999 in UTC") from None
 
 
 EventTime = Annotated[datetime, BeforeValidator(_require_rfc3339_text), AfterValidator(_require_offset)]

@@ -26,22 +26,28 @@ class InvalidMessage(ValueError):
 
 
 def _parse(adapter: TypeAdapter[Any], raw: bytes | str) -> Any:
-    size = len(raw.encode() if isinstance(raw, str) else raw)
-    if size > MAX_MESSAGE_BYTES:
-        raise InvalidMessage(
-            [f"(message): {size} bytes, over the {MAX_MESSAGE_BYTES}-byte limit [too_large]"]
-        )
-    if isinstance(raw, bytes):
+    if isinstance(raw, str):
         try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError:
+            raw = raw.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: text that no UTF-8 message can carry
             raise InvalidMessage(["(message): not valid UTF-8 [utf8_invalid]"]) from None
+    if len(raw) > MAX_MESSAGE_BYTES:
+        raise InvalidMessage(
+            [f"(message): {len(raw)} bytes, over the {MAX_MESSAGE_BYTES}-byte limit [too_large]"]
+        )
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidMessage(["(message): not valid UTF-8 [utf8_invalid]"]) from None
     try:
         return adapter.validate_json(raw)
     except ValidationError as exc:
         raise InvalidMessage(safe_errors(exc)) from None
     except (ValueError, RecursionError):
         raise InvalidMessage(["(message): not valid JSON [json_invalid]"]) from None
+    except Exception as exc:  # noqa: BLE001 - a validator bug must refuse one message, not stop the agent
+        reason = f"(message): {type(exc).__name__} while validating [validator_error]"
+        raise InvalidMessage([reason]) from None
 
 
 def parse_event(raw: bytes | str) -> Event:

@@ -61,6 +61,11 @@ def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
         "broker_session_timeout": settings.worker_session_timeout_seconds,
         "broker_heartbeat_interval": settings.worker_session_timeout_seconds / 3,
     }
+    if role is Role.WRITER:
+        # Its writes are idempotent and it acks a batch only once InfluxDB took it: shutdown and
+        # rebalance must not wait for a batch held through an InfluxDB outage (they would until
+        # SIGKILL, and the next writer would wait out the killed member's session).
+        options["stream_wait_empty"] = False
     options.update(overrides)
     app = faust.App(app_id, **options)
     if role is Role.RULES:

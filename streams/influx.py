@@ -23,7 +23,8 @@ class InfluxUnavailable(RuntimeError):
 class WriteReport:
     written: int = 0
     rejected: list[tuple[str, str]] = field(default_factory=list)
-    """(line, reason) for lines InfluxDB refused as bad data (HTTP 400): retrying cannot help."""
+    """(line, reason) for lines InfluxDB refused as bad data (HTTP 400) or too large (413): retrying
+    cannot help (a 413 batch is split first, so a 413 would otherwise be retried forever)."""
     retries: int = 0
 
 
@@ -106,9 +107,9 @@ class InfluxClient:
                     f"database {self.db} does not exist and cannot be created: {exc}"
                 ) from None
             raise InfluxUnavailable(f"database {self.db} was missing; created it")
-        elif status == 400:
+        elif status in (400, 413):  # bad data, or a body over InfluxDB's max-body-size
             if len(lines) == 1:
-                report.rejected.append((lines[0], _reason(text)))
+                report.rejected.append((lines[0], _reason(text) if status == 400 else "too large (HTTP 413)"))
             else:
                 mid = len(lines) // 2
                 for half in (lines[:mid], lines[mid:]):
