@@ -86,6 +86,10 @@ def register(app: faust.App, settings: Settings) -> None:
             for change in await ensure_schema(client, settings):  # database, retention, rollups
                 log.info("InfluxDB: %s", short(change))
         except Exception as exc:  # noqa: BLE001 - writes retry on their own; this only logs
+            if "not authorized" in str(exc) or "requires admin" in str(exc):
+                # A writer with WRITE rights only (the secured stack): `stack up` / `influx setup` did it.
+                log.info("database setup is left to the InfluxDB admin (`ivigwatch influx setup`)")
+                return
             log.warning(
                 "could not set up database %s (retention policies, rollups) yet: %s; "
                 "`ivigwatch influx setup` does it with admin rights",

@@ -220,7 +220,7 @@ def p95(values: list[float]) -> float:
 async def vitals_counts(settings: Settings, prefix: str) -> dict[str, int]:
     """Points in `vitals` per patient of this run (0 while InfluxDB does not answer)."""
     influxql = f'SELECT COUNT("spo2") FROM "vitals" WHERE "patient_id" =~ /^{prefix}-/ GROUP BY "patient_id"'
-    async with InfluxClient(settings) as client:
+    async with InfluxClient(settings, role="reader") as client:
         try:
             series = await client.query(influxql)
         except InfluxUnavailable:

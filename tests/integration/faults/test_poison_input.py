@@ -275,7 +275,7 @@ MEASUREMENT_FIELD = {"vitals": "spo2", "symptoms": "reported"}
 async def points_per_patient(settings: Any, prefix: str) -> dict[tuple[str, str], int]:
     counts: dict[tuple[str, str], int] = {}
     deadline = asyncio.get_running_loop().time() + 60
-    async with InfluxClient(settings) as client:
+    async with InfluxClient(settings, role="reader") as client:
         while True:
             for measurement, field_name in MEASUREMENT_FIELD.items():
                 series = await client.query(
