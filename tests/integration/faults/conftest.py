@@ -169,6 +169,11 @@ def line(event: JsonDict) -> str:
     return json.dumps(event, separators=(",", ":"))
 
 
+def patient_key(text: str) -> bytes:
+    """The message key the contract gives a JSON event line: its patient_id."""
+    return str(json.loads(text)["patient_id"]).encode()
+
+
 async def produce_paced(
     settings: Settings, lines: list[str], rate: float, topic: str = EVENTS_TOPIC
 ) -> float:
@@ -183,7 +188,7 @@ async def produce_paced(
             due = began + n / rate
             if (delay := due - time.monotonic()) > 0.002:
                 await asyncio.sleep(delay)
-            key = json.loads(text)["patient_id"].encode()
+            key = patient_key(text)
             pending.append(await producer.send(topic, text.encode(), key=key))
             if len(pending) >= 500:
                 await asyncio.gather(*pending)
@@ -274,9 +279,11 @@ def point_key(protocol_line: str) -> tuple[str, str]:
     return _UNESCAPED_SPACE.split(protocol_line, maxsplit=1)[0], protocol_line.rsplit(" ", 1)[1]
 
 
-def expected_points(messages: Iterable[tuple[str, bytes]]) -> Counter[str]:
-    """Distinct points per measurement that these (topic, value) messages must leave in InfluxDB."""
-    keys = {point_key(text) for topic, raw in messages if (text := line_for(topic, raw)) is not None}
+def expected_points(messages: Iterable[tuple[str, bytes, bytes]]) -> Counter[str]:
+    """Distinct points per measurement that these (topic, key, value) messages must leave in InfluxDB."""
+    keys = {
+        point_key(text) for topic, key, raw in messages if (text := line_for(topic, raw, key)) is not None
+    }
     return Counter(series.split(",", 1)[0] for series, _ in keys)
 
 

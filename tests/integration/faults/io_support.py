@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from deploy.workers import WorkerProcess
 from streams import kafka_clients
@@ -245,34 +245,6 @@ def expected_counts(sent: list[Sent]) -> dict[str, int]:
     for record in sent:
         counts[record.patient] = counts.get(record.patient, 0) + 1
     return counts
-
-
-async def read_topic(
-    settings: Settings, topic: str, timeout: float = 60.0
-) -> list[tuple[bytes | None, bytes]]:
-    """Every record of `topic` from the beginning to its end as of now (key, value)."""
-    consumer = kafka_clients.consumer(
-        settings, group_id=None, auto_offset_reset="earliest", max_partition_fetch_bytes=4 * 1024 * 1024
-    )
-    await consumer.start()
-    try:
-        partitions = await consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
-        ends = await consumer.end_offsets(tps)
-        out: list[tuple[bytes | None, bytes]] = []
-        deadline = time.monotonic() + timeout
-        while any(await consumer.position(tp) < ends[tp] for tp in tps):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"could not read {topic} to its end within {timeout:.0f}s")
-            batch = await consumer.getmany(timeout_ms=500, max_records=5000)
-            out.extend(
-                (m.key, m.value) for messages in batch.values() for m in messages if m.value is not None
-            )
-        return out
-    finally:
-        await consumer.stop()
 
 
 def log_lines(worker: WorkerProcess, *needles: str) -> list[str]:

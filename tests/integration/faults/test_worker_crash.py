@@ -49,6 +49,7 @@ from tests.integration.faults.conftest import (
     firing_counts,
     line,
     missing_alerts,
+    patient_key,
     produce_paced,
     read_alerts,
     replay_alerts,
@@ -164,8 +165,8 @@ async def test_kill_9_of_the_workers_loses_no_event_and_no_alert(crash_stack: Fa
     seen = await read_alerts(settings)
     assert len(by_partition({a.patient_id for a in expected}, PARTITIONS)) == PARTITIONS
 
-    messages = [(EVENTS_TOPIC, text.encode()) for text in lines]
-    messages += [(ALERTS_TOPIC, a.model_dump_json().encode()) for a in seen]
+    messages = [(EVENTS_TOPIC, patient_key(text), text.encode()) for text in lines]
+    messages += [(ALERTS_TOPIC, a.patient_id.encode(), a.model_dump_json().encode()) for a in seen]
     points_expected = expected_points(messages)
     points = await wait_points(settings, points_expected)
     firing = firing_counts(seen)
