@@ -19,7 +19,7 @@ help:
 	@echo "make test-e2e   run only the nurse console's browser tests (Playwright + Debian's chromium)"
 	@echo "make lint       ruff and mypy"
 	@echo "make bench      print throughput figures of the rule engine and line-protocol encoder"
-	@echo "make soak       worker-crash soak: kill -9 the workers during 50,000 events (SOAK_EVENTS=N, FAULTS_SEED=S)"
+	@echo "make soak       fault tests at full size: kill -9 during 50,000 events, 60 s InfluxDB outage, 10,000 poison messages"
 	@echo "make stack-up / stack-down   start / stop the local Kafka broker and InfluxDB"
 
 $(STAMP): pyproject.toml
@@ -55,7 +55,8 @@ bench: setup
 	$(BIN)/python -m streams.bench
 
 soak: setup
-	SOAK_EVENTS=$${SOAK_EVENTS:-50000} $(BIN)/pytest -s -p no:cacheprovider tests/integration/faults/test_worker_crash.py
+	SOAK_EVENTS=$${SOAK_EVENTS:-50000} IVIGWATCH_TEST_OUTAGE_SECONDS=60 IVIGWATCH_TEST_POISON_COUNT=10000 \
+		$(BIN)/pytest -s -p no:cacheprovider tests/integration/faults
 
 stack-up: setup
 	$(BIN)/ivigwatch stack up
