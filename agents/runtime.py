@@ -11,7 +11,9 @@ from typing import Any
 import faust
 
 from agents.deadletters import send_dead_letter
+from agents.due_index import DueIndex
 from agents.rules.engine import advance, new_state, process
+from agents.rules.timers import next_due
 from models.alerts import Alert
 from models.events import Event, NurseAction
 from models.parsing import InvalidMessage
@@ -53,14 +55,31 @@ class RulesRuntime:
     counts: dict[str, int] = field(
         default_factory=lambda: {"events": 0, "actions": 0, "alerts": 0, "deadletter": 0}
     )
+    live: dict[str, PatientState] = field(default_factory=dict)
+    """Live states of this worker's patients, so an event costs no JSON parse. The table stays the
+    truth: every change is still assigned back to it (and so reaches the changelog), and the cache
+    is emptied on every rebalance, so a state moved between workers is reloaded from the table."""
+    due: DueIndex = field(default_factory=DueIndex)
 
     def load(self, patient_id: str) -> PatientState | None:
-        raw = self.table.get(patient_id.encode())
-        return None if raw is None else PatientState.model_validate_json(raw)
+        state = self.live.get(patient_id)
+        if state is None:
+            raw = self.table.get(patient_id.encode())
+            if raw is None:
+                return None
+            state = self.live[patient_id] = PatientState.model_validate_json(raw)
+        return state
 
     def store(self, state: PatientState) -> None:
         # Assign back: a mutated value that is not re-assigned never reaches the changelog.
+        self.live[state.patient_id] = state
         self.table[state.patient_id.encode()] = state.model_dump_json().encode()
+        self.due.update(state.patient_id, next_due(state, self.rules))
+
+    def forget_all(self) -> None:
+        """Drop the live states (partitions were revoked or assigned): reload from the table."""
+        self.live.clear()
+        self.due.clear()
 
     def evaluate(self, item: Event | NurseAction) -> list[Alert]:
         """Run one event or action through the engine and persist the state (no await: atomic)."""
@@ -70,7 +89,12 @@ class RulesRuntime:
             if isinstance(item, NurseAction):
                 return []
             state = new_state(item.patient_id)
-        alerts = process(state, item, self.clock.now(), self.rules)
+        try:
+            alerts = process(state, item, self.clock.now(), self.rules)
+        except Exception:
+            # The live state may be half-changed: the next event reloads the table's last good one.
+            self.live.pop(item.patient_id, None)
+            raise
         self.store(state)
         return alerts
 
@@ -108,9 +132,8 @@ class RulesRuntime:
         if state is None:
             return []
         alerts = advance(state, self.clock.now(), self.rules)
-        if alerts:
-            self.store(state)
-            await self.send_alerts(alerts)
+        self.store(state)  # also when silent: a session past post-late may have been dropped
+        await self.send_alerts(alerts)
         return alerts
 
     async def send_alerts(self, alerts: list[Alert]) -> None:

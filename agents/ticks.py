@@ -1,12 +1,19 @@
-"""Periodic tick with the wall clock, so silence is noticed and escalations fire without new events."""
+"""Periodic tick with the wall clock, so silence is noticed and escalations fire without new events.
+
+Each tick visits only the patients with a timer due by the live clock (the runtime's due index,
+kept from the engine's `next_due` whenever a state is stored). After a rebalance the index is
+rebuilt once from every patient of the partitions this worker owns.
+"""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import faust
 from aiokafka.partitioner import murmur2
 
+from agents.rules.timers import next_due
 from agents.runtime import RulesRuntime
 from streams.settings import Settings
 from streams.topics import EVENTS_TOPIC
@@ -20,12 +27,28 @@ def partition_of(key: bytes, partitions: int) -> int:
 
 
 def register(app: faust.App, runtime: RulesRuntime, settings: Settings) -> None:
+    rescan = {"needed": True}
+
+    async def on_partitions_changed(*_: Any, **__: Any) -> None:
+        # A rebalance may move patients: their live state and due times are reloaded from the table.
+        runtime.forget_all()
+        rescan["needed"] = True
+
+    app.on_partitions_revoked.connect(on_partitions_changed)
+    app.on_partitions_assigned.connect(on_partitions_changed)
+
     async def tick() -> None:
         if app.rebalancing or app.consumer is None:
             return
-        active = {tp.partition for tp in app.consumer.assignment() if tp.topic == EVENTS_TOPIC}
-        for key in list(runtime.table.keys()):
-            if partition_of(key, settings.topic_partitions) in active:
-                await runtime.tick(key.decode())
+        if rescan["needed"]:
+            rescan["needed"] = False
+            active = {tp.partition for tp in app.consumer.assignment() if tp.topic == EVENTS_TOPIC}
+            for key in list(runtime.table.keys()):
+                if partition_of(key, settings.topic_partitions) in active:
+                    state = runtime.load(key.decode())
+                    if state is not None:
+                        runtime.due.update(state.patient_id, next_due(state, runtime.rules))
+        for patient_id in runtime.due.pop_due(runtime.clock.now()):
+            await runtime.tick(patient_id)
 
     app.timer(interval=settings.tick_seconds, name="ivigwatch.tick")(tick)
