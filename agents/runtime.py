@@ -58,7 +58,7 @@ class RulesRuntime:
     deadletter_topic: Any
     clock: LiveClock = field(default_factory=LiveClock)
     counts: dict[str, int] = field(
-        default_factory=lambda: {"events": 0, "actions": 0, "alerts": 0, "deadletter": 0}
+        default_factory=lambda: {"events": 0, "actions": 0, "alerts": 0, "deadletter": 0, "new_patients": 0}
     )
     live: OrderedDict[str, PatientState] = field(default_factory=OrderedDict)
     """Live states of the most recently active patients, so their next event costs no JSON parse.
@@ -97,6 +97,7 @@ class RulesRuntime:
             if isinstance(item, NurseAction):
                 return []
             state = new_state(item.patient_id)
+            self.counts["new_patients"] += 1
         try:
             alerts = process(state, item, self.clock.now(), self.rules)
         except Exception:

@@ -1,8 +1,9 @@
 """Periodic tick with the wall clock, so silence is noticed and escalations fire without new events.
 
 Each tick visits only the patients with a timer due by the live clock (the runtime's due index,
-kept from the engine's `next_due` whenever a state is stored). After a rebalance the index is
-rebuilt once from every patient of the partitions this worker owns.
+kept from the engine's `next_due` whenever a state is stored). After a rebalance or a table
+recovery, and every RESCAN_EVERY_TICKS ticks, the index is rebuilt from every patient of the
+partitions this worker owns.
 """
 
 from __future__ import annotations
@@ -20,6 +21,11 @@ from streams.topics import EVENTS_TOPIC
 
 log = logging.getLogger("ivigwatch.rules")
 
+RESCAN_EVERY_TICKS = 12
+"""Besides after every rebalance and table recovery, the due index is rebuilt from every owned
+patient this often (a minute at the default tick): a safety net, so no silent patient's stale-data
+timer can be missed whatever the order of recovery and assignment."""
+
 
 def partition_of(key: bytes, partitions: int) -> int:
     """Kafka's default partitioner (murmur2 of the key bytes), as producers place the events."""
@@ -27,20 +33,25 @@ def partition_of(key: bytes, partitions: int) -> int:
 
 
 def register(app: faust.App, runtime: RulesRuntime, settings: Settings) -> None:
-    rescan = {"needed": True}
+    rescan = {"needed": True, "ticks": 0}
 
     async def on_partitions_changed(*_: Any, **__: Any) -> None:
         # A rebalance may move patients: their live state and due times are reloaded from the table.
         runtime.forget_all()
         rescan["needed"] = True
 
+    async def on_recovered() -> None:
+        rescan["needed"] = True  # states recovered from the changelog may have timers due
+
     app.on_partitions_revoked.connect(on_partitions_changed)
     app.on_partitions_assigned.connect(on_partitions_changed)
+    runtime.table.on_recover(on_recovered)
 
     async def tick() -> None:
         if app.rebalancing or app.consumer is None:
             return
-        if rescan["needed"]:
+        rescan["ticks"] += 1
+        if rescan["needed"] or rescan["ticks"] % RESCAN_EVERY_TICKS == 0:
             rescan["needed"] = False
             active = {tp.partition for tp in app.consumer.assignment() if tp.topic == EVENTS_TOPIC}
             for key in list(runtime.table.keys()):

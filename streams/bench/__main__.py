@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +37,9 @@ def main() -> None:
         "--quick", action="store_true", help="a ~2 minute smoke run (short steps, 2,000 sessions)"
     )
     parser.add_argument("--micro-only", action="store_true", help="only the in-process figures (no servers)")
+    parser.add_argument("--steps", help="comma-separated rates instead of the plan's (e.g. 100,200,500)")
+    parser.add_argument("--step-seconds", type=float, help="seconds per step instead of the plan's")
+    parser.add_argument("--patients", type=int, help="sessions instead of the plan's")
     args = parser.parse_args()
     began = time.monotonic()
     result: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "machine": machine_facts()}
@@ -43,6 +47,12 @@ def main() -> None:
     result["micro"] = micro.main(50 if args.quick else 200)
     if not args.micro_only:
         plan = QUICK if args.quick else FULL
+        if args.steps:
+            plan = replace(plan, steps=[int(rate) for rate in args.steps.split(",")])
+        if args.step_seconds:
+            plan = replace(plan, step_seconds=args.step_seconds)
+        if args.patients:
+            plan = replace(plan, patients=args.patients)
         steps = ", ".join(f"{r:,}" for r in plan.steps)
         _say(f"== live: steps {steps} readings/s, {plan.step_seconds:g} s each ==")
         live = run_live(plan, _say)

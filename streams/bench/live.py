@@ -165,8 +165,9 @@ class Live:
                     self.log("  lag grows: higher steps would only add backlog; stepping stops here")
                     break
             self.generator.stop()
-            self.result.sessions = self.plan.patients
             self.result.sessions_drained = await self._drain()
+            health = self.rules.health(timeout=5.0) or {}
+            self.result.sessions = int(health.get("counts", {}).get("new_patients", 0))
             await asyncio.sleep(2.0)  # the last alerts reach the probe
             for step, (began, ended) in zip(self.result.steps, self.windows, strict=True):
                 latencies = self.probe.between(began, ended)  # late alerts of a lagging step count too
@@ -174,7 +175,7 @@ class Live:
             sample = procstat.sample(self.rules.process.pid)
             self.result.sessions_rss_mb = None if sample is None else sample.rss_mb
             self.log(
-                f"rules worker with {self.plan.patients:,} active sessions: "
+                f"rules worker holding {self.result.sessions:,} of {self.plan.patients:,} sessions: "
                 f"RSS {self.result.sessions_rss_mb} MB"
             )
             self.result.peak_rss_mb = {n: s.peak_rss_mb for n, s in self.samples().items() if s}
