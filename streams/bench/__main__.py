@@ -40,6 +40,9 @@ def main() -> None:
     parser.add_argument("--steps", help="comma-separated rates instead of the plan's (e.g. 100,200,500)")
     parser.add_argument("--step-seconds", type=float, help="seconds per step instead of the plan's")
     parser.add_argument("--patients", type=int, help="sessions instead of the plan's")
+    parser.add_argument(
+        "--worker-env", action="append", default=[], metavar="NAME=VALUE", help="extra env of the workers"
+    )
     args = parser.parse_args()
     began = time.monotonic()
     result: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "machine": machine_facts()}
@@ -53,6 +56,8 @@ def main() -> None:
             plan = replace(plan, step_seconds=args.step_seconds)
         if args.patients:
             plan = replace(plan, patients=args.patients)
+        if args.worker_env:
+            plan = replace(plan, worker_env=dict(item.split("=", 1) for item in args.worker_env))
         steps = ", ".join(f"{r:,}" for r in plan.steps)
         _say(f"== live: steps {steps} readings/s, {plan.step_seconds:g} s each ==")
         live = run_live(plan, _say)

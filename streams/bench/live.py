@@ -36,6 +36,8 @@ class Plan:
     patients: int
     latency_rate: int
     drain_seconds: float = 90.0
+    worker_env: dict[str, str] = field(default_factory=dict)
+    """Extra environment of the workers (Faust reads its own settings from env, e.g. PRODUCER_LINGER)."""
 
 
 @dataclass
@@ -128,8 +130,8 @@ class Live:
         await asyncio.to_thread(stack.up, self.settings, lambda line: None)
         try:
             await ensure_topics(self.settings)
-            self.rules = start_worker("rules", self.settings)
-            self.writer = start_worker("writer", self.settings)
+            self.rules = start_worker("rules", self.settings, self.plan.worker_env)
+            self.writer = start_worker("writer", self.settings, self.plan.worker_env)
             try:
                 for worker in (self.rules, self.writer):
                     await asyncio.to_thread(wait_healthy, worker, 180)
@@ -156,7 +158,7 @@ class Live:
             self.log(f"setting up {self.plan.patients:,} patients mid-infusion ...")
             answer = await self.generator.command(f"setup {max(self.plan.steps[0], 2000)}")
             self.result.setup_seconds = answer["seconds"]
-            await self._drain()
+            await self._drain(2 * self.plan.drain_seconds)  # six events per patient to take in
             for rate in self.plan.steps:
                 step = await self._step(rate)
                 self.result.steps.append(step)
@@ -185,14 +187,15 @@ class Live:
             await self.probe.stop()
             await self.lag.stop()
 
-    async def _drain(self) -> bool:
+    async def _drain(self, seconds: float | None = None) -> bool:
         """Wait until the rules worker has committed every event (or the drain deadline passes)."""
-        deadline = time.monotonic() + self.plan.drain_seconds
+        seconds = self.plan.drain_seconds if seconds is None else seconds
+        deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             if await self.lag.end() - await self.lag.committed(self.settings.rules_app_id) <= 0:
                 return True
             await asyncio.sleep(1.0)
-        self.log(f"  rules worker still behind after {self.plan.drain_seconds:.0f} s")
+        self.log(f"  rules worker still behind after {seconds:.0f} s")
         return False
 
     async def _step(self, rate: int) -> StepSummary:
@@ -257,4 +260,6 @@ def run_live(plan: Plan, log: Log) -> LiveResult:
     try:
         return asyncio.run(Live(settings, plan, log).run())
     finally:
+        logs = REPO_ROOT / "bench-results" / f"logs-{state_dir.name}"
+        shutil.copytree(state_dir / "logs", logs, dirs_exist_ok=True)  # the workers' and servers' logs
         shutil.rmtree(state_dir, ignore_errors=True)
