@@ -8,6 +8,7 @@ partitions this worker owns.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -25,6 +26,8 @@ RESCAN_EVERY_TICKS = 12
 """Besides after every rebalance and table recovery, the due index is rebuilt from every owned
 patient this often (a minute at the default tick): a safety net, so no silent patient's stale-data
 timer can be missed whatever the order of recovery and assignment."""
+RESCAN_BATCH = 200
+"""States parsed between two yields to the event loop during a rescan."""
 
 
 def partition_of(key: bytes, partitions: int) -> int:
@@ -54,11 +57,13 @@ def register(app: faust.App, runtime: RulesRuntime, settings: Settings) -> None:
         if rescan["needed"] or rescan["ticks"] % RESCAN_EVERY_TICKS == 0:
             rescan["needed"] = False
             active = {tp.partition for tp in app.consumer.assignment() if tp.topic == EVENTS_TOPIC}
-            for key in list(runtime.table.keys()):
+            for n, key in enumerate(list(runtime.table.keys()), start=1):
                 if partition_of(key, settings.topic_partitions) in active:
                     state = runtime.load(key.decode())
                     if state is not None:
                         runtime.due.update(state.patient_id, next_due(state, runtime.rules))
+                if n % RESCAN_BATCH == 0:
+                    await asyncio.sleep(0)  # let the agents run: a full scan parses every state
         for patient_id in runtime.due.pop_due(runtime.clock.now()):
             await runtime.tick(patient_id)
 
