@@ -78,6 +78,7 @@ def main() -> None:
                 "active": live.sessions,
                 "rules_rss_mb": live.sessions_rss_mb,
                 "drained": live.sessions_drained,
+                "events_taken_in": live.sessions_events,
             },
             peak_rss_mb=live.peak_rss_mb,
             setup_seconds=live.setup_seconds,

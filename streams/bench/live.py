@@ -47,6 +47,8 @@ class LiveResult:
     sessions: int = 0
     sessions_rss_mb: float | None = None
     sessions_drained: bool = False
+    sessions_events: int = 0
+    """Events the rules worker had taken in when its RSS was read (readings per session = this / sessions)."""
     raw_messages: int = 0
     raw_seconds: float = 0.0
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
@@ -169,7 +171,9 @@ class Live:
             self.generator.stop()
             self.result.sessions_drained = await self._drain()
             health = self.rules.health(timeout=5.0) or {}
-            self.result.sessions = int(health.get("counts", {}).get("new_patients", 0))
+            counts = health.get("counts", {})
+            self.result.sessions = int(counts.get("new_patients", 0))
+            self.result.sessions_events = int(counts.get("events", 0))
             await asyncio.sleep(2.0)  # the last alerts reach the probe
             for step, (began, ended) in zip(self.result.steps, self.windows, strict=True):
                 latencies = self.probe.between(began, ended)  # late alerts of a lagging step count too
@@ -178,7 +182,7 @@ class Live:
             self.result.sessions_rss_mb = None if sample is None else sample.rss_mb
             self.log(
                 f"rules worker holding {self.result.sessions:,} of {self.plan.patients:,} sessions: "
-                f"RSS {self.result.sessions_rss_mb} MB"
+                f"RSS {self.result.sessions_rss_mb} MB after {self.result.sessions_events:,} events"
             )
             self.result.peak_rss_mb = {n: s.peak_rss_mb for n, s in self.samples().items() if s}
             self.result.probe_other_alerts = self.probe.other

@@ -18,6 +18,7 @@ from models.events import Event
 from models.parsing import parse_event
 from models.ruleset import RuleSet
 from models.state import PatientState
+from streams.bench.facts import machine_facts
 from streams.lineprotocol import event_point, to_line
 from streams.simulator import load_plan
 
@@ -41,7 +42,7 @@ def _run_rules(events: list[Event], rules: RuleSet) -> tuple[dict[str, PatientSt
 
 def main(patients: int = 200) -> dict[str, float]:
     """Print the figures and return them (µs per event or point)."""
-    print(f"python {platform.python_version()} on {platform.machine()}, {platform.processor() or 'cpu ?'}")
+    print(f"python {platform.python_version()} on {platform.machine()}, {machine_facts()['cpu_model']}")
     raw = _events(patients)
     print(f"workload: {len(raw):,} simulated events of {patients} concurrent home infusions")
 
