@@ -18,7 +18,7 @@ help:
 	@echo "make test-unit  run only the fast tests (no servers)"
 	@echo "make test-e2e   run only the nurse console's browser tests (Playwright + Debian's chromium)"
 	@echo "make lint       ruff and mypy"
-	@echo "make bench      print throughput figures of the rule engine and line-protocol encoder"
+	@echo "make bench      in-process figures, then stepped load on a stack of its own (~10 min; QUICK=1 ~3 min)"
 	@echo "make soak       fault tests at full size: kill -9 during 50,000 events, 60 s InfluxDB outage, 10,000 poison messages"
 	@echo "make stack-up / stack-down   start / stop the local Kafka broker and InfluxDB"
 
@@ -52,7 +52,7 @@ lint: setup
 	$(BIN)/mypy
 
 bench: setup
-	$(BIN)/python -m streams.bench
+	$(BIN)/python -m streams.bench $(if $(QUICK),--quick)
 
 soak: setup
 	SOAK_EVENTS=$${SOAK_EVENTS:-50000} IVIGWATCH_TEST_OUTAGE_SECONDS=60 IVIGWATCH_TEST_POISON_COUNT=10000 \

@@ -177,20 +177,24 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
     firing: dict[Condition, list[RowResult]] = defaultdict(list)
     touched: set[Condition] = set()
     for name, value in vitals.values().items():
+        margin = rules.hysteresis.for_vital(name)
+        is_latest = name in latest
         for rule in rules.rows_by_vital[name]:
             result = evaluate_row(
                 rule,
                 value,
                 _compare_with(rule, session, vitals, base),
                 phase,
-                margin=rules.hysteresis.for_vital(name),
+                margin=margin,
                 relative_factor=factor,
             )
-            if name in latest:
+            if is_latest:
                 session.row_holding[rule.id] = result.holds
                 touched.add(rule.condition)
+            if not result.fires:
+                continue
             resolved = session.resolved_ts.get(rule.condition.value)
-            if result.fires and (resolved is None or vitals.ts > resolved):
+            if resolved is None or vitals.ts > resolved:
                 session.row_last_fired[rule.id] = vitals.ts
                 firing[rule.condition].append(result)
     for condition, results in firing.items():

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 from agents.rules.explain import finding
 from agents.rules.lifecycle import Finding
-from agents.rules.session import symptoms_together
+from agents.rules.session import span, symptoms_together
 from models.alerts import Condition
 from models.rule_news2 import EarlyWarningRule, News2Tier
 from models.ruleset import Phase, RuleSet
@@ -62,7 +62,7 @@ def score(session: SessionState, ts: datetime, rules: RuleSet) -> News2 | None:
     if len(latest) < len(names):
         return None
     at = max(max(t for t, _, _ in latest.values()), ts)
-    window = timedelta(minutes=rule.full_set_minutes)
+    window = span(minutes=rule.full_set_minutes)
     if any(at - t > window for t, _, _ in latest.values()):
         return None
     values = {n: round_to(latest[n][1], rule.precision.get(n, 1)) for n in names}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 from datetime import datetime, timedelta
+from functools import lru_cache
 from statistics import median
 
 from models.alerts import Condition
@@ -15,13 +16,19 @@ HISTORY = timedelta(hours=2)
 """Readings and symptoms older than this (before the newest) are dropped from the windows."""
 
 
+@lru_cache(maxsize=256)
+def span(days: float = 0, hours: float = 0, minutes: float = 0) -> timedelta:
+    """`timedelta(...)` of the rule set's few fixed durations, built once: they are on every event's path."""
+    return timedelta(days=days, hours=hours, minutes=minutes)
+
+
 def effective_stop(session: SessionState, rules: RuleSet) -> datetime | None:
     """The stop time, or the implied one: `session_timeout_hours` after the last pump event."""
     if session.stop_ts is not None:
         return session.stop_ts
     if session.start_ts is None or session.last_infusion_ts is None:
         return None
-    return session.last_infusion_ts + timedelta(hours=rules.timing.session_timeout_hours)
+    return session.last_infusion_ts + span(hours=rules.timing.session_timeout_hours)
 
 
 def phase_at(session: SessionState, ts: datetime, rules: RuleSet) -> Phase:
@@ -31,9 +38,9 @@ def phase_at(session: SessionState, ts: datetime, rules: RuleSet) -> Phase:
     stop = effective_stop(session, rules)
     if stop is None or ts < stop:
         return Phase.INFUSING
-    if ts < stop + timedelta(hours=rules.timing.post_early_hours):
+    if ts < stop + span(hours=rules.timing.post_early_hours):
         return Phase.POST_EARLY
-    if ts < stop + timedelta(days=rules.timing.post_late_days):
+    if ts < stop + span(days=rules.timing.post_late_days):
         return Phase.POST_LATE
     return Phase.AFTER
 
@@ -94,7 +101,7 @@ def add_reading(session: SessionState, vitals: Vitals, long_windows: dict[str, f
 def _add_long(session: SessionState, name: str, item: TimedValue, hours: float) -> None:
     history = session.long_history.setdefault(name, [])
     history.insert(bisect.bisect_right([h.ts for h in history], item.ts), item)
-    horizon = history[-1].ts - timedelta(hours=hours)
+    horizon = history[-1].ts - span(hours=hours)
     session.long_history[name] = [h for h in history if h.ts >= horizon]
 
 
@@ -102,7 +109,7 @@ def window_extreme(
     session: SessionState, name: str, ts: datetime, hours: float, *, lowest: bool
 ) -> float | None:
     """The lowest (or highest) reading of `name` in the `hours` before `ts` (the reading at `ts` excluded)."""
-    since = ts - timedelta(hours=hours)
+    since = ts - span(hours=hours)
     values = [h.value for h in session.long_history.get(name, []) if since <= h.ts < ts]
     if not values:
         return None
@@ -156,8 +163,8 @@ def baseline(session: SessionState, rules: RuleSet) -> dict[str, float]:
     if session.baseline_final or session.start_ts is None:
         return session.baseline
     start = session.start_ts
-    pre_from = start - timedelta(minutes=rules.timing.baseline_pre_minutes)
-    post_to = start + timedelta(minutes=rules.timing.baseline_post_start_minutes)
+    pre_from = start - span(minutes=rules.timing.baseline_pre_minutes)
+    post_to = start + span(minutes=rules.timing.baseline_post_start_minutes)
     pre: dict[str, list[float]] = {}
     post: dict[str, list[float]] = {}
     for reading in session.readings:
@@ -176,14 +183,14 @@ def freeze_baseline_if_due(session: SessionState, now: datetime, rules: RuleSet)
     """Once the post-start window has passed, the baseline no longer changes."""
     if session.start_ts is None or session.baseline_final:
         return
-    if now >= session.start_ts + timedelta(minutes=rules.timing.baseline_post_start_minutes):
+    if now >= session.start_ts + span(minutes=rules.timing.baseline_post_start_minutes):
         baseline(session, rules)
         session.baseline_final = True
 
 
 def latest_rate_step(session: SessionState, ts: datetime, rules: RuleSet) -> RateStep | None:
     """The last rate increase at or before `ts`, if it lies within the rate-step window."""
-    window = timedelta(minutes=rules.timing.rate_step_window_minutes)
+    window = span(minutes=rules.timing.rate_step_window_minutes)
     for step in reversed(session.rate_steps):
         if step.ts <= ts:
             return step if ts - step.ts <= window else None
@@ -193,7 +200,7 @@ def latest_rate_step(session: SessionState, ts: datetime, rules: RuleSet) -> Rat
 def _window_start(session: SessionState, ts: datetime, rules: RuleSet, condition: Condition) -> datetime:
     """The together window before `ts`, cut at the condition's last resolution: what a nurse has
     already resolved does not raise the condition again, only a later observation does."""
-    since = ts - timedelta(minutes=rules.timing.together_minutes)
+    since = ts - span(minutes=rules.timing.together_minutes)
     resolved = session.resolved_ts.get(condition.value)
     return since if resolved is None else max(since, resolved + JUST_AFTER)
 

@@ -6,11 +6,11 @@ infusing do not become aseptic meningitis at the stop."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from agents.rules.explain import finding
 from agents.rules.lifecycle import Finding
-from agents.rules.session import effective_stop, phase_at, readings_together, symptoms_together
+from agents.rules.session import effective_stop, phase_at, readings_together, span, symptoms_together
 from models.events import SymptomSeverity
 from models.ruleset import Phase, RuleSet, SymptomRule
 from models.state import PatientState, SessionState, SymptomReport
@@ -23,7 +23,7 @@ def _in_window(rule: SymptomRule, session: SessionState, ts: datetime, rules: Ru
     if rule.until_hours_after_stop is None:
         return True
     stop = effective_stop(session, rules)
-    return stop is not None and ts < stop + timedelta(hours=rule.until_hours_after_stop)
+    return stop is not None and ts < stop + span(hours=rule.until_hours_after_stop)
 
 
 def _is_severe(report: SymptomReport, rule: SymptomRule) -> bool:
@@ -53,8 +53,10 @@ def _matched(rule: SymptomRule, reports: list[SymptomReport]) -> list[SymptomRep
 def _evaluate(
     rule: SymptomRule, state: PatientState, session: SessionState, ts: datetime, phase: Phase, rules: RuleSet
 ) -> Finding | None:
-    if not _in_window(rule, session, ts, rules):
-        return None
+    if phase not in rule.phases or not _in_window(rule, session, ts, rules):
+        return None  # `phase` is the phase at `ts`: most rows end here without a lookup
+    if rule.all_of and not session.symptoms:
+        return None  # no report at all: no group can be matched
     reports = [
         r
         for r in symptoms_together(session, ts, rules, rule.condition)

@@ -22,39 +22,39 @@ class RowResult:
 def _clauses_hold(
     rule: ThresholdRule, value: float, base: float | None, margin: float, relative_factor: float
 ) -> bool:
-    """All clauses of the row hold; `margin` relaxes each limit toward 'still true'."""
+    """All clauses of the row hold; `margin` relaxes each limit toward 'still true'.
+
+    Returns at the first clause that fails (the hot path of every reading: no list is built)."""
     if rule.baseline_missing and base is not None:
         return False
-    checks: list[bool] = []
-    if rule.at_least is not None:
-        checks.append(value >= rule.at_least - margin)
-    if rule.above is not None:
-        checks.append(value > rule.above - margin)
-    if rule.at_most is not None:
-        checks.append(value <= rule.at_most + margin)
-    if rule.below is not None:
-        checks.append(value < rule.below + margin)
-    relative = (rule.rise_at_least, rule.fall_at_least, rule.fall_pct_over)
-    if any(limit is not None for limit in relative):
+    if rule.at_least is not None and not value >= rule.at_least - margin:
+        return False
+    if rule.above is not None and not value > rule.above - margin:
+        return False
+    if rule.at_most is not None and not value <= rule.at_most + margin:
+        return False
+    if rule.below is not None and not value < rule.below + margin:
+        return False
+    if rule.rise_at_least is not None or rule.fall_at_least is not None or rule.fall_pct_over is not None:
         if base is None:
             return False
-        if rule.rise_at_least is not None:
-            checks.append(value - base >= rule.rise_at_least * relative_factor - margin)
-        if rule.fall_at_least is not None:
-            checks.append(base - value >= rule.fall_at_least * relative_factor - margin)
+        rise, fall = rule.rise_at_least, rule.fall_at_least
+        if rise is not None and not value - base >= rise * relative_factor - margin:
+            return False
+        if fall is not None and not base - value >= fall * relative_factor - margin:
+            return False
         if rule.fall_pct_over is not None:
             fall_pct = (base - value) / base * 100 if base > 0 else 0.0
-            checks.append(fall_pct > rule.fall_pct_over * relative_factor - margin)
-    gates = (rule.baseline_at_least, rule.baseline_above)
-    if any(gate is not None for gate in gates):
+            if not fall_pct > rule.fall_pct_over * relative_factor - margin:
+                return False
+    if rule.baseline_at_least is not None or rule.baseline_above is not None:
         if base is None:
-            checks.append(rule.or_baseline_missing)
-        else:
-            if rule.baseline_at_least is not None:
-                checks.append(base >= rule.baseline_at_least)
-            if rule.baseline_above is not None:
-                checks.append(base > rule.baseline_above)
-    return all(checks)
+            return rule.or_baseline_missing
+        if rule.baseline_at_least is not None and not base >= rule.baseline_at_least:
+            return False
+        if rule.baseline_above is not None and not base > rule.baseline_above:
+            return False
+    return True
 
 
 def evaluate_row(

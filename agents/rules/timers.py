@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from agents.rules import high_risk
 from agents.rules.explain import action_text, evidence
 from agents.rules.lifecycle import Finding, apply_finding, close, due_messages, to_message
-from agents.rules.session import effective_stop, freeze_baseline_if_due, is_high_risk, phase_at
+from agents.rules.session import effective_stop, freeze_baseline_if_due, is_high_risk, phase_at, span
 from models.alerts import Alert, AlertStatus, Condition, Severity
 from models.ruleset import Phase, RuleSet
 from models.state import PatientState, SessionState
@@ -31,7 +31,7 @@ def _baseline_missing(
     freeze_baseline_if_due(session, now, rules)
     if session.start_ts is None or session.baseline_checked:
         return []
-    at = session.start_ts + timedelta(minutes=rules.timing.baseline_post_start_minutes)
+    at = session.start_ts + span(minutes=rules.timing.baseline_post_start_minutes)
     if now < at:
         return []
     session.baseline_checked = True
@@ -78,7 +78,7 @@ def _stale_steps(
     factor = rules.risk.stale_limit_factor if is_high_risk(state, rules) else 1.0
     limits = (rules.timing.stale_warning_minutes, rules.timing.stale_urgent_minutes)
     for level, (severity, minutes) in enumerate(zip(severities, limits, strict=True), start=1):
-        at = last + timedelta(minutes=minutes * factor)
+        at = last + span(minutes=minutes * factor)
         if session.stale_level >= level or (before is not None and at >= before):
             continue
         if phase_at(session, at, rules) is Phase.INFUSING:
@@ -121,11 +121,11 @@ def next_due(state: PatientState, rules: RuleSet) -> datetime | None:
     check, stale-data steps that fall while infusing, escalations, resolutions) or drop a session
     past post-late. Pure: `advance(state, now)` for any `now` before it does nothing but move the clock."""
     candidates: list[datetime] = []
-    resolve_after = timedelta(minutes=rules.timing.resolve_after_minutes)
+    resolve_after = span(minutes=rules.timing.resolve_after_minutes)
     max_level = rules.timing.max_escalation_level
     for session in state.sessions.values():
         if session.start_ts is not None and not (session.baseline_checked and session.baseline_final):
-            candidates.append(session.start_ts + timedelta(minutes=rules.timing.baseline_post_start_minutes))
+            candidates.append(session.start_ts + span(minutes=rules.timing.baseline_post_start_minutes))
         candidates.extend(at + JUST_PAST for *_, at in _stale_steps(state, session, rules))
         for alert in session.alerts.values():
             if alert.clear_since is not None:
@@ -134,5 +134,5 @@ def next_due(state: PatientState, rules: RuleSet) -> datetime | None:
                 candidates.append(alert.next_escalation_due)
         stop = effective_stop(session, rules)
         if not session.alerts and stop is not None:
-            candidates.append(stop + timedelta(days=rules.timing.post_late_days))
+            candidates.append(stop + span(days=rules.timing.post_late_days))
     return min(candidates, default=None)

@@ -1,8 +1,7 @@
-"""`make bench`: micro-benchmarks of the hot path, printed as figures (never a pass/fail test).
+"""The in-process part of `make bench`: micro-benchmarks of the hot path, without servers.
 
-Measures, in this process and without servers: contract validation (µs/event), the rule engine
-over a simulated multi-patient load (events/s), and line-protocol encoding (µs/point). The
-end-to-end stepped load against the real broker and InfluxDB is the reliability issue's benchmark.
+Contract validation (µs/event), the rule engine over a simulated multi-patient load (events/s),
+the patient-state JSON round trip, and line-protocol encoding (µs/point).
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ from models.events import Event
 from models.parsing import parse_event
 from models.ruleset import RuleSet
 from models.state import PatientState
+from streams.bench.facts import machine_facts
 from streams.lineprotocol import event_point, to_line
 from streams.simulator import load_plan
 
@@ -40,10 +40,11 @@ def _run_rules(events: list[Event], rules: RuleSet) -> tuple[dict[str, PatientSt
     return states, alerts, time.perf_counter() - began
 
 
-def main() -> None:
-    print(f"python {platform.python_version()} on {platform.machine()}, {platform.processor() or 'cpu ?'}")
-    raw = _events(200)
-    print(f"workload: {len(raw):,} simulated events of 200 concurrent home infusions")
+def main(patients: int = 200) -> dict[str, float]:
+    """Print the figures and return them (µs per event or point)."""
+    print(f"python {platform.python_version()} on {platform.machine()}, {machine_facts()['cpu_model']}")
+    raw = _events(patients)
+    print(f"workload: {len(raw):,} simulated events of {patients} concurrent home infusions")
 
     began = time.perf_counter()
     events = [parse_event(r) for r in raw]
@@ -75,6 +76,14 @@ def main() -> None:
         f"encode     {encode_s / len(lines) * 1e6:8.2f} µs/point  ({len(lines) / encode_s:,.0f} points/s, "
         f"{sum(map(len, lines)) / len(lines):.0f} bytes/line)"
     )
+    return {
+        "events": len(raw),
+        "validate_us_per_event": round(parse_s / len(raw) * 1e6, 2),
+        "rules_us_per_event": round(engine_s / len(raw) * 1e6, 2),
+        "state_peak_mib": round(peak / 2**20, 2),
+        "state_roundtrip_us": round(state_s * 1e6, 2),
+        "encode_us_per_point": round(encode_s / len(lines) * 1e6, 2),
+    }
 
 
 if __name__ == "__main__":

@@ -1,0 +1,85 @@
+"""The rule runtime's live-state cache: the table stays the truth."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from agents.rules.loader import load_rules
+from agents.runtime import RulesRuntime
+from models.events import Infusion, Vitals
+from models.state import PatientState
+
+T0 = datetime.now(UTC).replace(microsecond=0)
+
+
+def _runtime() -> RulesRuntime:
+    return RulesRuntime(rules=load_rules(), table={}, alerts_topic=None, deadletter_topic=None)
+
+
+def _start(patient: str) -> Infusion:
+    return Infusion(
+        type="infusion",
+        patient_id=patient,
+        session_id=f"{patient}-s1",
+        ts=T0,
+        action="start",
+        rate_ml_per_h=60,
+    )
+
+
+def test_every_change_is_assigned_back_to_the_table() -> None:
+    runtime = _runtime()
+    runtime.evaluate(_start("pt-1"))
+    runtime.evaluate(
+        Vitals(type="vitals", patient_id="pt-1", session_id="pt-1-s1", ts=T0 + timedelta(seconds=1), spo2=97)
+    )
+    stored = PatientState.model_validate_json(runtime.table[b"pt-1"])
+    assert stored == runtime.live["pt-1"]
+    assert len(stored.sessions["pt-1-s1"].readings) == 1
+
+
+def test_after_a_rebalance_state_is_reloaded_from_the_table() -> None:
+    runtime = _runtime()
+    runtime.evaluate(_start("pt-1"))
+    other = _runtime()  # another worker wrote a newer state to the (shared) table
+    other.table = runtime.table
+    other.evaluate(Vitals(type="vitals", patient_id="pt-1", session_id="pt-1-s1", ts=T0, spo2=97))
+    runtime.forget_all()
+    state = runtime.load("pt-1")
+    assert state is not None
+    assert len(state.sessions["pt-1-s1"].readings) == 1
+
+
+def test_a_failed_evaluation_leaves_no_half_changed_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime = _runtime()
+    runtime.evaluate(_start("pt-1"))
+
+    def broken(state: PatientState, *_: Any) -> list[Any]:
+        state.seen_event_ids.append("half-done")
+        raise RuntimeError("rule bug")
+
+    monkeypatch.setattr("agents.runtime.process", broken)
+    with pytest.raises(RuntimeError):
+        runtime.evaluate(_start("pt-1"))
+    state = runtime.load("pt-1")
+    assert state is not None
+    assert "half-done" not in state.seen_event_ids
+
+
+def test_the_due_index_names_patients_with_a_timer_pending() -> None:
+    runtime = _runtime()
+    runtime.evaluate(_start("pt-1"))  # no vitals: stale data falls due 15 minutes after the start
+    assert runtime.due.pop_due(T0 + timedelta(minutes=10)) == []
+    assert runtime.due.pop_due(T0 + timedelta(minutes=16)) == ["pt-1"]
+
+
+def test_live_states_are_bounded_and_the_rest_reload_from_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("agents.runtime.LIVE_PATIENTS", 2)
+    runtime = _runtime()
+    for patient in ("pt-1", "pt-2", "pt-3"):
+        runtime.evaluate(_start(patient))
+    assert list(runtime.live) == ["pt-2", "pt-3"]
+    state = runtime.load("pt-1")
+    assert state is not None
+    assert "pt-1-s1" in state.sessions
