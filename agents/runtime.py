@@ -91,21 +91,27 @@ class RulesRuntime:
 
     def evaluate(self, item: Event | NurseAction) -> list[Alert]:
         """Run one event or action through the engine and persist the state (no await: atomic)."""
+        state, alerts = self.decide(item)
+        if state is not None:
+            self.store(state)
+        return alerts
+
+    def decide(self, item: Event | NurseAction) -> tuple[PatientState | None, list[Alert]]:
+        """Run one event or action through the engine; the caller stores the state (None: nothing
+        to store, a nurse action for an unknown patient)."""
         self.clock.observe(item.ts)
         state = self.load(item.patient_id)
         if state is None:
             if isinstance(item, NurseAction):
-                return []
+                return None, []
             state = new_state(item.patient_id)
             self.counts["new_patients"] += 1
         try:
-            alerts = process(state, item, self.clock.now(), self.rules)
+            return state, process(state, item, self.clock.now(), self.rules)
         except Exception:
             # The live state may be half-changed: the next event reloads the table's last good one.
             self.live.pop(item.patient_id, None)
             raise
-        self.store(state)
-        return alerts
 
     async def consume(self, stream: Any, parse: Callable[[bytes], Event | NurseAction], stage: str) -> None:
         """The agents' loop: validate, dead-letter what breaks the contract, evaluate, deliver.
@@ -125,7 +131,7 @@ class RulesRuntime:
                 continue
             self.counts["events" if stage == "validate" else "actions"] += 1
             try:
-                alerts = self.evaluate(item)
+                state, alerts = self.decide(item)
             except Exception as exc:  # a rule bug must not stop every other patient's alerts
                 log.exception(
                     "rule evaluation failed at %s[%d]@%d", message.topic, message.partition, message.offset
@@ -133,7 +139,16 @@ class RulesRuntime:
                 reason = f"(rules): {type(exc).__name__} while evaluating [rule_error]"
                 await self.dead_letter(raw, key, [reason], "rules", message)
                 continue
-            await self.send_alerts(alerts)
+            # Alerts first, state second: a crash between the two redelivers the event to the old
+            # state, which fires the alert again (a duplicate), never one lost behind a stored
+            # state that already counts the event as seen.
+            try:
+                await self.send_alerts(alerts)
+            except BaseException:
+                self.live.pop(item.patient_id, None)  # the table still holds the state before it
+                raise
+            if state is not None:
+                self.store(state)
 
     async def tick(self, patient_id: str) -> list[Alert]:
         """Fire the timers of one patient that are due by the live clock."""
@@ -141,8 +156,12 @@ class RulesRuntime:
         if state is None:
             return []
         alerts = advance(state, self.clock.now(), self.rules)
+        try:
+            await self.send_alerts(alerts)  # before the state, as in consume()
+        except BaseException:
+            self.live.pop(patient_id, None)
+            raise
         self.store(state)  # also when silent: a session past post-late may have been dropped
-        await self.send_alerts(alerts)
         return alerts
 
     async def send_alerts(self, alerts: list[Alert]) -> None:
