@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer
 from deploy import stack
 from deploy.processes import free_ports
 from deploy.workers import WorkerProcess, start_worker, stop_worker, wait_healthy
+from models.alerts import Alert
 from streams import kafka_clients
 from streams.influx import InfluxClient
 from streams.settings import Settings
@@ -103,6 +104,18 @@ async def produce(settings: Settings, topic: str, messages: list[tuple[bytes | N
         await producer.stop()
 
 
+def alert_key(alert: Alert) -> tuple[str, str, str, str, int, str]:
+    """What two runs must agree on for an alert message: time, id, status, severity, level, rule."""
+    return (
+        alert.ts.isoformat(),
+        alert.alert_id,
+        alert.status.value,
+        alert.severity.value,
+        alert.escalation_level,
+        alert.rule.id,
+    )
+
+
 def as_message(item: dict[str, Any]) -> tuple[bytes, bytes]:
     return item["patient_id"].encode(), json.dumps(item).encode()
 
@@ -126,9 +139,7 @@ class Collector:
         from streams.topics import ALERTS_TOPIC, DEADLETTER_TOPIC
 
         for topic in (ALERTS_TOPIC, DEADLETTER_TOPIC):
-            consumer = kafka_clients.consumer(
-                self.settings, topic, group_id=None, auto_offset_reset="latest"
-            )
+            consumer = kafka_clients.consumer(self.settings, topic, group_id=None, auto_offset_reset="latest")
             await consumer.start()
             await consumer.seek_to_end()
             for tp in consumer.assignment():

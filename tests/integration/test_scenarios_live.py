@@ -23,7 +23,7 @@ from deploy.workers import WorkerProcess, start_worker, stop_worker, wait_health
 from models.alerts import Alert
 from streams.settings import Settings
 from streams.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC
-from tests.integration.conftest import Collector, local_settings, produce, running_stack
+from tests.integration.conftest import Collector, alert_key, local_settings, produce, running_stack
 from tests.scenarios.library import Scenario, check, load_scenarios, replay_scenario
 
 pytestmark = pytest.mark.integration
@@ -92,17 +92,6 @@ def _count(worker: WorkerProcess, name: str) -> int:
     return int(health["counts"][name])
 
 
-def key(alert: Alert) -> tuple[str, str, str, str, int, str]:
-    return (
-        alert.ts.isoformat(),
-        alert.alert_id,
-        alert.status.value,
-        alert.severity.value,
-        alert.escalation_level,
-        alert.rule.id,
-    )
-
-
 async def collect(
     collector: Collector, scenario: Scenario, expected: int, timeout: float = 45.0
 ) -> list[Alert]:
@@ -139,7 +128,7 @@ async def test_live_agents_give_the_same_alerts_as_replay(
         seen = await collect(collector, moved, len(expected))
     finally:
         await collector.stop()
-    assert sorted(map(key, seen)) == sorted(map(key, expected))
+    assert sorted(map(alert_key, seen)) == sorted(map(alert_key, expected))
     assert check(moved, seen) == []
 
 
@@ -181,11 +170,13 @@ async def test_a_restarted_rules_worker_continues_where_it_stopped(scenario_stac
     try:
         await send_in_order(scenario_stack, first_part)
         first = await collect(collector, moved, len(before))
-        assert sorted(map(key, first)) == sorted(map(key, before))
+        assert sorted(map(alert_key, first)) == sorted(map(alert_key, before))
         await asyncio.to_thread(scenario_stack.restart_rules)
         await send_in_order(scenario_stack, second_part)
         seen = await collect(collector, moved, len(expected))
     finally:
         await collector.stop()
     # the alert opened before the restart goes on (escalates) under the same id, never fires afresh
-    assert sorted(map(key, seen)) == sorted(map(key, expected)), "the restarted worker forgot or repeated"
+    assert sorted(map(alert_key, seen)) == sorted(map(alert_key, expected)), (
+        "the restarted worker forgot or repeated"
+    )

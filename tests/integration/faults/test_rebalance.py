@@ -33,7 +33,7 @@ from models.alerts import Alert, AlertStatus
 from streams.influx import InfluxClient
 from streams.settings import Settings
 from streams.topics import EVENTS_TOPIC
-from tests.integration.conftest import local_settings
+from tests.integration.conftest import alert_key, local_settings
 from tests.integration.faults.conftest import (
     COUNT_FIELD,
     RULES_TOPICS,
@@ -154,17 +154,6 @@ async def keep_sending(settings: Settings, script: Script, first: timedelta, sto
     return rounds
 
 
-def key(alert: Alert) -> tuple[str, str, str, str, int, str]:
-    return (
-        alert.ts.isoformat(),
-        alert.alert_id,
-        alert.status.value,
-        alert.severity.value,
-        alert.escalation_level,
-        alert.rule.id,
-    )
-
-
 async def test_state_and_timers_move_with_their_partitions(rebalance_stack: FaultStack) -> None:
     faults, settings = rebalance_stack, rebalance_stack.settings
     kinds = patients()
@@ -206,7 +195,9 @@ async def test_state_and_timers_move_with_their_partitions(rebalance_stack: Faul
 
     expected = replay_alerts(script.lines)
     seen = await _alerts_like(settings, expected)
-    assert sorted(map(key, seen)) == sorted(map(key, expected)), "live alerts differ from the replay"
+    assert sorted(map(alert_key, seen)) == sorted(map(alert_key, expected)), (
+        "live alerts differ from the replay"
+    )
 
     for patient, kind in kinds.items():
         mine = [a for a in seen if a.patient_id == patient]
