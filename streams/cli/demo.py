@@ -289,9 +289,10 @@ def _summary(settings: Settings, feed: Feed, stats: Stats, points: dict[str, int
         f"[bold]{settings.influx_db}[/] at {settings.influx_base_url}):"
     )
     console.print(f"  {query}", style="cyan", soft_wrap=True)
+    # The CLI logs in as the read-only InfluxDB user from the settings (a bare curl would be refused
+    # by the secured stack, and a password printed here would end up in terminal scrollback).
     console.print(
-        f"  curl -G {settings.influx_base_url}/query --data-urlencode 'db={settings.influx_db}' "
-        f'--data-urlencode "q={query}"',
+        f'  .venv/bin/ivigwatch query --influxql "{query}"  (or: ivigwatch query timeline {session})',
         style="dim",
         soft_wrap=True,
     )
