@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -13,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.processes import terminate
+from deploy.workers import spawn_cli
 from streams.settings import Settings
 
 
@@ -49,17 +49,7 @@ def start_console(
     env = {**os.environ, **settings.to_env(), **(extra_env or {})}
     host = env.get("IVIGWATCH_CONSOLE_HOST", settings.console_host)
     port = env.get("IVIGWATCH_CONSOLE_PORT", str(settings.console_port))
-    log_dir = settings.state_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / "console.log"
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli.main", "console"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
+    process, log_path = spawn_cli(["console"], settings, "console", extra_env)
     shown_host = "127.0.0.1" if host in {"0.0.0.0", "::", ""} else host  # noqa: S104 - only compared
     console = ConsoleProcess(process, log_path, f"http://{shown_host}:{port}")
     deadline = time.monotonic() + timeout

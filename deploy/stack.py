@@ -9,14 +9,32 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from deploy import local_influx, local_kafka, local_secrets
-from deploy.processes import Log, ServerError, http_ok, port_open
+from deploy.processes import Log, ServerError, free_ports, http_ok, port_open
 from streams.settings import Settings
 
 KAFKA = "kafka"
 INFLUXDB = "influxdb"
+
+
+def isolated_settings(state_dir: Path, **overrides: Any) -> Settings:
+    """Settings of a local stack of its own (tests, the bench): its own state dir and free
+    loopback ports for both servers and the rules and writer web servers; the rest as configured."""
+    kafka, controller, influx, rules_web, writer_web = free_ports(5)
+    values: dict[str, Any] = {
+        "state_dir": state_dir,
+        "local_kafka_port": kafka,
+        "local_kafka_controller_port": controller,
+        "local_influx_port": influx,
+        "rules_web_port": rules_web,
+        "writer_web_port": writer_web,
+        "kafka_bootstrap": None,
+        "influx_url": None,
+        **overrides,
+    }
+    return Settings(**values)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,26 @@ class WorkerProcess:
             return "(no log)"
 
 
+def spawn_cli(
+    args: list[str], settings: Settings, log_name: str, extra_env: Mapping[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """Start `ivigwatch ARGS...` as a child process with these settings (plus `extra_env`), its
+    output appended to `<state dir>/logs/LOG_NAME.log`; returns the process and the log's path."""
+    log_dir = settings.state_dir / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{log_name}.log"
+    env = {**os.environ, **settings.to_env(), **(extra_env or {})}
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams.cli.main", *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+    return process, log_path
+
+
 def start_worker(
     role: str,
     settings: Settings,
@@ -53,20 +73,9 @@ def start_worker(
 ) -> WorkerProcess:
     """Start `ivigwatch worker ROLE` as a child process with these settings; logs to a file
     (`worker-ROLE.log`, or `worker-LOG_NAME.log`)."""
-    log_dir = settings.state_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / f"worker-{log_name or role}.log"
-    env = {**os.environ, **settings.to_env(), **(extra_env or {})}
     ports = {"rules": settings.rules_web_port, "pager": settings.pager_web_port}
     port = ports.get(role, settings.writer_web_port)
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli.main", "worker", role],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
+    process, log_path = spawn_cli(["worker", role], settings, f"worker-{log_name or role}", extra_env)
     return WorkerProcess(role, process, log_path, f"http://{settings.web_host}:{port}/healthz")
 
 
@@ -89,18 +98,7 @@ def wait_healthy(worker: WorkerProcess, timeout: float = 90.0) -> dict[str, Any]
 
 def start_watchdog(settings: Settings, extra_env: Mapping[str, str] | None = None) -> WorkerProcess:
     """Start `ivigwatch watchdog` as a child process (wait for it with `wait_healthy`); logs to a file."""
-    log_dir = settings.state_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    log_path = log_dir / "watchdog.log"
-    env = {**os.environ, **settings.to_env(), **(extra_env or {})}
-    with log_path.open("ab") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli.main", "watchdog"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=env,
-        )
+    process, log_path = spawn_cli(["watchdog"], settings, "watchdog", extra_env)
     url = f"http://{settings.web_host}:{settings.watchdog_web_port}/healthz"
     return WorkerProcess("watchdog", process, log_path, url)
 

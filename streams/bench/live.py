@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy import local_influx, local_kafka, stack
-from deploy.processes import free_ports, terminate
+from deploy.processes import terminate
 from deploy.workers import WorkerProcess, start_worker, stop_worker, wait_healthy
 from streams.bench import procstat
 from streams.bench.kafka_side import AlertProbe, LagMeter, raw_consume_rate
@@ -61,16 +61,8 @@ class LiveResult:
 
 def bench_settings(state_dir: Path) -> Settings:
     """A stack of the bench's own: its state dir and free loopback ports; the rest from the env."""
-    kafka, controller, influx, rules_web, writer_web = free_ports(5)
-    return Settings(
-        state_dir=state_dir,
-        local_kafka_port=kafka,
-        local_kafka_controller_port=controller,
-        local_influx_port=influx,
-        rules_web_port=rules_web,
-        writer_web_port=writer_web,
-        kafka_bootstrap=None,
-        influx_url=None,
+    return stack.isolated_settings(
+        state_dir,
         influx_db="ivigwatch_bench",
         rules_app_id="ivigwatch-bench-rules",
         writer_app_id="ivigwatch-bench-writer",

@@ -20,7 +20,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 
 from deploy import stack
-from deploy.processes import free_ports
 from deploy.workers import WorkerProcess, start_worker, stop_worker, wait_healthy
 from models.alerts import Alert
 from streams import kafka_clients
@@ -38,19 +37,7 @@ class Live:
 
 def local_settings(state_dir: Path, **overrides: Any) -> Settings:
     """Settings of a local stack of its own: a temp state dir and free loopback ports."""
-    kafka, controller, influx, rules_web, writer_web = free_ports(5)
-    values: dict[str, Any] = {
-        "state_dir": state_dir,
-        "local_kafka_port": kafka,
-        "local_kafka_controller_port": controller,
-        "local_influx_port": influx,
-        "rules_web_port": rules_web,
-        "writer_web_port": writer_web,
-        "kafka_bootstrap": None,
-        "influx_url": None,
-        **overrides,
-    }
-    return Settings(**values)
+    return stack.isolated_settings(state_dir, **overrides)
 
 
 @contextlib.contextmanager
