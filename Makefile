@@ -52,7 +52,7 @@ lint: setup
 	$(BIN)/mypy
 
 bench: setup
-	$(BIN)/python -m streams.bench $(if $(QUICK),--quick)
+	$(BIN)/python -m streams.apps.bench $(if $(QUICK),--quick)
 
 soak: setup
 	SOAK_EVENTS=$${SOAK_EVENTS:-50000} IVIGWATCH_TEST_OUTAGE_SECONDS=60 IVIGWATCH_TEST_POISON_COUNT=10000 \

@@ -24,9 +24,9 @@ from deploy.processes import (
     stop_server,
     wait_ready,
 )
-from streams import influx_schema
-from streams.influx import InfluxClient, InfluxUnavailable
-from streams.settings import InfluxLogin, InfluxRole, Settings
+from streams.infra.settings import InfluxLogin, InfluxRole, Settings
+from streams.infra.sinks.influx import influx_schema
+from streams.infra.sinks.influx.influx_client import InfluxClient, InfluxUnavailable
 
 T = TypeVar("T")
 ROLES: tuple[InfluxRole, ...] = ("admin", "writer", "reader")

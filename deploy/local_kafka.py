@@ -26,7 +26,7 @@ from deploy.processes import (
     stop_server,
     wait_ready,
 )
-from streams.settings import Settings
+from streams.infra.settings import Settings
 
 DEPLOY_DIR = Path(__file__).resolve().parent / "kafka"
 POM = DEPLOY_DIR / "pom.xml"

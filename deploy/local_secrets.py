@@ -1,6 +1,6 @@
 """The secured local stack's generated logins and TLS files, under `<state_dir>/secrets/` (mode 0700).
 
-Created once per state dir by `stack up`, never in the repository; `streams/settings.py` reads them
+Created once per state dir by `stack up`, never in the repository; `streams/infra/settings.py` reads them
 back (`Settings.kafka_login`, `Settings.influx_login`). Removing the state dir removes them.
 """
 
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.processes import ServerError
-from streams.settings import LOCAL_CA_FILE, LOCAL_LOGINS_FILE, Settings
+from streams.infra.settings import LOCAL_CA_FILE, LOCAL_LOGINS_FILE, Settings
 
 CERT_DAYS = 825
 KAFKA_CLIENT_USER = "ivigwatch"

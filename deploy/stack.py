@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from deploy import local_influx, local_kafka, local_secrets
 from deploy.processes import Log, ServerError, free_ports, http_ok, port_open
-from streams.settings import Settings
+from streams.infra.settings import Settings
 
 KAFKA = "kafka"
 INFLUXDB = "influxdb"

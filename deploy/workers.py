@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy.processes import free_ports, terminate
-from streams.settings import Settings
+from streams.infra.settings import Settings
 
 
 class WorkerError(RuntimeError):
@@ -56,7 +56,7 @@ def spawn_cli(
     env = {**os.environ, **settings.to_env(), **(extra_env or {})}
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli.main", *args],
+            [sys.executable, "-m", "streams.apps.cli.main", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

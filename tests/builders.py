@@ -9,7 +9,7 @@ from typing import Any
 from agents.rules.loader import load_rules
 from models.alerts import Alert
 from models.ruleset import RuleSet
-from streams.replay import LineError, replay
+from streams.apps.replay import LineError, replay
 
 START = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from agents.rules.loader import load_rules
 from models.alerts import Alert, AlertStatus, Condition
 from models.events import VITAL_RANGES, InfusionAction, RiskFactor, SymptomName, SymptomSeverity
-from streams.replay import replay
+from streams.apps.replay import replay
 
 RULES = load_rules()
 

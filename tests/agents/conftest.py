@@ -13,8 +13,8 @@ from typing import Any
 import faust
 import pytest
 
-from streams.app import Role, create_app
-from streams.settings import Settings
+from streams.apps.worker_app import Role, create_app
+from streams.infra.settings import Settings
 
 
 @dataclass

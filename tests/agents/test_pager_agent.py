@@ -10,11 +10,11 @@ from pathlib import Path
 import faust
 import pytest
 
-from agents.pager import PagerRuntime, Response
+from agents.pager_agent import PagerRuntime, Response
 from models.alerts import Alert
 from models.deadletter import DeadLetter
-from streams.app import Role, create_app
-from streams.settings import Settings
+from streams.apps.worker_app import Role, create_app
+from streams.infra.settings import Settings
 from tests.agents.conftest import RecordingTopic
 
 

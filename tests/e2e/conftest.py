@@ -22,10 +22,10 @@ import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from deploy.browser import LAUNCH_ARGS, chromium_path
-from deploy.console import ConsoleProcess, start_console, stop_console
+from deploy.console_process import ConsoleProcess, start_console, stop_console
 from deploy.processes import free_port
-from streams.console.auth import hash_password
-from streams.settings import REPO_ROOT, Settings
+from streams.apps.console.auth import hash_password
+from streams.infra.settings import REPO_ROOT, Settings
 from tests.integration.conftest import local_settings, running_stack
 
 ARTIFACTS = REPO_ROOT / "artifacts" / "e2e"

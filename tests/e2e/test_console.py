@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from playwright.async_api import BrowserContext, Locator, Page, expect
 
-from streams.topics import ALERTS_TOPIC, EVENTS_TOPIC
+from streams.infra.kafka.topics import ALERTS_TOPIC, EVENTS_TOPIC
 from tests.e2e.conftest import NURSE, ConsoleServer, EventClock, Patient, login_with_form, screenshot
 from tests.integration.conftest import Collector, as_message, produce, wait_for_points
 

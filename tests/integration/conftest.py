@@ -22,10 +22,10 @@ from aiokafka import AIOKafkaConsumer
 from deploy import stack
 from deploy.workers import WorkerProcess, start_worker, stop_worker, wait_healthy
 from models.alerts import Alert
-from streams import kafka_clients
-from streams.influx import InfluxClient
-from streams.settings import Settings
-from streams.topics import ensure_topics
+from streams.infra.kafka import kafka_clients
+from streams.infra.kafka.topics import ensure_topics
+from streams.infra.settings import Settings
+from streams.infra.sinks.influx.influx_client import InfluxClient
 
 
 @dataclass
@@ -123,7 +123,7 @@ class Collector:
         self.consumers: dict[str, AIOKafkaConsumer] = {}
 
     async def start(self) -> None:
-        from streams.topics import ALERTS_TOPIC, DEADLETTER_TOPIC
+        from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC
 
         for topic in (ALERTS_TOPIC, DEADLETTER_TOPIC):
             consumer = kafka_clients.consumer(self.settings, topic, group_id=None, auto_offset_reset="latest")

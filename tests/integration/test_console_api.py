@@ -20,11 +20,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from streams import kafka_clients
-from streams.console.app import running_console
-from streams.console.auth import hash_password
-from streams.settings import Settings
-from streams.topics import ACTIONS_TOPIC, EVENTS_TOPIC
+from streams.apps.console.auth import hash_password
+from streams.apps.console.web_app import running_console
+from streams.infra.kafka import kafka_clients
+from streams.infra.kafka.topics import ACTIONS_TOPIC, EVENTS_TOPIC
+from streams.infra.settings import Settings
 from tests.integration.conftest import Live, as_message, event, new_patient, produce, wait_for_points
 
 pytestmark = pytest.mark.integration
@@ -209,7 +209,7 @@ async def test_anonymous_requests_are_refused(console: Console) -> None:
 def test_the_console_command_prints_its_url_and_serves(live: Live) -> None:
     env = {**os.environ, **console_settings(live).to_env(), "IVIGWATCH_CONSOLE_PORT": "0"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "streams.cli.main", "console"],
+        [sys.executable, "-m", "streams.apps.cli.main", "console"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,

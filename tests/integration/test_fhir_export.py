@@ -14,12 +14,12 @@ from fhir.resources.R4B.observation import Observation
 from typer.testing import CliRunner
 
 from agents.rules.loader import load_rules
-from streams.cli.main import app
-from streams.fhir import LOINC, PATIENT_SYSTEM, UCUM, bundle_json
-from streams.importer import import_lines
-from streams.influx import InfluxClient
-from streams.sessions import load_session
-from streams.settings import Settings, get_settings
+from streams.apps.cli.main import app
+from streams.apps.fhir_export import LOINC, PATIENT_SYSTEM, UCUM, bundle_json
+from streams.apps.influx_import import import_lines
+from streams.apps.sessions import load_session
+from streams.infra.settings import Settings, get_settings
+from streams.infra.sinks.influx.influx_client import InfluxClient
 from tests.integration.conftest import Live
 
 pytestmark = pytest.mark.integration

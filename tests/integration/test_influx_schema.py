@@ -12,9 +12,10 @@ from typer.testing import CliRunner
 
 from deploy import local_influx
 from models.parsing import parse_event
-from streams.cli.main import app
-from streams.influx import InfluxClient
-from streams.influx_schema import (
+from streams.apps.cli.main import app
+from streams.infra.settings import Settings, get_settings
+from streams.infra.sinks.influx.influx_client import InfluxClient
+from streams.infra.sinks.influx.influx_schema import (
     backfill_rollups,
     continuous_queries,
     create_continuous_query,
@@ -22,8 +23,7 @@ from streams.influx_schema import (
     floor_minute,
     retention_policies,
 )
-from streams.lineprotocol import event_point, to_line
-from streams.settings import Settings, get_settings
+from streams.infra.sinks.influx.line_protocol import event_point, to_line
 from tests.integration.conftest import local_settings
 
 pytestmark = pytest.mark.integration

@@ -11,8 +11,8 @@ import pytest
 
 from deploy import local_influx, stack
 from deploy.processes import http_ok, pid_alive, port_open
-from streams import kafka_clients
-from streams.settings import Settings
+from streams.infra.kafka import kafka_clients
+from streams.infra.settings import Settings
 from tests.integration.conftest import local_settings
 
 pytestmark = pytest.mark.integration

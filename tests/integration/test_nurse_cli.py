@@ -10,9 +10,9 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from streams.cli.main import app
-from streams.settings import get_settings
-from streams.topics import ALERTS_TOPIC, EVENTS_TOPIC
+from streams.apps.cli.main import app
+from streams.infra.kafka.topics import ALERTS_TOPIC, EVENTS_TOPIC
+from streams.infra.settings import get_settings
 from tests.integration.conftest import Collector, Live, as_message, new_patient, produce
 from tests.integration.test_pipeline import infusion_with_anaphylaxis
 

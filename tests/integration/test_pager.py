@@ -25,8 +25,8 @@ from aiohttp import web
 from deploy.processes import free_port
 from deploy.workers import WorkerProcess, start_worker, stop_worker, wait_healthy
 from models.alerts import Alert, AlertStatus, Condition, Evidence, RuleRef, Severity
-from streams.settings import Settings
-from streams.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
+from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
+from streams.infra.settings import Settings
 from tests.integration.conftest import Collector, Live, as_message, new_patient, produce
 from tests.integration.test_pipeline import infusion_with_anaphylaxis
 

@@ -11,7 +11,7 @@ import pytest
 
 from agents.rules.loader import load_rules
 from deploy import local_influx
-from streams.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
+from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
 from tests.integration.conftest import (
     Collector,
     Live,

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from deploy import local_secrets
-from streams.settings import Settings
-from streams.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
+from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
+from streams.infra.settings import Settings
 from tests.integration.conftest import (
     Collector,
     Live,
@@ -85,7 +85,7 @@ def log_files(state_dir: Path) -> list[Path]:
 def run_cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **settings.to_env(), "IVIGWATCH_NURSE_ID": "rn-privacy"}
     return subprocess.run(
-        [sys.executable, "-m", "streams.cli.main", *args],
+        [sys.executable, "-m", "streams.apps.cli.main", *args],
         env=env,
         capture_output=True,
         text=True,

@@ -33,14 +33,14 @@ from typer.testing import CliRunner
 
 from agents.rules.loader import load_rules
 from deploy.processes import free_ports
-from streams import analyses
-from streams.cli.main import app
-from streams.cli.query import alert_rows, select
-from streams.importer import import_lines
-from streams.influx import InfluxClient
-from streams.lineprotocol import ALERTS, INFUSION
-from streams.sessions import load_session
-from streams.settings import get_settings
+from streams.apps import analyses
+from streams.apps.cli.main import app
+from streams.apps.cli.query_cmd import alert_rows, select
+from streams.apps.influx_import import import_lines
+from streams.apps.sessions import load_session
+from streams.infra.settings import get_settings
+from streams.infra.sinks.influx.influx_client import InfluxClient
+from streams.infra.sinks.influx.line_protocol import ALERTS, INFUSION
 from tests.builders import Timeline
 from tests.integration.conftest import Live
 

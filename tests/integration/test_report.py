@@ -16,11 +16,11 @@ from matplotlib.image import imread
 from typer.testing import CliRunner, Result
 
 from agents.rules.loader import load_rules
-from streams.cli.main import app
-from streams.importer import import_lines
-from streams.influx import InfluxClient
-from streams.sessions import sessions_started
-from streams.settings import Settings, get_settings
+from streams.apps.cli.main import app
+from streams.apps.influx_import import import_lines
+from streams.apps.sessions import sessions_started
+from streams.infra.settings import Settings, get_settings
+from streams.infra.sinks.influx.influx_client import InfluxClient
 from tests.builders import Timeline
 from tests.integration.conftest import Live
 

@@ -21,8 +21,8 @@ import pytest
 from agents.rules.loader import load_rules
 from deploy.workers import WorkerProcess, start_worker, stop_worker, wait_healthy
 from models.alerts import Alert
-from streams.settings import Settings
-from streams.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC
+from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC
+from streams.infra.settings import Settings
 from tests.integration.conftest import Collector, alert_key, local_settings, produce, running_stack
 from tests.scenarios.library import Scenario, check, load_scenarios, replay_scenario
 

@@ -12,9 +12,9 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 from pydantic import SecretStr
 
 from deploy import local_secrets
-from streams import kafka_clients
-from streams.influx import InfluxClient, InfluxUnavailable
-from streams.settings import Settings
+from streams.infra.kafka import kafka_clients
+from streams.infra.settings import Settings
+from streams.infra.sinks.influx.influx_client import InfluxClient, InfluxUnavailable
 from tests.integration.conftest import Live
 
 pytestmark = pytest.mark.integration

@@ -9,11 +9,11 @@ import pytest
 from typer.testing import CliRunner
 
 from agents.rules.loader import load_rules
-from streams.cli.main import app
-from streams.importer import import_lines
-from streams.influx import InfluxClient
-from streams.replay import LineError, replay
-from streams.sessions import SessionNotFound, load_session
+from streams.apps.cli.main import app
+from streams.apps.influx_import import import_lines
+from streams.apps.replay import LineError, replay
+from streams.apps.sessions import SessionNotFound, load_session
+from streams.infra.sinks.influx.influx_client import InfluxClient
 from tests.integration.conftest import Live
 
 pytestmark = pytest.mark.integration
@@ -54,7 +54,7 @@ def test_the_import_command_reports_what_it_wrote(live: Live, monkeypatch: pytes
     for name, value in live.settings.to_env().items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("IVIGWATCH_INFLUX_DB", "ivigwatch_import_cli")
-    from streams.settings import get_settings
+    from streams.infra.settings import get_settings
 
     get_settings.cache_clear()
     try:

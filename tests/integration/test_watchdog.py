@@ -29,9 +29,9 @@ import pytest
 
 from deploy.processes import free_port
 from deploy.workers import WorkerProcess, start_watchdog, stop_worker, wait_healthy
-from streams import kafka_clients
-from streams.settings import Settings
-from streams.topics import ALERTS_TOPIC, EVENTS_TOPIC
+from streams.infra.kafka import kafka_clients
+from streams.infra.kafka.topics import ALERTS_TOPIC, EVENTS_TOPIC
+from streams.infra.settings import Settings
 from tests.integration.conftest import Collector, local_settings, running_stack, wait_for_points
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]

@@ -19,7 +19,7 @@ from typing import Any, NoReturn
 
 from models.alerts import Alert, AlertStatus, Condition, Severity
 from models.ruleset import RuleSet
-from streams.replay import LineError, replay
+from streams.apps.replay import LineError, replay
 
 LIBRARY_DIR = Path(__file__).with_name("library")
 

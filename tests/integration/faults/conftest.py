@@ -23,8 +23,8 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from agents.rules.loader import load_rules
-from agents.ticks import partition_of
-from agents.timeseries import line_for
+from agents.tick_agent import partition_of
+from agents.timeseries_agent import line_for
 from deploy import stack
 from deploy.workers import (
     WorkerProcess,
@@ -35,13 +35,13 @@ from deploy.workers import (
     wait_healthy,
 )
 from models.alerts import Alert, AlertStatus
-from streams import kafka_clients
-from streams.influx import InfluxClient
-from streams.replay import replay
-from streams.scenarios import REACTION_SCENARIOS
-from streams.settings import Settings
-from streams.simulator import iter_session, merge_sessions, session_id_for
-from streams.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC, ensure_topics
+from streams.apps.replay import replay
+from streams.apps.scenarios import REACTION_SCENARIOS
+from streams.apps.simulator import iter_session, merge_sessions, session_id_for
+from streams.infra.kafka import kafka_clients
+from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC, ensure_topics
+from streams.infra.settings import Settings
+from streams.infra.sinks.influx.influx_client import InfluxClient
 
 JsonDict = dict[str, Any]
 HEALTHY_TIMEOUT = 150.0
@@ -295,7 +295,8 @@ COUNT_FIELD = {
     "alerts": "alert_id",
     "nurse_actions": "alert_id",
 }
-"""A field every point of the measurement has (streams/lineprotocol.py), to count its points."""
+"""A field every point of the measurement has (streams/infra/sinks/influx/line_protocol.py), to count
+its points."""
 
 
 async def influx_points(settings: Settings, measurements: Iterable[str]) -> dict[str, int]:

@@ -23,10 +23,10 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer
 
 from deploy.workers import WorkerProcess
-from streams import kafka_clients
-from streams.influx import InfluxClient, InfluxUnavailable
-from streams.settings import Settings
-from streams.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
+from streams.infra.kafka import kafka_clients
+from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
+from streams.infra.settings import Settings
+from streams.infra.sinks.influx.influx_client import InfluxClient, InfluxUnavailable
 from tests.integration.conftest import local_settings, running_stack
 
 TRIGGER_CONDITION = "hypoxemia"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from deploy import local_kafka
-from streams.topics import ALERTS_TOPIC, DEADLETTER_TOPIC
+from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC
 from tests.integration.faults.io_support import (
     TRIGGER_CONDITION,
     Load,

@@ -16,8 +16,8 @@ import pytest
 
 from deploy import local_influx
 from deploy.workers import start_worker, stop_worker, wait_healthy
-from streams import kafka_clients
-from streams.topics import DEADLETTER_TOPIC, EVENTS_TOPIC
+from streams.infra.kafka import kafka_clients
+from streams.infra.kafka.topics import DEADLETTER_TOPIC, EVENTS_TOPIC
 from tests.integration.faults.io_support import (
     TRIGGER_CONDITION,
     Load,

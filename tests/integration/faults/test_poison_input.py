@@ -20,10 +20,10 @@ import pytest
 
 from agents.rules.loader import load_rules
 from models.alerts import Alert
-from streams import kafka_clients
-from streams.influx import InfluxClient
-from streams.replay import replay
-from streams.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
+from streams.apps.replay import replay
+from streams.infra.kafka import kafka_clients
+from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
+from streams.infra.sinks.influx.influx_client import InfluxClient
 from tests.integration.faults.io_support import Stack, env_seconds, fault_stack, watching
 
 pytestmark = pytest.mark.integration

@@ -28,11 +28,11 @@ from typing import Any
 
 import pytest
 
-from agents.ticks import partition_of
+from agents.tick_agent import partition_of
 from models.alerts import Alert, AlertStatus
-from streams.influx import InfluxClient
-from streams.settings import Settings
-from streams.topics import EVENTS_TOPIC
+from streams.infra.kafka.topics import EVENTS_TOPIC
+from streams.infra.settings import Settings
+from streams.infra.sinks.influx.influx_client import InfluxClient
 from tests.integration.conftest import alert_key, local_settings
 from tests.integration.faults.conftest import (
     COUNT_FIELD,

@@ -34,8 +34,8 @@ from itertools import islice
 import pytest
 
 from models.alerts import Alert, AlertStatus
-from streams.settings import Settings
-from streams.topics import ALERTS_TOPIC, EVENTS_TOPIC
+from streams.infra.kafka.topics import ALERTS_TOPIC, EVENTS_TOPIC
+from streams.infra.settings import Settings
 from tests.integration.conftest import local_settings
 from tests.integration.faults.conftest import (
     RULES_TOPICS,

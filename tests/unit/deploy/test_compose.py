@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from streams.settings import Settings
+from streams.infra.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[3]
 COMPOSE: dict[str, Any] = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

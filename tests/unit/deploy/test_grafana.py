@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from models.events import VITAL_NAMES
-from streams.lineprotocol import ALERTS, INFUSION, VITALS
+from streams.infra.sinks.influx.line_protocol import ALERTS, INFUSION, VITALS
 
 ROOT = Path(__file__).resolve().parents[3]
 GRAFANA = ROOT / "deploy" / "grafana"

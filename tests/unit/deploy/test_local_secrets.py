@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from deploy import local_kafka, local_secrets
-from streams import kafka_clients
-from streams.settings import LocalSecretsMissing, Settings
+from streams.infra.kafka import kafka_clients
+from streams.infra.settings import LocalSecretsMissing, Settings
 
 
 def _local(tmp_path: Path, **overrides: object) -> Settings:

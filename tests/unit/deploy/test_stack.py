@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from deploy import local_kafka, stack
 from deploy.processes import ServerError, free_ports
-from streams.cli.main import app
-from streams.settings import Settings, get_settings
+from streams.apps.cli.main import app
+from streams.infra.settings import Settings, get_settings
 
 
 def _settings(tmp_path: Path, **overrides: object) -> Settings:

@@ -31,7 +31,7 @@ from agents.rules.loader import load_rules
 from models.alerts import Alert, AlertStatus, Condition, Severity
 from models.events import NurseAction, Vitals
 from models.state import PatientState
-from streams.replay import LineError, read_lines, replay
+from streams.apps.replay import LineError, read_lines, replay
 from tests.builders import START as TIMELINE_START
 from tests.builders import Timeline, run
 from tests.strategies import START, replay_files, ts

@@ -15,9 +15,9 @@ from agents.rules.loader import load_rules
 from models.alerts import Alert
 from models.ruleset import RuleSet
 from models.state import PatientState
-from streams.replay import LineError, read_lines, replay
-from streams.scenarios import SCENARIOS
-from streams.simulator import load_plan, simulate_session
+from streams.apps.replay import LineError, read_lines, replay
+from streams.apps.scenarios import SCENARIOS
+from streams.apps.simulator import load_plan, simulate_session
 
 RULES = load_rules()
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

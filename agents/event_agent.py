@@ -1,0 +1,31 @@
+"""Agent on `ivig.events.v1`: validate, dead-letter what breaks the contract, run the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+
+from agents.rules.loader import load_rules
+from agents.runtime import RulesRuntime, patient_table
+from models.parsing import parse_event
+from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
+from streams.infra.settings import Settings
+
+
+def register(app: faust.App, settings: Settings) -> RulesRuntime:
+    runtime = RulesRuntime(
+        rules=load_rules(settings.rules_file),
+        table=patient_table(app, settings.topic_partitions),
+        alerts_topic=app.topic(ALERTS_TOPIC, partitions=settings.topic_partitions),
+        deadletter_topic=app.topic(DEADLETTER_TOPIC),
+    )
+    events_topic = app.topic(EVENTS_TOPIC, partitions=settings.topic_partitions)
+
+    async def watch_events(stream: Any) -> None:
+        await runtime.consume(stream, parse_event, "validate")
+
+    app.agent(events_topic, name="ivigwatch.watch_events")(watch_events)
+    app.runtime = runtime  # for tests and the CLI
+    app.counts = runtime.counts  # shown on /healthz
+    return runtime

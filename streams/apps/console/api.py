@@ -1,0 +1,172 @@
+"""The console's JSON API and SSE stream: /api/alerts, /api/stream, nurse actions, /api/sessions/{id}.
+
+The handlers share one `Console` (feed, action sink, session loader, rules) stored on the app.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from models.events import NurseAction
+from models.ruleset import RuleSet
+from streams.apps.console import auth
+from streams.apps.console.action_sender import ActionNotSent, ActionSink
+from streams.apps.console.feed import Feed
+from streams.apps.sessions import PSEUDONYM, SessionNotFound, SessionRecord, load_session
+from streams.infra.settings import Settings
+from streams.infra.sinks.influx.influx_client import InfluxClient, InfluxUnavailable
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_SECONDS = 15.0
+ACTION_KINDS = ("ack", "resolve", "note")
+
+SessionLoader = Callable[[str], Awaitable[SessionRecord]]
+
+
+class Console:
+    """What the handlers share: the feed, the action sink, the session loader and the rules."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        feed: Feed,
+        actions: ActionSink,
+        sessions: SessionLoader | None,
+        rules: RuleSet,
+    ) -> None:
+        self.settings = settings
+        self.feed = feed
+        self.actions = actions
+        self.rules = rules
+        self.influx: InfluxClient | None = None
+        self.sessions = sessions or self._load_from_influx
+
+    async def _load_from_influx(self, session_id: str) -> SessionRecord:
+        if self.influx is None:
+            self.influx = InfluxClient(self.settings, role="reader")
+        return await load_session(self.influx, session_id)
+
+
+CONSOLE_KEY = web.AppKey("console", Console)
+
+
+async def api_alerts(request: web.Request) -> web.Response:
+    return web.json_response(request.app[CONSOLE_KEY].feed.book.snapshot())
+
+
+def _sse(event: str, data: str) -> bytes:
+    return f"event: {event}\ndata: {data}\n\n".encode()
+
+
+async def api_stream(request: web.Request) -> web.StreamResponse:
+    """Server-sent events: `snapshot` on connect, then `alert` with one AlertView per change."""
+    feed = request.app[CONSOLE_KEY].feed
+    response = web.StreamResponse(
+        headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    )
+    await response.prepare(request)
+    subscriber, snapshot = feed.subscribe()
+    try:
+        await response.write(
+            b"retry: 2000\n\n" + _sse("snapshot", json.dumps(snapshot, separators=(",", ":")))
+        )
+        while not subscriber.dropped or not subscriber.queue.empty():
+            try:
+                text = await asyncio.wait_for(subscriber.queue.get(), KEEPALIVE_SECONDS)
+            except TimeoutError:
+                await response.write(b": keepalive\n\n")
+                continue
+            if text is None:
+                break
+            await response.write(_sse("alert", text))
+    except (ConnectionResetError, asyncio.CancelledError):
+        pass  # the browser went away (or the server stops)
+    finally:
+        feed.unsubscribe(subscriber)
+    return response
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+async def _note_of(request: web.Request) -> str | None:
+    if not request.can_read_body:
+        return None
+    try:
+        body = await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text='send JSON: {"note": "..."}') from None
+    if not isinstance(body, dict):
+        raise web.HTTPBadRequest(text='send a JSON object: {"note": "..."}')
+    note = body.get("note")
+    if note is not None and not isinstance(note, str):
+        raise web.HTTPBadRequest(text="note must be a string")
+    text = (note or "").strip()
+    return text or None
+
+
+async def api_action(request: web.Request) -> web.Response:
+    """POST /api/alerts/{alert_id}/ack|resolve|note: produce the nurse's action; the alert changes on
+    screen only when the lifecycle agent's message comes back on ivig.alerts.v1."""
+    console = request.app[CONSOLE_KEY]
+    kind = request.match_info["kind"]
+    alert_id = request.match_info["alert_id"]
+    if kind not in ACTION_KINDS:
+        return web.json_response({"error": "use ack, resolve or note"}, status=404)
+    entry = console.feed.book.get(alert_id)
+    if entry is None:
+        return web.json_response({"error": "no such alert"}, status=404)
+    if not entry.is_open:
+        return web.json_response({"error": "this alert is already resolved"}, status=409)
+    note = await _note_of(request)
+    if kind == "note" and not note:
+        return web.json_response({"error": 'a note needs its text: {"note": "..."}'}, status=400)
+    try:
+        action = NurseAction.model_validate(
+            {
+                "type": kind,
+                "alert_id": alert_id,
+                "patient_id": entry.alert.patient_id,
+                "by": auth.nurse(request),
+                "ts": _now(),
+                "note": note,
+            }
+        )
+    except ValidationError as exc:
+        fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+        return web.json_response({"error": f"invalid action ({fields})"}, status=400)
+    try:
+        await console.actions.send(action)
+    except ActionNotSent as exc:
+        return web.json_response({"error": str(exc)}, status=503)
+    log.info("%s sent %s on alert %s", action.by, action.type, action.alert_id)
+    return web.json_response({"action": action.model_dump(mode="json", exclude_none=True)}, status=202)
+
+
+async def api_session(request: web.Request) -> web.Response:
+    console = request.app[CONSOLE_KEY]
+    session_id = request.match_info["session_id"]
+    if not PSEUDONYM.match(session_id):
+        return web.json_response({"error": "not a valid session id"}, status=400)
+    try:
+        record = await console.sessions(session_id)
+    except SessionNotFound:
+        return web.json_response({"error": "no such session stored yet"}, status=404)
+    except InfluxUnavailable:
+        return web.json_response({"error": "InfluxDB is unreachable"}, status=503)
+    except RuntimeError:  # an InfluxQL error answer, e.g. no database yet
+        return web.json_response({"error": "InfluxDB could not answer"}, status=502)
+    from streams.apps.console.sessionview import (
+        session_view,  # loads matplotlib (streams.apps.report): lazily
+    )
+
+    return web.json_response(session_view(record, console.rules))

@@ -1,0 +1,205 @@
+"""The live alert feed: `ivig.alerts.v1` (and nurse notes on `ivig.actions.v1`) read from the beginning
+into an `AlertBook`, each change fanned out to the console's SSE clients as one AlertView.
+
+Subscribing takes the snapshot and registers the client in one step (no await between), so a client
+misses nothing that arrives after its snapshot. A client that cannot keep up is dropped (its browser
+reconnects and gets a fresh snapshot) rather than slowing everyone else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from models.alerts import Alert
+from models.events import NurseAction
+from streams.apps.console.alertbook import AlertBook, AlertEntry
+from streams.infra.kafka import kafka_clients
+from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, ensure_topics
+from streams.infra.settings import Settings
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 2000
+
+
+@dataclass(eq=False)
+class Subscriber:
+    """One SSE client: the JSON text of each AlertView to send, in order; None ends the stream."""
+
+    queue: asyncio.Queue[str | None] = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    dropped: bool = False
+
+
+class Feed(Protocol):
+    """What the console needs of its feed (the Kafka one below, or a fake in unit tests)."""
+
+    book: AlertBook
+    caught_up: asyncio.Event
+
+    @property
+    def status(self) -> str: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def subscribe(self) -> tuple[Subscriber, dict[str, Any]]: ...
+
+    def unsubscribe(self, subscriber: Subscriber) -> None: ...
+
+    def close_subscribers(self) -> None: ...
+
+
+class Hub:
+    """The alert book and its subscribers, with no Kafka: what `KafkaFeed` feeds, and fakes reuse."""
+
+    def __init__(self, book: AlertBook | None = None) -> None:
+        self.book = book or AlertBook()
+        self.subscribers: set[Subscriber] = set()
+        self.caught_up = asyncio.Event()
+        self.closed = False
+
+    @property
+    def status(self) -> str:
+        if self.closed:
+            return "stopped"
+        return "live" if self.caught_up.is_set() else "loading"
+
+    async def start(self) -> None:
+        self.caught_up.set()
+
+    async def stop(self) -> None:
+        self.close_subscribers()
+
+    def subscribe(self) -> tuple[Subscriber, dict[str, Any]]:
+        subscriber = Subscriber()
+        self.subscribers.add(subscriber)
+        return subscriber, self.book.snapshot()
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+
+    def close_subscribers(self) -> None:
+        self.closed = True
+        for subscriber in list(self.subscribers):
+            self._end(subscriber)
+
+    def _end(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+        subscriber.dropped = True
+        with contextlib.suppress(asyncio.QueueFull):
+            subscriber.queue.put_nowait(None)
+
+    def publish(self, entry: AlertEntry) -> None:
+        text = json.dumps(entry.view(), separators=(",", ":"))
+        for subscriber in list(self.subscribers):
+            try:
+                subscriber.queue.put_nowait(text)
+            except asyncio.QueueFull:
+                log.warning("an SSE client fell %d messages behind; dropped (it will reconnect)", QUEUE_SIZE)
+                subscriber.dropped = True
+                self.subscribers.discard(subscriber)
+
+    def on_alert(self, alert: Alert) -> None:
+        entry = self.book.apply(alert)
+        if entry is not None:
+            self.publish(entry)
+
+    def on_action(self, action: NurseAction) -> None:
+        entry = self.book.note(action)
+        if entry is not None:
+            self.publish(entry)
+
+
+class KafkaFeed(Hub):
+    """Reads the alerts and actions topics from the beginning, with no consumer group (no commits):
+    every console process builds the whole picture itself."""
+
+    def __init__(self, settings: Settings, book: AlertBook | None = None) -> None:
+        super().__init__(book)
+        self.settings = settings
+        self.consumer: AIOKafkaConsumer | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.invalid = 0
+
+    async def start(self) -> None:
+        """Connect (raises aiokafka's KafkaConnectionError when Kafka is unreachable) and start reading."""
+        try:
+            await ensure_topics(self.settings)
+        except KafkaError:
+            raise
+        except RuntimeError as exc:  # partition counts differ: the workers will say so; we only read
+            log.warning("%s", exc)
+        consumer = kafka_clients.consumer(
+            self.settings,
+            ALERTS_TOPIC,
+            ACTIONS_TOPIC,
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            client_id="ivigwatch-console",
+        )
+        try:
+            await consumer.start()
+        except BaseException:
+            await consumer.stop()
+            raise
+        self.consumer = consumer
+        ends = await consumer.end_offsets(list(consumer.assignment()))
+        self.task = asyncio.create_task(self._run(consumer, ends), name="console-feed")
+
+    async def stop(self) -> None:
+        self.close_subscribers()
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        if self.consumer is not None:
+            await self.consumer.stop()
+
+    async def _run(self, consumer: AIOKafkaConsumer, ends: dict[Any, int]) -> None:
+        if not ends:
+            self.caught_up.set()
+        while True:
+            try:
+                batch = await consumer.getmany(timeout_ms=500, max_records=2000)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - keep reading: aiokafka reconnects by itself
+                log.warning("reading alerts failed (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(1.0)
+                continue
+            for tp, messages in batch.items():
+                for message in messages:
+                    self._take(tp.topic, message.value or b"")
+            if not self.caught_up.is_set() and await self._reached(consumer, ends):
+                log.info("alert history read: %d open, %d recently resolved", *self._counts())
+                self.caught_up.set()
+
+    def _take(self, topic: str, value: bytes) -> None:
+        try:
+            if topic == ALERTS_TOPIC:
+                self.on_alert(Alert.model_validate_json(value))
+            else:
+                self.on_action(NurseAction.model_validate_json(value))
+        except ValidationError:
+            self.invalid += 1  # never logged with its content: it may hold patient values
+
+    @staticmethod
+    async def _reached(consumer: AIOKafkaConsumer, ends: dict[Any, int]) -> bool:
+        for tp, end in ends.items():
+            if await consumer.position(tp) < end:
+                return False
+        return True
+
+    def _counts(self) -> tuple[int, int]:
+        return len(self.book.open), len(self.book.resolved)

@@ -1,0 +1,177 @@
+"""The nurse console's aiohttp application: pages, JSON API, the SSE stream, nurse actions.
+
+`create_console_app(settings)` builds it (the Kafka feed and producer start with the app);
+`running_console(settings)` serves it in-process and yields its base URL (tests, `ivigwatch console`).
+Routes and DOM ids are the contract in docs/console-contract.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from agents.rules.loader import load_rules
+from models.ruleset import RuleSet
+from streams.apps.console import auth
+from streams.apps.console.action_sender import ActionSink, KafkaActions
+from streams.apps.console.api import (
+    CONSOLE_KEY,
+    Console,
+    SessionLoader,
+    api_action,
+    api_alerts,
+    api_session,
+    api_stream,
+)
+from streams.apps.console.feed import Feed, KafkaFeed
+from streams.apps.console.templates import console_page, login_page, session_page
+from streams.apps.sessions import PSEUDONYM
+from streams.infra.settings import Settings
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",  # no-referrer would make form posts send Origin: null
+    "Cache-Control": "no-store",
+}
+
+
+def create_console_app(
+    settings: Settings,
+    *,
+    feed: Feed | None = None,
+    actions: ActionSink | None = None,
+    sessions: SessionLoader | None = None,
+    rules: RuleSet | None = None,
+) -> web.Application:
+    """The console app. Raises auth.AccountsError when IVIGWATCH_CONSOLE_USERS is unset or malformed,
+    and agents.rules.loader.RuleFileError for a bad rule file. Kafka is reached when the app starts
+    (an unreachable broker raises aiokafka's KafkaConnectionError from `AppRunner.setup`)."""
+    accounts = auth.parse_accounts(
+        settings.console_users.get_secret_value() if settings.console_users else None
+    )
+    secret = (
+        settings.console_secret.get_secret_value().encode()
+        if settings.console_secret
+        else secrets.token_bytes(32)
+    )
+    console = Console(
+        settings,
+        feed if feed is not None else KafkaFeed(settings),
+        actions if actions is not None else KafkaActions(settings),
+        sessions,
+        rules if rules is not None else load_rules(settings.rules_file),
+    )
+    app = web.Application(middlewares=[auth.auth_middleware])
+    app[auth.AUTH_KEY] = auth.Authenticator(accounts, secret)
+    app[CONSOLE_KEY] = console
+    app.cleanup_ctx.append(_components)
+    app.on_shutdown.append(_end_streams)
+    app.on_response_prepare.append(_security_headers)
+    app.add_routes(
+        [
+            web.get("/healthz", healthz),
+            web.get("/login", login_get),
+            web.post("/login", auth.login_page_post),
+            web.post("/logout", auth.logout),
+            web.get("/", index),
+            web.get("/sessions/{session_id}", session_get),
+            web.get("/api/alerts", api_alerts),
+            web.get("/api/stream", api_stream),
+            web.post("/api/alerts/{alert_id}/{kind}", api_action),
+            web.get("/api/sessions/{session_id}", api_session),
+            web.static("/static", STATIC_DIR),
+        ]
+    )
+    return app
+
+
+async def _components(app: web.Application) -> AsyncIterator[None]:
+    console = app[CONSOLE_KEY]
+    await console.feed.start()
+    try:
+        await console.actions.start()
+    except BaseException:
+        await console.feed.stop()
+        raise
+    yield
+    await console.feed.stop()
+    await console.actions.stop()
+    if console.influx is not None:
+        await console.influx.close()
+
+
+async def _end_streams(app: web.Application) -> None:
+    app[CONSOLE_KEY].feed.close_subscribers()
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Anonymous: whether the console is up and has read the alert history (no patient data)."""
+    return web.json_response({"status": "ok", "feed": request.app[CONSOLE_KEY].feed.status})
+
+
+async def login_get(request: web.Request) -> web.Response:
+    if request.app[auth.AUTH_KEY].user_of(request.cookies.get(auth.COOKIE)) is not None:
+        raise web.HTTPSeeOther("/")
+    return _html(login_page(error="error" in request.query))
+
+
+async def index(request: web.Request) -> web.Response:
+    return _html(console_page(auth.nurse(request)))
+
+
+async def session_get(request: web.Request) -> web.Response:
+    session_id = request.match_info["session_id"]
+    if not PSEUDONYM.match(session_id):
+        raise web.HTTPNotFound(text="no such session")
+    return _html(session_page(auth.nurse(request), session_id))
+
+
+@contextlib.asynccontextmanager
+async def running_console(
+    settings: Settings,
+    host: str | None = None,
+    port: int | None = None,
+    ready_timeout: float = 30.0,
+    **parts: Any,
+) -> AsyncIterator[str]:
+    """Serve the console in this event loop; yields its base URL (http://host:port) once the alert
+    history has been read (or `ready_timeout` has passed). `port=0` picks a free port."""
+    app = create_console_app(settings, **parts)
+    runner = web.AppRunner(app, access_log_format='%a %t "%r" %s %b %Tf')
+    await runner.setup()
+    try:
+        site = web.TCPSite(
+            runner, host or settings.console_host, settings.console_port if port is None else port
+        )
+        await site.start()
+        bound_host, bound_port = runner.addresses[0][:2]
+        if ":" in bound_host:
+            bound_host = f"[{bound_host}]"  # IPv6
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(app[CONSOLE_KEY].feed.caught_up.wait(), ready_timeout)
+        yield f"http://{bound_host}:{bound_port}"
+    finally:
+        await runner.cleanup()

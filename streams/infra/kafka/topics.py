@@ -1,0 +1,55 @@
+"""The topics of the wire contract (v1) and their creation with the contract's partition count."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import TYPE_CHECKING
+
+from aiokafka.admin import NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+EVENTS_TOPIC = "ivig.events.v1"
+ALERTS_TOPIC = "ivig.alerts.v1"
+ACTIONS_TOPIC = "ivig.actions.v1"
+DEADLETTER_TOPIC = "ivig.deadletter.v1"
+
+KEYED_TOPICS = (EVENTS_TOPIC, ALERTS_TOPIC, ACTIONS_TOPIC)
+"""Keyed by patient_id, co-partitioned with the per-patient tables: same partition count."""
+ALL_TOPICS = (*KEYED_TOPICS, DEADLETTER_TOPIC)
+
+if TYPE_CHECKING:
+    from streams.infra.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_topics(settings: Settings, replication_factor: int = 1) -> list[str]:
+    """Create any missing contract topic; returns the names created. Existing topics are left as
+    they are, but a keyed topic with another partition count is an error (state would split)."""
+    from streams.infra.kafka import kafka_clients
+
+    partitions = settings.topic_partitions
+    admin = kafka_clients.admin(settings, client_id="ivigwatch-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in ALL_TOPICS if name not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
+                await admin.create_topics(
+                    [NewTopic(name, partitions, replication_factor) for name in missing]
+                )
+        described = await admin.describe_topics(list(KEYED_TOPICS))
+        counts = {t["topic"]: len(t["partitions"]) for t in described}
+        wrong = {name: n for name, n in counts.items() if n and n != partitions}
+        if wrong:
+            raise RuntimeError(
+                f"keyed topics must all have {partitions} partitions (IVIGWATCH_TOPIC_PARTITIONS); "
+                f"found {wrong}"
+            )
+        if missing:
+            log.info("created topics %s with %d partitions", ", ".join(missing), partitions)
+        return missing
+    finally:
+        await admin.close()
