@@ -17,7 +17,7 @@ from agents.rules.engine import advance, new_state, process
 from agents.rules.timers import next_due
 from models.alerts import Alert
 from models.events import Event, NurseAction
-from models.parsing import InvalidMessage
+from models.parsing import InvalidMessage, key_problem
 from models.ruleset import RuleSet
 from models.state import PatientState
 
@@ -26,13 +26,6 @@ log = logging.getLogger("ivigwatch.rules")
 LIVE_PATIENTS = 2000
 """Live states kept in memory (~40 KiB each with two hours of readings, against ~7 KiB of JSON in
 the table): the recently active patients, whose readings come in bursts (cuff, oximeter, pump)."""
-
-
-def key_problem(key: bytes | None, patient_id: str) -> list[str]:
-    """The contract keys every message by its patient_id; anything else would split patient state."""
-    if key is None or key != patient_id.encode():
-        return ["(key): message key must be the event's patient_id [key_mismatch]"]
-    return []
 
 
 @dataclass

@@ -1,10 +1,10 @@
-"""Writer agent: every valid event, alert and nurse action to InfluxDB, in batches.
+"""Writer agent: every valid event, alert and nurse action to the InfluxDB sink, in batches.
 
-Offsets advance only after InfluxDB accepted the batch: the batch comes from `noack_take` and its
+Offsets advance only after the sink took the batch: the batch comes from `noack_take` and its
 events are acked by hand after the write. (`take_events` acks in a `finally`: a batch left by an
 exception or a cancellation is acked once its generator is finalised, written or not.) While
-InfluxDB is down the batch is retried with capped backoff; points carry event time, so a rewrite is
-idempotent. A line InfluxDB refuses is dead-lettered (stage `write`) with its message's position.
+InfluxDB is down the sink holds the batch and retries; points carry event time, so a rewrite is
+idempotent. A line the sink refuses is dead-lettered (stage `write`) with its message's position.
 """
 
 from __future__ import annotations
@@ -15,38 +15,17 @@ from typing import Any
 import faust
 
 from agents.deadletters import send_dead_letter
-from agents.runtime import key_problem
-from models.alerts import Alert
-from models.parsing import InvalidMessage, parse_action, parse_event
 from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
 from streams.infra.settings import Settings
-from streams.infra.sinks.influx.influx_client import InfluxClient
 from streams.infra.sinks.influx.influx_schema import ensure_schema, short
-from streams.infra.sinks.influx.line_protocol import action_point, alert_point, event_point, to_line
+from streams.infra.sinks.influx.influx_sink import InfluxSink
+from streams.infra.sinks.influx.line_protocol import line_for
 
 log = logging.getLogger("ivigwatch.writer")
 
 
-def line_for(topic: str, raw: bytes, key: bytes | None) -> str | None:
-    """The line-protocol line of one message, or None for a message that breaks the contract
-    (the rule worker dead-letters those, a wrong message key included; the writer only skips them,
-    so InfluxDB never holds a reading the rules did not see)."""
-    try:
-        if topic == EVENTS_TOPIC:
-            event = parse_event(raw)
-            return None if key_problem(key, event.patient_id) else to_line(event_point(event))
-        if topic == ALERTS_TOPIC:
-            return to_line(alert_point(Alert.model_validate_json(raw)))
-        if topic == ACTIONS_TOPIC:
-            action = parse_action(raw)
-            return None if key_problem(key, action.patient_id) else to_line(action_point(action))
-    except (InvalidMessage, ValueError):
-        return None
-    return None
-
-
 def register(app: faust.App, settings: Settings) -> None:
-    client = InfluxClient(settings)
+    sink = InfluxSink.from_settings(settings)
     source = app.topic(EVENTS_TOPIC, ALERTS_TOPIC, ACTIONS_TOPIC, partitions=settings.topic_partitions)
     deadletter = app.topic(DEADLETTER_TOPIC)
     counts = {"lines": 0, "skipped": 0, "rejected": 0, "batches": 0}
@@ -64,26 +43,26 @@ def register(app: faust.App, settings: Settings) -> None:
                 else:
                     lines.append(line)
                     origin[line] = event
-            report = await client.write(lines)
-            for line, reason in report.rejected:
-                refused = origin[line]
+            refused = await sink.write(lines)
+            for item in refused:
+                came_from = origin[item.item]
                 await send_dead_letter(
                     deadletter,
-                    refused.value,
-                    refused.key,
-                    [f"(influxdb): {reason} [influx_rejected]"],
+                    came_from.value,
+                    came_from.key,
+                    [f"(influxdb): {item.reason} [influx_rejected]"],
                     "write",
-                    refused.message,
+                    came_from.message,
                 )
             for event in batch:  # only now may the offsets be committed
                 await stream.ack(event)
-            counts["lines"] += report.written
-            counts["rejected"] += len(report.rejected)
+            counts["lines"] += len(lines) - len(refused)
+            counts["rejected"] += len(refused)
             counts["batches"] += 1
 
     async def prepare_database() -> None:
         try:
-            for change in await ensure_schema(client, settings):  # database, retention, rollups
+            for change in await ensure_schema(sink.client, settings):  # database, retention, rollups
                 log.info("InfluxDB: %s", short(change))
         except Exception as exc:  # noqa: BLE001 - writes retry on their own; this only logs
             if "not authorized" in str(exc) or "requires admin" in str(exc):

@@ -66,3 +66,10 @@ def parse_replay_line(raw: bytes | str) -> Event | NurseAction:
     """Validate one line of a replay file (an event or a nurse action)."""
     result: Event | NurseAction = _parse(_LINE, raw)
     return result
+
+
+def key_problem(key: bytes | None, patient_id: str) -> list[str]:
+    """The contract keys every message by its patient_id; anything else would split patient state."""
+    if key is None or key != patient_id.encode():
+        return ["(key): message key must be the event's patient_id [key_mismatch]"]
+    return []

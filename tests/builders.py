@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agents.rules.loader import load_rules
-from models.alerts import Alert
+from models.alerts import Alert, AlertStatus, Condition, Evidence, RuleRef, Severity
 from models.ruleset import RuleSet
 from streams.apps.replay import LineError, replay
 
@@ -89,3 +89,26 @@ def of(alerts: list[Alert], condition: str) -> list[Alert]:
 def summary(alerts: list[Alert]) -> list[tuple[str, str, str]]:
     """(condition, status, severity) per message, for compact assertions."""
     return [(a.condition.value, a.status.value, a.severity.value) for a in alerts]
+
+
+NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+def alert_message(
+    status: str = "firing", severity: str = "urgent", level: int = 0, ts: datetime = NOW, **more: Any
+) -> Alert:
+    return Alert(
+        alert_id="pt-1-s1:fever:1",
+        patient_id="pt-1",
+        session_id="pt-1-s1",
+        status=AlertStatus(status),
+        severity=Severity(severity),
+        condition=Condition.FEVER,
+        ts=ts,
+        escalation_level=level,
+        title="Fever 38.6 C after a rate increase",
+        evidence=Evidence(summary="temperature 38.6 >= 38", phase="infusing", values={"temperature_c": 38.6}),
+        action="Slow the infusion to the previous rate and call the patient",
+        rule=RuleRef(id="fever.febrile_reaction", version="1.1.0"),
+        **more,
+    )

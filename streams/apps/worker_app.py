@@ -74,21 +74,19 @@ def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
     options.update(overrides)
     app = faust.App(app_id, **options)
     if role is Role.RULES:
-        from agents import action_agent as actions
-        from agents import event_agent as events
-        from agents import tick_agent as ticks
+        from agents import action_agent, event_agent, tick_agent
 
-        runtime = events.register(app, settings)
-        actions.register(app, runtime)
-        ticks.register(app, runtime, settings)
+        runtime = event_agent.register(app, settings)
+        action_agent.register(app, runtime)
+        tick_agent.register(app, runtime, settings)
     elif role is Role.PAGER:
-        from agents import pager_agent as pager
+        from agents import pager_agent
 
-        pager.register(app, settings)
+        pager_agent.register(app, settings)
     else:
-        from agents import timeseries_agent as timeseries
+        from agents import timeseries_agent
 
-        timeseries.register(app, settings)
+        timeseries_agent.register(app, settings)
     _register_healthz(app, role)
     return app
 

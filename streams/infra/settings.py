@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from streams.infra.sinks.influx.influx_schema import influx_duration
+from streams.infra.retention import influx_duration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_LOGINS_FILE = "logins.json"

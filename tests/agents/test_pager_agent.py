@@ -10,11 +10,12 @@ from pathlib import Path
 import faust
 import pytest
 
-from agents.pager_agent import PagerRuntime, Response
+from agents.pager_agent import PagerRuntime
 from models.alerts import Alert
 from models.deadletter import DeadLetter
 from streams.apps.worker_app import Role, create_app
 from streams.infra.settings import Settings
+from streams.infra.sinks.pager.webhook_client import Response
 from tests.agents.conftest import RecordingTopic
 
 
@@ -57,7 +58,7 @@ async def pager_app(tmp_path: Path, webhook: Webhook) -> faust.App:
     app.conf.store = "memory://"
     app.flow_control.resume()
     runtime: PagerRuntime = app.runtime  # type: ignore[attr-defined]
-    runtime.post, runtime.sleep = webhook.post, webhook.sleep
+    runtime.sink.post, runtime.sink.sleep = webhook.post, webhook.sleep
     runtime.deadletter_topic = RecordingTopic()
     return app
 

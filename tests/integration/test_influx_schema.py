@@ -112,7 +112,7 @@ async def test_backfill_writes_the_minute_aggregates_of_a_past_period_idempotent
     ]
     async with InfluxClient(settings, role="admin") as client:
         await ensure_schema(client, settings)
-        assert (await client.write(lines)).written == len(lines)
+        assert (await client.write_once(lines)).written == len(lines)
         # an unaligned range is widened to whole minutes: the first minute is not cut to its second half
         narrow = await backfill_rollups(
             client, settings, minute + timedelta(seconds=30), minute + timedelta(seconds=61)
@@ -168,7 +168,7 @@ async def test_a_short_raw_retention_refuses_older_points(influx: Settings) -> N
     ]
     async with InfluxClient(settings, role="admin") as client:
         await ensure_schema(client, settings)
-        report = await client.write(lines)
+        report = await client.write_once(lines)
     assert report.written == 1
     assert [(line, reason) for line, reason in report.rejected] == [(lines[0], "partial write")]
 

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from streams.apps.cli import influx_cmd as influx
-from streams.apps.cli import rules_cmd as rules
-from streams.apps.cli import stack_cmd as stack
+from streams.apps.cli import influx_cmd, rules_cmd, stack_cmd
 from streams.apps.cli.alerts_cmd import alerts_command
 from streams.apps.cli.console_cmd import app as console_app
 from streams.apps.cli.demo_cmd import demo
@@ -27,9 +25,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-app.add_typer(stack.app, name="stack")
-app.add_typer(rules.app, name="rules")
-app.add_typer(influx.app, name="influx")
+app.add_typer(stack_cmd.app, name="stack")
+app.add_typer(rules_cmd.app, name="rules")
+app.add_typer(influx_cmd.app, name="influx")
 app.command()(worker)
 app.command("replay")(replay_command)
 app.command("report")(report_command)

@@ -27,7 +27,7 @@ def worker(role: Role = typer.Argument(..., help="rules, writer or pager (webhoo
             typer.echo(f"cannot start the rules worker: {exc}", err=True)
             raise typer.Exit(2) from None
     if role is Role.PAGER:
-        from agents.pager_agent import webhook_problem
+        from streams.infra.sinks.pager.webhook_client import webhook_problem
 
         if problem := webhook_problem(settings.pager_webhook):
             typer.echo(f"cannot start the pager bridge: {problem}", err=True)

@@ -24,7 +24,6 @@ from aiokafka import TopicPartition
 
 from agents.rules.loader import load_rules
 from agents.tick_agent import partition_of
-from agents.timeseries_agent import line_for
 from deploy import stack
 from deploy.workers import (
     WorkerProcess,
@@ -42,6 +41,7 @@ from streams.infra.kafka import kafka_clients
 from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC, ensure_topics
 from streams.infra.settings import Settings
 from streams.infra.sinks.influx.influx_client import InfluxClient
+from streams.infra.sinks.influx.line_protocol import line_for
 
 JsonDict = dict[str, Any]
 HEALTHY_TIMEOUT = 150.0

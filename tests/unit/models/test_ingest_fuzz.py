@@ -18,11 +18,11 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agents.timeseries_agent import line_for
 from models.deadletter import RAW_KEEP_BYTES, DeadLetter, SourcePosition
 from models.events import NurseAction
 from models.parsing import InvalidMessage, parse_action, parse_event, parse_replay_line
 from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC
+from streams.infra.sinks.influx.line_protocol import line_for
 from tests.strategies import symptom_fields, vitals_values
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

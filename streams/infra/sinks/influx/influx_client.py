@@ -1,8 +1,9 @@
-"""InfluxDB over the v1 HTTP API (`/write` line protocol, `/query` InfluxQL), served by 1.x, 2.x and 3."""
+"""InfluxDB over the v1 HTTP API (`/write` line protocol, `/query` InfluxQL), served by 1.x, 2.x and 3.
+
+One attempt per call: the writer's retry policy is the sink's (`influx_sink.InfluxSink`)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -46,7 +47,6 @@ class InfluxClient:
     ) -> None:
         self.base_url = settings.influx_base_url
         self.db = settings.influx_db
-        self.max_backoff = settings.writer_max_backoff_seconds
         self.role = role
         self._settings = settings
         self._login = login
@@ -123,25 +123,6 @@ class InfluxClient:
         else:
             raise InfluxUnavailable(f"InfluxDB answered HTTP {status} on /write")
         return report
-
-    async def write(self, lines: Sequence[str], stop: asyncio.Event | None = None) -> WriteReport:
-        """Write a batch, retrying with capped exponential backoff for as long as InfluxDB is down."""
-        delay, attempt = 0.5, 0
-        while True:
-            try:
-                report = await self.write_once(lines)
-            except InfluxUnavailable as exc:
-                attempt += 1
-                if stop is not None and stop.is_set():
-                    raise
-                log.warning("%s; %d lines held, retry %d in %.1fs", exc, len(lines), attempt, delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self.max_backoff)
-                continue
-            report.retries = attempt
-            if attempt:
-                log.info("InfluxDB is back: wrote %d held lines after %d retries", report.written, attempt)
-            return report
 
     async def query(self, influxql: str, *, write: bool = False) -> list[dict[str, Any]]:
         """Run InfluxQL; returns the `series` of the first statement (raises on an error answer)."""

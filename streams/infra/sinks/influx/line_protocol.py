@@ -1,7 +1,8 @@
 """Contract objects as InfluxDB points: pseudonymous ids as tags, event time in milliseconds.
 
 A rewrite of the same message gives the same measurement, tag set and timestamp, so InfluxDB
-overwrites the point instead of adding one: writes are idempotent.
+overwrites the point instead of adding one: writes are idempotent. `line_for` is the writer's
+encoding of one Kafka message.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from influxdb_client import Point, WritePrecision
 
 from models.alerts import Alert
 from models.events import Event, Infusion, NurseAction, Profile, Symptom, Vitals
+from models.parsing import InvalidMessage, key_problem, parse_action, parse_event
+from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC
 
 PRECISION = WritePrecision.MS
 VITALS, SYMPTOMS, INFUSION, PROFILES, ALERTS, ACTIONS = (
@@ -116,3 +119,21 @@ def action_point(action: NurseAction) -> Point:
 def to_line(point: Point) -> str:
     line: str = point.to_line_protocol()
     return line
+
+
+def line_for(topic: str, raw: bytes, key: bytes | None) -> str | None:
+    """The line-protocol line of one message, or None for a message that breaks the contract
+    (the rule worker dead-letters those, a wrong message key included; the writer only skips them,
+    so InfluxDB never holds a reading the rules did not see)."""
+    try:
+        if topic == EVENTS_TOPIC:
+            event = parse_event(raw)
+            return None if key_problem(key, event.patient_id) else to_line(event_point(event))
+        if topic == ALERTS_TOPIC:
+            return to_line(alert_point(Alert.model_validate_json(raw)))
+        if topic == ACTIONS_TOPIC:
+            action = parse_action(raw)
+            return None if key_problem(key, action.patient_id) else to_line(action_point(action))
+    except (InvalidMessage, ValueError):
+        return None
+    return None

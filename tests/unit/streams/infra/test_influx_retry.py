@@ -1,4 +1,4 @@
-"""The InfluxDB client's retry rules against a fake /write: outages are retried, refusals are not."""
+"""The InfluxDB sink's retry rules against a fake /write: outages are retried, refusals are not."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from aiohttp.test_utils import TestServer
 
 from streams.infra.settings import Settings
 from streams.infra.sinks.influx.influx_client import InfluxClient
+from streams.infra.sinks.influx.influx_sink import InfluxSink
+from streams.infra.sinks.interface import Refused
 
 
 async def fake_influx(answers: list[int], seen: list[list[str]]) -> TestServer:
@@ -35,7 +37,8 @@ async def test_an_outage_is_retried_until_influxdb_takes_the_batch(tmp_path: Pat
     try:
         settings = Settings(state_dir=tmp_path, influx_url=str(server.make_url("")).rstrip("/"))
         async with InfluxClient(settings) as client:
-            report = await asyncio.wait_for(client.write(["m,p=a v=1 1", "m,p=b v=2 2"]), timeout=30)
+            sink = InfluxSink(client, 30.0)
+            report = await asyncio.wait_for(sink.write_report(["m,p=a v=1 1", "m,p=b v=2 2"]), timeout=30)
     finally:
         await server.close()
     assert (report.written, report.retries, report.rejected) == (2, 2, [])
@@ -49,9 +52,26 @@ async def test_a_line_over_the_body_limit_is_refused_alone_and_the_rest_written(
         settings = Settings(state_dir=tmp_path, influx_url=str(server.make_url("")).rstrip("/"))
         async with InfluxClient(settings) as client:
             lines = ["m,p=a v=1 1", "m,p=b huge=2 2", "m,p=c v=3 3", "m,p=d v=4 4"]
-            report = await asyncio.wait_for(client.write(lines), timeout=30)  # a 413 once looped forever
+            sink = InfluxSink(client, 30.0)
+            report = await asyncio.wait_for(sink.write_report(lines), timeout=30)  # a 413 once looped forever
     finally:
         await server.close()
     assert report.written == 3
     assert report.rejected == [("m,p=b huge=2 2", "too large (HTTP 413)")]
     assert report.retries == 0
+
+
+async def test_the_sink_gives_back_only_the_lines_influxdb_refused(tmp_path: Path) -> None:
+    seen: list[list[str]] = []
+    server = await fake_influx([503], seen)
+    try:
+        settings = Settings(state_dir=tmp_path, influx_url=str(server.make_url("")).rstrip("/"))
+        sink = InfluxSink(InfluxClient(settings), 30.0)
+        try:
+            refused = await asyncio.wait_for(sink.write(["m,p=a v=1 1", "m,p=b huge=2 2"]), timeout=30)
+        finally:
+            await sink.close()
+    finally:
+        await server.close()
+    assert refused == [Refused("m,p=b huge=2 2", "too large (HTTP 413)")]
+    assert seen[0] == ["m,p=a v=1 1", "m,p=b huge=2 2"]  # the outage's batch, retried whole

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from deploy.processes import free_ports
 from models.events import VITAL_NAMES
 from streams.apps.cli.main import app
+from streams.infra.retention import parse_duration
 from streams.infra.settings import Settings, get_settings
 from streams.infra.sinks.influx.influx_schema import (
     alter_retention_policy,
@@ -20,7 +21,6 @@ from streams.infra.sinks.influx.influx_schema import (
     create_continuous_query,
     create_retention_policy,
     floor_minute,
-    parse_duration,
     parse_go_duration,
     quote_ident,
     rollup_fields,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from agents.pager_agent import page_decision, page_text
+from agents.page_policy import page_decision
 from models.alerts import Alert, AlertStatus
 from streams.apps.console.alertbook import AlertBook
 from streams.apps.watchdog import messages
 from streams.apps.watchdog.lag import BacklogView
 from streams.apps.watchdog.messages import Findings
 from streams.infra.sinks.influx.line_protocol import alert_point, to_line
+from streams.infra.sinks.pager.page_encoding import page_text
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 

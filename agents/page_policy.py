@@ -1,0 +1,54 @@
+"""Which alert messages page a nurse, and which delivered pages are remembered (pure).
+
+An alert message pages when its severity is urgent or critical and its status is `firing` (a new
+alert, or a severity raise, which the lifecycle sends as `firing` again) or `escalated`, unless it
+is older than MAX_PAGE_AGE or its update was already delivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from models.alerts import Alert, AlertStatus, Severity
+from streams.infra.sinks.pager.page_encoding import page_key
+
+PAGED_SEVERITIES = frozenset({Severity.URGENT, Severity.CRITICAL})
+PAGED_STATUSES = frozenset({AlertStatus.FIRING, AlertStatus.ESCALATED})
+MAX_PAGE_AGE = timedelta(hours=24)
+"""An alert message timed longer ago than this is not paged (a first start on a topic with months of
+history must not page all of it); its key is also forgotten after this long."""
+MAX_KEYS_PER_PATIENT = 1000
+"""Bound of a patient's delivered keys (far above what MAX_PAGE_AGE of alerts can hold)."""
+
+
+class Skip(StrEnum):
+    """Why an alert message does not page."""
+
+    BELOW_URGENT = "below_urgent"
+    NOT_NEW = "not_new"  # acknowledged or resolved: a nurse or the rules already closed the loop
+    STALE = "stale"
+    ALREADY_PAGED = "already_paged"
+
+
+def page_decision(alert: Alert, now: datetime, delivered: Mapping[str, Any]) -> Skip | None:
+    """None when this alert message must be paged, else why not."""
+    if alert.severity not in PAGED_SEVERITIES:
+        return Skip.BELOW_URGENT
+    if alert.status not in PAGED_STATUSES:
+        return Skip.NOT_NEW
+    if alert.ts < now - MAX_PAGE_AGE:
+        return Skip.STALE
+    if page_key(alert) in delivered:
+        return Skip.ALREADY_PAGED
+    return None
+
+
+def prune(delivered: dict[str, str], now: datetime) -> dict[str, str]:
+    """Drop keys of alert messages too old to page again, and keep at most MAX_KEYS_PER_PATIENT."""
+    cutoff = now - MAX_PAGE_AGE
+    kept = {k: ts for k, ts in delivered.items() if datetime.fromisoformat(ts) >= cutoff}
+    newest = sorted(kept.items(), key=lambda item: item[1])[-MAX_KEYS_PER_PATIENT:]
+    return dict(newest)
