@@ -17,7 +17,7 @@ help:
 	@echo "make test       run the whole test suite (unit, agent and integration tests on real servers)"
 	@echo "make test-unit  run only the fast tests (no servers)"
 	@echo "make test-e2e   run only the nurse console's browser tests (Playwright + Debian's chromium)"
-	@echo "make lint       ruff and mypy"
+	@echo "make lint       ruff, mypy and the layering check (lint-imports)"
 	@echo "make bench      in-process figures, then stepped load on a stack of its own (~10 min; QUICK=1 ~3 min)"
 	@echo "make soak       fault tests at full size: kill -9 during 50,000 events, 60 s InfluxDB outage, 10,000 poison messages"
 	@echo "make stack-up / stack-down   start / stop the local Kafka broker and InfluxDB"
@@ -45,11 +45,12 @@ test-e2e: setup browser
 	$(BIN)/pytest tests/e2e
 
 test-unit: setup
-	$(BIN)/pytest tests/unit tests/agents
+	$(BIN)/pytest tests/unit tests/agents tests/architecture
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 bench: setup
 	$(BIN)/python -m streams.apps.bench $(if $(QUICK),--quick)
