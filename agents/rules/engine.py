@@ -7,9 +7,11 @@ Pure and deterministic: no I/O and no clock reads (`now` is an argument). The li
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from agents.rules import high_risk, timers
+from agents.rules.context import RuleContext
 from agents.rules.explain import finding
 from agents.rules.lifecycle import (
     Finding,
@@ -18,8 +20,7 @@ from agents.rules.lifecycle import (
     mark_cleared,
     parse_alert_id,
 )
-from agents.rules.news2 import early_warning_score
-from agents.rules.reactions import anaphylaxis, infusion_reaction, respiratory_compromise
+from agents.rules.registry import composites
 from agents.rules.session import (
     add_reading,
     add_symptom,
@@ -31,7 +32,6 @@ from agents.rules.session import (
     phase_at,
     window_extreme,
 )
-from agents.rules.symptom_rules import symptom_findings
 from agents.rules.thresholds import RowResult, evaluate_row, limits_text
 from models.alerts import Alert, Condition
 from models.events import Event, Infusion, InfusionAction, NurseAction, Profile, Symptom, Vitals
@@ -205,7 +205,7 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
             worst.rule.id,
             worst.rule.title,
             worst.rule.action,
-            (state, session, vitals.ts, phase, rules),
+            RuleContext(state, session, vitals.ts, phase, rules),
             describe(results, factor),
             values={r.rule.vital: r.value for r in results},
             baseline={r.rule.vital: r.baseline for r in results if r.baseline is not None},
@@ -236,42 +236,23 @@ def _clear_if_newer_readings_clear(
     mark_cleared(session, condition, newest)
 
 
-def _vital_alert_open(session: SessionState) -> bool:
-    """Whether an alert raised by vital signs (a threshold row or NEWS2) is open; a hypotension
-    alert raised only by a fainting report is not one."""
-    return any(alert.raised_by_vitals for alert in session.alerts.values())
-
-
 def _composites(state: PatientState, session: SessionState, ts: datetime, rules: RuleSet) -> list[Alert]:
-    phase = phase_at(session, ts, rules)
-    respiratory = respiratory_compromise(state, session, ts, phase, rules)
-    news = early_warning_score(state, session, ts, phase, rules)
-    if news.cleared:
-        mark_cleared(session, Condition.EARLY_WARNING_SCORE, ts)
-    messages = _apply(
-        state,
-        session,
-        [
-            news.finding,
-            *symptom_findings(state, session, ts, phase, rules),
-            infusion_reaction(state, session, ts, phase, rules, _vital_alert_open(session)),
-            anaphylaxis(state, session, ts, phase, rules),
-            respiratory.finding,
-        ],
-        rules,
-    )
-    if respiratory.rate_rise_holds is False:
-        mark_cleared(session, Condition.RESPIRATORY_COMPROMISE, ts)
-    elif (
-        respiratory.rate_rise_holds
-        and (current := session.alerts.get(Condition.RESPIRATORY_COMPROMISE.value)) is not None
-    ):
-        current.clear_since = None
+    """Every registered composite rule at `ts`: all are evaluated on the session as it is, then
+    their findings are applied in registration order, then their resolution signals."""
+    ctx = RuleContext(state, session, ts, phase_at(session, ts, rules), rules)
+    evaluations = [evaluate(ctx) for evaluate in composites()]
+    messages = _apply(state, session, [found for e in evaluations for found in e.findings], rules)
+    for evaluation in evaluations:
+        for condition, holds in evaluation.resolution.items():
+            if not holds:
+                mark_cleared(session, condition, ts)
+            elif (current := session.alerts.get(condition.value)) is not None:
+                current.clear_since = None
     return messages
 
 
 def _apply(
-    state: PatientState, session: SessionState, findings: list[Finding | None], rules: RuleSet
+    state: PatientState, session: SessionState, findings: Sequence[Finding | None], rules: RuleSet
 ) -> list[Alert]:
     messages = [apply_finding(session, finding, state.patient_id, rules) for finding in findings if finding]
     return [m for m in messages if m is not None]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from agents.rules.context import RuleContext
 from agents.rules.lifecycle import Finding
 from agents.rules.session import latest_rate_step
 from models.alerts import Condition, Evidence, Severity
@@ -91,7 +92,7 @@ def finding(
     rule_id: str,
     title: str,
     action: str,
-    context: tuple[PatientState, SessionState, datetime, Phase, RuleSet],
+    ctx: RuleContext,
     summary: str,
     *,
     values: dict[str, float] | None = None,
@@ -101,13 +102,13 @@ def finding(
     baseline: dict[str, float] | None = None,
 ) -> Finding:
     """A finding whose action template is filled and whose evidence is gathered from the session."""
-    state, session, ts, phase, rules = context
+    session, ts, phase, rules = ctx.session, ctx.ts, ctx.phase, ctx.rules
     return Finding(
         condition=condition,
         severity=severity,
         rule_id=rule_id,
         title=title,
-        action=action_text(action, state, session, ts, phase, rules, recheck=recheck),
+        action=action_text(action, ctx.state, session, ts, phase, rules, recheck=recheck),
         evidence=evidence(
             session, ts, phase, rules, summary, values=values, symptoms=symptoms, baseline=baseline
         ),

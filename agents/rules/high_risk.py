@@ -6,6 +6,7 @@ from datetime import datetime
 
 from agents.rules.explain import epinephrine_note, evidence
 from agents.rules.lifecycle import Finding
+from agents.rules.registry import RuleLine, names_text, register
 from agents.rules.session import baseline, is_high_risk, phase_at
 from models.alerts import Condition
 from models.ruleset import HighRiskRow, Phase, RuleSet
@@ -117,3 +118,38 @@ def _fields(state: PatientState, temperature: float | None, rules: RuleSet) -> d
         "fever_limit": f"{rules.high_risk_session.baseline_fever.temperature_at_least:g}",
         "epinephrine": epinephrine_note(profile),
     }
+
+
+def show(rules: RuleSet) -> list[RuleLine]:
+    high, risk = rules.high_risk_session, rules.risk
+    condition = Condition.HIGH_RISK_SESSION.value
+    return [
+        RuleLine(
+            high.tightened.id,
+            condition,
+            f"profile risk factor ({names_text(risk.tightening_factors)}): relative limits x"
+            f"{risk.relative_limit_factor:g}, stale limits x{risk.stale_limit_factor:g}",
+            high.tightened.severity.value,
+            "pre, or start",
+            high.tightened.source,
+        ),
+        RuleLine(
+            high.no_epinephrine.id,
+            condition,
+            "epinephrine_available false: do not start",
+            high.no_epinephrine.severity.value,
+            "pre, or start",
+            high.no_epinephrine.source,
+        ),
+        RuleLine(
+            high.baseline_fever.id,
+            condition,
+            f"baseline temperature >= {high.baseline_fever.temperature_at_least:g}: do not start",
+            high.baseline_fever.severity.value,
+            "pre, or start",
+            high.baseline_fever.source,
+        ),
+    ]
+
+
+register("high_risk_session", show_order=90, show=show)

@@ -5,16 +5,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
+from types import MappingProxyType
+from typing import Final
 
+from agents.rules.context import RuleContext
 from agents.rules.explain import finding
-from agents.rules.lifecycle import Finding
+from agents.rules.registry import NOTHING, Evaluation, RuleLine, register, when_text
 from agents.rules.session import span, symptoms_together
 from models.alerts import Condition
 from models.rule_news2 import EarlyWarningRule, News2Tier
-from models.ruleset import Phase, RuleSet
-from models.state import PatientState, SessionState
+from models.ruleset import RuleSet
+from models.state import SessionState
 
 CONDITION = Condition.EARLY_WARNING_SCORE
+CLEARED: Final = Evaluation((), MappingProxyType({CONDITION: False}))
+"""A full set was scored and no tier holds: an open alert may start to resolve."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,24 +96,17 @@ def _tier(rule: EarlyWarningRule, news: News2) -> News2Tier | None:
     return max(matched, key=lambda t: t.severity.rank, default=None)
 
 
-@dataclass(frozen=True, slots=True)
-class EarlyWarning:
-    finding: Finding | None
-    cleared: bool
-    """A full set was scored and no tier holds: an open alert may start to resolve."""
-
-
-def early_warning_score(
-    state: PatientState, session: SessionState, ts: datetime, phase: Phase, rules: RuleSet
-) -> EarlyWarning:
+def early_warning_score(ctx: RuleContext) -> Evaluation:
+    """The worst NEWS2 tier that holds; a full set scored with no tier holding clears the condition."""
+    session, ts, rules = ctx.session, ctx.ts, ctx.rules
     rule = rules.early_warning_score
-    news = score(session, ts, rules) if phase in rule.phases else None
+    news = score(session, ts, rules) if ctx.phase in rule.phases else None
     resolved = session.resolved_ts.get(CONDITION.value)
     if news is None or (resolved is not None and news.at <= resolved):
-        return EarlyWarning(None, cleared=False)
+        return NOTHING
     tier = _tier(rule, news)
     if tier is None:
-        return EarlyWarning(None, cleared=True)
+        return CLEARED
     if tier.total_at_least is not None:
         limit = f"total >= {tier.total_at_least}"
     else:
@@ -119,10 +117,30 @@ def early_warning_score(
         tier.id,
         tier.title,
         tier.action,
-        (state, session, ts, phase, rules),
+        ctx,
         f"{news.describe(rule)}; limit {limit} ({tier.id})",
         values=news.values,
         symptoms=sorted(rule.consciousness_symptoms) if news.confused else None,
         from_vitals=not news.confused,
     )
-    return EarlyWarning(found, cleared=False)
+    return Evaluation([found])
+
+
+def show(rules: RuleSet) -> list[RuleLine]:
+    news = rules.early_warning_score
+    return [
+        RuleLine(
+            tier.id,
+            CONDITION.value,
+            f"NEWS2 total >= {tier.total_at_least}"
+            if tier.total_at_least is not None
+            else f"any NEWS2 parameter scoring {tier.any_parameter_score}",
+            tier.severity.value,
+            when_text(news.phases),
+            tier.source,
+        )
+        for tier in news.tiers
+    ]
+
+
+register("early_warning_score", show_order=20, show=show, evaluate=early_warning_score, evaluate_order=10)

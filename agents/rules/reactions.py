@@ -3,11 +3,11 @@ respiratory compromise."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+from agents.rules.context import RuleContext
 from agents.rules.explain import finding
-from agents.rules.lifecycle import Finding
+from agents.rules.registry import NOTHING, Evaluation, RuleLine, names_text, register, when_text
 from agents.rules.session import (
     baseline,
     fired_together,
@@ -17,27 +17,30 @@ from agents.rules.session import (
 )
 from models.alerts import Condition
 from models.events import SymptomName, SymptomSeverity
-from models.ruleset import Phase, RespiratoryRow, RuleSet
+from models.ruleset import RespiratoryRow, RuleSet
 from models.state import PatientState, SessionState
 
 
-def infusion_reaction(
-    state: PatientState,
-    session: SessionState,
-    ts: datetime,
-    phase: Phase,
-    rules: RuleSet,
-    vital_alert_open: bool,
-) -> Finding | None:
-    """Side-effect symptoms (warning, raised to urgent when severe or several) and red flags."""
+def _vital_alert_open(session: SessionState) -> bool:
+    """Whether an alert raised by vital signs (a threshold row or NEWS2) is open; a hypotension
+    alert raised only by a fainting report is not one."""
+    return any(alert.raised_by_vitals for alert in session.alerts.values())
+
+
+def infusion_reaction(ctx: RuleContext) -> Evaluation:
+    """Side-effect symptoms (warning, raised to urgent when severe or several) and red flags.
+
+    "With a vital-sign alert" looks at the alerts open before this evaluation time's findings are
+    applied (the engine evaluates every composite before it applies any finding)."""
+    session, ts, rules = ctx.session, ctx.ts, ctx.rules
     rule = rules.infusion_reaction
-    if phase not in rule.phases:
-        return None
+    if ctx.phase not in rule.phases:
+        return NOTHING
     reports = symptoms_together(session, ts, rules, Condition.INFUSION_REACTION)
     side = [r for r in reports if r.symptom in rule.side_effects]
     red = [r for r in reports if r.symptom in rule.red_flags]
     if not side and not red:
-        return None
+        return NOTHING
     names = sorted({r.symptom.value for r in side + red})
     reasons: list[str] = []
     severity = rule.severity
@@ -45,7 +48,7 @@ def infusion_reaction(
         reasons.append(f"severe or scored {rule.severe_score:g}+")
     if len({r.symptom for r in side}) >= rule.together_count:
         reasons.append(f"{len({r.symptom for r in side})} symptoms together")
-    if side and vital_alert_open:
+    if side and _vital_alert_open(session):
         reasons.append("with a vital-sign alert")
     if reasons:
         severity = max(severity, rule.raised_severity, key=lambda s: s.rank)
@@ -54,27 +57,45 @@ def infusion_reaction(
         severity = max(severity, rule.red_flag_severity, key=lambda s: s.rank)
     recheck = " Recheck the temperature now." if any(r.symptom is SymptomName.FEVER for r in side) else ""
     summary = f"Reported {', '.join(names)}" + (f" ({'; '.join(reasons)})" if reasons else "")
-    context = (state, session, ts, phase, rules)
-    return finding(
+    found = finding(
         Condition.INFUSION_REACTION,
         severity,
         rule.id,
         rule.title,
         rule.action,
-        context,
+        ctx,
         summary,
         symptoms=names,
         recheck=recheck,
     )
+    return Evaluation([found])
 
 
-def anaphylaxis(
-    state: PatientState, session: SessionState, ts: datetime, phase: Phase, rules: RuleSet
-) -> Finding | None:
+def infusion_reaction_lines(rules: RuleSet) -> list[RuleLine]:
+    reaction = rules.infusion_reaction
+    trigger = (
+        f"any of {names_text(reaction.side_effects)}; {reaction.raised_severity.value} if severe, scored "
+        f"{reaction.severe_score:g}+, {reaction.together_count}+ together or with a vital-sign alert; "
+        f"{reaction.red_flag_severity.value} for {names_text(reaction.red_flags)}"
+    )
+    return [
+        RuleLine(
+            reaction.id,
+            Condition.INFUSION_REACTION.value,
+            trigger,
+            reaction.severity.value,
+            when_text(reaction.phases),
+            reaction.source,
+        )
+    ]
+
+
+def anaphylaxis(ctx: RuleContext) -> Evaluation:
     """NIAID/FAAN and WAO criteria over the symptoms and readings reported together."""
+    session, ts, rules = ctx.session, ctx.ts, ctx.rules
     rule = rules.anaphylaxis
-    if phase not in rule.phases:
-        return None
+    if ctx.phase not in rule.phases:
+        return NOTHING
     condition = Condition.ANAPHYLAXIS
     names = {r.symptom for r in symptoms_together(session, ts, rules, condition)}
     low_spo2 = [
@@ -113,34 +134,48 @@ def anaphylaxis(
     elif names & rule.alone:
         why = ", ".join(sorted(s.value for s in names & rule.alone))
     else:
-        return None
+        return NOTHING
     values = {"spo2": min(low_spo2)} if low_spo2 else {}
-    context = (state, session, ts, phase, rules)
-    return finding(
+    found = finding(
         Condition.ANAPHYLAXIS,
         rule.severity,
         rule.id,
         rule.title,
         rule.action,
-        context,
+        ctx,
         f"Anaphylaxis criteria met: {why}",
         values=values,
         symptoms=sorted(s.value for s in names),
     )
+    return Evaluation([found])
 
 
-@dataclass(frozen=True, slots=True)
-class Respiratory:
-    finding: Finding | None
-    rate_rise_holds: bool | None
-    """For a myasthenia patient whose latest breathing rate was read at `ts`: whether its rise over
-    baseline still holds, with the hysteresis margin (None: no such reading)."""
+def anaphylaxis_lines(rules: RuleSet) -> list[RuleLine]:
+    ana = rules.anaphylaxis
+    trigger = (
+        f"skin ({names_text(ana.skin)}) with breathing ({names_text(ana.breathing)}, SpO2 <= "
+        f"{ana.breathing_spo2_at_most:g}), low pressure or {names_text(ana.neuro)}; or two systems incl. "
+        f"GI ({names_text(ana.gastro)}); or low pressure alone; or {names_text(ana.alone)} alone"
+    )
+    return [
+        RuleLine(
+            ana.id,
+            Condition.ANAPHYLAXIS.value,
+            trigger,
+            ana.severity.value,
+            when_text(ana.phases),
+            ana.source,
+        )
+    ]
 
 
-def respiratory_compromise(
-    state: PatientState, session: SessionState, ts: datetime, phase: Phase, rules: RuleSet
-) -> Respiratory:
-    """Breathing symptoms with or without low SpO2 / fast breathing, and the myasthenia caveat."""
+def respiratory_compromise(ctx: RuleContext) -> Evaluation:
+    """Breathing symptoms with or without low SpO2 / fast breathing, and the myasthenia caveat.
+
+    For a myasthenia patient whose latest breathing rate was read at `ts`, the resolution signal
+    says whether its rise over baseline still holds, with the hysteresis margin (no signal without
+    such a reading)."""
+    state, session, ts, phase, rules = ctx.state, ctx.session, ctx.ts, ctx.phase, ctx.rules
     table = rules.respiratory_compromise
     condition = Condition.RESPIRATORY_COMPROMISE
     names = {r.symptom for r in symptoms_together(session, ts, rules, condition)}
@@ -183,24 +218,53 @@ def respiratory_compromise(
         if reasons:
             matched.append((table.myasthenia, "Myasthenia: " + ", ".join(reasons)))
     applicable = [(row, why) for row, why in matched if phase in row.severity]
+    resolution: dict[Condition, bool] = {} if holds is None else {condition: holds}
     if not applicable:
-        return Respiratory(None, holds)
+        return Evaluation(resolution=resolution) if resolution else NOTHING
     top = max(applicable, key=lambda m: m[0].severity[phase].rank)[0]
-    return Respiratory(
-        finding(
-            Condition.RESPIRATORY_COMPROMISE,
-            top.severity[phase],
-            top.id,
-            top.title,
-            top.action,
-            (state, session, ts, phase, rules),
-            "; ".join(why for _, why in applicable),
-            values=values,
-            symptoms=sorted(s.value for s in names),
-            from_vitals=from_vitals and len(applicable) == 1,
-        ),
-        holds,
+    found = finding(
+        condition,
+        top.severity[phase],
+        top.id,
+        top.title,
+        top.action,
+        ctx,
+        "; ".join(why for _, why in applicable),
+        values=values,
+        symptoms=sorted(s.value for s in names),
+        from_vitals=from_vitals and len(applicable) == 1,
     )
+    return Evaluation([found], resolution)
+
+
+def respiratory_compromise_lines(rules: RuleSet) -> list[RuleLine]:
+    resp = rules.respiratory_compromise
+    breathing = names_text(resp.breathing_symptoms)
+    lines = []
+    for row, trigger in (
+        (
+            resp.with_vitals,
+            f"{breathing} with SpO2 <= {resp.spo2_at_most:g} or rate >= {resp.respiratory_rate_at_least:g}",
+        ),
+        (resp.alone, f"{breathing} alone"),
+        (
+            resp.myasthenia,
+            f"myasthenia: {names_text(resp.myasthenia.symptoms)}, or breathing rate +"
+            f"{resp.myasthenia.respiratory_rate_rise_at_least:g} over baseline",
+        ),
+    ):
+        severity = " / ".join(f"{p.value} {s.value}" for p, s in row.severity.items())
+        lines.append(
+            RuleLine(
+                row.id,
+                Condition.RESPIRATORY_COMPROMISE.value,
+                trigger,
+                severity,
+                when_text(list(row.severity)),
+                row.source,
+            )
+        )
+    return lines
 
 
 UNIT_LABELS = {"spo2": "SpO2 {:g}%", "respiratory_rate": "breathing rate {:g}/min"}
@@ -230,3 +294,20 @@ def _myasthenia_rate_rise(
     margin = rules.hysteresis.for_vital("respiratory_rate")
     why = f"breathing rate {value:g}/min, {value - base:+g} over baseline {base:g} (limit +{limit:g})"
     return value, why, value - base >= limit, value - base >= limit - margin
+
+
+register(
+    "infusion_reaction",
+    show_order=30,
+    show=infusion_reaction_lines,
+    evaluate=infusion_reaction,
+    evaluate_order=30,
+)
+register("anaphylaxis", show_order=40, show=anaphylaxis_lines, evaluate=anaphylaxis, evaluate_order=40)
+register(
+    "respiratory_compromise",
+    show_order=50,
+    show=respiratory_compromise_lines,
+    evaluate=respiratory_compromise,
+    evaluate_order=50,
+)

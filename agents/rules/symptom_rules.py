@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from agents.rules.context import RuleContext
 from agents.rules.explain import finding
 from agents.rules.lifecycle import Finding
+from agents.rules.registry import NOTHING, Evaluation, RuleLine, register, when_text
 from agents.rules.session import effective_stop, phase_at, readings_together, span, symptoms_together
 from models.events import SymptomSeverity
-from models.ruleset import Phase, RuleSet, SymptomRule
-from models.state import PatientState, SessionState, SymptomReport
+from models.ruleset import RuleSet, SymptomRule
+from models.state import SessionState, SymptomReport
 
 
 def _in_window(rule: SymptomRule, session: SessionState, ts: datetime, rules: RuleSet) -> bool:
@@ -50,10 +52,9 @@ def _matched(rule: SymptomRule, reports: list[SymptomReport]) -> list[SymptomRep
     return chosen
 
 
-def _evaluate(
-    rule: SymptomRule, state: PatientState, session: SessionState, ts: datetime, phase: Phase, rules: RuleSet
-) -> Finding | None:
-    if phase not in rule.phases or not _in_window(rule, session, ts, rules):
+def _evaluate(rule: SymptomRule, ctx: RuleContext) -> Finding | None:
+    session, ts, rules = ctx.session, ctx.ts, ctx.rules
+    if ctx.phase not in rule.phases or not _in_window(rule, session, ts, rules):
         return None  # `phase` is the phase at `ts`: most rows end here without a lookup
     if rule.all_of and not session.symptoms:
         return None  # no report at all: no group can be matched
@@ -92,23 +93,49 @@ def _evaluate(
         rule.id,
         rule.title,
         rule.action,
-        (state, session, ts, phase, rules),
+        ctx,
         summary,
         values=values,
         symptoms=names,
     )
 
 
-def symptom_findings(
-    state: PatientState, session: SessionState, ts: datetime, phase: Phase, rules: RuleSet
-) -> list[Finding]:
+def symptom_findings(ctx: RuleContext) -> Evaluation:
     """The worst finding of each condition the symptom rows raise at `ts`."""
     worst: dict[str, Finding] = {}
-    for rule in rules.symptom_rule:
-        found = _evaluate(rule, state, session, ts, phase, rules)
+    for rule in ctx.rules.symptom_rule:
+        found = _evaluate(rule, ctx)
         if found is None:
             continue
         current = worst.get(found.condition.value)
         if current is None or found.severity.rank > current.severity.rank:
             worst[found.condition.value] = found
-    return list(worst.values())
+    return Evaluation(list(worst.values())) if worst else NOTHING
+
+
+def show(rules: RuleSet) -> list[RuleLine]:
+    lines = []
+    for symptom_row in rules.symptom_rule:
+        groups = " with ".join(
+            ("severe " if g.severe else "") + " or ".join(sorted(g.any_of)) for g in symptom_row.all_of
+        )
+        trigger = f"reported {groups}"
+        if symptom_row.raised_with is not None and symptom_row.raised_severity is not None:
+            trigger += f"; {symptom_row.raised_severity.value} with {symptom_row.raised_with.describe()}"
+        when = when_text(symptom_row.phases)
+        if symptom_row.until_hours_after_stop is not None:
+            when += f" (to {symptom_row.until_hours_after_stop:g} h after stop)"
+        lines.append(
+            RuleLine(
+                symptom_row.id,
+                symptom_row.condition.value,
+                trigger,
+                symptom_row.severity.value,
+                when,
+                symptom_row.source,
+            )
+        )
+    return lines
+
+
+register("symptom_rule", show_order=60, show=show, evaluate=symptom_findings, evaluate_order=20)

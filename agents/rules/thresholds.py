@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from models.ruleset import Phase, ThresholdRule
+from agents.rules.registry import RuleLine, register, when_text
+from models.ruleset import Phase, RuleSet, ThresholdRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,3 +103,20 @@ def limits_text(rule: ThresholdRule, factor: float = 1.0) -> str:
     if rule.baseline_missing:
         parts.append("no baseline")
     return " and ".join(parts)
+
+
+def show(rules: RuleSet) -> list[RuleLine]:
+    return [
+        RuleLine(
+            r.id,
+            r.condition.value,
+            f"{r.vital} {limits_text(r)}",
+            r.severity.value,
+            when_text(r.phases),
+            r.source,
+        )
+        for r in rules.threshold
+    ]
+
+
+register("threshold", show_order=10, show=show)

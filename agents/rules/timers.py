@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from agents.rules import high_risk
 from agents.rules.explain import action_text, evidence
 from agents.rules.lifecycle import Finding, apply_finding, close, due_messages, to_message
+from agents.rules.registry import RuleLine, register
 from agents.rules.session import effective_stop, freeze_baseline_if_due, is_high_risk, phase_at, span
 from models.alerts import Alert, AlertStatus, Condition, Severity
 from models.ruleset import Phase, RuleSet
@@ -136,3 +137,29 @@ def next_due(state: PatientState, rules: RuleSet) -> datetime | None:
         if not session.alerts and stop is not None:
             candidates.append(stop + span(days=rules.timing.post_late_days))
     return min(candidates, default=None)
+
+
+def stale_data_lines(rules: RuleSet) -> list[RuleLine]:
+    stale, t, risk = rules.stale_data, rules.timing, rules.risk
+    trigger = (
+        f"no vitals for {t.stale_warning_minutes:g} / {t.stale_urgent_minutes:g} min "
+        f"(x{risk.stale_limit_factor:g} for high risk)"
+    )
+    severities = " / ".join(s.value for s in stale.severities)
+    return [RuleLine(stale.id, Condition.STALE_DATA.value, trigger, severities, "infusing", stale.source)]
+
+
+def baseline_missing_lines(rules: RuleSet) -> list[RuleLine]:
+    base, t = rules.baseline, rules.timing
+    trigger = (
+        f"no baseline for {', '.join(base.expected_vitals)} {t.baseline_post_start_minutes:g} min after start"
+    )
+    return [
+        RuleLine(
+            base.id, Condition.BASELINE_MISSING.value, trigger, base.severity.value, "infusing", base.source
+        )
+    ]
+
+
+register("stale_data", show_order=70, show=stale_data_lines)
+register("baseline", show_order=80, show=baseline_missing_lines)
