@@ -198,7 +198,10 @@ async def test_frozen_rule_worker_fires_once_survives_a_watchdog_restart_and_res
             os.kill(rig.rules.process.pid, signal.SIGCONT)
             thawed_at = time.monotonic()
             resolved = await collector.wait_for(ALERTS_TOPIC, stalled("resolved"), timeout=60)
-            assert resolved, f"not resolved within 60 s of SIGCONT:\n{rig.watchdog.log_tail()}"
+            assert resolved, (
+                f"not resolved within 60 s of SIGCONT ({rules_events_processed(rig)} of {load.sent} events "
+                f"processed):\n{rig.watchdog.log_tail()}\nrule worker:\n{rig.rules.log_tail(40)}"
+            )
             resolve_seconds = time.monotonic() - thawed_at
             processed = rules_events_processed(rig)
             assert resolved[0]["alert_id"] == "-:pipeline_stalled:1"
