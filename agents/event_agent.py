@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import faust
 
+from agents.live_clock import live_clock
 from agents.rules.loader import load_rules
 from agents.runtime import RulesRuntime, patient_table
 from models.parsing import parse_event
@@ -19,6 +21,8 @@ def register(app: faust.App, settings: Settings) -> RulesRuntime:
         table=patient_table(app, settings.topic_partitions),
         alerts_topic=app.topic(ALERTS_TOPIC, partitions=settings.topic_partitions),
         deadletter_topic=app.topic(DEADLETTER_TOPIC),
+        clock=live_clock(settings.simulated_clock),
+        max_skew=None if settings.simulated_clock else timedelta(minutes=settings.max_clock_skew_minutes),
     )
     events_topic = app.topic(EVENTS_TOPIC, partitions=settings.topic_partitions)
 

@@ -6,18 +6,20 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import timedelta
 from typing import Any
 
 import faust
 
 from agents.deadletters import send_dead_letter
 from agents.due_index import DueIndex
+from agents.live_clock import LiveClock, WallClock, arrival_time
 from agents.rules.engine import advance, new_state, process
+from agents.rules.repair import repair_future
 from agents.rules.timers import next_due
 from models.alerts import Alert
 from models.events import Event, NurseAction
-from models.parsing import InvalidMessage, key_problem
+from models.parsing import InvalidMessage, key_problem, time_problem
 from models.ruleset import RuleSet
 from models.state import PatientState
 
@@ -29,29 +31,19 @@ the table): the recently active patients, whose readings come in bursts (cuff, o
 
 
 @dataclass
-class LiveClock:
-    """Live, the clock is the later of the wall clock and the latest event time seen."""
-
-    latest_event: datetime | None = None
-
-    def observe(self, ts: datetime) -> None:
-        if self.latest_event is None or ts > self.latest_event:
-            self.latest_event = ts
-
-    def now(self) -> datetime:
-        wall = datetime.now(UTC)
-        return wall if self.latest_event is None else max(wall, self.latest_event)
-
-
-@dataclass
 class RulesRuntime:
     rules: RuleSet
     table: Any
     alerts_topic: Any
     deadletter_topic: Any
-    clock: LiveClock = field(default_factory=LiveClock)
+    clock: LiveClock = field(default_factory=WallClock)
+    max_skew: timedelta | None = None
+    """How far ahead of its arrival an event or action may be timed; None (simulated clock only):
+    no bound, and stored states are not repaired."""
     counts: dict[str, int] = field(
-        default_factory=lambda: {"events": 0, "actions": 0, "alerts": 0, "deadletter": 0, "new_patients": 0}
+        default_factory=lambda: dict.fromkeys(
+            ("events", "actions", "alerts", "deadletter", "new_patients", "repaired"), 0
+        )
     )
     live: OrderedDict[str, PatientState] = field(default_factory=OrderedDict)
     """Live states of the most recently active patients, so their next event costs no JSON parse.
@@ -66,7 +58,13 @@ class RulesRuntime:
             self.live.move_to_end(patient_id)
             return state
         raw = self.table.get(patient_id.encode())
-        return None if raw is None else PatientState.model_validate_json(raw)
+        if raw is None:
+            return None
+        state = PatientState.model_validate_json(raw)
+        if self.max_skew is not None and repair_future(state, self.clock.now(), self.max_skew):
+            log.warning("patient state with a clock ahead of real time repaired (timers re-armed)")
+            self.counts["repaired"] += 1
+        return state
 
     def store(self, state: PatientState) -> None:
         self.live[state.patient_id] = state
@@ -116,7 +114,7 @@ class RulesRuntime:
             raw, key, message = event.value, event.key, event.message
             try:
                 item = parse(raw)
-                errors = key_problem(key, item.patient_id)
+                errors = key_problem(key, item.patient_id) or self.ahead_of_arrival(item, message)
             except InvalidMessage as exc:
                 errors = exc.errors
             if errors:
@@ -142,6 +140,13 @@ class RulesRuntime:
                 raise
             if state is not None:
                 self.store(state)
+
+    def ahead_of_arrival(self, item: Event | NurseAction, message: Any) -> list[str]:
+        """An event or action timed too far ahead of its arrival (the record's timestamp)."""
+        if self.max_skew is None:
+            return []
+        arrival = arrival_time(getattr(message, "timestamp", None), self.clock.now())
+        return time_problem(item.ts, arrival, self.max_skew)
 
     async def tick(self, patient_id: str) -> list[Alert]:
         """Fire the timers of one patient that are due by the live clock."""

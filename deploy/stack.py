@@ -21,7 +21,9 @@ INFLUXDB = "influxdb"
 
 def isolated_settings(state_dir: Path, **overrides: Any) -> Settings:
     """Settings of a local stack of its own (tests, the bench): its own state dir and free
-    loopback ports for both servers and the rules and writer web servers; the rest as configured."""
+    loopback ports for both servers and the rules and writer web servers; the simulated clock, since
+    these stacks run accelerated timelines (a test of the production clock overrides it); the rest
+    as configured."""
     kafka, controller, influx, rules_web, writer_web = free_ports(5)
     values: dict[str, Any] = {
         "state_dir": state_dir,
@@ -32,6 +34,7 @@ def isolated_settings(state_dir: Path, **overrides: Any) -> Settings:
         "writer_web_port": writer_web,
         "kafka_bootstrap": None,
         "influx_url": None,
+        "simulated_clock": True,
         **overrides,
     }
     return Settings(**values)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -72,4 +73,13 @@ def key_problem(key: bytes | None, patient_id: str) -> list[str]:
     """The contract keys every message by its patient_id; anything else would split patient state."""
     if key is None or key != patient_id.encode():
         return ["(key): message key must be the event's patient_id [key_mismatch]"]
+    return []
+
+
+def time_problem(ts: datetime, arrival: datetime, max_skew: timedelta) -> list[str]:
+    """The contract refuses a message timed more than `max_skew` ahead of its arrival (a wrong device
+    clock); a late one is never refused for being late."""
+    if ts - arrival > max_skew:
+        minutes = max_skew.total_seconds() / 60
+        return [f"(ts): timed more than {minutes:g} min ahead of its arrival [ts_ahead_of_arrival]"]
     return []

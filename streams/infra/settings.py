@@ -108,6 +108,16 @@ class Settings(BaseSettings):
     rules_web_port: int = Field(6066, description="Port of the rule worker's web server")
     writer_web_port: int = Field(6067, description="Port of the writer's web server")
     tick_seconds: float = Field(5.0, description="How often timers are checked with the wall clock")
+    max_clock_skew_minutes: float = Field(
+        5.0,
+        gt=0,
+        description="An event or nurse action timed more than this ahead of its arrival is dead-lettered",
+    )
+    simulated_clock: bool = Field(
+        False,
+        description="Accelerated simulations only (the demo's and the tests' own stacks), never "
+        "production: the live clock follows the latest event time seen and no arrival bound applies",
+    )
     rules_file: Path | None = Field(None, description="Rule file (TOML); unset = default rules")
     log_level: str = Field("info", description="Worker log level")
     worker_datadir: Path | None = Field(

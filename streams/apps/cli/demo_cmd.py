@@ -77,7 +77,8 @@ def demo(
     ),
 ) -> None:
     """Run the whole pipeline on local servers with simulated home infusions, then stop it all."""
-    settings = get_settings()
+    # The demo's own stack replays hours of infusions in minutes: its workers run the simulated clock.
+    settings = get_settings().model_copy(update={"simulated_clock": True})
     began = time.monotonic()
     console.rule("[bold]ivigwatch demo")
     local_before = {s.name for s in stack.status(settings).servers if s.mode == "local" and s.running}

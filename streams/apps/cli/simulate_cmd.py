@@ -234,6 +234,18 @@ def _check(names: list[str] | None, patients: int | None, speed: float, live: bo
         raise typer.BadParameter("below 1 event times would fall behind the wall clock", param_hint="--speed")
 
 
+def _check_clock(speed: float, live: bool) -> None:
+    """An accelerated run to Kafka needs workers on the simulated clock."""
+    if live and speed != 1 and not get_settings().simulated_clock:
+        raise typer.BadParameter(
+            "event times would run ahead of the wall clock, and a production rule worker dead-letters "
+            "events timed more than IVIGWATCH_MAX_CLOCK_SKEW_MINUTES ahead of their arrival: for an "
+            "accelerated simulation set IVIGWATCH_SIMULATED_CLOCK=true here and for the workers "
+            "(never in production), or use --speed 1",
+            param_hint="--speed",
+        )
+
+
 def simulate(
     scenario: Annotated[
         list[str] | None,
@@ -282,6 +294,7 @@ def simulate(
     pace = speed if speed is not None else (DEFAULT_SPEED if live else 0.0)
     _check(scenario, patients, pace, live)
     first = _start(start, live)
+    _check_clock(pace, live)
     plan = _plan(scenario, patients, seed)
     stats = Stats(live=live)
 

@@ -19,6 +19,7 @@ from streams.apps.cli.simulate_cmd import simulate
 from streams.apps.replay import LineError, replay
 from streams.apps.scenarios import PRODUCTS, SCENARIOS, Expectation
 from streams.apps.simulator import LEAD_TIME, demo_plan, load_plan, simulate_session
+from streams.infra.settings import get_settings
 
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 SEEDS = range(4)
@@ -219,3 +220,15 @@ def test_cli_list_and_bad_options() -> None:
     past = runner.invoke(_cli(), ["--start", "2020-01-01T00:00:00Z"])
     assert past.exit_code == 2
     assert "past" in past.output
+
+
+def test_an_accelerated_run_to_kafka_needs_the_simulated_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("IVIGWATCH_SIMULATED_CLOCK", raising=False)
+    monkeypatch.setenv("IVIGWATCH_KAFKA_BOOTSTRAP", "127.0.0.1:1")  # never reached
+    get_settings.cache_clear()
+    try:
+        refused = CliRunner().invoke(_cli(), ["--speed", "60", "-s", "anaphylaxis"])
+    finally:
+        get_settings.cache_clear()
+    assert refused.exit_code == 2
+    assert "IVIGWATCH_SIMULATED_CLOCK=true" in refused.output
