@@ -44,11 +44,3 @@ class SimulatedClock:
 
 def live_clock(simulated: bool) -> LiveClock:
     return SimulatedClock() if simulated else WallClock()
-
-
-def arrival_time(record_timestamp: float | None, now: datetime) -> datetime:
-    """When a message arrived: its Kafka record timestamp, never later than `now` (a producer may
-    set the record's time from a wrong clock too; the broker's LogAppendTime is never ahead)."""
-    if not record_timestamp:
-        return now
-    return min(datetime.fromtimestamp(record_timestamp, UTC), now)

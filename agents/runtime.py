@@ -13,13 +13,13 @@ import faust
 
 from agents.deadletters import send_dead_letter
 from agents.due_index import DueIndex
-from agents.live_clock import LiveClock, WallClock, arrival_time
+from agents.live_clock import LiveClock, WallClock
 from agents.rules.engine import advance, new_state, process
 from agents.rules.repair import repair_future
 from agents.rules.timers import next_due
 from models.alerts import Alert
 from models.events import Event, NurseAction
-from models.parsing import InvalidMessage, key_problem, time_problem
+from models.parsing import InvalidMessage, arrival_time, key_problem, time_problem
 from models.ruleset import RuleSet
 from models.state import PatientState
 

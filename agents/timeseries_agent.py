@@ -10,11 +10,13 @@ idempotent. A line the sink refuses is dead-lettered (stage `write`) with its me
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
 
 from agents.deadletters import send_dead_letter
+from models.parsing import arrival_time
 from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
 from streams.infra.settings import Settings
 from streams.infra.sinks.influx.influx_schema import ensure_schema, short
@@ -29,6 +31,7 @@ def register(app: faust.App, settings: Settings) -> None:
     source = app.topic(EVENTS_TOPIC, ALERTS_TOPIC, ACTIONS_TOPIC, partitions=settings.topic_partitions)
     deadletter = app.topic(DEADLETTER_TOPIC)
     counts = {"lines": 0, "skipped": 0, "rejected": 0, "batches": 0}
+    max_skew = None if settings.simulated_clock else timedelta(minutes=settings.max_clock_skew_minutes)
 
     async def write_timeseries(stream: Any) -> None:
         async for batch in stream.noack_take(
@@ -36,8 +39,11 @@ def register(app: faust.App, settings: Settings) -> None:
         ):
             lines: list[str] = []
             origin: dict[str, Any] = {}  # line -> the event it came from, for a refusal's position
+            now = datetime.now(UTC)
             for event in batch:
-                line = line_for(event.message.topic, event.value, event.key)
+                message = event.message
+                arrival = arrival_time(message.timestamp, now)
+                line = line_for(message.topic, event.value, event.key, arrival, max_skew)
                 if line is None:
                     counts["skipped"] += 1
                 else:

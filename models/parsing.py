@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from models.errors import safe_errors
-from models.events import Event, NurseAction, ReplayLine
+from models.events import Event, EventTime, NurseAction, ReplayLine
 
 MAX_MESSAGE_BYTES = 64 * 1024
 """Larger messages are rejected before parsing; no real reading comes near this."""
@@ -16,6 +16,19 @@ MAX_MESSAGE_BYTES = 64 * 1024
 _EVENT = TypeAdapter[Any](Event)
 _ACTION = TypeAdapter(NurseAction)
 _LINE = TypeAdapter[Any](ReplayLine)
+
+DEFAULT_MAX_SKEW_MINUTES = 5.0
+"""How far ahead of its arrival a message may be timed, unless configured otherwise."""
+
+
+class _Received(BaseModel):
+    """A recorded line's arrival: when the pipeline received it (the Kafka record time)."""
+
+    model_config = ConfigDict(extra="ignore")
+    received_ts: EventTime | None = None
+
+
+_RECEIVED = TypeAdapter(_Received)
 
 
 class InvalidMessage(ValueError):
@@ -69,11 +82,26 @@ def parse_replay_line(raw: bytes | str) -> Event | NurseAction:
     return result
 
 
+def parse_recorded_line(raw: bytes | str) -> tuple[Event | NurseAction, datetime | None]:
+    """A replay file's line and, when the recording kept it, its `received_ts`."""
+    item = parse_replay_line(raw)
+    received: _Received = _parse(_RECEIVED, raw)
+    return item, received.received_ts
+
+
 def key_problem(key: bytes | None, patient_id: str) -> list[str]:
     """The contract keys every message by its patient_id; anything else would split patient state."""
     if key is None or key != patient_id.encode():
         return ["(key): message key must be the event's patient_id [key_mismatch]"]
     return []
+
+
+def arrival_time(record_timestamp: float | None, now: datetime) -> datetime:
+    """When a message arrived: its Kafka record timestamp (seconds), never later than `now` (a
+    producer may stamp the record from a wrong clock too; the broker's LogAppendTime is never ahead)."""
+    if not record_timestamp:
+        return now
+    return min(datetime.fromtimestamp(record_timestamp, UTC), now)
 
 
 def time_problem(ts: datetime, arrival: datetime, max_skew: timedelta) -> list[str]:

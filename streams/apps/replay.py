@@ -5,15 +5,17 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from agents.rules.engine import advance, new_state, process
 from agents.rules.timers import next_due
 from models.alerts import Alert
 from models.events import Event, NurseAction
-from models.parsing import InvalidMessage, parse_replay_line
+from models.parsing import DEFAULT_MAX_SKEW_MINUTES, InvalidMessage, parse_recorded_line, time_problem
 from models.ruleset import RuleSet
 from models.state import PatientState
+
+DEFAULT_MAX_SKEW = timedelta(minutes=DEFAULT_MAX_SKEW_MINUTES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,31 +67,60 @@ class _Patients:
         return messages
 
 
-def read_lines(lines: Iterable[str]) -> Iterator[Event | NurseAction | LineError]:
-    """Each non-blank line validated, or a LineError with its line number and reason."""
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A valid line: the event or nurse action, and when it was received where the file says so."""
+
+    item: Event | NurseAction
+    received: datetime | None
+
+
+def read_recorded(
+    lines: Iterable[str], max_skew: timedelta = DEFAULT_MAX_SKEW
+) -> Iterator[Recorded | LineError]:
+    """Each non-blank line validated, or a LineError with its line number and reason. A line timed
+    more than `max_skew` ahead of its `received_ts` is refused, as the live worker refuses it."""
     for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            yield parse_replay_line(line)
+            item, received = parse_recorded_line(line)
         except InvalidMessage as exc:
             yield LineError(line_no, str(exc))
+            continue
+        problem = [] if received is None else time_problem(item.ts, received, max_skew)
+        yield LineError(line_no, "; ".join(problem)) if problem else Recorded(item, received)
+
+
+def read_lines(
+    lines: Iterable[str], max_skew: timedelta = DEFAULT_MAX_SKEW
+) -> Iterator[Event | NurseAction | LineError]:
+    """Each valid line's event or nurse action, or a LineError (see `read_recorded`)."""
+    for line in read_recorded(lines, max_skew):
+        yield line if isinstance(line, LineError) else line.item
 
 
 def replay(
-    lines: Iterable[str], rules: RuleSet, until: datetime | None = None
+    lines: Iterable[str],
+    rules: RuleSet,
+    until: datetime | None = None,
+    max_skew: timedelta = DEFAULT_MAX_SKEW,
 ) -> Iterator[Alert | LineError]:
     """Yield every alert message in order, and a LineError for each line that fails validation.
 
-    The clock is the latest event time seen so far (nurse actions included), then `until`.
+    The clock is the latest arrival seen so far (a line's `received_ts`, else its own time; nurse
+    actions included), then `until`: as live, a line timed a little ahead of its arrival moves no
+    other patient's timers, and one too far ahead is refused.
     """
     patients = _Patients(rules)
     clock: datetime | None = None
-    for item in read_lines(lines):
-        if isinstance(item, LineError):
-            yield item
+    for line in read_recorded(lines, max_skew):
+        if isinstance(line, LineError):
+            yield line
             continue
-        clock = item.ts if clock is None else max(clock, item.ts)
+        item = line.item
+        arrived = item.ts if line.received is None else line.received
+        clock = arrived if clock is None else max(clock, arrived)
         yield from patients.advance_due(clock)
         state = patients.get(item.patient_id)
         yield from process(state, item, clock, rules)

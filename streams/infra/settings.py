@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.parsing import DEFAULT_MAX_SKEW_MINUTES
 from streams.infra.retention import influx_duration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -109,7 +110,7 @@ class Settings(BaseSettings):
     writer_web_port: int = Field(6067, description="Port of the writer's web server")
     tick_seconds: float = Field(5.0, description="How often timers are checked with the wall clock")
     max_clock_skew_minutes: float = Field(
-        5.0,
+        DEFAULT_MAX_SKEW_MINUTES,
         gt=0,
         description="An event or nurse action timed more than this ahead of its arrival is dead-lettered",
     )

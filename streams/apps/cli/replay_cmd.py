@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import typer
@@ -43,7 +43,8 @@ def replay_command(
         typer.echo(f"{file}: cannot read ({exc.strerror})", err=True)
         raise typer.Exit(1) from None
     with handle:
-        for item in replay(handle, ruleset, until=until_ts):
+        skew = timedelta(minutes=get_settings().max_clock_skew_minutes)
+        for item in replay(handle, ruleset, until=until_ts, max_skew=skew):
             if isinstance(item, LineError):
                 typer.echo(f"line {item.line_no}: {item.reason}", err=True)
             else:

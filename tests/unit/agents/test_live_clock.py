@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from agents.live_clock import SimulatedClock, WallClock, arrival_time
-from models.parsing import time_problem
+from agents.live_clock import SimulatedClock, WallClock
+from models.parsing import arrival_time, time_problem
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 

@@ -7,11 +7,13 @@ encoding of one Kafka message.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from influxdb_client import Point, WritePrecision
 
 from models.alerts import Alert
 from models.events import Event, Infusion, NurseAction, Profile, Symptom, Vitals
-from models.parsing import InvalidMessage, key_problem, parse_action, parse_event
+from models.parsing import InvalidMessage, key_problem, parse_action, parse_event, time_problem
 from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC
 
 PRECISION = WritePrecision.MS
@@ -121,19 +123,32 @@ def to_line(point: Point) -> str:
     return line
 
 
-def line_for(topic: str, raw: bytes, key: bytes | None) -> str | None:
+def line_for(
+    topic: str,
+    raw: bytes,
+    key: bytes | None,
+    arrival: datetime | None = None,
+    max_skew: timedelta | None = None,
+) -> str | None:
     """The line-protocol line of one message, or None for a message that breaks the contract
-    (the rule worker dead-letters those, a wrong message key included; the writer only skips them,
-    so InfluxDB never holds a reading the rules did not see)."""
+    (the rule worker dead-letters those, a wrong message key included, and, given `arrival` and
+    `max_skew`, one timed too far ahead of its arrival; the writer only skips them, so InfluxDB
+    never holds a reading the rules did not see)."""
     try:
         if topic == EVENTS_TOPIC:
             event = parse_event(raw)
-            return None if key_problem(key, event.patient_id) else to_line(event_point(event))
+            refused = key_problem(key, event.patient_id) or _ahead(event.ts, arrival, max_skew)
+            return None if refused else to_line(event_point(event))
         if topic == ALERTS_TOPIC:
             return to_line(alert_point(Alert.model_validate_json(raw)))
         if topic == ACTIONS_TOPIC:
             action = parse_action(raw)
-            return None if key_problem(key, action.patient_id) else to_line(action_point(action))
+            refused = key_problem(key, action.patient_id) or _ahead(action.ts, arrival, max_skew)
+            return None if refused else to_line(action_point(action))
     except (InvalidMessage, ValueError):
         return None
     return None
+
+
+def _ahead(ts: datetime, arrival: datetime | None, max_skew: timedelta | None) -> list[str]:
+    return [] if arrival is None or max_skew is None else time_problem(ts, arrival, max_skew)
