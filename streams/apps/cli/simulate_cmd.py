@@ -1,8 +1,9 @@
 """`ivigwatch simulate`: simulated home infusions, produced to Kafka on an accelerated clock (or to JSONL).
 
 Event times start at `--start` (default: now) and run at `--speed` event-time seconds per wall
-second, so they keep ahead of (or with) the wall clock: the live rule clock is the later of the wall
-clock and the latest event time, and events from the past would set off its timers early.
+second, so they keep ahead of (or with) the wall clock. Faster than 1x they run ahead of it, which
+only rule workers on the simulated clock accept (`IVIGWATCH_SIMULATED_CLOCK`: its clock is the later
+of the wall clock and the latest event time, so events from the past would set off timers early).
 """
 
 from __future__ import annotations
@@ -215,8 +216,8 @@ def _start(text: str | None, live: bool) -> datetime | None:
         raise typer.BadParameter("not an RFC 3339 time with an offset", param_hint="--start") from None
     if live and start < datetime.now(UTC) - PAST_TOLERANCE:
         raise typer.BadParameter(
-            "in the past: live, the rule clock is max(wall clock, latest event time), so old event "
-            "times would set off stale-data and escalation timers at once (use --out for old times)",
+            "in the past: old event times would set off stale-data and escalation timers at once "
+            "(use --out for old times)",
             param_hint="--start",
         )
     return start
