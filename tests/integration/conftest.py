@@ -67,6 +67,18 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         yield Live(settings, workers["rules"], workers["writer"])
 
 
+class RulesStack:
+    """A stack of its own with a rule worker that a test may restart."""
+
+    def __init__(self, settings: Settings, workers: dict[str, WorkerProcess]) -> None:
+        self.settings, self.workers = settings, workers
+
+    def restart_rules(self) -> None:
+        stop_worker(self.workers["rules"])
+        self.workers["rules"] = start_worker("rules", self.settings)
+        wait_healthy(self.workers["rules"], timeout=120)
+
+
 def new_patient() -> str:
     return f"pt-{uuid.uuid4().hex[:10]}"
 

@@ -16,13 +16,12 @@ from typing import Any
 import pytest
 
 from agents.rules.loader import DEFAULT_RULES_FILE, load_rules
-from deploy.workers import WorkerProcess, start_worker, stop_worker, wait_healthy
 from models.alerts import Alert
 from streams.apps.replay import LineError, replay
 from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
-from streams.infra.settings import Settings
 from tests.integration.conftest import (
     Collector,
+    RulesStack,
     alert_key,
     as_message,
     local_settings,
@@ -37,18 +36,8 @@ ESCALATE_SECONDS = 30
 AHEAD = "[ts_ahead_of_arrival]"
 
 
-class ProductionStack:
-    def __init__(self, settings: Settings, workers: dict[str, WorkerProcess]) -> None:
-        self.settings, self.workers = settings, workers
-
-    def restart_rules(self) -> None:
-        stop_worker(self.workers["rules"])
-        self.workers["rules"] = start_worker("rules", self.settings)
-        wait_healthy(self.workers["rules"], timeout=120)
-
-
 @pytest.fixture(scope="module")
-def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionStack]:
+def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RulesStack]:
     state_dir = tmp_path_factory.mktemp("clock")
     rules_file = state_dir / "rules.toml"
     text = DEFAULT_RULES_FILE.read_text()
@@ -61,7 +50,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProductionS
         state_dir, simulated_clock=False, tick_seconds=1.0, topic_partitions=2, rules_file=rules_file
     )
     with running_stack(settings, ("rules",)) as workers:
-        yield ProductionStack(settings, workers)
+        yield RulesStack(settings, workers)
 
 
 def vitals(patient: str, ts: datetime, **values: float) -> dict[str, Any]:
@@ -74,7 +63,7 @@ def of(collector: Collector, patient: str) -> list[Alert]:
 
 
 async def test_a_wrong_clock_pages_nobody_else_and_late_uploads_are_evaluated(
-    production: ProductionStack,
+    production: RulesStack,
 ) -> None:
     settings = production.settings
     rules = load_rules(settings.rules_file)

@@ -19,11 +19,17 @@ from itertools import count
 import pytest
 
 from agents.rules.loader import load_rules
-from deploy.workers import WorkerProcess, start_worker, stop_worker, wait_healthy
+from deploy.workers import WorkerProcess
 from models.alerts import Alert
 from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC
-from streams.infra.settings import Settings
-from tests.integration.conftest import Collector, alert_key, local_settings, produce, running_stack
+from tests.integration.conftest import (
+    Collector,
+    RulesStack,
+    alert_key,
+    local_settings,
+    produce,
+    running_stack,
+)
 from tests.scenarios.library import Scenario, check, load_scenarios, replay_scenario
 
 pytestmark = pytest.mark.integration
@@ -36,21 +42,11 @@ SETTLE_SECONDS = 3.0
 _slots = count()
 
 
-class ScenarioStack:
-    def __init__(self, settings: Settings, workers: dict[str, WorkerProcess]) -> None:
-        self.settings, self.workers = settings, workers
-
-    def restart_rules(self) -> None:
-        stop_worker(self.workers["rules"])
-        self.workers["rules"] = start_worker("rules", self.settings)
-        wait_healthy(self.workers["rules"], timeout=120)
-
-
 @pytest.fixture(scope="module")
-def scenario_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ScenarioStack]:
+def scenario_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RulesStack]:
     settings = local_settings(tmp_path_factory.mktemp("scenarios"), tick_seconds=1.0, topic_partitions=2)
     with running_stack(settings, ("rules",)) as workers:
-        yield ScenarioStack(settings, workers)
+        yield RulesStack(settings, workers)
 
 
 def future_slot() -> datetime:
@@ -72,7 +68,7 @@ def runs(scenario: Scenario) -> list[tuple[str, list[tuple[bytes, bytes]]]]:
     return out
 
 
-async def send_in_order(stack: ScenarioStack, scenario: Scenario) -> None:
+async def send_in_order(stack: RulesStack, scenario: Scenario) -> None:
     """Produce run by run, each only once the worker has taken every message of the runs before:
     the two topics have no order between them, the file does."""
     worker = stack.workers["rules"]
@@ -116,7 +112,7 @@ def test_the_live_subset_is_representative() -> None:
 
 @pytest.mark.parametrize("scenario", LIVE, ids=[s.name for s in LIVE])
 async def test_live_agents_give_the_same_alerts_as_replay(
-    scenario_stack: ScenarioStack, scenario: Scenario
+    scenario_stack: RulesStack, scenario: Scenario
 ) -> None:
     moved = scenario.rebased(future_slot())
     expected, errors = replay_scenario(moved, RULES)
@@ -156,7 +152,7 @@ def split_inside_an_alert(scenario: Scenario) -> int:
     raise AssertionError(f"{scenario.name}: no alert spans a split")
 
 
-async def test_a_restarted_rules_worker_continues_where_it_stopped(scenario_stack: ScenarioStack) -> None:
+async def test_a_restarted_rules_worker_continues_where_it_stopped(scenario_stack: RulesStack) -> None:
     scenario = next(s for s in LIVE if s.name == "respiratory-sob-low-spo2")
     moved = renamed(scenario, "-restart").rebased(future_slot())
     expected, _ = replay_scenario(moved, RULES)
