@@ -1,5 +1,5 @@
-"""Reactions built from symptoms and readings reported together: infusion reaction, anaphylaxis,
-respiratory compromise."""
+"""Respiratory compromise: breathing symptoms with or without low SpO2 or fast breathing, and the
+myasthenia caveat (a breathing-rate rise over baseline)."""
 
 from __future__ import annotations
 
@@ -10,163 +10,13 @@ from agents.rules.explain import finding
 from agents.rules.registry import NOTHING, Evaluation, RuleLine, names_text, register, when_text
 from agents.rules.session import (
     baseline,
-    fired_together,
     is_high_risk,
     readings_together,
     symptoms_together,
 )
 from models.alerts import Condition
-from models.events import SymptomName, SymptomSeverity
 from models.ruleset import RespiratoryRow, RuleSet
 from models.state import PatientState, SessionState
-
-
-def _vital_alert_open(session: SessionState) -> bool:
-    """Whether an alert raised by vital signs (a threshold row or NEWS2) is open; a hypotension
-    alert raised only by a fainting report is not one."""
-    return any(alert.raised_by_vitals for alert in session.alerts.values())
-
-
-def infusion_reaction(ctx: RuleContext) -> Evaluation:
-    """Side-effect symptoms (warning, raised to urgent when severe or several) and red flags.
-
-    "With a vital-sign alert" looks at the alerts open before this evaluation time's findings are
-    applied (the engine evaluates every composite before it applies any finding)."""
-    session, ts, rules = ctx.session, ctx.ts, ctx.rules
-    rule = rules.infusion_reaction
-    if ctx.phase not in rule.phases:
-        return NOTHING
-    reports = symptoms_together(session, ts, rules, Condition.INFUSION_REACTION)
-    side = [r for r in reports if r.symptom in rule.side_effects]
-    red = [r for r in reports if r.symptom in rule.red_flags]
-    if not side and not red:
-        return NOTHING
-    names = sorted({r.symptom.value for r in side + red})
-    reasons: list[str] = []
-    severity = rule.severity
-    if any(r.severity is SymptomSeverity.SEVERE or (r.score or 0) >= rule.severe_score for r in side):
-        reasons.append(f"severe or scored {rule.severe_score:g}+")
-    if len({r.symptom for r in side}) >= rule.together_count:
-        reasons.append(f"{len({r.symptom for r in side})} symptoms together")
-    if side and _vital_alert_open(session):
-        reasons.append("with a vital-sign alert")
-    if reasons:
-        severity = max(severity, rule.raised_severity, key=lambda s: s.rank)
-    if red:
-        reasons.append("red-flag symptom")
-        severity = max(severity, rule.red_flag_severity, key=lambda s: s.rank)
-    recheck = " Recheck the temperature now." if any(r.symptom is SymptomName.FEVER for r in side) else ""
-    summary = f"Reported {', '.join(names)}" + (f" ({'; '.join(reasons)})" if reasons else "")
-    found = finding(
-        Condition.INFUSION_REACTION,
-        severity,
-        rule.id,
-        rule.title,
-        rule.action,
-        ctx,
-        summary,
-        symptoms=names,
-        recheck=recheck,
-    )
-    return Evaluation([found])
-
-
-def infusion_reaction_lines(rules: RuleSet) -> list[RuleLine]:
-    reaction = rules.infusion_reaction
-    trigger = (
-        f"any of {names_text(reaction.side_effects)}; {reaction.raised_severity.value} if severe, scored "
-        f"{reaction.severe_score:g}+, {reaction.together_count}+ together or with a vital-sign alert; "
-        f"{reaction.red_flag_severity.value} for {names_text(reaction.red_flags)}"
-    )
-    return [
-        RuleLine(
-            reaction.id,
-            Condition.INFUSION_REACTION.value,
-            trigger,
-            reaction.severity.value,
-            when_text(reaction.phases),
-            reaction.source,
-        )
-    ]
-
-
-def anaphylaxis(ctx: RuleContext) -> Evaluation:
-    """NIAID/FAAN and WAO criteria over the symptoms and readings reported together."""
-    session, ts, rules = ctx.session, ctx.ts, ctx.rules
-    rule = rules.anaphylaxis
-    if ctx.phase not in rule.phases:
-        return NOTHING
-    condition = Condition.ANAPHYLAXIS
-    names = {r.symptom for r in symptoms_together(session, ts, rules, condition)}
-    low_spo2 = [
-        r.values["spo2"]
-        for r in readings_together(session, ts, rules, condition)
-        if r.values.get("spo2", 101) <= rule.breathing_spo2_at_most
-    ]
-    skin = names & rule.skin
-    breathing = bool(names & rule.breathing) or bool(low_spo2)
-    low_pressure = any(
-        fired_together(session, row_id, ts, rules, condition) for row_id in rule.low_pressure_rules
-    )
-    neuro = names & rule.neuro
-    gastro = names & rule.gastro
-    systems = {
-        "skin": bool(skin),
-        "breathing": breathing,
-        "low blood pressure": low_pressure,
-        "gastrointestinal": bool(gastro),
-    }
-    met = [name for name, present in systems.items() if present]
-    if skin and (breathing or low_pressure or neuro):
-        why = "skin/mucosal sign with " + ", ".join(
-            n
-            for n, p in (
-                ("breathing", breathing),
-                ("low blood pressure", low_pressure),
-                ("fainting/confusion", bool(neuro)),
-            )
-            if p
-        )
-    elif len(met) >= 2:
-        why = "two systems together: " + ", ".join(met)
-    elif low_pressure:
-        why = "low blood pressure"
-    elif names & rule.alone:
-        why = ", ".join(sorted(s.value for s in names & rule.alone))
-    else:
-        return NOTHING
-    values = {"spo2": min(low_spo2)} if low_spo2 else {}
-    found = finding(
-        Condition.ANAPHYLAXIS,
-        rule.severity,
-        rule.id,
-        rule.title,
-        rule.action,
-        ctx,
-        f"Anaphylaxis criteria met: {why}",
-        values=values,
-        symptoms=sorted(s.value for s in names),
-    )
-    return Evaluation([found])
-
-
-def anaphylaxis_lines(rules: RuleSet) -> list[RuleLine]:
-    ana = rules.anaphylaxis
-    trigger = (
-        f"skin ({names_text(ana.skin)}) with breathing ({names_text(ana.breathing)}, SpO2 <= "
-        f"{ana.breathing_spo2_at_most:g}), low pressure or {names_text(ana.neuro)}; or two systems incl. "
-        f"GI ({names_text(ana.gastro)}); or low pressure alone; or {names_text(ana.alone)} alone"
-    )
-    return [
-        RuleLine(
-            ana.id,
-            Condition.ANAPHYLAXIS.value,
-            trigger,
-            ana.severity.value,
-            when_text(ana.phases),
-            ana.source,
-        )
-    ]
 
 
 def respiratory_compromise(ctx: RuleContext) -> Evaluation:
@@ -296,14 +146,6 @@ def _myasthenia_rate_rise(
     return value, why, value - base >= limit, value - base >= limit - margin
 
 
-register(
-    "infusion_reaction",
-    show_order=30,
-    show=infusion_reaction_lines,
-    evaluate=infusion_reaction,
-    evaluate_order=30,
-)
-register("anaphylaxis", show_order=40, show=anaphylaxis_lines, evaluate=anaphylaxis, evaluate_order=40)
 register(
     "respiratory_compromise",
     show_order=50,
