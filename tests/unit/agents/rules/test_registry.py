@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 import agents.rules
-from agents.rules import news2, reactions, registry, symptom_rules
+from agents.rules import anaphylaxis, infusion_reaction, news2, registry, respiratory, symptom_rules
 from agents.rules.context import RuleContext
 from agents.rules.loader import load_rules
 from agents.rules.registry import NOTHING, Evaluation, RuleLine, composites, kinds, register, rule_lines
@@ -78,9 +78,9 @@ def test_the_engine_evaluates_the_composites_in_todays_order() -> None:
     assert composites() == (
         news2.early_warning_score,
         symptom_rules.symptom_findings,
-        reactions.infusion_reaction,
-        reactions.anaphylaxis,
-        reactions.respiratory_compromise,
+        infusion_reaction.infusion_reaction,
+        anaphylaxis.anaphylaxis,
+        respiratory.respiratory_compromise,
     )
 
 
