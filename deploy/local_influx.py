@@ -18,6 +18,7 @@ from deploy.processes import (
     ensure_tool,
     free_port,
     http_ok,
+    open_private,
     port_open,
     read_pid,
     start_detached,
@@ -206,8 +207,9 @@ def ensure_running(settings: Settings, log: Log = print) -> int:
     if settings.local_secure:
         local_secrets.ensure_logins(settings)
     for folder in (paths.meta, paths.data, paths.wal):
-        folder.mkdir(parents=True, exist_ok=True)
-    paths.conf.write_text(render_config(paths, port, free_port(HOST), auth=settings.local_secure))
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open_private(paths.conf, "w") as conf:
+        conf.write(render_config(paths, port, free_port(HOST), auth=settings.local_secure))
     log(f"Starting InfluxDB on {HOST}:{port}...")
     started = time.monotonic()
     pid = start_detached(

@@ -16,10 +16,12 @@ from string import Template
 
 from deploy import local_secrets
 from deploy.processes import (
+    OWNER_ONLY_UMASK,
     Log,
     ServerError,
     ensure_tool,
     log_tail,
+    open_private,
     port_open,
     read_pid,
     start_detached,
@@ -205,8 +207,8 @@ def ensure_jars(paths: KafkaPaths, log: Log = print, pom: Path = POM) -> bool:
     log(f"Resolving Kafka {kafka_version(pom)} jars with Maven (first run only)...")
     started = time.monotonic()
     shutil.rmtree(paths.lib, ignore_errors=True)  # never mix versions
-    paths.lib.mkdir(parents=True)
-    paths.root.mkdir(parents=True, exist_ok=True)
+    paths.lib.mkdir(mode=0o700, parents=True)
+    paths.root.mkdir(mode=0o700, parents=True, exist_ok=True)
     argv = [
         mvn,
         "-B",
@@ -217,7 +219,7 @@ def ensure_jars(paths: KafkaPaths, log: Log = print, pom: Path = POM) -> bool:
         "-DincludeScope=runtime",
         f"-DoutputDirectory={paths.lib}",
     ]
-    with open(paths.mvn_log, "wb") as out:
+    with open_private(paths.mvn_log, "wb") as out:
         try:
             code = subprocess.run(
                 argv,
@@ -227,6 +229,7 @@ def ensure_jars(paths: KafkaPaths, log: Log = print, pom: Path = POM) -> bool:
                 cwd=paths.root,
                 timeout=900,
                 check=False,
+                umask=OWNER_ONLY_UMASK,
             ).returncode
         except subprocess.TimeoutExpired:
             code = -1
@@ -244,8 +247,8 @@ def ensure_jars(paths: KafkaPaths, log: Log = print, pom: Path = POM) -> bool:
 def write_config(settings: Settings, paths: KafkaPaths) -> None:
     """(Re)write server.properties (mode 0600: it may hold the broker's password) and
     log4j2.properties for the configured ports and security."""
-    paths.conf.mkdir(parents=True, exist_ok=True)
-    paths.data.mkdir(parents=True, exist_ok=True)
+    paths.conf.mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths.data.mkdir(mode=0o700, parents=True, exist_ok=True)
     text = render_server_properties(
         settings.local_kafka_port, settings.local_kafka_controller_port, paths.data, broker_security(settings)
     )
@@ -291,7 +294,13 @@ def format_storage(java: str, paths: KafkaPaths, settings: Settings, log: Log = 
     ]
     scram = scram_arguments(settings) if settings.local_secure else []
     out = subprocess.run(
-        argv + scram, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120, check=False
+        argv + scram,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        umask=OWNER_ONLY_UMASK,  # meta.properties and the bootstrap checkpoint: owner only
     )
     if out.returncode != 0:
         tail = "\n".join((out.stdout + out.stderr).splitlines()[-20:])

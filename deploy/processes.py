@@ -14,11 +14,14 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO, Any
 
 Log = Callable[[str], None]
 
 LOG_TAIL_LINES = 20
 _POLL_SECONDS = 0.1
+OWNER_ONLY_UMASK = 0o077
+"""umask of every server and worker the stack starts: what they create is 0700 (dirs) / 0600 (files)."""
 
 # Servers started by this Python process, kept so they are reaped (no zombies, no
 # "still running" warnings) and so their exit is seen at once.
@@ -150,8 +153,15 @@ def read_pid(pid_path: Path, expect: str) -> int | None:
 
 def _write_pid(pid_path: Path, pid: int) -> None:
     tmp = pid_path.with_name(pid_path.name + ".tmp")
-    tmp.write_text(f"{pid}\n")
+    with open_private(tmp, "w") as fh:
+        fh.write(f"{pid}\n")
     tmp.replace(pid_path)
+
+
+def open_private(path: Path, mode: str = "ab") -> IO[Any]:
+    """Open `path` (created 0600, readable by its owner only) with `mode` ("ab", "w", ...)."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
+    return os.fdopen(os.open(path, flags, 0o600), mode)
 
 
 # --- start, wait, stop -----------------------------------------------------------------------
@@ -160,12 +170,13 @@ def _write_pid(pid_path: Path, pid: int) -> None:
 def start_detached(argv: list[str], *, log_path: Path, pid_path: Path, cwd: Path | None = None) -> int:
     """Start `argv` in its own session with stdout+stderr to `log_path`; record its pid.
 
-    The previous log is kept as `<log>.1`. The process outlives the caller.
+    The previous log is kept as `<log>.1`. The process outlives the caller and runs with umask 077:
+    its files (a server's data) are readable by their owner only, as are the log and pid files.
     """
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if log_path.exists():
         log_path.replace(log_path.with_name(log_path.name + ".1"))
-    with open(log_path, "ab") as log_file:
+    with open_private(log_path) as log_file:
         proc = subprocess.Popen(
             argv,
             stdin=subprocess.DEVNULL,
@@ -173,6 +184,7 @@ def start_detached(argv: list[str], *, log_path: Path, pid_path: Path, cwd: Path
             stderr=subprocess.STDOUT,
             cwd=cwd,
             start_new_session=True,
+            umask=OWNER_ONLY_UMASK,
         )
     _children[proc.pid] = proc
     _write_pid(pid_path, proc.pid)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import threading
 from collections.abc import Callable, Iterator
@@ -11,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from deploy import local_influx, local_kafka, local_secrets
-from deploy.processes import Log, ServerError, free_ports, http_ok, port_open
+from deploy import local_influx, local_kafka, local_secrets, private_files
+from deploy.processes import Log, ServerError, free_ports, http_ok, open_private, port_open
 from streams.infra.settings import Settings
 
 KAFKA = "kafka"
@@ -138,8 +139,8 @@ def status(settings: Settings) -> StackStatus:
 @contextmanager
 def _state_lock(state_dir: Path) -> Iterator[None]:
     """Serialise `up`/`down` of one state dir across processes."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with open(state_dir / ".stack.lock", "w") as lock_file:
+    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open_private(state_dir / ".stack.lock", "w") as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
             yield
@@ -191,6 +192,9 @@ def up(settings: Settings, log: Log = print) -> StackStatus:
     """
     emit = _locked_log(log)
     with _state_lock(settings.state_dir):
+        repaired = private_files.make_private(settings.state_dir)  # a state dir made before 0700/0600
+        if repaired:
+            emit(f"State dir {settings.state_dir}: {repaired} entries made readable by their owner only")
         if settings.local_stack_secured:  # before the threads: both servers use the same logins
             local_secrets.ensure_logins(settings)
             if settings.uses_local_kafka:
@@ -206,7 +210,13 @@ def up(settings: Settings, log: Log = print) -> StackStatus:
             tasks[KAFKA] = lambda: local_kafka.ensure_running(settings, emit)
         else:
             tasks[KAFKA] = lambda: _check_kafka(settings, emit)
-        _run_all(tasks)
+        try:
+            _run_all(tasks)
+        except ServerError:
+            with contextlib.suppress(ServerError, OSError):  # never hide why the start failed
+                private_files.make_private(settings.state_dir)
+            raise
+        private_files.make_private(settings.state_dir)  # the configs, logs and pid files written here
     return status(settings)
 
 

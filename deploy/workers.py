@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from deploy.processes import free_ports, terminate
+from deploy import influx_roles
+from deploy.processes import OWNER_ONLY_UMASK, free_ports, open_private, terminate
 from streams.infra.settings import Settings
 
 
@@ -49,18 +50,22 @@ def spawn_cli(
     args: list[str], settings: Settings, log_name: str, extra_env: Mapping[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], Path]:
     """Start `ivigwatch ARGS...` as a child process with these settings (plus `extra_env`), its
-    output appended to `<state dir>/logs/LOG_NAME.log`; returns the process and the log's path."""
+    output appended to `<state dir>/logs/LOG_NAME.log`; returns the process and the log's path.
+
+    The child gets only the InfluxDB logins its command uses (`influx_roles`), and umask 077: its
+    log, Faust data dir and other files are readable by their owner only."""
     log_dir = settings.state_dir / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     log_path = log_dir / f"{log_name}.log"
-    env = {**os.environ, **settings.to_env(), **(extra_env or {})}
-    with log_path.open("ab") as log:
+    env = influx_roles.child_env(args, {**os.environ, **settings.to_env(), **(extra_env or {})})
+    with open_private(log_path) as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "streams.apps.cli.main", *args],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             env=env,
+            umask=OWNER_ONLY_UMASK,
         )
     return process, log_path
 

@@ -17,8 +17,9 @@ from models.state import Reading, SessionState
 from streams.infra.sinks.influx.influx_client import InfluxClient
 from streams.infra.sinks.influx.line_protocol import ALERTS, INFUSION, PROFILES, SYMPTOMS, VITALS
 
-PSEUDONYM = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-"""The contract's pseudonymous id pattern; it also keeps ids safe inside an InfluxQL string."""
+PSEUDONYM = re.compile(r"\A[A-Za-z0-9._-]{1,64}\Z")
+"""The contract's pseudonymous id pattern; it also keeps ids safe inside an InfluxQL string. Check with
+`fullmatch`: `$` would let a trailing newline through ("pt-1\\n")."""
 
 
 class SessionNotFound(LookupError):
@@ -121,7 +122,7 @@ def rule_session(record: SessionRecord) -> SessionState:
 
 def check_id(value: str, what: str = "session id") -> str:
     """A pseudonymous id, or ValueError: it is put into InfluxQL as a string literal."""
-    if not PSEUDONYM.match(value):
+    if not PSEUDONYM.fullmatch(value):
         raise ValueError(f"not a valid {what}: use letters, digits, '.', '_' or '-' (at most 64)")
     return value
 

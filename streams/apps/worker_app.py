@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 import faust
+from faust.web.base import BlueprintManager
 
 from streams.infra.kafka.kafka_clients import faust_credentials
 from streams.infra.settings import Settings
@@ -51,7 +52,13 @@ def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
         "web_enabled": True,
         "web_host": settings.web_host,
         "web_port": port,
-        "web_tables_enabled": False,  # the /table endpoints would serve patient state
+        # Faust's own pages are off, /healthz is the one page (_register_healthz): /table would serve
+        # patient state, /router the cluster's workers, /, /graph and /performance internals.
+        "web_tables_enabled": False,
+        "web_router_enabled": False,
+        "web_stats_enabled": False,
+        "web_graph_enabled": False,
+        "web_metrics_enabled": False,
         "consumer_auto_offset_reset": "earliest",
         "producer_acks": -1,
         "broker_commit_every": 1000,
@@ -92,6 +99,10 @@ def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
 
 
 def _register_healthz(app: faust.App, role: Role) -> None:
+    """/healthz as the web server's only page: Faust's built-in pages (the index at /, which has no
+    setting of its own, and any its settings leave on) are dropped before the server applies them."""
+    app.web.blueprints = BlueprintManager()
+
     async def healthz(web: Any, request: Any) -> Any:
         assigned = app.consumer.assignment() if app.consumer else set()
         return web.json(

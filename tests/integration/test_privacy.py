@@ -20,8 +20,10 @@ from typing import Any
 import pytest
 
 from deploy import local_secrets
+from deploy.processes import http_request
 from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
 from streams.infra.settings import Settings
+from streams.infra.sinks.influx.influx_client import InfluxClient
 from tests.integration.conftest import (
     Collector,
     Live,
@@ -167,3 +169,18 @@ async def test_no_patient_value_in_any_log_line_or_error_text(
             assert marker not in text, f"{marker!r} appears in {where}"
         for secret in secrets:
             assert secret not in text, f"a generated password appears in {where}"
+
+
+async def test_influxdb_statistics_pages_show_no_patient_value(live: Live) -> None:
+    """InfluxDB 1.6 serves /debug/vars, /debug/requests and /metrics without a login (SECURITY.md): a
+    marked reading just written appears in none of them, nor does its patient's id."""
+    settings = live.settings
+    patient = new_patient()
+    line = f'privacy_probe,patient_id={patient} temperature_c={TEMPERATURE},note="{TEXT}"'
+    async with InfluxClient(settings, role="writer") as writer:
+        assert (await writer.write_once([line])).written == 1
+    for path in ("/debug/vars", "/debug/requests?seconds=1", "/metrics"):
+        status, body = http_request(f"{settings.influx_base_url}{path}", timeout=15.0)
+        text = body.decode(errors="replace")
+        for marker in (*MARKERS, patient):
+            assert marker not in text, f"{marker!r} appears in {path} (HTTP {status})"

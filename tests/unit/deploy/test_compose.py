@@ -69,3 +69,46 @@ def test_separate_writer_and_reader_users_and_kafka_stays_inside_the_network() -
     assert "IVIGWATCH_INFLUX_READ_PASSWORD" in SERVICES["grafana"]["environment"]
     assert "IVIGWATCH_INFLUX_PASSWORD" not in SERVICES["grafana"]["environment"]
     assert SERVICES["writer"]["depends_on"]["influx-setup"] == {"condition": "service_completed_successfully"}
+
+
+INFLUX_LOGINS = {
+    "writer": ("IVIGWATCH_INFLUX_USERNAME", "IVIGWATCH_INFLUX_PASSWORD"),
+    "reader": ("IVIGWATCH_INFLUX_READ_USERNAME", "IVIGWATCH_INFLUX_READ_PASSWORD"),
+    "admin": ("IVIGWATCH_INFLUX_ADMIN_USERNAME", "IVIGWATCH_INFLUX_ADMIN_PASSWORD"),
+}
+
+
+def influx_logins(service: str) -> set[str]:
+    env = SERVICES[service].get("environment", {})
+    return {role for role, names in INFLUX_LOGINS.items() if any(name in env for name in names)}
+
+
+def test_only_the_writer_service_holds_the_writer_login() -> None:
+    # the writer user may DELETE, DROP SERIES and DROP RETENTION POLICY (SECURITY.md)
+    ours = [name for name, service in SERVICES.items() if service.get("image") == "ivigwatch:local"]
+    held = {name: influx_logins(name) for name in ours}
+    assert held == {
+        "rules": set(),
+        "influx-setup": {"admin"},
+        "writer": {"writer"},
+        "pager": set(),
+        "watchdog": set(),
+        "simulator": set(),
+    }
+    assert SERVICES["writer"]["environment"]["IVIGWATCH_INFLUX_USERNAME"] == "ivigwatch-writer"
+
+
+def test_influxdb_debug_pages_and_metrics_need_a_login() -> None:
+    influx = SERVICES["influxdb"]["environment"]
+    # pprof-auth-enabled puts /debug/pprof, /debug/vars and /debug/requests behind an admin login,
+    # but only with pprof-enabled; ping-auth-enabled puts /ping, /status, /health, /metrics behind one
+    assert influx["INFLUXDB_HTTP_AUTH_ENABLED"] == "true"
+    assert influx["INFLUXDB_HTTP_PPROF_ENABLED"] == "true"
+    assert influx["INFLUXDB_HTTP_PPROF_AUTH_ENABLED"] == "true"
+    assert influx["INFLUXDB_HTTP_PING_AUTH_ENABLED"] == "true"
+    assert influx["INFLUXDB_HTTP_DEBUG_PPROF_ENABLED"] == "false"
+    assert influx["INFLUXDB_HTTP_LOG_ENABLED"] == "false"
+    assert influx["INFLUXDB_DATA_QUERY_LOG_ENABLED"] == "false"
+    check = " ".join(SERVICES["influxdb"]["healthcheck"]["test"])
+    assert "-K -" in check and "/ping" in check  # the login goes to curl on stdin
+    assert "-u " not in check and "PASSWORD@" not in check

@@ -105,6 +105,14 @@ def test_influx_config_stays_in_state_dir_and_on_loopback(tmp_path: Path) -> Non
     assert "${" not in text
 
 
+def test_influx_serves_no_profiling_page_and_no_request_log(tmp_path: Path) -> None:
+    http = tomllib.loads(render_config(InfluxPaths.of(tmp_path), 28086, 28088))["http"]
+    assert http["pprof-enabled"] is False  # /debug/pprof/* answer 404
+    assert http["debug-pprof-enabled"] is False  # nothing on localhost:6060
+    assert http["log-enabled"] is False
+    assert http["unix-socket-enabled"] is False
+
+
 def test_influxql_identifier_quoting() -> None:
     assert quote_identifier("ivigwatch") == '"ivigwatch"'
     assert quote_identifier('a"b\\c') == '"a\\"b\\\\c"'
