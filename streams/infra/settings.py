@@ -138,6 +138,25 @@ class Settings(BaseSettings):
     console_secret: SecretStr | None = Field(
         None, description="Key signing console sessions; unset = random (logins end at restart)"
     )
+    console_hosts: str | None = Field(
+        None,
+        description="Host names the console answers to besides localhost, 127.0.0.1, [::1] and its bind host "
+        "(comma-separated `name` or `name:port`, e.g. the reverse proxy's public name)",
+    )
+    console_login_free_failures: int = Field(
+        3, ge=1, description="Failed console logins from one address for one name before tries are delayed"
+    )
+    console_login_client_free_failures: int = Field(
+        10, ge=1, description="Failed console logins from one address (any names) before tries are delayed"
+    )
+    console_login_max_delay_seconds: float = Field(
+        300.0, ge=1.0, description="Cap of the delay between login tries (it doubles from 1 s per failure)"
+    )
+    console_trusted_proxies: str | None = Field(
+        None,
+        description="IP addresses of reverse proxies whose X-Forwarded-For names the console's client "
+        "(comma-separated); unset = the remote address is the client",
+    )
     nurse_id: str | None = Field(None, description="Who `ivigwatch ack/resolve` act as (the `by` field)")
     pager_webhook_url: SecretStr | None = Field(
         None, description="Webhook the pager bridge posts to (may hold a token: never logged); unset = off"

@@ -242,3 +242,43 @@ async def test_the_mute_button_toggles(page: Page) -> None:
     await mute.click()
     await expect(mute).to_have_attribute("aria-pressed", before)
     await screenshot(page, "mute-back")
+
+
+async def test_logging_out_in_another_tab_ends_this_tabs_live_alerts(page: Page) -> None:
+    """The session's alert stream ends at its logout: the other tab stops showing live alerts and goes
+    to the login form (its stream would otherwise go on delivering patients' alerts)."""
+    await expect(page.locator("span#connection")).to_have_text(re.compile("live"), timeout=15_000)
+    other = await page.context.new_page()
+    await other.goto("/")
+    async with other.expect_navigation():
+        await other.click("#logout")
+    started = time.monotonic()
+    await expect(page).to_have_url(re.compile(r"/login$"), timeout=10_000)
+    print(f"logout in another tab -> this tab on the login form: {time.monotonic() - started:.1f} s")
+    await expect(page.locator("input#username")).to_be_visible()
+    await screenshot(page, "logged-out-in-another-tab")
+
+
+async def test_the_login_form_says_how_long_to_wait_after_repeated_failures(
+    anonymous: BrowserContext,
+) -> None:
+    """Failed logins slow down the computer they come from: the form says so instead of checking."""
+    tab = await anonymous.new_page()
+    name = "rn-e2e-typo"
+    await tab.goto("/login")
+    for _ in range(3):
+        response = await anonymous.request.post(
+            "/login", form={"username": name, "password": "not-it"}, max_redirects=0
+        )
+        assert response.status == 303
+    for _ in range(3):  # the first delay is 1 s: on a slow machine the click may come after it
+        await tab.fill("input#username", name)
+        await tab.fill("input#password", "not-it")
+        async with tab.expect_navigation():
+            await tab.click("button#login")
+        if await tab.locator("#login-wait").count():
+            break
+        assert re.search(r"/login\?error=1$", tab.url), tab.url
+    await expect(tab.locator("#login-wait")).to_contain_text("Too many failed logins")
+    await expect(tab.locator("input#username")).to_be_visible()
+    await screenshot(tab, "login-throttled")

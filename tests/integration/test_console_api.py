@@ -1,12 +1,15 @@
 """The nurse console on the real stack: started in-process against the live fixture's Kafka and
 InfluxDB (rules worker and writer running). An event produced to Kafka reaches /api/alerts and
 /api/stream within seconds; an ack from the console goes to ivig.actions.v1 and the alert becomes
-acknowledged once the rules worker has processed it; anonymous requests are refused."""
+acknowledged once the rules worker has processed it; anonymous requests are refused; password guessing
+is throttled per client, a stream ends at logout, a logout outlives a restart, foreign Host names get
+421."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import json
 import os
 import subprocess
@@ -19,8 +22,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from yarl import URL
 
-from streams.apps.console.auth import hash_password
+from streams.apps.console.auth import COOKIE, hash_password
+from streams.apps.console.revocations import revocation_path
 from streams.apps.console.web_app import running_console
 from streams.infra.kafka import kafka_clients
 from streams.infra.kafka.topics import ACTIONS_TOPIC, EVENTS_TOPIC
@@ -204,6 +209,89 @@ async def test_anonymous_requests_are_refused(console: Console) -> None:
             token = base64.b64encode(f"{NURSE}:{password}".encode()).decode()
             basic = await anonymous.get("/api/alerts", headers={"Authorization": f"Basic {token}"})
             assert basic.status == status
+
+
+def basic(password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{NURSE}:{password}".encode()).decode()}
+
+
+async def test_basic_guessing_is_throttled_for_that_client_only(console: Console) -> None:
+    """A guessing loop against HTTP Basic: a few passwords are checked, the rest answered 429 at once."""
+    answers: collections.Counter[int] = collections.Counter()
+    retry_after: set[str] = set()
+    stop = time.monotonic() + 3.0
+
+    async def guesser(worker: int, http: aiohttp.ClientSession) -> None:
+        n = 0
+        while time.monotonic() < stop:
+            n += 1
+            async with http.get("/api/alerts", headers=basic(f"guess-{worker}-{n}")) as response:
+                answers[response.status] += 1
+                if response.status == 429:
+                    retry_after.add(response.headers["Retry-After"])
+
+    async with aiohttp.ClientSession(console.url) as http:
+        began = time.monotonic()
+        await asyncio.gather(*(guesser(w, http) for w in range(4)))
+        took = time.monotonic() - began
+        print(f"Basic guessing for {took:.1f} s: {dict(answers)} ({answers[401] / took:.1f} checked/s)")
+        assert set(answers) == {401, 429}
+        assert answers[401] <= 5  # 3 free, then one after 1 s and one after 2 more
+        assert retry_after <= {"1", "2", "3", "4"}
+        assert (await http.get("/api/alerts", headers=basic(PASSWORD))).status == 429  # not checked
+    other = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))  # the nurse elsewhere: not locked out
+    async with aiohttp.ClientSession(console.url, connector=other) as elsewhere:
+        assert (await elsewhere.get("/api/alerts", headers=basic(PASSWORD))).status == 200
+    assert (await console.http.get("/api/alerts")).status == 200  # open sessions are not touched
+
+
+async def test_the_stream_ends_at_logout_and_the_cookie_stays_dead(console: Console) -> None:
+    cookie = console.http.cookie_jar.filter_cookies(URL(console.url))[COOKIE].value
+    async with console.http.get("/api/stream") as response:
+        stream = Stream(response)
+        assert (await stream.next(10))[0] == "snapshot"
+        out = await console.http.post("/logout", allow_redirects=False)
+        assert out.status == 303
+        started = time.monotonic()
+        assert await stream.next(2.0) == ("end", {"reason": "logged_out"})
+        while await asyncio.wait_for(response.content.readany(), 2.0):
+            pass
+        print(f"logout -> end of stream: {time.monotonic() - started:.3f} s")
+    async with aiohttp.ClientSession(console.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as copy:
+        copy.cookie_jar.update_cookies({COOKIE: cookie})
+        assert (await copy.get("/api/alerts")).status == 401
+
+
+async def test_a_logout_outlives_a_restart_of_the_console(live: Live) -> None:
+    settings = console_settings(live)
+    jar = aiohttp.CookieJar(unsafe=True)
+    async with (
+        running_console(settings, "127.0.0.1", 0) as url,
+        aiohttp.ClientSession(url, cookie_jar=jar) as http,
+    ):
+        assert (await http.post("/login", data={"username": NURSE, "password": PASSWORD})).status == 200
+        cookie = jar.filter_cookies(URL(url))[COOKIE].value
+        assert (await http.post("/logout")).status == 200
+    mode = revocation_path(settings.state_dir).stat().st_mode & 0o777
+    assert mode == 0o600, oct(mode)
+    async with (
+        running_console(settings, "127.0.0.1", 0) as url,
+        aiohttp.ClientSession(url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as restarted,
+    ):
+        restarted.cookie_jar.update_cookies({COOKIE: cookie})
+        assert (await restarted.get("/api/alerts")).status == 401
+
+
+async def test_a_request_naming_another_host_is_refused(console: Console) -> None:
+    port = console.url.rsplit(":", 1)[1]
+    rebinding = {"Host": f"attacker.example:{port}", "Origin": f"http://attacker.example:{port}"}
+    async with aiohttp.ClientSession(console.url) as http:
+        assert (await http.get("/api/alerts", headers={**rebinding, **basic(PASSWORD)})).status == 421
+        login = await http.post(
+            "/login", data={"username": NURSE, "password": PASSWORD}, headers=rebinding, allow_redirects=False
+        )
+        assert login.status == 421
+        assert (await http.get("/healthz", headers={"Host": f"localhost:{port}"})).status == 200
 
 
 def test_the_console_command_prints_its_url_and_serves(live: Live) -> None:

@@ -1,15 +1,21 @@
 """The nurse console: live open alerts (SSE), nurse actions to `ivig.actions.v1`, session charts.
 
-- `auth`: scrypt password hashes, accounts from settings, signed session cookies, the middleware
-  refusing anonymous requests and the CSRF header check, login and logout
+- `auth`: scrypt password hashes, accounts from settings, throttled logins, signed session cookies
+  and their revocation
+- `access`: the middleware refusing anonymous requests (cookie or Basic), cross-site posts and posts
+  without the CSRF header; the login and logout handlers
+- `hosts`: the host names the console answers to (Host and Origin checks against DNS rebinding)
+- `clients`: who a request comes from (the remote address, or what a trusted reverse proxy forwarded)
+- `throttle`: pure failed-login throttle, a growing delay per client and per (client, name)
+- `revocations`: ended sessions on disk (0600, atomic), so a logout outlives a restart
 - `alertbook`: pure fold of alert messages into open alerts (severity, then age) and recently resolved
 - `feed`: `ivig.alerts.v1` (and notes on `ivig.actions.v1`) from the beginning into the alert book,
   each change fanned out to the SSE clients
-- `actions`: the producer of nurse actions, keyed by patient_id
+- `action_sender`: the producer of nurse actions, keyed by patient_id
 - `api`: the JSON API and the SSE stream (`/api/*`), nurse actions as the logged-in nurse
 - `sessionview`: a stored session as the session page's JSON
 - `templates`: the HTML shells; `static/`: the scripts and the stylesheet (no libraries)
-- `app`: routes, `create_console_app(settings)` and `running_console(settings)`
+- `web_app`: routes, `create_console_app(settings)` and `running_console(settings)`
 
 The contract (routes, auth, SSE, DOM ids) is docs/console-contract.md.
 """

@@ -6,6 +6,7 @@ The handlers share one `Console` (feed, action sink, session loader, rules) stor
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -16,9 +17,9 @@ from pydantic import ValidationError
 
 from models.events import NurseAction
 from models.ruleset import RuleSet
-from streams.apps.console import auth
+from streams.apps.console import access
 from streams.apps.console.action_sender import ActionNotSent, ActionSink
-from streams.apps.console.feed import Feed
+from streams.apps.console.feed import Feed, Subscriber
 from streams.apps.sessions import PSEUDONYM, SessionNotFound, SessionRecord, load_session
 from streams.infra.settings import Settings
 from streams.infra.sinks.influx.influx_client import InfluxClient, InfluxUnavailable
@@ -67,31 +68,68 @@ def _sse(event: str, data: str) -> bytes:
 
 
 async def api_stream(request: web.Request) -> web.StreamResponse:
-    """Server-sent events: `snapshot` on connect, then `alert` with one AlertView per change."""
+    """Server-sent events: `snapshot` on connect, then `alert` with one AlertView per change. When its
+    session ends (logout, expiry; a Basic-auth stream after one session's length) the stream sends
+    `end` {"reason": "logged_out" | "expired"} and closes."""
     feed = request.app[CONSOLE_KEY].feed
+    authenticator = request.app[access.AUTH_KEY]
+    session = access.session_of(request)
+    ends = session.ends if session is not None else authenticator.clock() + authenticator.session_seconds
     response = web.StreamResponse(
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
     await response.prepare(request)
     subscriber, snapshot = feed.subscribe()
+    logged_out = asyncio.Event()
+
+    def end() -> None:
+        logged_out.set()
+        with contextlib.suppress(asyncio.QueueFull):
+            subscriber.queue.put_nowait(None)  # wakes the relay
+
+    unwatch = authenticator.watch(session.nonce, end) if session is not None else (lambda: None)
     try:
         await response.write(
             b"retry: 2000\n\n" + _sse("snapshot", json.dumps(snapshot, separators=(",", ":")))
         )
-        while not subscriber.dropped or not subscriber.queue.empty():
-            try:
-                text = await asyncio.wait_for(subscriber.queue.get(), KEEPALIVE_SECONDS)
-            except TimeoutError:
-                await response.write(b": keepalive\n\n")
-                continue
-            if text is None:
-                break
-            await response.write(_sse("alert", text))
+        reason = await _relay(response, subscriber, logged_out, lambda: ends - authenticator.clock())
+        if reason is not None:  # the page stops following and goes to the login form
+            await response.write(_sse("end", json.dumps({"reason": reason})))
     except (ConnectionResetError, asyncio.CancelledError):
         pass  # the browser went away (or the server stops)
     finally:
+        unwatch()
         feed.unsubscribe(subscriber)
     return response
+
+
+async def _relay(
+    response: web.StreamResponse,
+    subscriber: Subscriber,
+    logged_out: asyncio.Event,
+    seconds_left: Callable[[], float],
+) -> str | None:
+    """Send the subscriber's alert views until its session ends (returns why) or the feed drops it
+    or stops (None: the browser reconnects)."""
+    while not subscriber.dropped or not subscriber.queue.empty():
+        if logged_out.is_set():
+            return "logged_out"
+        left = seconds_left()
+        if left <= 0:
+            return "expired"
+        wait = min(KEEPALIVE_SECONDS, left)
+        try:
+            text = await asyncio.wait_for(subscriber.queue.get(), wait)
+        except TimeoutError:
+            if wait == KEEPALIVE_SECONDS:
+                await response.write(b": keepalive\n\n")
+            continue
+        if logged_out.is_set():
+            return "logged_out"
+        if text is None:
+            return None
+        await response.write(_sse("alert", text))
+    return None
 
 
 def _now() -> str:
@@ -136,7 +174,7 @@ async def api_action(request: web.Request) -> web.Response:
                 "type": kind,
                 "alert_id": alert_id,
                 "patient_id": entry.alert.patient_id,
-                "by": auth.nurse(request),
+                "by": access.nurse(request),
                 "ts": _now(),
                 "note": note,
             }
@@ -155,7 +193,7 @@ async def api_action(request: web.Request) -> web.Response:
 async def api_session(request: web.Request) -> web.Response:
     console = request.app[CONSOLE_KEY]
     session_id = request.match_info["session_id"]
-    if not PSEUDONYM.match(session_id):
+    if not PSEUDONYM.fullmatch(session_id):
         return web.json_response({"error": "not a valid session id"}, status=400)
     try:
         record = await console.sessions(session_id)

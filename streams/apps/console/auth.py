@@ -1,8 +1,9 @@
-"""Nurse accounts, password hashes, signed session cookies and the middleware refusing anonymous requests.
+"""Nurse accounts, password hashes, throttled logins and signed session cookies (the HTTP side: `access`).
 
 Passwords are hashed with the standard library's scrypt (salted), in the contract's format
 `scrypt$n$r$p$salt_b64$hash_b64`; they are never stored, logged or echoed in clear. A session is a
-signed, HttpOnly, SameSite=Strict cookie holding the nurse's name, when it was issued and a nonce.
+signed, HttpOnly, SameSite=Strict cookie holding the nurse's name, when it was issued and a nonce;
+a logout revokes its nonce (kept on disk by `revocations` when the signing key is fixed).
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
-from aiohttp import web
+from streams.apps.console.revocations import RevocationStore
+from streams.apps.console.throttle import LoginThrottle, whole_seconds
+
+log = logging.getLogger(__name__)
 
 SCHEME = "scrypt"
 SCRYPT_N, SCRYPT_R, SCRYPT_P, KEY_BYTES, SALT_BYTES = 2**14, 8, 1, 32, 16
@@ -28,22 +32,8 @@ MAX_N, MAX_R, MAX_P = 2**20, 32, 16
 
 COOKIE = "ivigwatch_session"
 SESSION_SECONDS = 12 * 3600  # one nursing shift
-CSRF_HEADER, CSRF_VALUE = "X-Requested-With", "ivigwatch"
 NURSE_NAME = re.compile(r"^[A-Za-z0-9._@-]{1,64}$")
 """A nurse's account name: it becomes the `by` of nurse actions (1-64 characters)."""
-
-PUBLIC = frozenset(
-    {
-        ("GET", "/login"),
-        ("POST", "/login"),
-        ("GET", "/healthz"),
-        ("GET", "/static/console.css"),
-        ("GET", "/static/favicon.svg"),
-    }
-)
-"""What an anonymous request may reach: the login form, its stylesheet and icon, the health check."""
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 class AccountsError(ValueError):
@@ -121,17 +111,52 @@ def parse_accounts(text: str | None) -> dict[str, str]:
     return accounts
 
 
+@dataclass(frozen=True)
+class Session:
+    """A valid session cookie's nurse, nonce, and when it ends (epoch seconds)."""
+
+    user: str
+    nonce: str
+    ends: float
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins from this client (for this name): no password was checked."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"too many failed logins; try again in {whole_seconds(retry_after)} s")
+        self.retry_after = retry_after
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """(name, password) of an `Authorization: Basic` header, or None when it is not one."""
+    if not header or not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+    except (ValueError, binascii.Error):
+        return None
+    name, colon, password = decoded.partition(":")
+    return (name, password) if colon and name and password else None
+
+
 @dataclass
 class Authenticator:
-    """Checks passwords and session cookies against the configured accounts."""
+    """Checks passwords (throttled per client) and session cookies against the configured accounts."""
 
     accounts: dict[str, str]
     secret: bytes
     session_seconds: int = SESSION_SECONDS
     clock: Callable[[], float] = time.time
+    throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    store: RevocationStore | None = None
+    """Where revocations are kept across restarts (only with a fixed signing key)."""
     revoked: dict[str, float] = field(default_factory=dict)
     """Nonces of sessions ended by logout, until they would have expired anyway."""
-    failures: dict[str, list[float]] = field(default_factory=dict)
+    not_before: float = 0.0
+    """Sessions issued before this are refused (set when the revocation file could not be read)."""
+    watchers: dict[str, list[Callable[[], None]]] = field(default_factory=dict, repr=False)
+    """Called when the session of that nonce is revoked (its open alert streams end)."""
 
     # --- passwords -------------------------------------------------------------------------
     def check_password(self, name: str, password: str) -> bool:
@@ -140,24 +165,35 @@ class Authenticator:
         ok = verify_password(password, stored or _DUMMY_HASH)
         return ok and stored is not None
 
-    def throttled(self, name: str) -> bool:
-        """Five failed logins for a name within five minutes lock it for the rest of those minutes."""
-        now = self.clock()
-        recent = [t for t in self.failures.get(name, []) if now - t < 300]
-        self.failures[name] = recent
-        return len(recent) >= 5
-
-    async def login(self, name: str, password: str) -> bool:
-        if self.throttled(name):
-            return False
+    async def login(self, client: str, name: str, password: str) -> bool:
+        """Whether `password` is `name`'s, tried from `client` (the remote address). Raises
+        LoginThrottled, without checking anything, while that client (for that name) must wait."""
+        wait = self.throttle.begin(client, name)
+        if wait > 0:
+            raise LoginThrottled(wait)
         ok = await asyncio.get_running_loop().run_in_executor(None, self.check_password, name, password)
         if ok:
-            self.failures.pop(name, None)
+            self.throttle.succeeded(client, name)
+            return True
+        wait = self.throttle.retry_after(client, name)
+        if wait > 0:
+            log.warning(
+                "console login failed for %r from %s; its next try waits %d s",
+                name[:64],
+                client,
+                whole_seconds(wait),
+            )
         else:
-            self.failures.setdefault(name, []).append(self.clock())
-            if len(self.failures) > 10_000:  # bounded: forget the oldest names
-                self.failures.pop(next(iter(self.failures)))
-        return ok
+            log.info("console login failed for %r from %s", name[:64], client)
+        return False
+
+    async def basic_user(self, client: str, header: str | None) -> str | None:
+        """The nurse named by an `Authorization: Basic` header with a right password; raises
+        LoginThrottled like `login`."""
+        credentials = basic_credentials(header)
+        if credentials is None:
+            return None
+        return credentials[0] if await self.login(client, *credentials) else None
 
     # --- session cookies -------------------------------------------------------------------
     def _mac(self, payload: str) -> str:
@@ -169,8 +205,9 @@ class Authenticator:
         payload = f"{name}|{int(self.clock())}|{secrets.token_urlsafe(12)}"
         return f"{payload}.{self._mac(payload)}"
 
-    def user_of(self, token: str | None) -> str | None:
-        """The nurse a session token belongs to, or None (tampered, expired, revoked, unknown name)."""
+    def session(self, token: str | None) -> Session | None:
+        """The session of a token, or None (tampered, expired, revoked, from before `not_before`,
+        unknown name)."""
         if not token or "." not in token:
             return None
         payload, _, mac = token.rpartition(".")
@@ -185,102 +222,45 @@ class Authenticator:
         now = self.clock()
         if not 0 <= now - issued < self.session_seconds or nonce in self.revoked:
             return None
-        return name if name in self.accounts else None
+        if issued < int(self.not_before) or name not in self.accounts:
+            return None
+        return Session(name, nonce, float(issued + self.session_seconds))
+
+    def user_of(self, token: str | None) -> str | None:
+        """The nurse a session token belongs to, or None."""
+        session = self.session(token)
+        return None if session is None else session.user
 
     def revoke(self, token: str | None) -> None:
-        if token and self.user_of(token) is not None:
-            now = self.clock()
-            self.revoked = {n: exp for n, exp in self.revoked.items() if exp > now}
-            self.revoked[token.rpartition(".")[0].rpartition("|")[2]] = now + self.session_seconds
+        """End a session now: refused from now on (after a restart too, with a store), streams closed."""
+        session = self.session(token)
+        if session is None:
+            return
+        now = self.clock()
+        self.revoked = {n: ends for n, ends in self.revoked.items() if ends > now}
+        self.revoked[session.nonce] = session.ends
+        if self.store is not None:
+            try:
+                self.revoked = {**self.store.save(self.revoked, now), **self.revoked}
+            except OSError as exc:
+                log.error(  # noqa: TRY400 - the traceback would say no more than this
+                    "could not save the ended console session to %s (%s): "
+                    "a restart of the console would accept it again until it expires",
+                    self.store.path,
+                    exc.strerror or type(exc).__name__,
+                )
+        for callback in self.watchers.pop(session.nonce, []):
+            callback()
 
-    def basic_user(self, header: str | None) -> str | None:
-        """The nurse named by an `Authorization: Basic` header with a right password (blocking)."""
-        if not header or not header.lower().startswith("basic "):
-            return None
-        try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
-        except (ValueError, binascii.Error):
-            return None
-        name, colon, password = decoded.partition(":")
-        if not colon or self.throttled(name):
-            return None
-        return name if self.check_password(name, password) else None
+    def watch(self, nonce: str, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call `callback` when the session of `nonce` is revoked; returns the function that stops it."""
+        self.watchers.setdefault(nonce, []).append(callback)
 
+        def stop() -> None:
+            callbacks = self.watchers.get(nonce, [])
+            if callback in callbacks:
+                callbacks.remove(callback)
+            if not callbacks:
+                self.watchers.pop(nonce, None)
 
-AUTH_KEY = web.AppKey("authenticator", Authenticator)
-_USER: Any = web.RequestKey("user", str) if hasattr(web, "RequestKey") else "user"  # aiohttp >= 3.14
-
-
-def nurse(request: web.Request) -> str:
-    """The logged-in nurse of a request that passed `auth_middleware`."""
-    return str(request[_USER])
-
-
-def same_origin(request: web.Request) -> bool:
-    """A browser's form post carries Origin; when it does, it must be this console's own."""
-    origin = request.headers.get("Origin")
-    return origin is None or origin == f"{request.scheme}://{request.host}"
-
-
-def _refuse(request: web.Request) -> web.StreamResponse:
-    if request.path.startswith("/api/"):
-        return web.json_response(
-            {"error": "login required"},
-            status=401,
-            headers={"WWW-Authenticate": 'Basic realm="ivigwatch", charset="UTF-8"'},
-        )
-    if request.path.startswith("/static/"):
-        return web.Response(status=401, text="login required")
-    raise web.HTTPSeeOther("/login")
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every page and API needs a session cookie (or Basic auth on /api/*); POSTs need the CSRF header."""
-    auth = request.app[AUTH_KEY]
-    if (request.method, request.path) in PUBLIC:
-        return await handler(request)
-    user = auth.user_of(request.cookies.get(COOKIE))
-    if user is None and request.path.startswith("/api/") and "Authorization" in request.headers:
-        header = request.headers["Authorization"]
-        user = await asyncio.get_running_loop().run_in_executor(None, auth.basic_user, header)
-    if user is None:
-        return _refuse(request)
-    request[_USER] = user
-    if request.method == "POST":
-        if request.path == "/logout":  # the page's log-out button is a plain form post
-            if not same_origin(request):
-                return web.json_response({"error": "cross-origin form post refused"}, status=403)
-        elif request.headers.get(CSRF_HEADER) != CSRF_VALUE:
-            return web.json_response({"error": f"missing header {CSRF_HEADER}: {CSRF_VALUE}"}, status=403)
-    return await handler(request)
-
-
-async def login_page_post(request: web.Request) -> web.StreamResponse:
-    """POST /login: a right name and password set the session cookie and go to /."""
-    if not same_origin(request):
-        return web.json_response({"error": "cross-origin form post refused"}, status=403)
-    form = await request.post()
-    name, password = str(form.get("username", "")), str(form.get("password", ""))
-    auth = request.app[AUTH_KEY]
-    if not name or not password or not await auth.login(name, password):
-        raise web.HTTPSeeOther("/login?error=1")
-    response = web.HTTPSeeOther("/")
-    response.set_cookie(
-        COOKIE,
-        auth.issue(name),
-        max_age=auth.session_seconds,
-        httponly=True,
-        samesite="Strict",
-        path="/",
-        secure=request.secure,
-    )
-    raise response
-
-
-async def logout(request: web.Request) -> web.StreamResponse:
-    """POST /logout: the session ends here and now (its cookie is refused from now on)."""
-    request.app[AUTH_KEY].revoke(request.cookies.get(COOKIE))
-    response = web.HTTPSeeOther("/login")
-    response.del_cookie(COOKIE, path="/")
-    raise response
+        return stop

@@ -34,8 +34,14 @@ def _bar(user: str) -> str:
 """
 
 
-def login_page(error: bool) -> str:
+def login_page(error: bool, wait: int | None = None) -> str:
+    """The login form; `wait`: too many failed logins from here, say how many seconds to wait."""
     message = '<p class="error" id="login-error">Wrong name or password.</p>' if error else ""
+    if wait is not None:
+        message = (
+            f'<p class="error" id="login-wait" role="alert">Too many failed logins from this computer. '
+            f"Wait {int(wait)} seconds, then try again.</p>"
+        )
     return (
         _head("Log in")
         + f"""<body class="login">

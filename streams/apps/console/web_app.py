@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from aiohttp import web
 
 from agents.rules.loader import load_rules
 from models.ruleset import RuleSet
-from streams.apps.console import auth
+from streams.apps.console import access, auth, clients, hosts
 from streams.apps.console.action_sender import ActionSink, KafkaActions
 from streams.apps.console.api import (
     CONSOLE_KEY,
@@ -31,7 +32,9 @@ from streams.apps.console.api import (
     api_stream,
 )
 from streams.apps.console.feed import Feed, KafkaFeed
+from streams.apps.console.revocations import RevocationFileError, RevocationStore, revocation_path
 from streams.apps.console.templates import console_page, login_page, session_page
+from streams.apps.console.throttle import LoginThrottle, ThrottlePolicy
 from streams.apps.sessions import PSEUDONYM
 from streams.infra.settings import Settings
 
@@ -56,18 +59,18 @@ def create_console_app(
     actions: ActionSink | None = None,
     sessions: SessionLoader | None = None,
     rules: RuleSet | None = None,
+    bind_host: str | None = None,
 ) -> web.Application:
-    """The console app. Raises auth.AccountsError when IVIGWATCH_CONSOLE_USERS is unset or malformed,
-    and agents.rules.loader.RuleFileError for a bad rule file. Kafka is reached when the app starts
-    (an unreachable broker raises aiokafka's KafkaConnectionError from `AppRunner.setup`)."""
+    """The console app (`bind_host`: the interface it will listen on, default IVIGWATCH_CONSOLE_HOST).
+    Raises auth.AccountsError when IVIGWATCH_CONSOLE_USERS is unset or malformed, hosts.HostsError or
+    clients.TrustedProxiesError for a bad IVIGWATCH_CONSOLE_HOSTS or IVIGWATCH_CONSOLE_TRUSTED_PROXIES,
+    and agents.rules.loader.RuleFileError for a bad rule file. Kafka is reached when the app starts (an
+    unreachable broker raises aiokafka's KafkaConnectionError from `AppRunner.setup`)."""
     accounts = auth.parse_accounts(
         settings.console_users.get_secret_value() if settings.console_users else None
     )
-    secret = (
-        settings.console_secret.get_secret_value().encode()
-        if settings.console_secret
-        else secrets.token_bytes(32)
-    )
+    host_check = hosts.HostCheck.build(settings.console_hosts, bind_host or settings.console_host)
+    proxies = clients.Clients.build(settings.console_trusted_proxies)
     console = Console(
         settings,
         feed if feed is not None else KafkaFeed(settings),
@@ -75,8 +78,10 @@ def create_console_app(
         sessions,
         rules if rules is not None else load_rules(settings.rules_file),
     )
-    app = web.Application(middlewares=[auth.auth_middleware])
-    app[auth.AUTH_KEY] = auth.Authenticator(accounts, secret)
+    app = web.Application(middlewares=[hosts.host_middleware, access.auth_middleware])
+    app[hosts.HOSTS_KEY] = host_check
+    app[clients.CLIENTS_KEY] = proxies
+    app[access.AUTH_KEY] = _authenticator(settings, accounts)
     app[CONSOLE_KEY] = console
     app.cleanup_ctx.append(_components)
     app.on_shutdown.append(_end_streams)
@@ -85,8 +90,8 @@ def create_console_app(
         [
             web.get("/healthz", healthz),
             web.get("/login", login_get),
-            web.post("/login", auth.login_page_post),
-            web.post("/logout", auth.logout),
+            web.post("/login", access.login_page_post),
+            web.post("/logout", access.logout),
             web.get("/", index),
             web.get("/sessions/{session_id}", session_get),
             web.get("/api/alerts", api_alerts),
@@ -97,6 +102,34 @@ def create_console_app(
         ]
     )
     return app
+
+
+def _authenticator(settings: Settings, accounts: dict[str, str]) -> auth.Authenticator:
+    """With IVIGWATCH_CONSOLE_SECRET set, sessions outlive a restart, and so do their revocations (kept
+    under the state dir); without it the key is random, and every old cookie is invalid anyway."""
+    policy = ThrottlePolicy(
+        free_failures=settings.console_login_free_failures,
+        client_free_failures=settings.console_login_client_free_failures,
+        max_delay=settings.console_login_max_delay_seconds,
+        forget_after=max(3600.0, settings.console_login_max_delay_seconds),
+    )
+    if not settings.console_secret:  # unset or empty
+        return auth.Authenticator(accounts, secrets.token_bytes(32), throttle=LoginThrottle(policy))
+    store = RevocationStore(revocation_path(settings.state_dir))
+    now, not_before, revoked = time.time(), 0.0, {}
+    try:
+        revoked = store.load(now)
+    except RevocationFileError as exc:
+        log.warning("%s: sessions from before this start are refused (nurses log in again)", exc)
+        not_before = now
+    return auth.Authenticator(
+        accounts,
+        settings.console_secret.get_secret_value().encode(),
+        throttle=LoginThrottle(policy),
+        store=store,
+        revoked=revoked,
+        not_before=not_before,
+    )
 
 
 async def _components(app: web.Application) -> AsyncIterator[None]:
@@ -133,20 +166,20 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def login_get(request: web.Request) -> web.Response:
-    if request.app[auth.AUTH_KEY].user_of(request.cookies.get(auth.COOKIE)) is not None:
+    if request.app[access.AUTH_KEY].user_of(request.cookies.get(auth.COOKIE)) is not None:
         raise web.HTTPSeeOther("/")
     return _html(login_page(error="error" in request.query))
 
 
 async def index(request: web.Request) -> web.Response:
-    return _html(console_page(auth.nurse(request)))
+    return _html(console_page(access.nurse(request)))
 
 
 async def session_get(request: web.Request) -> web.Response:
     session_id = request.match_info["session_id"]
-    if not PSEUDONYM.match(session_id):
+    if not PSEUDONYM.fullmatch(session_id):
         raise web.HTTPNotFound(text="no such session")
-    return _html(session_page(auth.nurse(request), session_id))
+    return _html(session_page(access.nurse(request), session_id))
 
 
 @contextlib.asynccontextmanager
@@ -159,7 +192,7 @@ async def running_console(
 ) -> AsyncIterator[str]:
     """Serve the console in this event loop; yields its base URL (http://host:port) once the alert
     history has been read (or `ready_timeout` has passed). `port=0` picks a free port."""
-    app = create_console_app(settings, **parts)
+    app = create_console_app(settings, bind_host=host, **parts)
     runner = web.AppRunner(app, access_log_format='%a %t "%r" %s %b %Tf')
     await runner.setup()
     try:

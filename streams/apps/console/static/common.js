@@ -136,10 +136,20 @@ window.Ivig = (function () {
       alarm(fresh);
     }
 
+    /* The session ended (logged out here or in another tab, or expired): the server closes the
+       stream after this event, so stop following it and go to the login form. */
+    function onEnd() {
+      source.close();
+      showConnection("logged out", false);
+      setAlarm(false, false);
+      window.location.assign("/login");
+    }
+
     function connect() {
       source = new window.EventSource("/api/stream");
       source.addEventListener("snapshot", onSnapshot);
       source.addEventListener("alert", onAlert);
+      source.addEventListener("end", onEnd);
       source.onerror = function () {
         showConnection("reconnecting…", false);
         if (source.readyState === window.EventSource.CLOSED) {

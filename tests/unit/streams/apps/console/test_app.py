@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -100,9 +102,18 @@ class Setup:
         assert response.status == 303 and response.headers["Location"] == "/"
 
 
-@pytest.fixture
-async def setup() -> AsyncIterator[Setup]:
-    settings = Settings(console_users=f"{NURSE}:{HASH}", console_secret="s" * 32)
+def console_settings(state_dir: Path, **overrides: Any) -> Settings:
+    """The test nurse's account, a fixed signing key, a state dir of the test's own."""
+    values: dict[str, Any] = {
+        "console_users": f"{NURSE}:{HASH}",
+        "console_secret": "s" * 32,
+        "state_dir": state_dir,
+    }
+    return Settings(**{**values, **overrides})
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: Settings) -> AsyncIterator[Setup]:
     hub, actions = Hub(), FakeActions()
     app = create_console_app(settings, feed=hub, actions=actions, sessions=fake_session, rules=load_rules())
     client = TestClient(TestServer(app))
@@ -111,6 +122,12 @@ async def setup() -> AsyncIterator[Setup]:
         yield Setup(client, hub, actions)
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def setup(tmp_path: Path) -> AsyncIterator[Setup]:
+    async with serving(console_settings(tmp_path)) as ready:
+        yield ready
 
 
 def assert_security_headers(response: ClientResponse) -> None:

@@ -1,18 +1,23 @@
-"""Passwords, accounts and session cookies of the nurse console (pure: no server)."""
+"""Passwords, accounts, throttled logins and session cookies of the nurse console (no server)."""
 
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
 import pytest
 
 from streams.apps.console.auth import (
     AccountsError,
     Authenticator,
+    LoginThrottled,
+    basic_credentials,
     hash_password,
     parse_accounts,
     verify_password,
 )
+from streams.apps.console.revocations import RevocationStore
+from streams.apps.console.throttle import LoginThrottle, ThrottlePolicy
 
 
 class Clock:
@@ -105,29 +110,88 @@ def test_a_session_ends_after_a_shift_on_logout_and_when_the_account_goes() -> N
     assert removed.user_of(other) is None
 
 
-async def test_login_checks_the_password_and_locks_a_name_after_five_failures() -> None:
+async def test_login_checks_the_password_and_slows_down_that_client_never_the_name_for_everyone() -> None:
     clock = Clock()
     auth = authenticator(clock)
-    assert await auth.login("rn-ana", "pw-ana-1")
-    assert not await auth.login("rn-ana", "wrong")
-    assert not await auth.login("rn-nobody", "pw-ana-1")
-    for _ in range(4):
-        await auth.login("rn-ana", "wrong")
-    assert auth.throttled("rn-ana")
-    assert not await auth.login("rn-ana", "pw-ana-1")  # locked, even with the right password
-    clock.now += 301
-    assert await auth.login("rn-ana", "pw-ana-1")
+    auth.throttle = LoginThrottle(ThrottlePolicy(), clock)
+    assert await auth.login("10.0.0.9", "rn-ana", "pw-ana-1")
+    assert not await auth.login("10.0.0.9", "rn-ana", "wrong")
+    assert not await auth.login("10.0.0.9", "rn-nobody", "pw-ana-1")
+    for _ in range(2):
+        await auth.login("10.0.0.9", "rn-ana", "wrong")
+    checked: list[str] = []
+    real_check = auth.check_password
+
+    def counting(name: str, password: str) -> bool:
+        checked.append(name)
+        return real_check(name, password)
+
+    auth.check_password = counting  # type: ignore[method-assign]
+    with pytest.raises(LoginThrottled) as caught:
+        await auth.login("10.0.0.9", "rn-ana", "pw-ana-1")  # held back, even with the right password
+    assert caught.value.retry_after == pytest.approx(1.0)
+    assert checked == []  # ... and no scrypt ran for it
+    assert await auth.login("10.0.0.7", "rn-ana", "pw-ana-1")  # another client: the name is not locked
+    clock.now += 1
+    assert await auth.login("10.0.0.9", "rn-ana", "pw-ana-1")
+    assert checked == ["rn-ana", "rn-ana"]
 
 
-def test_basic_auth_is_checked_against_the_same_accounts() -> None:
+async def test_basic_auth_is_checked_against_the_same_accounts() -> None:
     auth = authenticator()
 
     def header(user: str, password: str) -> str:
         return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
 
-    assert auth.basic_user(header("rn-ana", "pw-ana-1")) == "rn-ana"
-    assert auth.basic_user(header("rn-ana", "nope")) is None
-    assert auth.basic_user(header("rn-bob", "pw-ana-1")) is None
-    assert auth.basic_user("Basic !!!") is None
-    assert auth.basic_user("Bearer abc") is None
-    assert auth.basic_user(None) is None
+    assert await auth.basic_user("10.0.0.9", header("rn-ana", "pw-ana-1")) == "rn-ana"
+    assert await auth.basic_user("10.0.0.9", header("rn-ana", "nope")) is None
+    assert await auth.basic_user("10.0.0.9", header("rn-bob", "pw-ana-1")) is None
+    assert await auth.basic_user("10.0.0.9", "Basic !!!") is None
+    assert await auth.basic_user("10.0.0.9", "Bearer abc") is None
+    assert await auth.basic_user("10.0.0.9", None) is None
+    assert basic_credentials(header("rn-ana", "a:b")) == ("rn-ana", "a:b")
+    assert basic_credentials(header("rn-ana", "")) is None
+
+
+async def test_failed_basic_logins_are_throttled_like_the_form() -> None:
+    auth = authenticator()
+    wrong = "Basic " + base64.b64encode(b"rn-ana:guess").decode()
+    for _ in range(3):
+        assert await auth.basic_user("10.0.0.9", wrong) is None
+    with pytest.raises(LoginThrottled):
+        await auth.basic_user("10.0.0.9", wrong)
+
+
+def test_a_revoked_session_stays_revoked_for_the_next_process_and_its_watchers_hear_of_it(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    store = RevocationStore(tmp_path / "console" / "revoked-sessions.json")
+    auth = authenticator(clock)
+    auth.store = store
+    ended, kept = auth.issue("rn-ana"), auth.issue("rn-ana")
+    heard: list[str] = []
+    session = auth.session(ended)
+    assert session is not None and session.ends == clock.now + auth.session_seconds
+    auth.watch(session.nonce, lambda: heard.append("ended"))
+    other = auth.session(kept)
+    assert other is not None
+    stop = auth.watch(other.nonce, lambda: heard.append("kept"))
+    auth.revoke(ended)
+    assert heard == ["ended"]
+    stop()
+    assert auth.watchers == {}
+
+    restarted = Authenticator(auth.accounts, auth.secret, clock=clock, revoked=store.load(clock.now))
+    assert restarted.user_of(ended) is None
+    assert restarted.user_of(kept) == "rn-ana"
+
+
+def test_sessions_from_before_not_before_are_refused() -> None:
+    clock = Clock()
+    auth = authenticator(clock)
+    old = auth.issue("rn-ana")
+    clock.now += 10
+    auth.not_before = clock.now
+    assert auth.user_of(old) is None
+    assert auth.user_of(auth.issue("rn-ana")) == "rn-ana"
