@@ -240,6 +240,33 @@ async def wait_for_counts(
         await asyncio.sleep(1.0)
 
 
+async def missing_readings(settings: Settings, sent: list[Sent], counts: dict[str, int]) -> str:
+    """For a failed count: each acked reading InfluxDB lacks, its time, and whether it is on the
+    events topic (lost by the broker) or not (lost before it), and what the writer logged."""
+    short = [p for p, n in expected_counts(sent).items() if counts.get(p, 0) < n]
+    lines: list[str] = []
+    async with InfluxClient(settings, role="reader") as client:
+        for patient in short:
+            series = await client.query(f'SELECT "spo2" FROM "vitals" WHERE "patient_id" = \'{patient}\'')
+            stored = {int(row[0]) for s in series for row in s.get("values", [])}
+            for record in sent:
+                at = int(datetime.fromisoformat(record.ts.replace("Z", "+00:00")).timestamp() * 1000)
+                if record.patient == patient and at not in stored:
+                    lines.append(f"{patient} {record.ts} ({record.phase}) not in InfluxDB")
+    on_topic = {
+        (item["patient_id"], item["ts"]) for item in (json.loads(raw) for raw in await _read_events(settings))
+    }
+    return "\n".join(
+        f"{line}; on {EVENTS_TOPIC}: {(line.split()[0], line.split()[1]) in on_topic}" for line in lines
+    )
+
+
+async def _read_events(settings: Settings) -> list[bytes]:
+    from tests.integration.faults.conftest import read_topic
+
+    return await read_topic(settings, EVENTS_TOPIC)
+
+
 def expected_counts(sent: list[Sent]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for record in sent:

@@ -18,6 +18,8 @@ from tests.integration.faults.io_support import (
     alerts_by_patient,
     expected_counts,
     fault_stack,
+    log_lines,
+    missing_readings,
     p95,
     wait_for_counts,
     watching,
@@ -82,7 +84,10 @@ async def test_workers_reconnect_after_a_broker_restart_and_lose_no_acked_event(
 
         expected = expected_counts(load.acked())
         counts = await wait_for_counts(settings, load.prefix, expected, timeout=120)
-        assert counts == expected, "InfluxDB must hold every acked reading exactly once"
+        if counts != expected:
+            why = await missing_readings(settings, load.acked(), counts)
+            writer_log = "\n".join(log_lines(workers["writer"], "warn", "error", "rebalanc", "revoked")[-30:])
+            pytest.fail(f"InfluxDB must hold every acked reading exactly once:\n{why}\nwriter:\n{writer_log}")
         assert not watch.records[DEADLETTER_TOPIC], "a broker restart must dead-letter nothing"
     for role, worker in workers.items():
         assert worker.process.pid == pids[role] and worker.process.poll() is None, f"{role} worker exited"
