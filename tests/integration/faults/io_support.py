@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from streams.infra.kafka import kafka_clients
 from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
 from streams.infra.settings import Settings
 from streams.infra.sinks.influx.influx_client import InfluxClient, InfluxUnavailable
+from streams.infra.sinks.influx.line_protocol import epoch_ms
 from tests.integration.conftest import local_settings, running_stack
 
 TRIGGER_CONDITION = "hypoxemia"
@@ -47,10 +48,6 @@ def fault_stack(
     settings = local_settings(state_dir, **values)
     with running_stack(settings, roles) as workers:
         yield settings, workers
-
-
-def now_ts() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -76,6 +73,7 @@ class Load:
     sent: list[Sent] = field(default_factory=list)
     failed: int = 0
     _pending: set[asyncio.Future[Any]] = field(default_factory=set)
+    _last_ts: dict[str, datetime] = field(default_factory=dict)
 
     def steady_id(self, number: int) -> str:
         return f"{self.prefix}-st{number}"
@@ -106,10 +104,22 @@ class Load:
         finally:
             await producer.stop()
 
+    def _next_ts(self, patient: str) -> str:
+        """Now, but always after the patient's previous reading: a send that blocks (the broker is
+        down) makes the next ticks start in the same millisecond, and two readings of one patient
+        at one time are one InfluxDB point (a rewrite overwrites it, by design)."""
+        now = datetime.now(UTC)
+        now = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        last = self._last_ts.get(patient)
+        if last is not None and now <= last:
+            now = last + timedelta(milliseconds=1)
+        self._last_ts[patient] = now
+        return now.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
     async def _send(
         self, producer: Any, patient: str, values: dict[str, float], trigger: bool = False
     ) -> None:
-        record = Sent(patient, now_ts(), time.time(), self.phase, trigger)
+        record = Sent(patient, self._next_ts(patient), time.time(), self.phase, trigger)
         event = {
             "type": "vitals",
             "patient_id": patient,
@@ -250,7 +260,7 @@ async def missing_readings(settings: Settings, sent: list[Sent], counts: dict[st
             series = await client.query(f'SELECT "spo2" FROM "vitals" WHERE "patient_id" = \'{patient}\'')
             stored = {int(row[0]) for s in series for row in s.get("values", [])}
             for record in sent:
-                at = int(datetime.fromisoformat(record.ts.replace("Z", "+00:00")).timestamp() * 1000)
+                at = epoch_ms(datetime.fromisoformat(record.ts.replace("Z", "+00:00")))
                 if record.patient == patient and at not in stored:
                     lines.append(f"{patient} {record.ts} ({record.phase}) not in InfluxDB")
     on_topic = {

@@ -87,7 +87,11 @@ async def test_workers_reconnect_after_a_broker_restart_and_lose_no_acked_event(
         if counts != expected:
             why = await missing_readings(settings, load.acked(), counts)
             writer_log = "\n".join(log_lines(workers["writer"], "warn", "error", "rebalanc", "revoked")[-30:])
-            pytest.fail(f"InfluxDB must hold every acked reading exactly once:\n{why}\nwriter:\n{writer_log}")
+            short = {p: (counts.get(p, 0), n) for p, n in expected.items() if counts.get(p, 0) != n}
+            pytest.fail(
+                f"InfluxDB must hold every acked reading exactly once (patient: (points, acked)) {short}:"
+                f"\n{why}\nwriter:\n{writer_log}"
+            )
         assert not watch.records[DEADLETTER_TOPIC], "a broker restart must dead-letter nothing"
     for role, worker in workers.items():
         assert worker.process.pid == pids[role] and worker.process.poll() is None, f"{role} worker exited"

@@ -7,7 +7,7 @@ encoding of one Kafka message.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from influxdb_client import Point, WritePrecision
 
@@ -25,6 +25,15 @@ VITALS, SYMPTOMS, INFUSION, PROFILES, ALERTS, ACTIONS = (
     "alerts",
     "nurse_actions",
 )
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def epoch_ms(ts: datetime) -> int:
+    """Milliseconds since the epoch, exactly (the client library's float conversion truncates some
+    times to the millisecond before: 43.322 s was stored as 43.321 s)."""
+    return (ts - EPOCH) // timedelta(milliseconds=1)
 
 
 def _point(measurement: str, patient_id: str, session_id: str | None) -> Point:
@@ -66,7 +75,7 @@ def event_point(event: Event) -> Point:
         point = _profile_point(event)
     if event.event_id:
         point.field("event_id", event.event_id)
-    return point.time(event.ts, PRECISION)
+    return point.time(epoch_ms(event.ts), PRECISION)
 
 
 def _profile_point(event: Profile) -> Point:
@@ -103,7 +112,7 @@ def alert_point(alert: Alert) -> Point:
             point.field(name, float(value))  # the rate context beside the alert, without a join
     if alert.by:
         point.field("by", alert.by)
-    return point.time(alert.ts, PRECISION)
+    return point.time(epoch_ms(alert.ts), PRECISION)
 
 
 def action_point(action: NurseAction) -> Point:
@@ -115,7 +124,7 @@ def action_point(action: NurseAction) -> Point:
     )
     if action.note:
         point.field("note", action.note)
-    return point.time(action.ts, PRECISION)
+    return point.time(epoch_ms(action.ts), PRECISION)
 
 
 def to_line(point: Point) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from models.parsing import parse_action, parse_event
-from streams.infra.sinks.influx.line_protocol import action_point, event_point, to_line
+from streams.infra.kafka.topics import EVENTS_TOPIC
+from streams.infra.sinks.influx.line_protocol import action_point, event_point, line_for, to_line
 
 TS = "2026-11-24T10:15:00.123456Z"
 TS_MS = "1795515300123"
@@ -48,3 +49,12 @@ def test_nurse_action_point() -> None:
     assert to_line(action_point(action)) == (
         f'nurse_actions,patient_id=pt-1,type=ack alert_id="s1:fever:1",by="rn-7" {TS_MS}'
     )
+
+
+def test_a_point_is_timed_at_its_exact_millisecond() -> None:
+    # The client library's float conversion stored 20:49:43.322 as .321 (about one time in ten).
+    for millis in range(1000):
+        ts = f"2026-12-06T20:49:43.{millis:03d}Z"
+        raw = json.dumps({"type": "vitals", "patient_id": "p", "session_id": "p-s1", "ts": ts, "spo2": 97})
+        text = line_for(EVENTS_TOPIC, raw.encode(), b"p")
+        assert text is not None and text.endswith(f" {1796590183000 + millis}"), ts
