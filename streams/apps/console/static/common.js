@@ -142,7 +142,8 @@ window.Ivig = (function () {
       source.close();
       showConnection("logged out", false);
       setAlarm(false, false);
-      window.location.assign("/login");
+      // This tab's own logout is already navigating: a second navigation would abort it.
+      if (!leaving) window.location.assign("/login");
     }
 
     function connect() {
@@ -160,6 +161,12 @@ window.Ivig = (function () {
         }
       };
     }
+
+    let leaving = false;
+    window.addEventListener("beforeunload", function () { leaving = true; });
+    window.addEventListener("submit", function (event) {
+      if (event.target && event.target.getAttribute("action") === "/logout") leaving = true;
+    }, true);
 
     connect();
     return state;
