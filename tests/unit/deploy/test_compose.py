@@ -112,3 +112,11 @@ def test_influxdb_debug_pages_and_metrics_need_a_login() -> None:
     check = " ".join(SERVICES["influxdb"]["healthcheck"]["test"])
     assert "-K -" in check and "/ping" in check  # the login goes to curl on stdin
     assert "-u " not in check and "PASSWORD@" not in check
+
+
+def test_the_simulator_runs_in_real_time_against_production_workers() -> None:
+    """The compose workers run the production clock (no IVIGWATCH_SIMULATED_CLOCK): an accelerated
+    simulation would be refused by `simulate` itself, and its events by the rule worker."""
+    assert not any("IVIGWATCH_SIMULATED_CLOCK" in s.get("environment", {}) for s in SERVICES.values())
+    command = SERVICES["simulator"]["command"]
+    assert command[command.index("--speed") + 1] == "1"
