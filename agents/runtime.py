@@ -6,7 +6,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import faust
@@ -51,6 +51,13 @@ class RulesRuntime:
     changelog), and the cache is emptied on every rebalance, so a state moved between workers is
     reloaded from the table. Bounded (LIVE_PATIENTS): a live state takes ~5x its JSON in memory."""
     due: DueIndex = field(default_factory=DueIndex)
+    behind: dict[int, int] = field(default_factory=dict)
+    """Partitions of the events topic still catching up: partition -> the end offset it had when it
+    was assigned. Until a partition reaches it, its patients' timers run on their own event time
+    only (no tick, no shared clock): a partition that lags after a restart must not see silence
+    where its backlog still holds the readings."""
+    rescan_due: bool = False
+    """A partition has caught up: the tick rebuilds its due index (its patients were skipped)."""
 
     def load(self, patient_id: str) -> PatientState | None:
         state = self.live.get(patient_id)
@@ -87,7 +94,33 @@ class RulesRuntime:
             self.store(state)
         return alerts
 
-    def decide(self, item: Event | NurseAction) -> tuple[PatientState | None, list[Alert]]:
+    def catching_up(self, ends: dict[int, int]) -> None:
+        """The events partitions just assigned, with their end offsets: each is behind until it
+        reaches its end (one with nothing to catch up is marked caught up by `committed_at`)."""
+        self.behind = {partition: end for partition, end in ends.items() if end > 0}
+
+    def committed_at(self, partition: int, committed: int | None) -> None:
+        """The group's committed offset of a partition: at its end, there is nothing to catch up."""
+        end = self.behind.get(partition)
+        if end is not None and committed is not None and committed >= end:
+            del self.behind[partition]
+            self.rescan_due = True
+
+    def processed(self, partition: int, offset: int) -> None:
+        self.committed_at(partition, offset + 1)
+
+    def now_for(self, state: PatientState, item: Event | NurseAction, partition: int | None) -> datetime:
+        """The clock for one item: the live clock, or for a partition still catching up the
+        patient's own event time (never past the live clock)."""
+        now = self.clock.now()
+        if partition is None or partition not in self.behind:
+            return now
+        own = item.ts if state.clock is None else max(state.clock, item.ts)
+        return min(own, now)
+
+    def decide(
+        self, item: Event | NurseAction, partition: int | None = None
+    ) -> tuple[PatientState | None, list[Alert]]:
         """Run one event or action through the engine; the caller stores the state (None: nothing
         to store, a nurse action for an unknown patient)."""
         self.clock.observe(item.ts)
@@ -98,7 +131,7 @@ class RulesRuntime:
             state = new_state(item.patient_id)
             self.counts["new_patients"] += 1
         try:
-            return state, process(state, item, self.clock.now(), self.rules)
+            return state, process(state, item, self.now_for(state, item, partition), self.rules)
         except Exception:
             # The live state may be half-changed: the next event reloads the table's last good one.
             self.live.pop(item.patient_id, None)
@@ -113,33 +146,48 @@ class RulesRuntime:
         async for event in stream.events():
             raw, key, message = event.value, event.key, event.message
             try:
-                item = parse(raw)
-                errors = key_problem(key, item.patient_id) or self.ahead_of_arrival(item, message)
-            except InvalidMessage as exc:
-                errors = exc.errors
-            if errors:
-                await self.dead_letter(raw, key, errors, stage, message)
-                continue
-            self.counts["events" if stage == "validate" else "actions"] += 1
-            try:
-                state, alerts = self.decide(item)
-            except Exception as exc:  # a rule bug must not stop every other patient's alerts
-                log.exception(
-                    "rule evaluation failed at %s[%d]@%d", message.topic, message.partition, message.offset
-                )
-                reason = f"(rules): {type(exc).__name__} while evaluating [rule_error]"
-                await self.dead_letter(raw, key, [reason], "rules", message)
-                continue
-            # Alerts first, state second: a crash between the two redelivers the event to the old
-            # state, which fires the alert again (a duplicate), never one lost behind a stored
-            # state that already counts the event as seen.
-            try:
-                await self.send_alerts(alerts)
-            except BaseException:
-                self.live.pop(item.patient_id, None)  # the table still holds the state before it
-                raise
-            if state is not None:
-                self.store(state)
+                await self._consume_one(raw, key, message, parse, stage)
+            finally:
+                if stage == "validate":
+                    self.processed(message.partition, message.offset)
+
+    async def _consume_one(
+        self,
+        raw: bytes,
+        key: bytes | None,
+        message: Any,
+        parse: Callable[[bytes], Event | NurseAction],
+        stage: str,
+    ) -> None:
+        """One message: validate, dead-letter what breaks the contract, evaluate, deliver."""
+        try:
+            item = parse(raw)
+            errors = key_problem(key, item.patient_id) or self.ahead_of_arrival(item, message)
+        except InvalidMessage as exc:
+            errors = exc.errors
+        if errors:
+            await self.dead_letter(raw, key, errors, stage, message)
+            return
+        self.counts["events" if stage == "validate" else "actions"] += 1
+        try:
+            state, alerts = self.decide(item, message.partition)
+        except Exception as exc:  # a rule bug must not stop every other patient's alerts
+            log.exception(
+                "rule evaluation failed at %s[%d]@%d", message.topic, message.partition, message.offset
+            )
+            reason = f"(rules): {type(exc).__name__} while evaluating [rule_error]"
+            await self.dead_letter(raw, key, [reason], "rules", message)
+            return
+        # Alerts first, state second: a crash between the two redelivers the event to the old
+        # state, which fires the alert again (a duplicate), never one lost behind a stored
+        # state that already counts the event as seen.
+        try:
+            await self.send_alerts(alerts)
+        except BaseException:
+            self.live.pop(item.patient_id, None)  # the table still holds the state before it
+            raise
+        if state is not None:
+            self.store(state)
 
     def ahead_of_arrival(self, item: Event | NurseAction, message: Any) -> list[str]:
         """An event or action timed too far ahead of its arrival (the record's timestamp)."""

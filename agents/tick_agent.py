@@ -46,8 +46,21 @@ def register(app: faust.App, runtime: RulesRuntime, settings: Settings) -> None:
     async def on_recovered() -> None:
         rescan["needed"] = True  # states recovered from the changelog may have timers due
 
+    async def on_partitions_assigned(*args: Any, **__: Any) -> None:
+        await on_partitions_changed()
+        assigned = args[-1] if args and isinstance(args[-1], set | frozenset) else set()
+        events = [tp for tp in assigned if tp.topic == EVENTS_TOPIC]
+        try:
+            ends = await app.consumer.highwaters(*events) if events else {}
+        except Exception as exc:  # noqa: BLE001 - without the ends, no partition is held back
+            log.warning(
+                "end offsets of the assigned partitions unknown (%s): no catch-up", type(exc).__name__
+            )
+            ends = {}
+        runtime.catching_up({tp.partition: int(end) for tp, end in ends.items() if end is not None})
+
     app.on_partitions_revoked.connect(on_partitions_changed)
-    app.on_partitions_assigned.connect(on_partitions_changed)
+    app.on_partitions_assigned.connect(on_partitions_assigned)
     runtime.table.on_recover(on_recovered)
 
     async def tick() -> None:
@@ -64,7 +77,21 @@ def register(app: faust.App, runtime: RulesRuntime, settings: Settings) -> None:
                         runtime.due.update(state.patient_id, next_due(state, runtime.rules))
                 if n % RESCAN_BATCH == 0:
                     await asyncio.sleep(0)  # let the agents run: a full scan parses every state
+        if runtime.behind:
+            # Faust's committed offsets (set when the partitions were assigned): a partition
+            # assigned at its end has nothing to catch up.
+            for tp, offset in list(getattr(app.consumer, "_committed_offset", {}).items()):
+                if tp.topic == EVENTS_TOPIC:
+                    runtime.committed_at(tp.partition, offset)
+        if runtime.rescan_due:
+            runtime.rescan_due = False
+            rescan["needed"] = True
         for patient_id in runtime.due.pop_due(runtime.clock.now()):
+            if (
+                runtime.behind
+                and partition_of(patient_id.encode(), settings.topic_partitions) in runtime.behind
+            ):
+                continue  # still catching up: its timers run on its own events (the rescan re-adds it)
             await runtime.tick(patient_id)
 
     app.timer(interval=settings.tick_seconds, name="ivigwatch.tick")(tick)

@@ -153,3 +153,59 @@ async def test_the_simulated_clock_takes_accelerated_events(tmp_path: Path) -> N
         await ctx.put(event("pt-1", ahead, type="vitals", spo2=90), key=b"pt-1", timestamp=time.time())
     assert sent(runtime.deadletter_topic) == []
     assert runtime.clock.now() >= ahead
+
+
+async def replay_backlog(app: faust.App, behind: bool) -> list[Alert]:
+    """An infusion's last hour arriving as a backlog after a restart, on partition 0."""
+    runtime = runtime_of(app)
+    if behind:
+        runtime.catching_up({0: 1_000})
+    start = datetime.now(UTC) - timedelta(hours=1)
+    async with agent(app, "watch_events").test_context() as ctx:
+        await ctx.put(
+            event("pt-7", start, type="infusion", action="start", rate_ml_per_h=50),
+            key=b"pt-7",
+            partition=0,
+            timestamp=start.timestamp(),
+        )
+        for minutes in range(0, 60, 10):
+            ts = start + timedelta(minutes=minutes)
+            await ctx.put(
+                event("pt-7", ts, type="vitals", heart_rate=72, spo2=97, temperature_c=36.8),
+                key=b"pt-7",
+                partition=0,
+                timestamp=ts.timestamp(),
+            )
+    return alerts(app)
+
+
+async def test_a_partition_catching_up_runs_its_patients_on_their_own_time(rules_app: faust.App) -> None:
+    sent = await replay_backlog(rules_app, behind=True)
+    assert [a.condition.value for a in sent if a.condition.value == "stale_data"] == []
+    runtime = runtime_of(rules_app)
+    assert runtime.behind == {0: 1_000}
+    runtime.processed(0, 999)  # the end it had when assigned: caught up
+    assert runtime.behind == {} and runtime.rescan_due
+
+
+async def test_without_catch_up_a_backlog_raises_false_stale_data(tmp_path: Path) -> None:
+    """What the catch-up prevents: the same backlog on the live clock fires stale data at once."""
+    settings = Settings(state_dir=tmp_path, kafka_bootstrap="127.0.0.1:1", influx_url="http://127.0.0.1:1")
+    app = create_app(Role.RULES, settings, store="memory://")
+    app.finalize()
+    app.conf.store = "memory://"
+    app.flow_control.resume()
+    runtime = runtime_of(app)
+    runtime.alerts_topic, runtime.deadletter_topic = RecordingTopic(), RecordingTopic()
+    runtime.table.use_partitioner = False
+    sent = await replay_backlog(app, behind=False)
+    assert "stale_data" in [a.condition.value for a in sent]
+
+
+def test_a_partition_assigned_at_its_end_is_not_held_back(rules_app: faust.App) -> None:
+    runtime = runtime_of(rules_app)
+    runtime.catching_up({0: 500, 1: 0, 2: 40})
+    assert runtime.behind == {0: 500, 2: 40}
+    runtime.committed_at(2, 40)
+    runtime.committed_at(0, 300)
+    assert runtime.behind == {0: 500}
