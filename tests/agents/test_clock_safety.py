@@ -188,17 +188,9 @@ async def test_a_partition_catching_up_runs_its_patients_on_their_own_time(rules
     assert runtime.behind == {} and runtime.rescan_due
 
 
-async def test_without_catch_up_a_backlog_raises_false_stale_data(tmp_path: Path) -> None:
+async def test_without_catch_up_a_backlog_raises_false_stale_data(rules_app: faust.App) -> None:
     """What the catch-up prevents: the same backlog on the live clock fires stale data at once."""
-    settings = Settings(state_dir=tmp_path, kafka_bootstrap="127.0.0.1:1", influx_url="http://127.0.0.1:1")
-    app = create_app(Role.RULES, settings, store="memory://")
-    app.finalize()
-    app.conf.store = "memory://"
-    app.flow_control.resume()
-    runtime = runtime_of(app)
-    runtime.alerts_topic, runtime.deadletter_topic = RecordingTopic(), RecordingTopic()
-    runtime.table.use_partitioner = False
-    sent = await replay_backlog(app, behind=False)
+    sent = await replay_backlog(rules_app, behind=False)
     assert "stale_data" in [a.condition.value for a in sent]
 
 
