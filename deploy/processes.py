@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -37,11 +38,15 @@ class ServerError(RuntimeError):
 # --- ports and HTTP --------------------------------------------------------------------------
 
 
+LISTEN_PORTS = range(20000, 32768)
+"""Where `free_port` looks: below Linux's ephemeral range (32768-60999), which every outgoing
+connection (a Kafka client's, an HTTP client's) takes its local port from, so a port picked here is
+not taken by a connection between the pick and the server's bind."""
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port on `host` that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on `host` that nothing listens on right now, outside the ephemeral range."""
+    return free_ports(1, host)[0]
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -54,15 +59,19 @@ def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
 
 
 def free_ports(count: int, host: str = "127.0.0.1") -> list[int]:
-    """`count` distinct TCP ports on `host` that nothing listens on right now."""
-    sockets = [socket.socket(socket.AF_INET, socket.SOCK_STREAM) for _ in range(count)]
-    try:
-        for sock in sockets:
-            sock.bind((host, 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+    """`count` distinct TCP ports on `host` that nothing listens on right now (see LISTEN_PORTS)."""
+    rng = random.SystemRandom()
+    found: list[int] = []
+    for port in rng.sample(LISTEN_PORTS, min(len(LISTEN_PORTS), 50 * count + 200)):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+        found.append(port)
+        if len(found) == count:
+            return found
+    raise ServerError(f"no {count} free TCP ports on {host} in {LISTEN_PORTS.start}-{LISTEN_PORTS.stop - 1}")
 
 
 def http_request(url: str, *, data: dict[str, str] | None = None, timeout: float = 2.0) -> tuple[int, bytes]:

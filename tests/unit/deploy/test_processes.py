@@ -46,6 +46,14 @@ def test_free_ports_are_distinct_and_bindable() -> None:
         sock.bind(("127.0.0.1", free_port()))
 
 
+def test_free_ports_stay_out_of_the_ephemeral_range() -> None:
+    """An outgoing connection takes its local port from the ephemeral range: a port picked there
+    was seen taken by a Kafka client between the pick and the watchdog's bind."""
+    low, high = (int(n) for n in Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    ports = free_ports(20)
+    assert all(not low <= port <= high for port in ports), ports
+
+
 def test_port_open_follows_a_listener() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
