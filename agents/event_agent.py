@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import faust
@@ -11,6 +12,7 @@ from agents.live_clock import live_clock
 from agents.rules.loader import load_rules
 from agents.runtime import RulesRuntime, patient_table
 from models.parsing import parse_event
+from streams.infra.kafka.faust_app import committed_offset
 from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
 from streams.infra.settings import Settings
 
@@ -24,6 +26,7 @@ def register(app: faust.App, settings: Settings) -> RulesRuntime:
         clock=live_clock(settings.simulated_clock),
         max_skew=None if settings.simulated_clock else timedelta(minutes=settings.max_clock_skew_minutes),
     )
+    runtime.committed_offset = partial(committed_offset, app, EVENTS_TOPIC)
     events_topic = app.topic(EVENTS_TOPIC, partitions=settings.topic_partitions)
 
     async def watch_events(stream: Any) -> None:

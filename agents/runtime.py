@@ -19,7 +19,7 @@ from agents.rules.repair import repair_future
 from agents.rules.timers import next_due
 from models.alerts import Alert
 from models.events import Event, NurseAction
-from models.parsing import InvalidMessage, arrival_time, key_problem, time_problem
+from models.parsing import InvalidMessage, key_problem, time_problem
 from models.ruleset import RuleSet
 from models.state import PatientState
 
@@ -42,7 +42,7 @@ class RulesRuntime:
     no bound, and stored states are not repaired."""
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
-            ("events", "actions", "alerts", "deadletter", "new_patients", "repaired"), 0
+            ("events", "actions", "alerts", "deadletter", "new_patients", "repaired", "skipped"), 0
         )
     )
     live: OrderedDict[str, PatientState] = field(default_factory=OrderedDict)
@@ -50,14 +50,17 @@ class RulesRuntime:
     The table stays the truth: every change is still assigned back to it (and so reaches the
     changelog), and the cache is emptied on every rebalance, so a state moved between workers is
     reloaded from the table. Bounded (LIVE_PATIENTS): a live state takes ~5x its JSON in memory."""
-    due: DueIndex = field(default_factory=DueIndex)
-    behind: dict[int, int] = field(default_factory=dict)
-    """Partitions of the events topic still catching up: partition -> the end offset it had when it
-    was assigned. Until a partition reaches it, its patients' timers run on their own event time
-    only (no tick, no shared clock): a partition that lags after a restart must not see silence
-    where its backlog still holds the readings."""
-    rescan_due: bool = False
-    """A partition has caught up: the tick rebuilds its due index (its patients were skipped)."""
+    due: dict[int, DueIndex] = field(default_factory=dict)
+    """Per events partition, when each of its patients next has a timer due."""
+    clocks: dict[int, datetime] = field(default_factory=dict)
+    """Per events partition, the latest arrival it has delivered since it was assigned: its
+    patients' events are evaluated at this time, and while it lags its timers run on it."""
+    positions: dict[int, int] = field(default_factory=dict)
+    """Per events partition, the next offset to process (known once one was processed since the
+    partition was assigned)."""
+    committed_offset: Callable[[int], int | None] = field(default=lambda _partition: None)
+    """The group's committed offset of an events partition as the consumer knows it: where the
+    partition's first record after an assignment must be."""
 
     def load(self, patient_id: str) -> PatientState | None:
         state = self.live.get(patient_id)
@@ -73,57 +76,85 @@ class RulesRuntime:
             self.counts["repaired"] += 1
         return state
 
-    def store(self, state: PatientState) -> None:
+    def store(self, state: PatientState, partition: int) -> None:
         self.live[state.patient_id] = state
         self.live.move_to_end(state.patient_id)
         while len(self.live) > LIVE_PATIENTS:
             self.live.popitem(last=False)
         # Assign back: a mutated value that is not re-assigned never reaches the changelog.
         self.table[state.patient_id.encode()] = state.model_dump_json().encode()
-        self.due.update(state.patient_id, next_due(state, self.rules))
+        self.due_index(partition).update(state.patient_id, next_due(state, self.rules))
+
+    def due_index(self, partition: int) -> DueIndex:
+        index = self.due.get(partition)
+        if index is None:
+            index = self.due[partition] = DueIndex()
+        return index
 
     def forget_all(self) -> None:
-        """Drop the live states (partitions were revoked or assigned): reload from the table."""
+        """Partitions were revoked or assigned: live states, due times, partition clocks and
+        positions are reloaded or learnt again (a partition is re-read from its committed offset)."""
         self.live.clear()
         self.due.clear()
+        self.clocks.clear()
+        self.positions.clear()
 
-    def evaluate(self, item: Event | NurseAction) -> list[Alert]:
+    def evaluate(
+        self, item: Event | NurseAction, partition: int = 0, arrival: datetime | None = None
+    ) -> list[Alert]:
         """Run one event or action through the engine and persist the state (no await: atomic)."""
-        state, alerts = self.decide(item)
+        state, alerts = self.decide(item, partition, arrival)
         if state is not None:
-            self.store(state)
+            self.store(state, partition)
         return alerts
 
-    def catching_up(self, ends: dict[int, int]) -> None:
-        """The events partitions just assigned, with their end offsets: each is behind until it
-        reaches its end (one with nothing to catch up is marked caught up by `committed_at`)."""
-        self.behind = {partition: end for partition, end in ends.items() if end > 0}
-
-    def committed_at(self, partition: int, committed: int | None) -> None:
-        """The group's committed offset of a partition: at its end, there is nothing to catch up."""
-        end = self.behind.get(partition)
-        if end is not None and committed is not None and committed >= end:
-            del self.behind[partition]
-            self.rescan_due = True
-
     def processed(self, partition: int, offset: int) -> None:
-        self.committed_at(partition, offset + 1)
+        """An events record was processed; one past the next expected offset means records between
+        were never delivered to the rules (counted as `skipped` and logged: a lost event)."""
+        expected = self.positions.get(partition)
+        if expected is None:
+            expected = self.committed_offset(partition)
+        if expected is not None and offset > expected:
+            self.counts["skipped"] += offset - expected
+            log.error(
+                "events partition %d: offsets %d-%d were never delivered to the rules",
+                partition,
+                expected,
+                offset - 1,
+            )
+        self.positions[partition] = offset + 1
 
-    def now_for(self, state: PatientState, item: Event | NurseAction, partition: int | None) -> datetime:
-        """The clock for one item: the live clock, or for a partition still catching up the
-        patient's own event time (never past the live clock)."""
-        now = self.clock.now()
-        if partition is None or partition not in self.behind:
-            return now
-        own = item.ts if state.clock is None else max(state.clock, item.ts)
-        return min(own, now)
+    def tick_time(
+        self, partition: int, end: int | None, committed: int | None, settled: datetime
+    ) -> datetime | None:
+        """The time a partition's timers run to on a tick: the settled clock once the partition has
+        processed everything up to its end offset `end`; while it lags, its own latest arrival (a
+        partition catching up after a restart must not see silence where its backlog still holds
+        the readings); None while it lags and has delivered nothing yet."""
+        position = self.positions.get(partition, committed)
+        if end is not None and position is not None and position >= end:
+            return settled
+        own = self.clocks.get(partition)
+        return None if own is None else min(own, settled)
 
     def decide(
-        self, item: Event | NurseAction, partition: int | None = None
+        self, item: Event | NurseAction, partition: int = 0, arrival: datetime | None = None
     ) -> tuple[PatientState | None, list[Alert]]:
         """Run one event or action through the engine; the caller stores the state (None: nothing
-        to store, a nurse action for an unknown patient)."""
+        to store, a nurse action for an unknown patient).
+
+        An event moves its partition's clock to its arrival and is evaluated at that clock, as
+        replay evaluates a line at the latest arrival before it: a partition that lags behind the
+        others never has its patients' timers fired by their arrivals. A nurse action is evaluated
+        at its own arrival and moves no clock.
+        """
         self.clock.observe(item.ts)
+        arrived = self.clock.arrival(item.ts, None) if arrival is None else arrival
+        if isinstance(item, NurseAction):
+            now = arrived
+        else:
+            own = self.clocks.get(partition)
+            now = self.clocks[partition] = arrived if own is None else max(own, arrived)
         state = self.load(item.patient_id)
         if state is None:
             if isinstance(item, NurseAction):
@@ -131,7 +162,7 @@ class RulesRuntime:
             state = new_state(item.patient_id)
             self.counts["new_patients"] += 1
         try:
-            return state, process(state, item, self.now_for(state, item, partition), self.rules)
+            return state, process(state, item, now, self.rules)
         except Exception:
             # The live state may be half-changed: the next event reloads the table's last good one.
             self.live.pop(item.patient_id, None)
@@ -162,7 +193,8 @@ class RulesRuntime:
         """One message: validate, dead-letter what breaks the contract, evaluate, deliver."""
         try:
             item = parse(raw)
-            errors = key_problem(key, item.patient_id) or self.ahead_of_arrival(item, message)
+            arrival = self.clock.arrival(item.ts, getattr(message, "timestamp", None))
+            errors = key_problem(key, item.patient_id) or self.ahead_of_arrival(item, arrival)
         except InvalidMessage as exc:
             errors = exc.errors
         if errors:
@@ -170,7 +202,7 @@ class RulesRuntime:
             return
         self.counts["events" if stage == "validate" else "actions"] += 1
         try:
-            state, alerts = self.decide(item, message.partition)
+            state, alerts = self.decide(item, message.partition, arrival)
         except Exception as exc:  # a rule bug must not stop every other patient's alerts
             log.exception(
                 "rule evaluation failed at %s[%d]@%d", message.topic, message.partition, message.offset
@@ -187,27 +219,26 @@ class RulesRuntime:
             self.live.pop(item.patient_id, None)  # the table still holds the state before it
             raise
         if state is not None:
-            self.store(state)
+            self.store(state, message.partition)
 
-    def ahead_of_arrival(self, item: Event | NurseAction, message: Any) -> list[str]:
+    def ahead_of_arrival(self, item: Event | NurseAction, arrival: datetime) -> list[str]:
         """An event or action timed too far ahead of its arrival (the record's timestamp)."""
         if self.max_skew is None:
             return []
-        arrival = arrival_time(getattr(message, "timestamp", None), self.clock.now())
         return time_problem(item.ts, arrival, self.max_skew)
 
-    async def tick(self, patient_id: str) -> list[Alert]:
-        """Fire the timers of one patient that are due by the live clock."""
+    async def tick(self, patient_id: str, partition: int, now: datetime) -> list[Alert]:
+        """Fire the timers of one patient (of events partition `partition`) that are due by `now`."""
         state = self.load(patient_id)
         if state is None:
             return []
-        alerts = advance(state, self.clock.now(), self.rules)
+        alerts = advance(state, now, self.rules)
         try:
             await self.send_alerts(alerts)  # before the state, as in consume()
         except BaseException:
             self.live.pop(patient_id, None)
             raise
-        self.store(state)  # also when silent: a session past post-late may have been dropped
+        self.store(state, partition)  # also when silent: a session past post-late may have been dropped
         return alerts
 
     async def send_alerts(self, alerts: list[Alert]) -> None:

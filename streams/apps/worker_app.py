@@ -14,6 +14,7 @@ from typing import Any
 import faust
 from faust.web.base import BlueprintManager
 
+from streams.infra.kafka.faust_app import WorkerApp
 from streams.infra.kafka.kafka_clients import faust_credentials
 from streams.infra.settings import Settings
 
@@ -79,7 +80,7 @@ def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
         # SIGKILL, and the next writer would wait out the killed member's session).
         options["stream_wait_empty"] = False
     options.update(overrides)
-    app = faust.App(app_id, **options)
+    app = WorkerApp(app_id, **options)
     if role is Role.RULES:
         from agents import action_agent, event_agent, tick_agent
 

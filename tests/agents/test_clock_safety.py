@@ -155,18 +155,20 @@ async def test_the_simulated_clock_takes_accelerated_events(tmp_path: Path) -> N
     assert runtime.clock.now() >= ahead
 
 
-async def replay_backlog(app: faust.App, behind: bool) -> list[Alert]:
-    """An infusion's last hour arriving as a backlog after a restart, on partition 0."""
-    runtime = runtime_of(app)
-    if behind:
-        runtime.catching_up({0: 1_000})
+async def replay_backlog(app: faust.App, stamped: bool) -> list[Alert]:
+    """An infusion's last hour arriving as a backlog after a restart, on partition 0, its records
+    stamped when they were produced (`stamped`) or not stamped at all (they arrive now)."""
     start = datetime.now(UTC) - timedelta(hours=1)
+
+    def stamp(ts: datetime) -> float | None:
+        return ts.timestamp() if stamped else None
+
     async with agent(app, "watch_events").test_context() as ctx:
         await ctx.put(
             event("pt-7", start, type="infusion", action="start", rate_ml_per_h=50),
             key=b"pt-7",
             partition=0,
-            timestamp=start.timestamp(),
+            timestamp=stamp(start),
         )
         for minutes in range(0, 60, 10):
             ts = start + timedelta(minutes=minutes)
@@ -174,30 +176,64 @@ async def replay_backlog(app: faust.App, behind: bool) -> list[Alert]:
                 event("pt-7", ts, type="vitals", heart_rate=72, spo2=97, temperature_c=36.8),
                 key=b"pt-7",
                 partition=0,
-                timestamp=ts.timestamp(),
+                timestamp=stamp(ts),
             )
     return alerts(app)
 
 
-async def test_a_partition_catching_up_runs_its_patients_on_their_own_time(rules_app: faust.App) -> None:
-    sent = await replay_backlog(rules_app, behind=True)
+async def test_a_backlog_is_evaluated_at_its_arrival_times(rules_app: faust.App) -> None:
+    """A partition catching up runs its patients on its own arrivals: readings every ten minutes
+    are no silence, however late they are processed."""
+    sent = await replay_backlog(rules_app, stamped=True)
     assert [a.condition.value for a in sent if a.condition.value == "stale_data"] == []
-    runtime = runtime_of(rules_app)
-    assert runtime.behind == {0: 1_000}
-    runtime.processed(0, 999)  # the end it had when assigned: caught up
-    assert runtime.behind == {} and runtime.rescan_due
+    assert runtime_of(rules_app).clocks[0] < datetime.now(UTC) - timedelta(minutes=9)
 
 
-async def test_without_catch_up_a_backlog_raises_false_stale_data(rules_app: faust.App) -> None:
-    """What the catch-up prevents: the same backlog on the live clock fires stale data at once."""
-    sent = await replay_backlog(rules_app, behind=False)
+async def test_the_same_backlog_arriving_now_is_silence(rules_app: faust.App) -> None:
+    """What evaluating at the arrival prevents: the same records evaluated at the wall clock (as
+    every event was before) see an hour-old start with its readings not yet read."""
+    sent = await replay_backlog(rules_app, stamped=False)
     assert "stale_data" in [a.condition.value for a in sent]
 
 
-def test_a_partition_assigned_at_its_end_is_not_held_back(rules_app: faust.App) -> None:
+async def test_one_partition_arrivals_move_no_other_partition_clock(rules_app: faust.App) -> None:
     runtime = runtime_of(rules_app)
-    runtime.catching_up({0: 500, 1: 0, 2: 40})
-    assert runtime.behind == {0: 500, 2: 40}
-    runtime.committed_at(2, 40)
-    runtime.committed_at(0, 300)
-    assert runtime.behind == {0: 500}
+    now = datetime.now(UTC)
+    earlier = now - timedelta(minutes=40)
+    async with agent(rules_app, "watch_events").test_context() as ctx:
+        await ctx.put(
+            event("pt-8", earlier, type="infusion", action="start", rate_ml_per_h=50),
+            key=b"pt-8",
+            partition=0,
+            timestamp=earlier.timestamp(),
+        )
+        await ctx.put(
+            event("pt-9", now, type="vitals", spo2=97), key=b"pt-9", partition=1, timestamp=now.timestamp()
+        )
+        late = earlier + timedelta(minutes=10)
+        await ctx.put(
+            event("pt-8", late, type="vitals", spo2=97, heart_rate=70),
+            key=b"pt-8",
+            partition=0,
+            timestamp=late.timestamp(),
+        )
+    assert runtime.clocks[0] == late and runtime.clocks[1] == now
+    assert "stale_data" not in [a.condition.value for a in alerts(rules_app)]
+
+
+def test_a_lagging_partition_ticks_on_its_own_clock_a_caught_up_one_on_the_settled_clock(
+    rules_app: faust.App,
+) -> None:
+    runtime = runtime_of(rules_app)
+    settled = datetime.now(UTC)
+    own = settled - timedelta(minutes=30)
+    runtime.clocks[0] = own
+    runtime.processed(0, 99)
+    assert runtime.tick_time(0, end=500, committed=None, settled=settled) == own  # lagging
+    assert runtime.tick_time(0, end=100, committed=None, settled=settled) == settled  # at its end
+    # Nothing processed since the assignment: the committed offset says where it stands.
+    assert runtime.tick_time(1, end=40, committed=40, settled=settled) == settled
+    assert runtime.tick_time(1, end=40, committed=10, settled=settled) is None  # lagging, no clock yet
+    assert runtime.tick_time(1, end=None, committed=None, settled=settled) is None  # end unknown yet
+    runtime.forget_all()  # a rebalance: re-read from the committed offsets
+    assert runtime.tick_time(0, end=100, committed=60, settled=settled) is None

@@ -33,7 +33,7 @@ from streams.infra.kafka import kafka_clients
 from streams.infra.kafka.topics import ALERTS_TOPIC, EVENTS_TOPIC
 from streams.infra.settings import Settings
 from tests.integration.conftest import Collector, local_settings, running_stack, wait_for_points
-from tests.integration.faults.conftest import group_lag
+from tests.integration.faults.conftest import group_lag, wait_lag_zero
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
 
@@ -213,6 +213,12 @@ async def test_frozen_rule_worker_fires_once_survives_a_watchdog_restart_and_res
             assert processed >= sent_while_frozen, "resolved before the backlog was processed"
 
             await asyncio.sleep(2)  # a storm would show here
+        # Nothing lost on the way: every event reached the rules, none skipped after the rejoin
+        # (Faust skipped the offsets between its seek and records fetched before it).
+        await wait_lag_zero(rig.settings, rig.settings.rules_app_id, [EVENTS_TOPIC], timeout=60)
+        counts = (rig.rules.health() or {}).get("counts", {})
+        assert counts.get("skipped") == 0, f"events never delivered to the rules: {counts}"
+        assert counts.get("events", 0) >= load.sent, f"{counts} for {load.sent} events sent"
         await collector.wait_for(ALERTS_TOPIC, lambda m: False, timeout=1)
         mine = [m for m in collector.seen[ALERTS_TOPIC] if m["condition"] == STALLED]
         assert [(m["alert_id"], m["status"]) for m in mine] == [

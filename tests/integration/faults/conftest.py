@@ -342,6 +342,24 @@ def _resolutions(alerts: Iterable[Alert]) -> dict[tuple[str, str], set[datetime]
     return out
 
 
+Distinct = tuple[str, str, str, int, str]
+
+
+def distinct_messages(alerts: Iterable[Alert]) -> set[Distinct]:
+    """Alert messages told apart as the contract does: a repeat of an identical message is one."""
+    return {
+        (a.alert_id, a.status.value, a.severity.value, a.escalation_level, a.ts.isoformat()) for a in alerts
+    }
+
+
+def message_difference(
+    expected: Iterable[Alert], seen: Iterable[Alert]
+) -> tuple[list[Distinct], list[Distinct]]:
+    """(distinct messages the live run lacks, distinct messages it has that the replay does not)."""
+    want, got = distinct_messages(expected), distinct_messages(seen)
+    return sorted(want - got), sorted(got - want)
+
+
 def missing_alerts(expected: Iterable[Alert], seen: Iterable[Alert]) -> list[str]:
     """What the replay raised that the live run did not, one line per (session, condition):
 

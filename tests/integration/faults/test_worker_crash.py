@@ -3,17 +3,12 @@ times and the writer twice, at seeded random moments, and each is restarted. Aft
 
 1. every valid event is in InfluxDB exactly once: the distinct points per measurement equal those
    the events (and the alert messages on the topic) map to, no fewer (lost) and no more;
-2. every alert the replay of the same events produces was emitted: for each (session, condition)
-   the replay alerts on, the live run sent a `firing` message, and reached the replay's highest
-   severity and highest escalation level, unless live resolved it early. Why not equal messages:
-   events run ~150x faster than real time here, and the live clock is the latest event time the
-   worker has seen over all its partitions; a restarted worker catches up its partitions unevenly,
-   so the clock runs minutes of event time ahead of some patients' readings. Timers may then fire
-   earlier than in the replay (stale data, a resolution after 15 minutes clear, one more
-   escalation), and a reading older than such a resolution does not raise the alert again (the
-   lifecycle's rule). A finding from the readings themselves cannot vanish otherwise, so a
-   (session, condition) never fired, or a lower peak without an early resolution, is a lost alert.
-   `test_the_checks_catch_...` shows the check fails when one partition's alerts are missing.
+2. the distinct alert messages (alert_id, status, severity, escalation level, ts) equal the replay's
+   exactly; a crash may repeat an identical message. A restarted worker catches up its partitions
+   unevenly: each partition's patients are evaluated at that partition's own arrivals, and a
+   lagging partition's timers run on its own clock, so no timer fires ahead of readings still in
+   the backlog (`test_the_checks_catch_...` shows the comparison fails on one lost partition, one
+   lost escalation and one extra message);
 3. no alert was sent as `firing` more than twice at one severity (a crash may repeat the message
    of an event whose offset was not committed yet, once);
 4. the consumer lag of both groups returns to zero.
@@ -48,6 +43,7 @@ from tests.integration.faults.conftest import (
     fault_stack,
     firing_counts,
     line,
+    message_difference,
     missing_alerts,
     patient_key,
     produce_paced,
@@ -86,7 +82,8 @@ def plan(size: int, start: datetime, partitions: int) -> list[str]:
 
 
 def test_the_checks_catch_a_skipped_partition_and_a_third_firing() -> None:
-    """The alert checks can fail: drop one partition's alerts, or send a firing three times."""
+    """The alert checks can fail: drop one partition's alerts, send a firing three times, or one
+    message more than the replay."""
     start = datetime(2031, 1, 1, tzinfo=UTC)
     lines = plan(4000, start, PARTITIONS)
     expected = replay_alerts(lines)
@@ -102,6 +99,12 @@ def test_the_checks_catch_a_skipped_partition_and_a_third_firing() -> None:
     firing = next(a for a in expected if a.status is AlertStatus.FIRING)
     assert max(firing_counts([*expected, firing, firing]).values()) == 3
     assert duplicates([*expected, firing]) == 1
+    assert message_difference(expected, [*expected, firing]) == ([], []), "a repeat is allowed"
+    early = firing.model_copy(update={"ts": firing.ts - timedelta(minutes=1)})
+    assert message_difference(expected, [*expected, early])[1] == [
+        (early.alert_id, "firing", early.severity.value, early.escalation_level, early.ts.isoformat())
+    ], "an extra message (a timer fired early) went unnoticed"
+    assert message_difference(expected, lower)[0], "a lost escalation went unnoticed"
 
 
 @pytest.fixture(scope="module")
@@ -180,6 +183,11 @@ async def test_kill_9_of_the_workers_loses_no_event_and_no_alert(crash_stack: Fa
     )
     missing = missing_alerts(expected, seen)
     assert missing == [], f"{len(missing)} lost: {missing[:10]}\n{faults.logs()}"
+    lacking, extra = message_difference(expected, seen)
+    assert (lacking, extra) == ([], []), (
+        f"live differs from the replay: {len(lacking)} messages missing {lacking[:5]}, "
+        f"{len(extra)} extra {extra[:5]}"
+    )
     assert [k for k, n in firing.items() if n > 2] == [], "an alert was sent as firing 3 times or more"
     assert dict(points) == dict(points_expected), "InfluxDB lost or doubled points"
 

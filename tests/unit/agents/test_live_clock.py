@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from agents.live_clock import SimulatedClock, WallClock
 from models.parsing import arrival_time, time_problem
 
@@ -36,3 +38,33 @@ def test_only_a_message_timed_beyond_the_skew_ahead_of_its_arrival_is_refused() 
     assert time_problem(NOW + timedelta(minutes=6), NOW, skew) == [
         "(ts): timed more than 5 min ahead of its arrival [ts_ahead_of_arrival]"
     ]
+
+
+def test_the_settled_simulated_clock_is_its_reading_of_a_few_seconds_ago(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wall = {"t": 1000.0}
+    monkeypatch.setattr("agents.live_clock.time.monotonic", lambda: wall["t"])
+    clock = SimulatedClock()
+    assert clock.settled(2.0) < datetime.now(UTC)  # no event seen yet: the wall clock's part
+    first = datetime.now(UTC) + timedelta(days=2)
+    clock.observe(first)
+    assert clock.settled(2.0) < first  # nothing observed 2 s ago yet: the wall clock's part only
+    wall["t"] += 1.0
+    clock.observe(first + timedelta(minutes=5))
+    wall["t"] += 1.5
+    assert clock.settled(2.0) == first
+    wall["t"] += 1.0
+    assert clock.settled(2.0) == first + timedelta(minutes=5)
+    assert clock.now() == first + timedelta(minutes=5)
+
+
+def test_the_settled_wall_clock_is_behind_by_the_delay() -> None:
+    settled = WallClock().settled(2.0)
+    assert datetime.now(UTC) - timedelta(seconds=3) < settled < datetime.now(UTC) - timedelta(seconds=1.9)
+
+
+def test_arrivals_the_simulated_clock_counts_event_time_the_wall_clock_the_record() -> None:
+    ts = NOW - timedelta(hours=1)
+    assert SimulatedClock().arrival(ts, (NOW - timedelta(days=1)).timestamp()) == ts
+    assert WallClock().arrival(ts, (NOW - timedelta(minutes=59)).timestamp()) == NOW - timedelta(minutes=59)

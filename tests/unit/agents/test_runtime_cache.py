@@ -70,8 +70,8 @@ def test_a_failed_evaluation_leaves_no_half_changed_state(monkeypatch: pytest.Mo
 def test_the_due_index_names_patients_with_a_timer_pending() -> None:
     runtime = _runtime()
     runtime.evaluate(_start("pt-1"))  # no vitals: stale data falls due 15 minutes after the start
-    assert runtime.due.pop_due(T0 + timedelta(minutes=10)) == []
-    assert runtime.due.pop_due(T0 + timedelta(minutes=16)) == ["pt-1"]
+    assert runtime.due_index(0).pop_due(T0 + timedelta(minutes=10)) == []
+    assert runtime.due_index(0).pop_due(T0 + timedelta(minutes=16)) == ["pt-1"]
 
 
 def test_live_states_are_bounded_and_the_rest_reload_from_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -83,3 +83,17 @@ def test_live_states_are_bounded_and_the_rest_reload_from_the_table(monkeypatch:
     state = runtime.load("pt-1")
     assert state is not None
     assert "pt-1-s1" in state.sessions
+
+
+def test_an_offset_never_delivered_is_counted_as_skipped() -> None:
+    runtime = _runtime()
+    runtime.committed_offset = lambda partition: 10
+    runtime.processed(0, 10)
+    runtime.processed(0, 11)
+    assert runtime.counts["skipped"] == 0
+    runtime.forget_all()  # a rebalance: the first record must be at the committed offset again
+    runtime.processed(0, 13)
+    assert runtime.counts["skipped"] == 3
+    runtime.processed(0, 14)
+    runtime.processed(0, 12)  # a redelivery is no loss
+    assert runtime.counts["skipped"] == 3

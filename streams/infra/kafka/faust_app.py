@@ -1,0 +1,69 @@
+"""The Faust app every worker runs: Faust's aiokafka transport with a consumer that hands out no
+record fetched before a seek (see `seek_guard`), and its committed offsets for the agents."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import faust
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, Message
+
+from streams.infra.kafka.seek_guard import Admit, SeekGuard
+
+log = logging.getLogger("ivigwatch.kafka")
+
+
+class GuardedConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
+    """Faust's aiokafka consumer, with the seek guard in front of its records."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.seek_guard = SeekGuard()
+
+    async def seek_to_committed(self) -> Mapping[TP, int]:
+        offsets: Mapping[TP, int] = await super().seek_to_committed()
+        acked = {tp: offset for tp, offset in offsets.items() if self.app.topics.acks_enabled_for(tp.topic)}
+        self.seek_guard.sought(acked)
+        return offsets
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:  # noqa: ASYNC109 - Faust's
+        stale: set[Any] = set()
+        async for tp, message in super().getmany(timeout):
+            verdict = self.seek_guard.admit(tp, message.offset, stale)
+            if verdict is Admit.KEEP:
+                yield tp, message
+            elif verdict is Admit.RESEEK:
+                target = self.seek_guard.target(tp)
+                log.warning(
+                    "%s[%d]: records fetched before the seek to %s arrived after it; sought again",
+                    tp.topic,
+                    tp.partition,
+                    target,
+                )
+                if target is not None:
+                    await self.seek(tp, target)
+
+
+class GuardedTransport(faust_aiokafka.Transport):  # type: ignore[misc]
+    Consumer = GuardedConsumer
+
+
+class WorkerApp(faust.App):  # type: ignore[misc]
+    """A Faust app on the guarded transport."""
+
+    def _new_transport(self) -> Any:
+        return GuardedTransport(self.conf.broker_consumer, self)
+
+
+def committed_offset(app: faust.App, topic: str, partition: int) -> int | None:
+    """The group's committed offset of a partition as this worker's consumer last knew it (the
+    next offset to read; None before the partition was assigned and sought)."""
+    consumer = app.consumer
+    offsets = getattr(consumer, "_committed_offset", None)  # Faust keeps it private
+    if offsets is None:
+        return None
+    offset = offsets.get(TP(topic, partition))
+    return int(offset) if offset is not None else None

@@ -1,0 +1,62 @@
+"""The seek guard: after a seek, records fetched before it are dropped and the partition sought again
+(pure). Seen live: a rules worker frozen past its session rejoined, was sought to offset 10 of a
+partition and was then handed records 13-76 from its old fetch; Faust skipped 10-12 as a gap and
+dropped the re-fetched 10-76 as read, so three events never reached the rules."""
+
+from __future__ import annotations
+
+from streams.infra.kafka.seek_guard import Admit, SeekGuard
+
+TP0, TP1 = ("ivig.events.v1", 0), ("ivig.events.v1", 1)
+
+
+def test_records_fetched_before_the_seek_are_dropped_and_the_partition_sought_again() -> None:
+    guard = SeekGuard()
+    guard.sought({TP0: 10, TP1: 5})
+    stale: set[object] = set()
+    assert guard.admit(TP0, 13, stale) is Admit.RESEEK
+    assert guard.target(TP0) == 10
+    assert [guard.admit(TP0, n, stale) for n in (14, 15)] == [Admit.DROP, Admit.DROP]  # same fetch
+    assert guard.admit(TP1, 5, stale) is Admit.KEEP  # another partition of the fetch is right
+    refetch: set[object] = set()
+    assert [guard.admit(TP0, n, refetch) for n in (10, 11, 12, 13)] == [Admit.KEEP] * 4
+    assert guard.target(TP0) is None
+
+
+def test_a_partition_whose_log_starts_past_the_seek_is_taken_after_one_retry() -> None:
+    guard = SeekGuard()
+    guard.sought({TP0: 10})
+    assert guard.admit(TP0, 40, set()) is Admit.RESEEK
+    assert guard.admit(TP0, 40, set()) is Admit.KEEP  # re-fetched from 10 and still at 40
+    assert guard.admit(TP0, 41, set()) is Admit.KEEP
+
+
+def test_without_a_committed_offset_any_first_record_is_right() -> None:
+    guard = SeekGuard()
+    guard.sought({TP0: None, TP1: -1})
+    assert guard.admit(TP0, 7, set()) is Admit.KEEP
+    assert guard.admit(TP1, 3, set()) is Admit.KEEP
+
+
+def test_records_below_the_seek_are_left_to_faust_and_a_new_seek_resets_the_retry() -> None:
+    guard = SeekGuard()
+    guard.sought({TP0: 10})
+    assert guard.admit(TP0, 8, set()) is Admit.KEEP  # Faust drops it as already read
+    assert guard.admit(TP0, 12, set()) is Admit.RESEEK
+    guard.sought({TP0: 10})  # a rebalance sought again: a fresh first try
+    assert guard.admit(TP0, 12, set()) is Admit.RESEEK
+
+
+def test_every_worker_consumes_through_the_guard() -> None:
+    from streams.apps.worker_app import Role, create_app
+    from streams.infra.kafka.faust_app import GuardedConsumer
+    from streams.infra.settings import Settings
+
+    settings = Settings(
+        kafka_bootstrap="127.0.0.1:1",
+        influx_url="http://127.0.0.1:1",
+        pager_webhook_url="http://127.0.0.1:1/page",
+    )
+    for role in Role:
+        app = create_app(role, settings, store="memory://")
+        assert isinstance(app.consumer, GuardedConsumer), role
