@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: help setup browser demo test test-unit test-e2e lint bench soak stack-up stack-down clean
+.PHONY: help setup browser demo test test-unit test-e2e lint bench cohort soak stack-up stack-down clean
 
 help:
 	@echo "make demo       run the demo: local Kafka + InfluxDB, workers, nurse console, simulated infusions"
@@ -19,6 +19,8 @@ help:
 	@echo "make test-e2e   run only the nurse console's browser tests (Playwright + Debian's chromium)"
 	@echo "make lint       ruff, mypy and the layering check (lint-imports)"
 	@echo "make bench      in-process figures, then stepped load on a stack of its own (~10 min; QUICK=1 ~3 min)"
+	@echo "make cohort     alarm burden and sensitivity of the rules on 1,000 simulated home infusions (~40 s;"
+	@echo "                SESSIONS=N, SEED=S, SERIOUS=share)"
 	@echo "make soak       fault tests at full size: kill -9 during 50,000 events, 60 s InfluxDB outage, 10,000 poison messages"
 	@echo "make stack-up / stack-down   start / stop the local Kafka broker and InfluxDB"
 
@@ -54,6 +56,10 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m streams.apps.bench $(if $(QUICK),--quick)
+
+cohort: setup
+	$(BIN)/ivigwatch cohort $(if $(SESSIONS),--sessions $(SESSIONS)) $(if $(SEED),--seed $(SEED)) \
+		$(if $(SERIOUS),--serious-share $(SERIOUS))
 
 soak: setup
 	SOAK_EVENTS=$${SOAK_EVENTS:-50000} IVIGWATCH_TEST_OUTAGE_SECONDS=60 IVIGWATCH_TEST_POISON_COUNT=10000 \

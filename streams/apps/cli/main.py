@@ -6,6 +6,7 @@ import typer
 
 from streams.apps.cli import influx_cmd, rules_cmd, stack_cmd
 from streams.apps.cli.alerts_cmd import alerts_command
+from streams.apps.cli.cohort_cmd import cohort_command
 from streams.apps.cli.console_cmd import app as console_app
 from streams.apps.cli.demo_cmd import demo
 from streams.apps.cli.export_cmd import app as export_app
@@ -30,6 +31,7 @@ app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(influx_cmd.app, name="influx")
 app.command()(worker)
 app.command("replay")(replay_command)
+app.command("cohort")(cohort_command)
 app.command("report")(report_command)
 app.command("alerts")(alerts_command)
 app.add_typer(console_app, name="console")

@@ -1,0 +1,1 @@
+"""The cohort measure of alarm burden and sensitivity: simulated home IVIG infusions through the rules."""

@@ -1,0 +1,85 @@
+"""How people answer the rules' messages: the patient repeats a reading when asked, the nurse
+acknowledges a page. Both draw from a random stream of their own (session_plan.session_rng)."""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from streams.apps.cohort.parameters import Parameter
+from streams.apps.scenarios import Device
+
+NEVER_REPEAT_SHARE = 0.15
+REPEAT_MEDIAN_MINUTES: dict[Device, float] = {"cuff": 2.0, "oximeter": 1.0, "thermometer": 1.5}
+REPEAT_SIGMA = 0.5
+"""Log-normal delay from the request to the repeat reading: median per device, this sigma."""
+REPEAT_AT_LEAST_MINUTES = 0.3
+VITAL_DEVICE: dict[str, Device] = {
+    "systolic_bp": "cuff",
+    "diastolic_bp": "cuff",
+    "heart_rate": "oximeter",
+    "spo2": "oximeter",
+    "temperature_c": "thermometer",
+}
+NURSE_ACK_SHARE = 0.95
+NURSE_ACK_MEDIAN_MINUTES = 4.0
+NURSE_ACK_SIGMA = 0.6
+NURSE_ID = "rn-cohort"
+
+PARAMETERS: tuple[Parameter, ...] = (
+    Parameter(
+        "repeat on request",
+        f"{NEVER_REPEAT_SHARE:.0%} of requests never answered; else log-normal delay, median cuff "
+        f"{REPEAT_MEDIAN_MINUTES['cuff']:g} min, oximeter {REPEAT_MEDIAN_MINUTES['oximeter']:g}, "
+        f"thermometer {REPEAT_MEDIAN_MINUTES['thermometer']:g}, sigma {REPEAT_SIGMA:g} "
+        f"(90th percentile x{math.exp(1.2816 * REPEAT_SIGMA):.1f}), at least {REPEAT_AT_LEAST_MINUTES:g} min",
+        "[assumption]; AHA 2019 home BP: repeat after 1 min",
+    ),
+    Parameter(
+        "nurse",
+        f"acknowledges {NURSE_ACK_SHARE:.0%} of pages after a log-normal delay, median "
+        f"{NURSE_ACK_MEDIAN_MINUTES:g} min, sigma {NURSE_ACK_SIGMA:g} (90th percentile "
+        f"{NURSE_ACK_MEDIAN_MINUTES * math.exp(1.2816 * NURSE_ACK_SIGMA):.1f} min); the rest never",
+        "[assumption]; Bonafide et al. 2015: median 10.4 min to respond at the bedside",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RepeatRequest:
+    """The system asks the patient to measure `vitals` again now."""
+
+    vitals: frozenset[str]
+    at: datetime
+
+
+def repeat_requests(messages: Sequence[object]) -> list[RepeatRequest]:
+    """The "measure again now" requests among the rules' messages of one step. Today's rules send
+    none (there is no patient topic yet); issue 14's `ivig.patient.v1` messages are read here."""
+    del messages
+    return []
+
+
+def devices_for(request: RepeatRequest, *, worn_oximeter: bool) -> list[Device]:
+    """The devices the patient picks up for a request (a worn oximeter repeats by itself)."""
+    devices = {VITAL_DEVICE[v] for v in request.vitals if v in VITAL_DEVICE}
+    if worn_oximeter:
+        devices.discard("oximeter")
+    return sorted(devices)
+
+
+def repeat_delay(device: Device, rng: random.Random) -> timedelta | None:
+    """How long the patient takes to repeat a reading of `device`, or None when they never do."""
+    never = rng.random() < NEVER_REPEAT_SHARE
+    minutes = REPEAT_MEDIAN_MINUTES[device] * math.exp(rng.gauss(0.0, REPEAT_SIGMA))
+    return None if never else timedelta(minutes=max(REPEAT_AT_LEAST_MINUTES, minutes))
+
+
+def ack_delay(rng: random.Random) -> timedelta | None:
+    """How long the nurse takes to acknowledge a page, or None when nobody does."""
+    acked = rng.random() < NURSE_ACK_SHARE
+    minutes = NURSE_ACK_MEDIAN_MINUTES * math.exp(rng.gauss(0.0, NURSE_ACK_SIGMA))
+    return timedelta(minutes=minutes) if acked else None

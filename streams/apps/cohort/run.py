@@ -1,0 +1,196 @@
+"""Drive the rule engine through simulated sessions exactly as replay does, answering its messages.
+
+One session at a time (patients are independent): a heap of pending events keyed by arrival time.
+Planned events arrive; the engine's timers fire at their due times (`next_due`, as replay's heap);
+after every step the engine's messages are read, and the patient's repeat readings
+(`repeat_requests`) and the nurse's acknowledgements of pages become new events on the heap.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from agents.rules.engine import advance, new_state, process
+from agents.rules.timers import next_due
+from models.alerts import Alert
+from models.events import NurseAction
+from models.ruleset import RuleSet
+from streams.apps.cohort.paging import is_page
+from streams.apps.cohort.responses import (
+    NURSE_ID,
+    RepeatRequest,
+    ack_delay,
+    devices_for,
+    repeat_delay,
+    repeat_requests,
+)
+from streams.apps.cohort.serious_events import Kind
+from streams.apps.cohort.session_plan import Planned, SessionPlan, plan_session, session_rng
+from streams.apps.scenarios import Device
+
+RepeatHook = Callable[[Sequence[object]], list[RepeatRequest]]
+TIMER_NUDGE = timedelta(seconds=1)
+"""A timer the engine reports as already due is tried again this much later."""
+
+
+@dataclass(frozen=True, slots=True)
+class Emitted:
+    """An alert message and the rules' clock when it came out (the page time)."""
+
+    alert: Alert
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class SessionOutcome:
+    """What one session gave: its alert messages, and what the counting needs about it."""
+
+    index: int
+    session_id: str
+    start: datetime
+    stop: datetime
+    infusion_hours: float
+    kind: Kind | None
+    detail: str
+    onset: datetime | None
+    evidence: datetime | None
+    """The first evidence of the serious event that reached the rules (None: none did)."""
+    emitted: tuple[Emitted, ...]
+    repeated_at: tuple[datetime, ...]
+    """When the patient took each repeat reading the rules asked for."""
+    acks: int
+    headache: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Deliver:
+    planned: Planned
+
+
+@dataclass(frozen=True, slots=True)
+class _Tick:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Ack:
+    alert_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Repeat:
+    device: Device
+
+
+_Action = _Deliver | _Tick | _Ack | _Repeat
+
+
+def run_session(
+    plan: SessionPlan, rules: RuleSet, *, repeat_hook: RepeatHook = repeat_requests, nurse: bool = True
+) -> SessionOutcome:
+    """Run one planned session through the rules until its follow-up ends."""
+    patient_id = plan.patient.patient_id
+    state = new_state(patient_id)
+    rng = session_rng(plan.seed, plan.index, "responses")
+    heap: list[tuple[datetime, int, _Action]] = []
+    order = itertools.count()
+
+    def push(at: datetime, action: _Action) -> None:
+        heapq.heappush(heap, (at, next(order), action))
+
+    for planned in plan.events:
+        push(planned.arrival, _Deliver(planned))
+    clock: datetime | None = None
+    scheduled: datetime | None = None
+    evidence: datetime | None = None
+    emitted: list[Emitted] = []
+    awaiting_ack: set[str] = set()
+    awaiting_repeat: set[Device] = set()
+    repeated_at: list[datetime] = []
+    acks = 0
+    while heap:
+        at, _, action = heapq.heappop(heap)
+        if at > plan.horizon:
+            break
+        if isinstance(action, _Tick):
+            if at != scheduled:
+                continue  # superseded by a later schedule
+            scheduled = None
+        if isinstance(action, _Repeat):
+            awaiting_repeat.discard(action.device)
+            repeated_at.append(at)
+            reading = plan.reading(action.device, at, rng, f"{plan.session_id}-repeat-{len(repeated_at):03d}")
+            push(reading.arrival, _Deliver(reading))
+            continue
+        now = at if clock is None else max(clock, at)
+        clock = now
+        messages: Sequence[object]
+        if isinstance(action, _Tick):
+            messages = advance(state, now, rules)
+        elif isinstance(action, _Ack):
+            awaiting_ack.discard(action.alert_id)
+            acks += 1
+            ack = NurseAction(
+                type="ack", alert_id=action.alert_id, patient_id=patient_id, by=NURSE_ID, ts=now
+            )
+            messages = process(state, ack, now, rules)
+        else:
+            item = action.planned.event
+            if action.planned.evidence and (evidence is None or item.ts < evidence):
+                evidence = item.ts
+            messages = process(state, item, now, rules)
+        alerts = [m for m in messages if isinstance(m, Alert)]
+        emitted.extend(Emitted(alert, now) for alert in alerts)
+        for request in repeat_hook(messages):
+            for device in devices_for(request, worn_oximeter=plan.patient.continuous_oximeter):
+                delay = repeat_delay(device, rng)
+                if device not in awaiting_repeat and delay is not None:
+                    awaiting_repeat.add(device)
+                    push(max(request.at, now) + delay, _Repeat(device))
+        for alert in alerts if nurse else ():
+            if (
+                is_page(alert)
+                and alert.alert_id not in awaiting_ack
+                and (delay := ack_delay(rng)) is not None
+            ):
+                awaiting_ack.add(alert.alert_id)
+                push(now + delay, _Ack(alert.alert_id))
+        due = next_due(state, rules)
+        if due is not None and due != scheduled:
+            scheduled = due if due > now else now + TIMER_NUDGE
+            push(scheduled, _Tick())
+    injected = plan.injected
+    return SessionOutcome(
+        index=plan.index,
+        session_id=plan.session_id,
+        start=plan.start,
+        stop=plan.stop,
+        infusion_hours=plan.infusion_hours,
+        kind=injected.kind if injected else None,
+        detail=injected.detail if injected else "",
+        onset=plan.at(injected.onset) if injected else None,
+        evidence=evidence,
+        emitted=tuple(emitted),
+        repeated_at=tuple(repeated_at),
+        acks=acks,
+        headache=plan.headache,
+    )
+
+
+def run_cohort(
+    sessions: int,
+    seed: int,
+    serious_share: float,
+    rules: RuleSet,
+    *,
+    nurse: bool = True,
+    repeat_hook: RepeatHook = repeat_requests,
+) -> Iterator[SessionOutcome]:
+    """Sessions 0 .. sessions-1 of the cohort, one at a time."""
+    for index in range(sessions):
+        plan = plan_session(index, seed, serious_share)
+        yield run_session(plan, rules, repeat_hook=repeat_hook, nurse=nurse)
