@@ -101,7 +101,7 @@ async def test_the_influx_reader_cannot_write(live: Live) -> None:
             'DELETE FROM "vitals" WHERE "patient_id" = \'pt-probe\'',
             'SELECT * INTO "copied" FROM "vitals"',
             'DROP MEASUREMENT "vitals"',
-            'CREATE USER "intruder" WITH PASSWORD \'x\' WITH ALL PRIVILEGES',
+            "CREATE USER \"intruder\" WITH PASSWORD 'x' WITH ALL PRIVILEGES",
         ):
             with pytest.raises(RuntimeError, match=r"not authorized|requires admin"):
                 await reader.query(statement, write=True)

@@ -91,9 +91,7 @@ def _act(
         raise _fail("a resolve needs --note saying why", 2)
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # its errors are reported below, once
     try:
-        sent, alert = asyncio.run(
-            _lookup_and_send(settings, kind, alert_id, note, who, patient, timeout)
-        )
+        sent, alert = asyncio.run(_lookup_and_send(settings, kind, alert_id, note, who, patient, timeout))
     except AlertNotFound as exc:
         hint = "; pass --patient if it is older" if exc.gave_up_after is not None else ""
         raise _fail(f"{exc}{hint}", 1) from None

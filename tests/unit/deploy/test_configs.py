@@ -53,9 +53,10 @@ def test_secured_broker_has_no_unauthenticated_listener(tmp_path: Path) -> None:
     assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-256,SCRAM-SHA-512"
     assert props["ssl.keystore.type"] == props["ssl.truststore.type"] == "PEM"
     assert props["ssl.truststore.location"] == str(tmp_path / "ca.pem")
-    assert 'username="broker-user" password="broker-pw"' in props[
-        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"
-    ]
+    assert (
+        'username="broker-user" password="broker-pw"'
+        in props["listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"]
+    )
     assert "PLAINTEXT" not in text.replace("SASL_PLAINTEXT", "")
     assert "${" not in text
     assert "broker-pw" not in repr(security)
