@@ -1,8 +1,8 @@
 """Which alert messages page a nurse, and which delivered pages are remembered (pure).
 
-An alert message pages when its severity is urgent or critical and its status is `firing` (a new
-alert, or a severity raise, which the lifecycle sends as `firing` again) or `escalated`, unless it
-is older than MAX_PAGE_AGE or its update was already delivered.
+An alert message goes to the pager when it asks a nurse to act (its `page` flag: a new or raised
+finding, an escalation) at urgent or critical severity (warnings page in the console only), unless
+it is older than MAX_PAGE_AGE or its update was already delivered.
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from models.alerts import Alert, AlertStatus, Severity
+from models.alerts import Alert, Severity
 from streams.infra.sinks.pager.page_encoding import page_key
 
 PAGED_SEVERITIES = frozenset({Severity.URGENT, Severity.CRITICAL})
-PAGED_STATUSES = frozenset({AlertStatus.FIRING, AlertStatus.ESCALATED})
 MAX_PAGE_AGE = timedelta(hours=24)
 """An alert message timed longer ago than this is not paged (a first start on a topic with months of
 history must not page all of it); its key is also forgotten after this long."""
@@ -28,7 +27,7 @@ class Skip(StrEnum):
     """Why an alert message does not page."""
 
     BELOW_URGENT = "below_urgent"
-    NOT_NEW = "not_new"  # acknowledged or resolved: a nurse or the rules already closed the loop
+    NOT_NEW = "not_new"  # no page: pending, information, an acknowledgement or a resolution
     STALE = "stale"
     ALREADY_PAGED = "already_paged"
 
@@ -37,7 +36,7 @@ def page_decision(alert: Alert, now: datetime, delivered: Mapping[str, Any]) -> 
     """None when this alert message must be paged, else why not."""
     if alert.severity not in PAGED_SEVERITIES:
         return Skip.BELOW_URGENT
-    if alert.status not in PAGED_STATUSES:
+    if not alert.page:
         return Skip.NOT_NEW
     if alert.ts < now - MAX_PAGE_AGE:
         return Skip.STALE

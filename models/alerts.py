@@ -1,4 +1,4 @@
-"""Alerts on `ivig.alerts.v1` (contract v1)."""
+"""Alerts on `ivig.alerts.v1` (contract v2)."""
 
 from __future__ import annotations
 
@@ -103,3 +103,8 @@ class Alert(BaseModel):
     rule: RuleRef
     by: str | None = None
     note: str | None = None
+    incident_id: str | None = None
+    """The patient's incident this alert belongs to (contract v2); None on the pipeline's own alerts."""
+    page: bool = False
+    """True when this message asks a nurse to act, on the pager or in the console (contract v2): a
+    new or raised finding, an escalation; false for pending findings, information and updates."""

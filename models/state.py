@@ -54,6 +54,9 @@ class AlertState(_State):
     auto_resolvable: bool = False
     raised_by_vitals: bool = False
     """Some vital-sign reading (a threshold row or NEWS2) stands behind it."""
+    pending: bool = False
+    """Visible but not paging yet (a lone reading waiting for its repeat, a set of vitals within its
+    grace): no escalation timer until it is confirmed."""
     rule: RuleRef
     title: str
     evidence: Evidence

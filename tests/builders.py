@@ -97,6 +97,11 @@ NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 def alert_message(
     status: str = "firing", severity: str = "urgent", level: int = 0, ts: datetime = NOW, **more: Any
 ) -> Alert:
+    """An alert message; it pages (unless `page=` says) as the engine's do: firing or escalated at
+    warning or higher."""
+    more.setdefault(
+        "page", status in ("firing", "escalated") and Severity(severity).rank >= Severity.WARNING.rank
+    )
     return Alert(
         alert_id="pt-1-s1:fever:1",
         patient_id="pt-1",

@@ -24,6 +24,9 @@ class Finding:
     ts: datetime
     from_vitals: bool
     """Raised by vital signs (so it may resolve by itself) rather than by symptom reports."""
+    pending: bool = False
+    """Shown to nurses but not paging yet: waiting for a repeat reading or the end of a grace. The
+    same finding applied again without `pending` confirms it (then it pages)."""
 
 
 def alert_id(session_id: str, condition: Condition, n: int) -> str:
@@ -38,6 +41,17 @@ def parse_alert_id(value: str) -> tuple[str, str] | None:
     return parts[0], parts[1]
 
 
+PAGING_STATUSES = frozenset({AlertStatus.FIRING, AlertStatus.ESCALATED})
+
+
+def pages(alert: AlertState) -> bool:
+    """Whether the message of this alert's new state asks a nurse to act: a confirmed finding of
+    warning or higher that fired, rose or escalated (acknowledgements and resolutions do not)."""
+    return (
+        not alert.pending and alert.status in PAGING_STATUSES and alert.severity.rank >= Severity.WARNING.rank
+    )
+
+
 def to_message(
     alert: AlertState,
     patient_id: str,
@@ -47,6 +61,7 @@ def to_message(
     note: str | None = None,
 ) -> Alert:
     return Alert(
+        page=pages(alert),
         alert_id=alert.alert_id,
         patient_id=patient_id,
         session_id=session_id,
@@ -86,14 +101,19 @@ def apply_finding(session: SessionState, finding: Finding, patient_id: str, rule
         current.raised_by_vitals = current.raised_by_vitals or finding.from_vitals
         if not finding.from_vitals:
             current.auto_resolvable = False  # a symptom report now stands behind it
-        if finding.severity.rank <= current.severity.rank:
+        confirmed = current.pending and not finding.pending
+        if finding.severity.rank <= current.severity.rank and not confirmed:
             return None
-        current.severity = finding.severity
+        current.pending = current.pending and finding.pending
+        if finding.severity.rank >= current.severity.rank:  # a raise, or a confirmation at the same severity
+            current.severity = finding.severity
+            current.title, current.action, current.evidence = finding.title, finding.action, finding.evidence
+            current.rule = RuleRef(id=finding.rule_id, version=rules.version)
         current.status = AlertStatus.FIRING
-        current.next_escalation_due = _next_due(finding.severity, finding.ts, rules)
-        current.title, current.action, current.evidence = finding.title, finding.action, finding.evidence
-        current.rule = RuleRef(id=finding.rule_id, version=rules.version)
-        current.auto_resolvable = current.auto_resolvable and finding.severity is not Severity.CRITICAL
+        current.next_escalation_due = (
+            None if current.pending else _next_due(current.severity, finding.ts, rules)
+        )
+        current.auto_resolvable = current.auto_resolvable and current.severity is not Severity.CRITICAL
         return to_message(current, patient_id, session.session_id, finding.ts)
     n = session.fired_counts.get(key, 0) + 1
     session.fired_counts[key] = n
@@ -103,7 +123,8 @@ def apply_finding(session: SessionState, finding: Finding, patient_id: str, rule
         severity=finding.severity,
         status=AlertStatus.FIRING,
         opened_ts=finding.ts,
-        next_escalation_due=_next_due(finding.severity, finding.ts, rules),
+        pending=finding.pending,
+        next_escalation_due=None if finding.pending else _next_due(finding.severity, finding.ts, rules),
         auto_resolvable=finding.from_vitals and finding.severity is not Severity.CRITICAL,
         raised_by_vitals=finding.from_vitals,
         rule=RuleRef(id=finding.rule_id, version=rules.version),

@@ -79,6 +79,7 @@ def message(alert_id: str, status: str = "firing", severity: str = "urgent", lev
             "evidence": {"summary": "s", "phase": "infusing"},
             "action": "a",
             "rule": {"id": "r", "version": "1"},
+            "page": status in ("firing", "escalated"),
         }
     ).encode()
 

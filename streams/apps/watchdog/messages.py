@@ -112,6 +112,7 @@ def message(
         rule=RULE,
         by=by,
         note=note,
+        page=status in (AlertStatus.FIRING, AlertStatus.ESCALATED),
     )
 
 

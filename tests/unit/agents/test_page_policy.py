@@ -36,6 +36,10 @@ def test_urgent_and_critical_new_or_escalated_messages_page(
     assert page_decision(alert(status, severity, level), NOW, {}) is expected
 
 
+def test_a_pending_finding_does_not_page_even_when_critical() -> None:
+    assert page_decision(alert("firing", "critical", page=False), NOW, {}) is Skip.NOT_NEW
+
+
 def test_each_update_pages_once_and_a_severity_raise_is_a_new_update() -> None:
     urgent = alert("firing", "urgent")
     delivered = {page_key(urgent): urgent.ts.isoformat()}

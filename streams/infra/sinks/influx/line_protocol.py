@@ -105,6 +105,7 @@ def alert_point(alert: Alert) -> Point:
         .field("phase", alert.evidence.phase)
         .field("rule_id", alert.rule.id)
         .field("rule_version", alert.rule.version)
+        .field("page", alert.page)
     )
     evidence = alert.evidence
     for name in ("rate_ml_per_h", "previous_rate_ml_per_h", "minutes_since_rate_step"):
@@ -112,6 +113,8 @@ def alert_point(alert: Alert) -> Point:
             point.field(name, float(value))  # the rate context beside the alert, without a join
     if alert.by:
         point.field("by", alert.by)
+    if alert.incident_id:
+        point.field("incident_id", alert.incident_id)
     return point.time(epoch_ms(alert.ts), PRECISION)
 
 

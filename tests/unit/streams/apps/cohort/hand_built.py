@@ -22,8 +22,14 @@ def message(
     minutes: float = 0.0,
     level: int = 0,
     n: int = 1,
+    page: bool | None = None,
 ) -> Emitted:
+    """An alert message; it pages (unless `page` says) as the engine's messages do: firing or
+    escalated at warning or higher."""
+    if page is None:
+        page = status in ("firing", "escalated") and Severity(severity).rank >= Severity.WARNING.rank
     alert = Alert(
+        page=page,
         alert_id=f"co-1-s1:{condition}:{n}",
         patient_id="co-1",
         session_id="co-1-s1",
