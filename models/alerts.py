@@ -56,6 +56,8 @@ class Condition(StrEnum):
     BASELINE_MISSING = "baseline_missing"
     HIGH_RISK_SESSION = "high_risk_session"
     PIPELINE_STALLED = "pipeline_stalled"
+    INCIDENT = "incident"
+    """Not a finding: the state of one of the patient's incidents (contract v2)."""
 
 
 class RuleRef(BaseModel):
@@ -108,3 +110,6 @@ class Alert(BaseModel):
     page: bool = False
     """True when this message asks a nurse to act, on the pager or in the console (contract v2): a
     new or raised finding, an escalation; false for pending findings, information and updates."""
+    pending: bool = False
+    """(v2) A finding shown but not paged yet: a lone reading waiting for its repeat, a set of vitals
+    within its grace. The same alert pages once confirmed (or unconfirmed after the delay)."""

@@ -79,6 +79,10 @@ class Vitals(EventBase):
     spo2: Annotated[float, Field(ge=30, le=100)] | None = None
     weight_kg: Annotated[float, Field(ge=2, le=400)] | None = None
     on_oxygen: bool = False
+    mode: Literal["spot", "continuous"] = "spot"
+    """(v2) `spot`: one measurement taken on purpose (cuff, thermometer, a set entered by hand);
+    `continuous`: a sample of a worn device's stream (a 1 Hz oximeter). A lone spot reading past a
+    limit waits for its repeat; a continuous one for the stream to stay past it."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Vitals:

@@ -35,6 +35,12 @@ class AnaphylaxisRule(Texts):
     alone: frozenset[SymptomName]
     low_pressure_rules: tuple[str, ...]
     severity: Severity
+    until_hours_after_stop: Annotated[float, Field(gt=0)] | None = None
+    """Ends the row's window this long after the stop, within its phases (biphasic anaphylaxis:
+    up to 72 h after it)."""
+    new_episode_after_hours: Annotated[float, Field(gt=0)] | None = None
+    """Criteria met again more than this long after they were last met are a new episode: the open
+    alert (acknowledged or not) is resolved and the new episode fires as a new alert."""
 
 
 class RespiratoryRow(Texts):

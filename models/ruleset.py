@@ -21,7 +21,10 @@ from models.rule_common import (
     VitalName,
     check_template,
 )
+from models.rule_confirmation import ConfirmationRule
+from models.rule_incidents import IncidentRule, InhibitRow
 from models.rule_news2 import EarlyWarningRule
+from models.rule_schedule import CareSchedule, ScheduleRow, SetAnchor, StaleDataRule
 from models.rule_symptoms import (
     AnaphylaxisRule,
     InfusionReactionRule,
@@ -34,6 +37,7 @@ from models.rule_symptoms import (
 __all__ = [
     "ALL_PHASES",
     "AnaphylaxisRule",
+    "CareSchedule",
     "EarlyWarningRule",
     "InfusionReactionRule",
     "MyastheniaRow",
@@ -41,6 +45,9 @@ __all__ = [
     "RespiratoryRow",
     "RespiratoryRule",
     "RuleSet",
+    "ScheduleRow",
+    "SetAnchor",
+    "StaleDataRule",
     "SymptomRule",
     "ThresholdRule",
 ]
@@ -50,8 +57,7 @@ HIGH_RISK_PLACEHOLDERS = frozenset(
         "risk_factors",
         "relative_factor",
         "stale_factor",
-        "stale_warning_minutes",
-        "stale_urgent_minutes",
+        "grace_minutes",
         "temperature",
         "fever_limit",
         "epinephrine",
@@ -80,7 +86,8 @@ class ThresholdRule(Texts):
     baseline_missing: bool = False
     window_hours: Annotated[float, Field(gt=0)] | None = None
     """With it, `rise_at_least` / `fall_at_least` compare with the lowest / highest reading of the
-    vital in the previous `window_hours` of the session, instead of with the baseline."""
+    vital in the previous `window_hours` of the patient (across the sessions of a multi-day course),
+    instead of with the baseline."""
 
     @model_validator(mode="after")
     def _has_a_clause(self) -> Self:
@@ -151,8 +158,6 @@ class Timing(Row):
     escalate_critical_minutes: Annotated[float, Field(gt=0)]
     escalate_urgent_minutes: Annotated[float, Field(gt=0)]
     max_escalation_level: Annotated[int, Field(ge=0, le=10)]
-    stale_warning_minutes: Annotated[float, Field(gt=0)]
-    stale_urgent_minutes: Annotated[float, Field(gt=0)]
     session_timeout_hours: Annotated[float, Field(gt=0)]
 
 
@@ -182,21 +187,6 @@ class BaselineRule(Texts):
     severity: Severity
 
 
-class StaleDataRule(Texts):
-    """`stale_data`: no vitals while infusing for `timing.stale_warning_minutes` (first severity),
-    then `timing.stale_urgent_minutes` (second); resolved by the next vitals."""
-
-    id: str
-    severities: Annotated[tuple[Severity, Severity], Field()]
-
-    @field_validator("severities")
-    @classmethod
-    def _rising(cls, value: tuple[Severity, Severity]) -> tuple[Severity, Severity]:
-        if value[1].rank <= value[0].rank:
-            raise ValueError("the second severity must be above the first")
-        return value
-
-
 class RuleSetInfo(Row):
     id: str
     version: Annotated[str, Field(min_length=1)]
@@ -212,6 +202,7 @@ class RuleSet(Row):
     risk: RiskTightening
     baseline: BaselineRule
     stale_data: StaleDataRule
+    care_schedule: CareSchedule
     threshold: Annotated[tuple[ThresholdRule, ...], Field(min_length=1)]
     early_warning_score: EarlyWarningRule
     infusion_reaction: InfusionReactionRule
@@ -219,6 +210,9 @@ class RuleSet(Row):
     respiratory_compromise: RespiratoryRule
     symptom_rule: tuple[SymptomRule, ...] = ()
     high_risk_session: HighRiskSessionRule
+    incidents: IncidentRule
+    inhibit: tuple[InhibitRow, ...] = ()
+    confirmation: ConfirmationRule
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:
@@ -229,11 +223,25 @@ class RuleSet(Row):
         unknown = set(self.anaphylaxis.low_pressure_rules) - set(ids)
         if unknown:
             raise ValueError(f"anaphylaxis.low_pressure_rules names unknown rows {sorted(unknown)}")
+        gap = self.anaphylaxis.new_episode_after_hours
+        if gap is not None and gap * 60 <= self.timing.together_minutes:
+            raise ValueError(
+                "anaphylaxis.new_episode_after_hours must be longer than timing.together_minutes"
+            )
         return self
 
     @property
     def version(self) -> str:
         return self.ruleset.version
+
+    @cached_property
+    def covered_by(self) -> dict[Condition, frozenset[Condition]]:
+        """For each condition, the conditions whose open incident member covers it (inhibition)."""
+        covering: dict[Condition, set[Condition]] = {}
+        for row in self.inhibit:
+            for condition in row.covers:
+                covering.setdefault(condition, set()).add(row.when)
+        return {condition: frozenset(whens) for condition, whens in covering.items()}
 
     @cached_property
     def rows_by_vital(self) -> dict[str, tuple[ThresholdRule, ...]]:

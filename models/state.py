@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.alerts import AlertStatus, Condition, Evidence, RuleRef, Severity
 from models.events import Profile, SymptomName, SymptomSeverity
@@ -57,6 +58,8 @@ class AlertState(_State):
     pending: bool = False
     """Visible but not paging yet (a lone reading waiting for its repeat, a set of vitals within its
     grace): no escalation timer until it is confirmed."""
+    confirm_due: datetime | None = None
+    """A pending lone reading's deadline: with no repeat by then it pages as unconfirmed."""
     rule: RuleRef
     title: str
     evidence: Evidence
@@ -76,13 +79,15 @@ class SessionState(_State):
     product: str | None = None
     readings: list[Reading] = Field(default_factory=list)
     latest_ts: dict[str, datetime] = Field(default_factory=dict)
-    long_history: dict[str, list[TimedValue]] = Field(default_factory=dict)
-    """Readings of the vitals that windowed rows look back on (for example 48 h of weights)."""
     last_vitals_ts: datetime | None = None
     baseline: dict[str, float] = Field(default_factory=dict)
     baseline_final: bool = False
     baseline_checked: bool = False
     stale_level: int = 0
+    schedule_reading_ts: datetime | None = None
+    """The latest reading counting as a set when the care schedule's steps were last taken."""
+    schedule_step_ts: datetime | None = None
+    """The last care-schedule step (reminder, page or end) taken since that reading."""
     symptoms: list[SymptomReport] = Field(default_factory=list)
     row_holding: dict[str, bool] = Field(default_factory=dict)
     row_last_fired: dict[str, datetime] = Field(default_factory=dict)
@@ -92,6 +97,34 @@ class SessionState(_State):
     """When each condition's last alert was resolved: reports up to then do not raise it again."""
     high_risk_checks: list[str] = Field(default_factory=list)
     """The high_risk_session checks already made (each fires at most once per session)."""
+
+
+class IncidentState(_State):
+    """One of the patient's incidents: the alerts of one episode, paged and escalated as one."""
+
+    incident_id: str
+    session_id: str
+    """The session of its first member."""
+    opened_ts: datetime
+    last_member_ts: datetime
+    """When its last new member joined: a finding more than the rule file's gap later opens a new one."""
+    severity: Severity = Severity.INFO
+    """The highest severity of its confirmed members."""
+    status: AlertStatus = AlertStatus.FIRING
+    escalation_level: int = 0
+    next_escalation_due: datetime | None = None
+    members: list[str] = Field(default_factory=list)
+    """Alert ids, in the order they joined."""
+    closed: list[str] = Field(default_factory=list)
+    """Members whose resolution was sent: the incident resolves with the last of them."""
+    announced: bool = False
+    """Its state was sent (once a member is confirmed)."""
+    operational: bool = False
+    """Made of findings about the monitoring itself (vitals overdue, no baseline)."""
+    paged: Severity | None = None
+    """The highest severity a member paged at since the incident was last acknowledged."""
+    by: str | None = None
+    """Who acknowledged it."""
 
 
 class PatientState(_State):
@@ -104,3 +137,22 @@ class PatientState(_State):
     closed_sessions: list[str] = Field(default_factory=list)
     """Recently dropped sessions (past post-late, no open alert): their late events are ignored."""
     clock: datetime | None = None
+    long_history: dict[str, list[TimedValue]] = Field(default_factory=dict)
+    """Readings of the vitals that windowed rows look back on, across the patient's sessions (48 h of
+    weights over a multi-day course): each vital's longest window, bounded in count."""
+    incidents: list[IncidentState] = Field(default_factory=list)
+    """Open incidents (a resolved one is dropped)."""
+    incident_count: int = 0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _long_history_from_sessions(cls, data: Any) -> Any:
+        """A state stored when each session kept its own long history: theirs become the patient's."""
+        if not isinstance(data, dict) or "long_history" in data or not isinstance(data.get("sessions"), dict):
+            return data
+        merged: dict[str, list[Any]] = {}
+        for session in data["sessions"].values():
+            if isinstance(session, dict) and isinstance(session.get("long_history"), dict):
+                for name, values in session["long_history"].items():
+                    merged.setdefault(name, []).extend(values)
+        return {**data, "long_history": merged} if merged else data

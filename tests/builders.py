@@ -86,6 +86,12 @@ def of(alerts: list[Alert], condition: str) -> list[Alert]:
     return [a for a in alerts if a.condition.value == condition]
 
 
+def confirmed(alerts: list[Alert]) -> list[Alert]:
+    """The messages without the pending ones (a lone reading waiting for its repeat): what a nurse
+    is asked to act on, and every later update."""
+    return [a for a in alerts if not a.pending]
+
+
 def summary(alerts: list[Alert]) -> list[tuple[str, str, str]]:
     """(condition, status, severity) per message, for compact assertions."""
     return [(a.condition.value, a.status.value, a.severity.value) for a in alerts]

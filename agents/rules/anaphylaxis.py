@@ -2,23 +2,48 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from agents.rules.context import RuleContext
+from agents.rules.episodes import last_met
 from agents.rules.explain import finding
 from agents.rules.registry import NOTHING, Evaluation, RuleLine, names_text, register, when_text
 from agents.rules.session import (
+    effective_stop,
     fired_together,
     readings_together,
+    span,
     symptoms_together,
 )
 from models.alerts import Condition
-from models.ruleset import RuleSet
+from models.ruleset import AnaphylaxisRule, Phase, RuleSet
+from models.state import SessionState
+
+
+def _in_window(rule: AnaphylaxisRule, session: SessionState, ts: datetime, rules: RuleSet) -> bool:
+    """Before the row's `until_hours_after_stop` (the biphasic window), when it has one."""
+    if rule.until_hours_after_stop is None:
+        return True
+    stop = effective_stop(session, rules)
+    return stop is None or ts < stop + span(hours=rule.until_hours_after_stop)
+
+
+def _earlier_episode(rule: AnaphylaxisRule, session: SessionState, ts: datetime) -> datetime | None:
+    """When the open alert's criteria were last met, if that was more than `new_episode_after_hours`
+    before `ts`: the alert belongs to an earlier episode (None: no open alert, or the same episode)."""
+    current = session.alerts.get(Condition.ANAPHYLAXIS.value)
+    if current is None or rule.new_episode_after_hours is None:
+        return None
+    last = last_met(session, rule.id, current)
+    return last if ts - last > span(hours=rule.new_episode_after_hours) else None
 
 
 def anaphylaxis(ctx: RuleContext) -> Evaluation:
-    """NIAID/FAAN and WAO criteria over the symptoms and readings reported together."""
+    """NIAID/FAAN and WAO criteria over the symptoms and readings reported together; criteria met
+    again after the row's episode gap are a new episode (biphasic), a new alert."""
     session, ts, rules = ctx.session, ctx.ts, ctx.rules
     rule = rules.anaphylaxis
-    if ctx.phase not in rule.phases:
+    if ctx.phase not in rule.phases or not _in_window(rule, session, ts, rules):
         return NOTHING
     condition = Condition.ANAPHYLAXIS
     names = {r.symptom for r in symptoms_together(session, ts, rules, condition)}
@@ -60,6 +85,13 @@ def anaphylaxis(ctx: RuleContext) -> Evaluation:
     else:
         return NOTHING
     values = {"spo2": min(low_spo2)} if low_spo2 else {}
+    summary = f"Anaphylaxis criteria met: {why}"
+    earlier = _earlier_episode(rule, session, ts)
+    if earlier is not None:
+        hours = (ts - earlier).total_seconds() / 3600
+        summary += f"; a new episode, {hours:.1f} h after they were last met"
+        if ctx.phase in (Phase.POST_EARLY, Phase.POST_LATE):
+            summary += " (possible biphasic reaction)"
     found = finding(
         Condition.ANAPHYLAXIS,
         rule.severity,
@@ -67,11 +99,13 @@ def anaphylaxis(ctx: RuleContext) -> Evaluation:
         rule.title,
         rule.action,
         ctx,
-        f"Anaphylaxis criteria met: {why}",
+        summary,
         values=values,
         symptoms=sorted(s.value for s in names),
     )
-    return Evaluation([found])
+    if earlier is None:
+        return Evaluation([found])
+    return Evaluation([found], new_episode={Condition.ANAPHYLAXIS: earlier})
 
 
 def anaphylaxis_lines(rules: RuleSet) -> list[RuleLine]:
@@ -81,13 +115,18 @@ def anaphylaxis_lines(rules: RuleSet) -> list[RuleLine]:
         f"{ana.breathing_spo2_at_most:g}), low pressure or {names_text(ana.neuro)}; or two systems incl. "
         f"GI ({names_text(ana.gastro)}); or low pressure alone; or {names_text(ana.alone)} alone"
     )
+    if ana.new_episode_after_hours is not None:
+        trigger += f"; met again > {ana.new_episode_after_hours:g} h after last met: a new alert"
+    when = when_text(ana.phases)
+    if ana.until_hours_after_stop is not None:
+        when += f" (to {ana.until_hours_after_stop:g} h after stop)"
     return [
         RuleLine(
             ana.id,
             Condition.ANAPHYLAXIS.value,
             trigger,
             ana.severity.value,
-            when_text(ana.phases),
+            when,
             ana.source,
         )
     ]

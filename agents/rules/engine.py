@@ -10,16 +10,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from agents.rules import high_risk, timers
+from agents.rules import confirmation, high_risk, incidents, timers
 from agents.rules.context import RuleContext
+from agents.rules.episodes import end_episode, note_fired
 from agents.rules.explain import finding
-from agents.rules.lifecycle import (
-    Finding,
-    apply_action,
-    apply_finding,
-    mark_cleared,
-    parse_alert_id,
-)
+from agents.rules.lifecycle import Finding, apply_finding, mark_cleared
 from agents.rules.registry import composites
 from agents.rules.session import (
     add_reading,
@@ -27,6 +22,7 @@ from agents.rules.session import (
     apply_infusion,
     apply_profile,
     baseline,
+    course_phase,
     get_session,
     is_high_risk,
     phase_at,
@@ -70,34 +66,38 @@ def advance(state: PatientState, now: datetime, rules: RuleSet) -> list[Alert]:
     messages: list[Alert] = []
     for session_id, session in list(state.sessions.items()):
         messages.extend(timers.due(state, session, now, rules))
+        messages.extend(confirmation.due(session, now, state.patient_id, rules))
         if not session.alerts and phase_at(session, now, rules) is Phase.AFTER:
             del state.sessions[session_id]
             state.closed_sessions = [*state.closed_sessions[-(CLOSED_SESSIONS - 1) :], session_id]
-    messages.sort(key=lambda m: m.ts)
-    return messages
+    return incidents.settle(state, messages, now, rules)
 
 
 def process(state: PatientState, item: Event | NurseAction, now: datetime, rules: RuleSet) -> list[Alert]:
     """Apply one event or nurse action at clock `now`; returns the alert messages it causes."""
     messages = advance(state, now, rules)
     if isinstance(item, NurseAction):
-        messages.extend(_nurse_action(state, item))
-        return messages
+        return messages + incidents.apply_action(state, item, rules)
+    return messages + incidents.settle(state, _event(state, item, now, rules), now, rules)
+
+
+def _event(state: PatientState, item: Event, now: datetime, rules: RuleSet) -> list[Alert]:
+    """The alert messages of one event's findings, before they are attached to incidents."""
     if item.event_id is not None:
         if item.event_id in state.seen_event_ids:
-            return messages
+            return []
         state.seen_event_ids = [*state.seen_event_ids[-(SEEN_EVENT_IDS - 1) :], item.event_id]
     if isinstance(item, Profile):
         apply_profile(state, item)  # risk factors may bring stale-data limits forward
-        return messages + _now_due(state, now, rules)
+        return _now_due(state, now, rules)
     if item.session_id in state.closed_sessions:
-        return messages
+        return []
     session, _new = get_session(state, item.session_id, item.ts)
     is_start = isinstance(item, Infusion) and item.action is InfusionAction.START
     if isinstance(item, Infusion):
         apply_infusion(session, item)
     checks = high_risk.at_event(state, session, item.ts, is_start, rules)
-    messages.extend(_apply(state, session, [checks], rules))
+    messages = _apply(state, session, [checks], rules)
     if isinstance(item, Vitals):
         messages.extend(_vitals(state, session, item, rules))
     elif isinstance(item, Symptom):
@@ -111,6 +111,8 @@ def _now_due(state: PatientState, now: datetime, rules: RuleSet) -> list[Alert]:
     """Timers that an event has just made due by `now` (a start or stop arriving late, a profile
     that halves the stale limits): they fire at once, not at the next tick."""
     messages = [m for session in state.sessions.values() for m in timers.due(state, session, now, rules)]
+    for session in state.sessions.values():  # a lone reading that arrived after its repeat was due
+        messages.extend(confirmation.due(session, now, state.patient_id, rules))
     messages.sort(key=lambda m: m.ts)
     return messages
 
@@ -122,17 +124,6 @@ def _evaluation_times(session: SessionState, ts: datetime, rules: RuleSet) -> li
     later = {r.ts for r in session.readings if ts < r.ts <= until}
     later |= {s.ts for s in session.symptoms if ts < s.ts <= until}
     return [ts, *sorted(later)]
-
-
-def _nurse_action(state: PatientState, action: NurseAction) -> list[Alert]:
-    parsed = parse_alert_id(action.alert_id)
-    if parsed is None:
-        return []
-    session = state.sessions.get(parsed[0])
-    if session is None:
-        return []
-    message = apply_action(session, parsed[1], action, state.patient_id)
-    return [message] if message else []
 
 
 def describe(results: list[RowResult], factor: float) -> str:
@@ -155,20 +146,20 @@ def describe(results: list[RowResult], factor: float) -> str:
 
 
 def _compare_with(
-    rule: ThresholdRule, session: SessionState, vitals: Vitals, base: dict[str, float]
+    rule: ThresholdRule, state: PatientState, vitals: Vitals, base: dict[str, float]
 ) -> float | None:
     """What a row's relative clauses compare with: the baseline, or for a windowed row the lowest
-    (rise) or highest (fall) reading of the vital in its window."""
+    (rise) or highest (fall) reading of the vital in its window, across the patient's sessions."""
     if rule.window_hours is None:
         return base.get(rule.vital)
     lowest = rule.rise_at_least is not None
-    return window_extreme(session, rule.vital, vitals.ts, rule.window_hours, lowest=lowest)
+    return window_extreme(state, rule.vital, vitals.ts, rule.window_hours, lowest=lowest)
 
 
 def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: RuleSet) -> list[Alert]:
     messages: list[Alert] = []
     stale = session.alerts.get(Condition.STALE_DATA.value)
-    latest = add_reading(session, vitals, rules.window_hours)
+    latest = add_reading(state, session, vitals, rules.window_hours)
     if stale is not None and vitals.ts >= stale.opened_ts:
         messages.extend(timers.resolve_stale(state, session, vitals.ts))
     base = baseline(session, rules)
@@ -183,8 +174,10 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
             result = evaluate_row(
                 rule,
                 value,
-                _compare_with(rule, session, vitals, base),
-                phase,
+                _compare_with(rule, state, vitals, base),
+                phase
+                if rule.window_hours is None
+                else course_phase(state, session, vitals.ts, rules, rule.phases),
                 margin=margin,
                 relative_factor=factor,
             )
@@ -197,6 +190,7 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
             if resolved is None or vitals.ts > resolved:
                 session.row_last_fired[rule.id] = vitals.ts
                 firing[rule.condition].append(result)
+    abnormal = {r.rule.vital for results in firing.values() for r in results}
     for condition, results in firing.items():
         worst = max(results, key=lambda r: r.rule.severity.rank)
         found = finding(
@@ -211,17 +205,31 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
             baseline={r.rule.vital: r.baseline for r in results if r.baseline is not None},
             from_vitals=True,
         )
+        own = {r.rule.vital for r in results}
+        lone = not confirmation.corroborated(session, vitals, condition, own, abnormal, rules)
+        found = confirmation.decide(session, vitals, found, own, lone, rules)
         message = apply_finding(session, found, state.patient_id, rules)
         if message:
             messages.append(message)
         if not any(r.rule.vital in latest for r in results):
             _clear_if_newer_readings_clear(session, condition, results, rules)
+            current = session.alerts.get(condition.value)
+            if current is not None and current.pending and current.clear_since is not None:
+                # a late lone reading whose repeat (a newer reading) already clears it: closed
+                messages.extend(confirmation.cleared(session, own, vitals.ts, state.patient_id))
     for condition in touched - set(firing):
         rows = rules.rows_by_condition[condition]
         if not any(session.row_holding.get(row.id, False) for row in rows):
             mark_cleared(session, condition, vitals.ts)
         elif (current := session.alerts.get(condition.value)) is not None:
             current.clear_since = None
+    clear = {
+        name
+        for name in vitals.values()
+        if name in latest
+        and not any(session.row_holding.get(row.id, False) for row in rules.rows_by_vital[name])
+    }
+    messages.extend(confirmation.cleared(session, clear, vitals.ts, state.patient_id))
     return messages
 
 
@@ -241,7 +249,15 @@ def _composites(state: PatientState, session: SessionState, ts: datetime, rules:
     their findings are applied in registration order, then their resolution signals."""
     ctx = RuleContext(state, session, ts, phase_at(session, ts, rules), rules)
     evaluations = [evaluate(ctx) for evaluate in composites()]
-    messages = _apply(state, session, [found for e in evaluations for found in e.findings], rules)
+    findings = [confirmation.composite(session, found) for e in evaluations for found in e.findings]
+    messages = [  # an open alert of an earlier episode is resolved: the new episode opens a new alert
+        m
+        for e in evaluations
+        for condition, last in e.new_episode.items()
+        if (m := end_episode(state, session, condition, last, ts))
+    ]
+    messages += _apply(state, session, findings, rules)
+    note_fired(session, findings)
     for evaluation in evaluations:
         for condition, holds in evaluation.resolution.items():
             if not holds:

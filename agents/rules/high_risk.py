@@ -96,7 +96,7 @@ def _finding(
 
 _SUMMARY = {
     RISK_FACTORS: "Risk factors: {risk_factors}; for this session baseline-relative limits "
-    "x{relative_factor} and stale-data limits x{stale_factor}",
+    "x{relative_factor} and the care schedule's graces x{stale_factor}",
     NO_EPINEPHRINE: "No epinephrine recorded at home",
     BASELINE_FEVER: "Baseline temperature {temperature} C (limit {fever_limit} C)",
 }
@@ -108,12 +108,12 @@ def _fields(state: PatientState, temperature: float | None, rules: RuleSet) -> d
         f.value for f in (profile.risk_factors if profile else []) if f in rules.risk.tightening_factors
     )
     stale = rules.risk.stale_limit_factor
+    graces = sorted({row.grace_minutes * stale for row in rules.care_schedule.sets if row.tightened})
     return {
         "risk_factors": ", ".join(factors) or "none",
         "relative_factor": f"{rules.risk.relative_limit_factor:g}",
         "stale_factor": f"{stale:g}",
-        "stale_warning_minutes": f"{rules.timing.stale_warning_minutes * stale:g}",
-        "stale_urgent_minutes": f"{rules.timing.stale_urgent_minutes * stale:g}",
+        "grace_minutes": " / ".join(f"{g:g}" for g in graces) or "unchanged",
         "temperature": f"{temperature:g}" if temperature is not None else "unknown",
         "fever_limit": f"{rules.high_risk_session.baseline_fever.temperature_at_least:g}",
         "epinephrine": epinephrine_note(profile),
@@ -128,7 +128,7 @@ def show(rules: RuleSet) -> list[RuleLine]:
             high.tightened.id,
             condition,
             f"profile risk factor ({names_text(risk.tightening_factors)}): relative limits x"
-            f"{risk.relative_limit_factor:g}, stale limits x{risk.stale_limit_factor:g}",
+            f"{risk.relative_limit_factor:g}, care-schedule graces x{risk.stale_limit_factor:g}",
             high.tightened.severity.value,
             "pre, or start",
             high.tightened.source,

@@ -1,4 +1,7 @@
-"""Alert lifecycle: one alert per (session, condition), messages only on change, timers in event time."""
+"""Alert lifecycle: one alert per (session, condition), messages only on change, timers in event time.
+
+Which messages page, and escalation, belong to the patient's incident (`incidents`); here each
+alert is opened, raised, confirmed, acknowledged and resolved."""
 
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ class Finding:
     pending: bool = False
     """Shown to nurses but not paging yet: waiting for a repeat reading or the end of a grace. The
     same finding applied again without `pending` confirms it (then it pages)."""
+    confirm_due: datetime | None = None
+    """A pending finding's deadline: with no repeat by then, it pages as unconfirmed."""
 
 
 def alert_id(session_id: str, condition: Condition, n: int) -> str:
@@ -62,6 +67,7 @@ def to_message(
 ) -> Alert:
     return Alert(
         page=pages(alert),
+        pending=alert.pending,
         alert_id=alert.alert_id,
         patient_id=patient_id,
         session_id=session_id,
@@ -79,19 +85,6 @@ def to_message(
     )
 
 
-def _escalation_delay(severity: Severity, rules: RuleSet) -> timedelta | None:
-    if severity is Severity.CRITICAL:
-        return timedelta(minutes=rules.timing.escalate_critical_minutes)
-    if severity is Severity.URGENT:
-        return timedelta(minutes=rules.timing.escalate_urgent_minutes)
-    return None
-
-
-def _next_due(severity: Severity, since: datetime, rules: RuleSet) -> datetime | None:
-    delay = _escalation_delay(severity, rules)
-    return None if delay is None else since + delay
-
-
 def apply_finding(session: SessionState, finding: Finding, patient_id: str, rules: RuleSet) -> Alert | None:
     """Open or raise the condition's alert; returns the message to send, or None (no change)."""
     key = finding.condition.value
@@ -105,14 +98,13 @@ def apply_finding(session: SessionState, finding: Finding, patient_id: str, rule
         if finding.severity.rank <= current.severity.rank and not confirmed:
             return None
         current.pending = current.pending and finding.pending
+        if not current.pending:
+            current.confirm_due = None
         if finding.severity.rank >= current.severity.rank:  # a raise, or a confirmation at the same severity
             current.severity = finding.severity
             current.title, current.action, current.evidence = finding.title, finding.action, finding.evidence
             current.rule = RuleRef(id=finding.rule_id, version=rules.version)
         current.status = AlertStatus.FIRING
-        current.next_escalation_due = (
-            None if current.pending else _next_due(current.severity, finding.ts, rules)
-        )
         current.auto_resolvable = current.auto_resolvable and current.severity is not Severity.CRITICAL
         return to_message(current, patient_id, session.session_id, finding.ts)
     n = session.fired_counts.get(key, 0) + 1
@@ -124,7 +116,7 @@ def apply_finding(session: SessionState, finding: Finding, patient_id: str, rule
         status=AlertStatus.FIRING,
         opened_ts=finding.ts,
         pending=finding.pending,
-        next_escalation_due=None if finding.pending else _next_due(finding.severity, finding.ts, rules),
+        confirm_due=finding.confirm_due if finding.pending else None,
         auto_resolvable=finding.from_vitals and finding.severity is not Severity.CRITICAL,
         raised_by_vitals=finding.from_vitals,
         rule=RuleRef(id=finding.rule_id, version=rules.version),
@@ -162,6 +154,7 @@ def apply_action(session: SessionState, condition: str, action: NurseAction, pat
             return None
         current.status = AlertStatus.ACKNOWLEDGED
         current.next_escalation_due = None
+        current.pending, current.confirm_due = False, None  # a nurse took it: nothing left to confirm
     elif action.type == "resolve":
         current.status = AlertStatus.RESOLVED
         close(session, condition, action.ts)
@@ -171,24 +164,13 @@ def apply_action(session: SessionState, condition: str, action: NurseAction, pat
 
 
 def due_messages(session: SessionState, now: datetime, patient_id: str, rules: RuleSet) -> list[Alert]:
-    """Escalations and automatic resolutions due by `now`, one message per due time, in order."""
+    """Automatic resolutions due by `now`, one message per due time, in order (escalation is the
+    incident's: see `incidents`)."""
     messages: list[Alert] = []
     resolve_after = timedelta(minutes=rules.timing.resolve_after_minutes)
     for key, current in list(session.alerts.items()):
+        current.next_escalation_due = None  # a per-alert timer of a state stored before incidents
         resolve_at = current.clear_since + resolve_after if current.clear_since else None
-        while (
-            current.next_escalation_due is not None
-            and current.next_escalation_due <= now
-            and (resolve_at is None or current.next_escalation_due < resolve_at)
-            and current.escalation_level < rules.timing.max_escalation_level
-        ):
-            due = current.next_escalation_due
-            current.escalation_level += 1
-            current.status = AlertStatus.ESCALATED
-            current.next_escalation_due = _next_due(current.severity, due, rules)
-            messages.append(to_message(current, patient_id, session.session_id, due))
-        if current.escalation_level >= rules.timing.max_escalation_level:
-            current.next_escalation_due = None
         if resolve_at is not None and resolve_at <= now:
             current.status = AlertStatus.RESOLVED
             close(session, key, resolve_at)

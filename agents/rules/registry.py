@@ -6,6 +6,7 @@ import importlib
 import pkgutil
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from types import MappingProxyType
 from typing import Final
 
@@ -34,13 +35,18 @@ class Evaluation:
 
     `resolution`, per condition: False, the trigger is false at `ts` (the open alert's resolution
     clock may start: `mark_cleared`); True, it still holds (the open alert's clock is stopped).
-    A condition it does not name gets no signal."""
+    A condition it does not name gets no signal.
+
+    `new_episode`, per condition: the open alert belongs to an earlier episode, whose evidence was
+    last seen at the time given; it is resolved (as of then) before the findings are applied, so
+    that the finding opens a new alert instead of updating an acknowledged one."""
 
     findings: Sequence[Finding] = ()
     resolution: Mapping[Condition, bool] = field(default_factory=dict)
+    new_episode: Mapping[Condition, datetime] = field(default_factory=dict)
 
 
-NOTHING: Final = Evaluation((), MappingProxyType({}))
+NOTHING: Final = Evaluation((), MappingProxyType({}), MappingProxyType({}))
 """No finding and no signal: what most composites return at most evaluation times (built once)."""
 
 

@@ -22,6 +22,9 @@ def repair_future(state: PatientState, now: datetime, max_skew: timedelta) -> bo
         return False
     limit = now + max_skew
     state.clock = now
+    state.long_history = {
+        name: [v for v in values if v.ts <= limit] for name, values in state.long_history.items()
+    }
     for session in state.sessions.values():
         _repair_session(session, now, limit)
     return True
@@ -35,9 +38,6 @@ def _repair_session(session: SessionState, now: datetime, limit: datetime) -> No
     session.readings = [r for r in session.readings if r.ts <= limit]
     session.symptoms = [s for s in session.symptoms if s.ts <= limit]
     session.rate_steps = [s for s in session.rate_steps if s.ts <= limit]
-    session.long_history = {
-        name: [v for v in values if v.ts <= limit] for name, values in session.long_history.items()
-    }
     latest: dict[str, datetime] = {}
     for reading in session.readings:
         for name in reading.values:
@@ -50,6 +50,9 @@ def _repair_session(session: SessionState, now: datetime, limit: datetime) -> No
     if session.last_vitals_ts is not None and session.last_vitals_ts > limit:
         # Back to the last real reading (or none: stale data then counts from the start again).
         session.last_vitals_ts = max((r.ts for r in session.readings), default=None)
+    if session.schedule_step_ts is not None and session.schedule_step_ts > limit:
+        # the care schedule's steps are taken again from the last real reading
+        session.schedule_reading_ts = session.schedule_step_ts = None
     session.first_ts = now if session.first_ts > limit else session.first_ts
     session.start_ts = _clamp(session.start_ts, now, limit)
     session.stop_ts = _clamp(session.stop_ts, now, limit)

@@ -45,6 +45,21 @@ def phase_at(session: SessionState, ts: datetime, rules: RuleSet) -> Phase:
     return Phase.AFTER
 
 
+def course_phase(
+    state: PatientState, session: SessionState, ts: datetime, rules: RuleSet, phases: tuple[Phase, ...]
+) -> Phase:
+    """The session's phase at `ts`; for a row that looks back over the patient's course, when that
+    is not one of its `phases`, the phase another session of the patient is in at `ts`, if it is
+    one of them (day 2's weight before its start is in day 1's post-late)."""
+    own = phase_at(session, ts, rules)
+    if own in phases:
+        return own
+    for other in state.sessions.values():
+        if other is not session and (phase := phase_at(other, ts, rules)) in phases:
+            return phase
+    return own
+
+
 def get_session(state: PatientState, session_id: str, ts: datetime) -> tuple[SessionState, bool]:
     """The session's state, created on its first event; the flag says whether it is new."""
     session = state.sessions.get(session_id)
@@ -75,15 +90,18 @@ def _trim(session: SessionState, newest: datetime) -> None:
     session.symptoms = [s for s in session.symptoms if s.ts >= horizon]
 
 
-def add_reading(session: SessionState, vitals: Vitals, long_windows: dict[str, float]) -> set[str]:
+def add_reading(
+    state: PatientState, session: SessionState, vitals: Vitals, long_windows: dict[str, float]
+) -> set[str]:
     """Insert the reading in event-time order; returns the vitals for which it is the latest.
 
-    Vitals named in `long_windows` (hours) are also kept that long in the session's long history.
+    Vitals named in `long_windows` (hours) are also kept that long in the patient's long history,
+    across sessions (a multi-day course has one session a day).
     """
     reading = Reading(ts=vitals.ts, values=vitals.values(), on_oxygen=vitals.on_oxygen)
     for name, hours in long_windows.items():
         if name in reading.values:
-            _add_long(session, name, TimedValue(ts=reading.ts, value=reading.values[name]), hours)
+            _add_long(state, name, TimedValue(ts=reading.ts, value=reading.values[name]), hours)
     keys = [r.ts for r in session.readings]
     session.readings.insert(bisect.bisect_right(keys, reading.ts), reading)
     latest: set[str] = set()
@@ -98,19 +116,25 @@ def add_reading(session: SessionState, vitals: Vitals, long_windows: dict[str, f
     return latest
 
 
-def _add_long(session: SessionState, name: str, item: TimedValue, hours: float) -> None:
-    history = session.long_history.setdefault(name, [])
-    history.insert(bisect.bisect_right([h.ts for h in history], item.ts), item)
+def _add_long(state: PatientState, name: str, item: TimedValue, hours: float) -> None:
+    """Keep `item` in the patient's history of `name`: the last `hours` before its newest reading, at
+    most LONG_HISTORY readings, in time order."""
+    history = sorted([*state.long_history.get(name, []), item], key=lambda h: h.ts)
     horizon = history[-1].ts - span(hours=hours)
-    session.long_history[name] = [h for h in history if h.ts >= horizon]
+    state.long_history[name] = [h for h in history if h.ts >= horizon][-LONG_HISTORY:]
+
+
+LONG_HISTORY = 500
+"""At most this many readings of a vital in the patient's long history (daily weights need a few)."""
 
 
 def window_extreme(
-    session: SessionState, name: str, ts: datetime, hours: float, *, lowest: bool
+    state: PatientState, name: str, ts: datetime, hours: float, *, lowest: bool
 ) -> float | None:
-    """The lowest (or highest) reading of `name` in the `hours` before `ts` (the reading at `ts` excluded)."""
+    """The lowest (or highest) reading of `name` of the patient in the `hours` before `ts` (the
+    reading at `ts` excluded), whichever session it came with."""
     since = ts - span(hours=hours)
-    values = [h.value for h in session.long_history.get(name, []) if since <= h.ts < ts]
+    values = [h.value for h in state.long_history.get(name, []) if since <= h.ts < ts]
     if not values:
         return None
     return min(values) if lowest else max(values)

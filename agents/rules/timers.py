@@ -1,21 +1,21 @@
-"""Timers in event time: baseline check, stale data, escalation and resolution."""
+"""Timers in event time: baseline check, vitals overdue on the care schedule (stale data),
+escalation and resolution."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from agents.rules import high_risk
+from agents.rules import confirmation, high_risk, incidents, vitals_schedule
 from agents.rules.explain import action_text, evidence
 from agents.rules.lifecycle import Finding, apply_finding, close, due_messages, to_message
 from agents.rules.registry import RuleLine, register
-from agents.rules.session import effective_stop, freeze_baseline_if_due, is_high_risk, phase_at, span
-from models.alerts import Alert, AlertStatus, Condition, Severity
+from agents.rules.session import effective_stop, freeze_baseline_if_due, phase_at, span
+from models.alerts import Alert, AlertStatus, Condition
 from models.ruleset import Phase, RuleSet
 from models.state import PatientState, SessionState
 
 JUST_PAST = timedelta(microseconds=1)
-"""The smallest step of a datetime: a stale-data step fires only once the clock is strictly past it."""
+"""The smallest step of a datetime: a care-schedule step fires only once the clock is strictly past it."""
 
 
 def due(state: PatientState, session: SessionState, now: datetime, rules: RuleSet) -> list[Alert]:
@@ -67,54 +67,33 @@ def _baseline_missing(
     return messages
 
 
-def _stale_steps(
-    state: PatientState, session: SessionState, rules: RuleSet, before: datetime | None = None
-) -> Iterator[tuple[int, Severity, float, datetime]]:
-    """(level, severity, minutes, due) of the stale-data steps not yet reached that fall while
-    infusing (and, when `before` is given, are due strictly before it)."""
-    severities = rules.stale_data.severities
-    if session.start_ts is None or session.stale_level >= len(severities):
-        return
-    last = max(session.last_vitals_ts or session.start_ts, session.start_ts)
-    factor = rules.risk.stale_limit_factor if is_high_risk(state, rules) else 1.0
-    limits = (rules.timing.stale_warning_minutes, rules.timing.stale_urgent_minutes)
-    for level, (severity, minutes) in enumerate(zip(severities, limits, strict=True), start=1):
-        at = last + span(minutes=minutes * factor)
-        if session.stale_level >= level or (before is not None and at >= before):
-            continue
-        if phase_at(session, at, rules) is Phase.INFUSING:
-            yield level, severity, minutes * factor, at
-
-
 def _stale(state: PatientState, session: SessionState, now: datetime, rules: RuleSet) -> list[Alert]:
+    """Vitals overdue on the care schedule: reminders (pending), pages, and the closing of an open
+    overdue alert when the schedule ends (or when late-arriving vitals count for its sets)."""
     messages: list[Alert] = []
-    # strictly past: a reading on the minute is on time
-    for level, severity, minutes, at in list(_stale_steps(state, session, rules, before=now)):
-        phase = Phase.INFUSING
-        session.stale_level = level
-        finding = Finding(
-            condition=Condition.STALE_DATA,
-            severity=severity,
-            rule_id=rules.stale_data.id,
-            title=rules.stale_data.title,
-            action=action_text(rules.stale_data.action, state, session, at, phase, rules),
-            evidence=evidence(session, at, phase, rules, f"No vitals for {minutes:g} minutes while infusing"),
-            ts=at,
-            from_vitals=False,
-        )
-        if message := apply_finding(session, finding, state.patient_id, rules):
-            messages.append(message)
+    for item in vitals_schedule.overdue(state, session, now, rules):
+        if isinstance(item, Finding):
+            if message := apply_finding(session, item, state.patient_id, rules):
+                messages.append(message)
+        elif (current := session.alerts.get(Condition.STALE_DATA.value)) is not None:
+            phase = phase_at(session, item.ts, rules)
+            current.evidence = evidence(session, item.ts, phase, rules, item.summary)
+            messages.extend(_close_stale(state, session, item.ts))
     return messages
 
 
-def resolve_stale(state: PatientState, session: SessionState, ts: datetime) -> list[Alert]:
-    """Vitals arrived again: the stale-data alert resolves at that reading."""
+def _close_stale(state: PatientState, session: SessionState, ts: datetime) -> list[Alert]:
     current = session.alerts.get(Condition.STALE_DATA.value)
     if current is None:
         return []
     close(session, Condition.STALE_DATA.value, ts)
     current.status = AlertStatus.RESOLVED
     return [to_message(current, state.patient_id, session.session_id, ts)]
+
+
+def resolve_stale(state: PatientState, session: SessionState, ts: datetime) -> list[Alert]:
+    """Vitals arrived: the overdue alert resolves at that reading (any vitals reading is a set)."""
+    return _close_stale(state, session, ts)
 
 
 def next_due(state: PatientState, rules: RuleSet) -> datetime | None:
@@ -127,7 +106,8 @@ def next_due(state: PatientState, rules: RuleSet) -> datetime | None:
     for session in state.sessions.values():
         if session.start_ts is not None and not (session.baseline_checked and session.baseline_final):
             candidates.append(session.start_ts + span(minutes=rules.timing.baseline_post_start_minutes))
-        candidates.extend(at + JUST_PAST for *_, at in _stale_steps(state, session, rules))
+        if (step := vitals_schedule.next_step(state, session, rules)) is not None:
+            candidates.append(step + JUST_PAST)
         for alert in session.alerts.values():
             if alert.clear_since is not None:
                 candidates.append(alert.clear_since + resolve_after)
@@ -136,17 +116,10 @@ def next_due(state: PatientState, rules: RuleSet) -> datetime | None:
         stop = effective_stop(session, rules)
         if not session.alerts and stop is not None:
             candidates.append(stop + span(days=rules.timing.post_late_days))
+    if (escalation := incidents.next_due(state, rules)) is not None:
+        candidates.append(escalation)
+    candidates.extend(d for s in state.sessions.values() if (d := confirmation.next_due(s)) is not None)
     return min(candidates, default=None)
-
-
-def stale_data_lines(rules: RuleSet) -> list[RuleLine]:
-    stale, t, risk = rules.stale_data, rules.timing, rules.risk
-    trigger = (
-        f"no vitals for {t.stale_warning_minutes:g} / {t.stale_urgent_minutes:g} min "
-        f"(x{risk.stale_limit_factor:g} for high risk)"
-    )
-    severities = " / ".join(s.value for s in stale.severities)
-    return [RuleLine(stale.id, Condition.STALE_DATA.value, trigger, severities, "infusing", stale.source)]
 
 
 def baseline_missing_lines(rules: RuleSet) -> list[RuleLine]:
@@ -161,5 +134,4 @@ def baseline_missing_lines(rules: RuleSet) -> list[RuleLine]:
     ]
 
 
-register("stale_data", show_order=70, show=stale_data_lines)
 register("baseline", show_order=80, show=baseline_missing_lines)

@@ -49,6 +49,8 @@ async def test_events_timed_ahead_of_their_arrival_are_refused_and_move_no_clock
     now = datetime.now(UTC)
     runtime = runtime_of(rules_app)
     async with agent(rules_app, "watch_events").test_context() as ctx:
+        # (the care schedule's set before the start: no set is due until 15 minutes after it)
+        await ctx.put(event("pt-2", now - timedelta(minutes=5), type="vitals", spo2=97), key=b"pt-2")
         await ctx.put(event("pt-2", now, type="infusion", action="start", rate_ml_per_h=50), key=b"pt-2")
         await ctx.put(event("pt-2", now, type="vitals", spo2=90), key=b"pt-2")
         await ctx.put(event("pt-1", datetime(2099, 1, 1, tzinfo=UTC), type="vitals", spo2=97), key=b"pt-1")
@@ -68,11 +70,14 @@ async def test_events_timed_ahead_of_their_arrival_are_refused_and_move_no_clock
     assert runtime.clock.now() < now + timedelta(minutes=1)
     assert runtime.load("pt-1") is None  # nothing of the refused events was kept
     assert runtime.load("pt-3") is not None
-    # The other patient's open urgent alert is not escalated by the refused events.
-    assert [(a.condition.value, a.status.value) for a in alerts(rules_app)] == [("hypoxemia", "firing")]
+    # The other patient's lone low SpO2 waits for its repeat: the refused events fire none of its
+    # timers (it is not paged as unconfirmed ahead of its time).
+    assert [(a.condition.value, a.status.value, a.pending) for a in alerts(rules_app)] == [
+        ("hypoxemia", "firing", True)
+    ]
     open_alert = runtime.load("pt-2").sessions["pt-2-s1"].alerts["hypoxemia"]  # type: ignore[union-attr]
-    assert open_alert.next_escalation_due is not None
-    assert open_alert.next_escalation_due > datetime.now(UTC) + timedelta(minutes=10)  # due as set
+    assert open_alert.confirm_due is not None
+    assert open_alert.confirm_due > datetime.now(UTC) + timedelta(minutes=2)  # due as set
 
 
 async def test_a_backlog_is_measured_against_its_record_time_and_late_events_are_evaluated(
@@ -200,7 +205,14 @@ async def test_one_partition_arrivals_move_no_other_partition_clock(rules_app: f
     runtime = runtime_of(rules_app)
     now = datetime.now(UTC)
     earlier = now - timedelta(minutes=40)
+    before = earlier - timedelta(minutes=5)  # the care schedule's set before the start
     async with agent(rules_app, "watch_events").test_context() as ctx:
+        await ctx.put(
+            event("pt-8", before, type="vitals", spo2=97, heart_rate=70),
+            key=b"pt-8",
+            partition=0,
+            timestamp=before.timestamp(),
+        )
         await ctx.put(
             event("pt-8", earlier, type="infusion", action="start", rate_ml_per_h=50),
             key=b"pt-8",

@@ -25,8 +25,9 @@ from deploy.browser import LAUNCH_ARGS, chromium_path
 from deploy.console_process import ConsoleProcess, start_console, stop_console
 from deploy.processes import free_port
 from streams.apps.console.auth import hash_password
+from streams.infra.kafka import kafka_clients
 from streams.infra.settings import REPO_ROOT, Settings
-from tests.integration.conftest import local_settings, running_stack
+from tests.integration.conftest import Collector, local_settings, running_stack
 
 ARTIFACTS = REPO_ROOT / "artifacts" / "e2e"
 NURSE = "rn-e2e"
@@ -80,6 +81,25 @@ class Patient:
         if fields.get("type") != "profile":
             base["session_id"] = self.session_id
         return {**base, **fields}
+
+
+class TopicCollector(Collector):
+    """The integration tests' Collector on the topics named (for example what the console sent to
+    ivig.actions.v1), read from their end: start it before the click or message it waits for."""
+
+    def __init__(self, settings: Settings, *topics: str) -> None:
+        super().__init__(settings)
+        self.topics = topics
+
+    async def start(self) -> None:
+        for topic in self.topics:
+            consumer = kafka_clients.consumer(self.settings, topic, group_id=None, auto_offset_reset="latest")
+            await consumer.start()
+            await consumer.seek_to_end()
+            for tp in consumer.assignment():
+                await consumer.position(tp)  # pin the position now, before anything is produced
+            self.consumers[topic] = consumer
+        self.seen = {topic: [] for topic in self.consumers}
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,6 @@
 """The nurse console in a real browser on the real pipeline: events in Kafka become alert rows over
-SSE, a nurse's click acknowledges (and stops the escalation), the session chart draws, anonymous
+SSE, a nurse's click acknowledges (and stops the escalation), an incident is one row with its
+members and a page into an acknowledged incident is marked new, the session chart draws, anonymous
 requests are refused and the alarm sound can be muted. docs/console-contract.md fixes the DOM."""
 
 from __future__ import annotations
@@ -8,14 +9,24 @@ import asyncio
 import base64
 import re
 import time
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from playwright.async_api import BrowserContext, Locator, Page, expect
 
-from streams.infra.kafka.topics import ALERTS_TOPIC, EVENTS_TOPIC
-from tests.e2e.conftest import NURSE, ConsoleServer, EventClock, Patient, login_with_form, screenshot
+from models.alerts import Alert
+from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC
+from tests.e2e.conftest import (
+    NURSE,
+    ConsoleServer,
+    EventClock,
+    Patient,
+    TopicCollector,
+    login_with_form,
+    screenshot,
+)
 from tests.integration.conftest import Collector, as_message, produce, wait_for_points
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -25,6 +36,15 @@ SHAPES = "path, circle, polyline, polygon, line, rect, ellipse"
 
 def row(tab: Page, alert_id: str) -> Locator:
     return tab.locator(f'table#open-alerts tbody tr.alert-row[data-alert-id="{alert_id}"]')
+
+
+def group(tab: Page, incident_id: str) -> Locator:
+    """An incident's rows: its own (tr.incident-row) and its members' (tr.member-row)."""
+    return tab.locator(f'table#open-alerts tbody.incident-group[data-incident-id="{incident_id}"]')
+
+
+def incident_of(patient: Patient, n: int = 1) -> str:
+    return f"{patient.patient_id}:incident:{n}"
 
 
 def anaphylaxis(patient: Patient) -> list[dict[str, Any]]:
@@ -50,6 +70,105 @@ async def api_alerts(tab: Page) -> dict[str, Any]:
     assert response.status == 200, await response.text()
     payload: dict[str, Any] = await response.json()
     return payload
+
+
+@dataclass
+class IncidentMessages:
+    """Hand-built alert messages of one patient's incident, shaped as the rules send them (contract
+    v2: each finding carries `incident_id` and `page`; the incident's own state is a message of
+    condition `incident` whose alert_id is the incident id). Each is checked against the contract
+    model before it is produced to ivig.alerts.v1, where the console reads it."""
+
+    patient: Patient
+
+    @property
+    def incident_id(self) -> str:
+        return incident_of(self.patient)
+
+    def _message(self, minutes: float, **fields: Any) -> dict[str, Any]:
+        ts = self.patient.start + timedelta(minutes=minutes)
+        message = {
+            "patient_id": self.patient.patient_id,
+            "session_id": self.patient.session_id,
+            "ts": ts.isoformat().replace("+00:00", "Z"),
+            "escalation_level": 0,
+            "incident_id": self.incident_id,
+            "page": False,
+            **fields,
+        }
+        return Alert.model_validate(message).model_dump(mode="json", exclude_none=True)
+
+    def member(
+        self, condition: str, severity: str, minutes: float, status: str = "firing", **fields: Any
+    ) -> dict[str, Any]:
+        return self._message(
+            minutes,
+            alert_id=self.patient.alert_id(condition),
+            condition=condition,
+            severity=severity,
+            status=status,
+            title=f"{condition.replace('_', ' ')} ({severity})",
+            evidence={"summary": f"{condition} seen by the e2e test", "phase": "infusing"},
+            action="Call the patient now.",
+            rule={"id": f"{condition}.e2e", "version": "1.1.0"},
+            **fields,
+        )
+
+    def incident(
+        self, severity: str, minutes: float, members: list[str], status: str = "firing", **fields: Any
+    ) -> dict[str, Any]:
+        return self._message(
+            minutes,
+            alert_id=self.incident_id,
+            condition="incident",
+            severity=severity,
+            status=status,
+            title=f"Incident ({severity}): " + ", ".join(members),
+            evidence={
+                "summary": f"{len(members)} finding(s) of one episode: " + "; ".join(members),
+                "phase": "infusing",
+            },
+            action="Stop the infusion and give epinephrine; call emergency services.",
+            rule={"id": "incidents", "version": "1.1.0"},
+            **fields,
+        )
+
+    def opened(self) -> list[dict[str, Any]]:
+        """Hives (warning, paged), then anaphylaxis (critical, paged) with a hypotension it covers
+        (critical, shown without paging): one critical incident of three findings."""
+        return [
+            self.member("infusion_reaction", "warning", 2, page=True),
+            self.incident("warning", 2, ["infusion_reaction"]),
+            self.member("anaphylaxis", "critical", 3, page=True),
+            self.member("hypotension", "critical", 3),
+            self.incident("critical", 3, ["infusion_reaction", "anaphylaxis", "hypotension"]),
+        ]
+
+    def acknowledged(self, by: str, minutes: float = 4) -> list[dict[str, Any]]:
+        """What the rules send for an ack naming the incident: each open member, then the incident."""
+        members = [
+            self.member(c, s, minutes, "acknowledged", by=by)
+            for c, s in (
+                ("infusion_reaction", "warning"),
+                ("anaphylaxis", "critical"),
+                ("hypotension", "critical"),
+            )
+        ]
+        head = self.incident(
+            "critical", minutes, ["infusion_reaction", "anaphylaxis", "hypotension"], "acknowledged", by=by
+        )
+        return [*members, head]
+
+
+async def send_alerts(console: ConsoleServer, messages: list[dict[str, Any]]) -> None:
+    await produce(console.settings, ALERTS_TOPIC, [as_message(m) for m in messages])
+
+
+async def actions_sent(collector: TopicCollector, patient: Patient) -> list[dict[str, Any]]:
+    """Every nurse action the console sent for `patient` (waits for one, then reads what is left)."""
+    await collector.wait_for(ACTIONS_TOPIC, lambda m: m["patient_id"] == patient.patient_id, timeout=10)
+    await collector.wait_for(ACTIONS_TOPIC, lambda m: False, timeout=2)
+    return [m for m in collector.seen[ACTIONS_TOPIC] if m["patient_id"] == patient.patient_id]
 
 
 async def test_an_event_in_kafka_shows_up_as_an_alert_row_within_seconds(
@@ -80,8 +199,11 @@ async def test_an_event_in_kafka_shows_up_as_an_alert_row_within_seconds(
 async def test_acknowledging_changes_the_row_and_stops_the_escalation(
     page: Page, console: ConsoleServer, event_clock: EventClock
 ) -> None:
+    """Contract v2: the rules escalate incidents, not alerts; an ack of one alert of an incident
+    acknowledges the whole incident, so the acknowledged patient's incident does not escalate."""
     acked, control = event_clock.patient(), event_clock.patient()
     acked_id, control_id = acked.alert_id("anaphylaxis"), control.alert_id("anaphylaxis")
+    acked_incident, control_incident = incident_of(acked), incident_of(control)
     collector = Collector(console.settings)
     await collector.start()
     try:
@@ -89,10 +211,16 @@ async def test_acknowledging_changes_the_row_and_stops_the_escalation(
         acked_row, control_row = row(page, acked_id), row(page, control_id)
         await expect(acked_row).to_have_attribute("data-status", "firing", timeout=15_000)
         await expect(control_row).to_have_attribute("data-status", "firing", timeout=15_000)
+        await expect(
+            group(page, acked_incident).locator(f'tr.member-row[data-alert-id="{acked_id}"]')
+        ).to_have_count(1, timeout=10_000)
         escalation_cell = await acked_row.locator("td.escalation").inner_text()
 
         await acked_row.locator("button.ack").click()
         await expect(acked_row).to_have_attribute("data-status", "acknowledged", timeout=10_000)
+        await expect(row(page, acked_incident)).to_have_attribute(
+            "data-status", "acknowledged", timeout=10_000
+        )
         await screenshot(page, "alert-acknowledged")
         ack = await collector.wait_for(
             ALERTS_TOPIC, lambda m: m["alert_id"] == acked_id and m["status"] == "acknowledged"
@@ -100,23 +228,33 @@ async def test_acknowledging_changes_the_row_and_stops_the_escalation(
         assert ack, "no acknowledged message on ivig.alerts.v1"
         assert ack[0]["by"] == NURSE
 
-        # Both alerts fired at minute 3 and a critical alert escalates 5 minutes later: a reading at
-        # minute 10 moves the rules worker's clock past that. The unacknowledged one escalates...
+        # Both incidents opened at minute 2 and went critical at minute 3; a critical incident
+        # escalates 5 minutes later: a reading at minute 10 moves the rules worker's clock past
+        # that. The unacknowledged incident escalates...
         await send(
             console,
             [acked.event(10, type="vitals", heart_rate=80, systolic_bp=120, diastolic_bp=78, spo2=97)],
         )
         escalated = await collector.wait_for(
-            ALERTS_TOPIC, lambda m: m["alert_id"] == control_id and m["status"] == "escalated", timeout=20
+            ALERTS_TOPIC,
+            lambda m: m["alert_id"] == control_incident and m["status"] == "escalated",
+            timeout=20,
         )
-        assert escalated, "the control alert did not escalate: the clock did not move past its due time"
-        await expect(control_row).to_have_attribute("data-status", "escalated", timeout=10_000)
+        assert escalated, "the control incident did not escalate: the clock did not move past its due time"
+        assert escalated[0]["page"] is True
+        await expect(row(page, control_incident)).to_have_attribute(
+            "data-status", "escalated", timeout=10_000
+        )
+        await expect(row(page, control_incident).locator("td.escalation")).to_have_text("L1")
         await asyncio.sleep(3 * console.settings.tick_seconds)  # a few more ticks of the rules worker
         await collector.wait_for(ALERTS_TOPIC, lambda m: False, timeout=1)  # read what is left
         # ... the acknowledged one does not.
         messages = [m for m in collector.seen[ALERTS_TOPIC] if m["alert_id"] == acked_id]
         assert [m["status"] for m in messages] == ["firing", "acknowledged"]
         assert messages[-1]["escalation_level"] == 0
+        incident_messages = [m for m in collector.seen[ALERTS_TOPIC] if m["alert_id"] == acked_incident]
+        assert "escalated" not in [m["status"] for m in incident_messages]
+        assert incident_messages[-1]["status"] == "acknowledged"
     finally:
         await collector.stop()
     await expect(acked_row).to_have_attribute("data-status", "acknowledged")
@@ -125,7 +263,135 @@ async def test_acknowledging_changes_the_row_and_stops_the_escalation(
     views = {a["alert_id"]: a for a in (await api_alerts(page))["open"]}
     assert (views[acked_id]["status"], views[acked_id]["escalation_level"]) == ("acknowledged", 0)
     assert NURSE in views[acked_id]["acted_by"]
-    assert (views[control_id]["status"], views[control_id]["escalation_level"]) == ("escalated", 1)
+    assert (views[acked_incident]["status"], views[acked_incident]["escalation_level"]) == ("acknowledged", 0)
+    assert (views[control_id]["status"], views[control_id]["escalation_level"]) == ("firing", 0)
+    assert (views[control_incident]["status"], views[control_incident]["escalation_level"]) == (
+        "escalated",
+        1,
+    )
+
+
+async def test_an_incident_with_several_members_is_one_row_and_one_ack_acknowledges_the_group(
+    page: Page, console: ConsoleServer, event_clock: EventClock
+) -> None:
+    """Hand-built contract messages: one incident of three findings is one incident row with its
+    members under it; its Ack sends one action naming the incident, and once the acknowledged
+    messages arrive the whole group shows acknowledged."""
+    await expect(page.locator("span#connection")).to_have_text(re.compile("live"), timeout=15_000)
+    patient = event_clock.patient()
+    story = IncidentMessages(patient)
+    incident_id = story.incident_id
+    members = [patient.alert_id(c) for c in ("anaphylaxis", "hypotension", "infusion_reaction")]
+    collector = TopicCollector(console.settings, ACTIONS_TOPIC)
+    await collector.start()
+    try:
+        await send_alerts(console, story.opened())
+        rows, head = group(page, incident_id), row(page, incident_id)
+        await expect(head).to_have_attribute("data-status", "firing", timeout=15_000)
+        await expect(rows.locator("tr.member-row")).to_have_count(3, timeout=10_000)
+        await expect(rows.locator("tr.alert-row")).to_have_count(4)
+        await expect(head).to_have_class(re.compile(r"\bincident-row\b"))
+        await expect(head).to_have_attribute("data-severity", "critical")
+        await expect(head.locator("td.condition")).to_contain_text("incident")
+        await expect(head.locator("td.condition")).to_contain_text("3 alerts")
+        await expect(head.locator("td.condition")).to_contain_text("anaphylaxis")  # the title
+        await expect(head.locator("td.escalation")).not_to_have_class(re.compile(r"\bescalated\b"))
+        await expect(head.locator("td.age")).to_have_count(1)
+        # members under the incident, most severe first, each as it is
+        assert [
+            await r.get_attribute("data-alert-id") for r in await rows.locator("tr.member-row").all()
+        ] == members
+        for alert_id in members:
+            await expect(row(page, alert_id)).to_have_count(1)  # never also a row of its own
+            await expect(row(page, alert_id)).to_have_attribute("data-incident-id", incident_id)
+            await expect(row(page, alert_id).locator("button.ack")).to_be_visible()
+        await expect(row(page, members[0])).to_have_attribute("data-severity", "critical")
+        await expect(row(page, members[2])).to_have_attribute("data-severity", "warning")
+        await expect(row(page, members[0]).locator(".paged-mark")).to_be_visible()
+        await expect(row(page, members[1]).locator(".not-paged")).to_be_visible()  # covered: not paged
+        await expect(page.locator("#new-pages")).to_be_hidden()
+        await screenshot(page, "incident-one-row")
+
+        await head.locator("button.ack").click()
+        await expect(head.locator(".sent")).to_contain_text("ack sent")
+        sent = await actions_sent(collector, patient)
+        assert [(a["type"], a["alert_id"], a["by"]) for a in sent] == [("ack", incident_id, NURSE)]
+        # the console changes nothing itself: still firing until the rules' messages come back
+        await expect(head).to_have_attribute("data-status", "firing")
+
+        await send_alerts(console, story.acknowledged(by=NURSE))
+        for alert_id in [incident_id, *members]:
+            await expect(row(page, alert_id)).to_have_attribute("data-status", "acknowledged", timeout=10_000)
+        await expect(head.locator(".acked-by")).to_contain_text(NURSE)
+        await expect(head.locator("button.ack")).to_be_disabled()
+        await expect(head.locator(".sent")).to_have_count(0)
+        await screenshot(page, "incident-acknowledged")
+    finally:
+        await collector.stop()
+    payload = await api_alerts(page)
+    (folded,) = [g for g in payload["groups"] if g["key"] == incident_id]
+    assert (folded["members"], folded["needs_look"], folded["new"]) == (members, False, False)
+
+
+async def test_a_new_member_after_the_acknowledgement_is_marked_so_it_cannot_be_missed(
+    page: Page, console: ConsoleServer, event_clock: EventClock
+) -> None:
+    """A finding the acknowledgement does not cover pages into the acknowledged incident (page
+    true) and the rules set the incident back to firing: the console marks the member and the
+    incident new and puts up the banner until someone acknowledges the incident again."""
+    await expect(page.locator("span#connection")).to_have_text(re.compile("live"), timeout=15_000)
+    patient = event_clock.patient()
+    story = IncidentMessages(patient)
+    incident_id = story.incident_id
+    new_id = patient.alert_id("thrombosis")
+    await send_alerts(console, story.opened() + story.acknowledged(by="rn-night"))
+    head, banner = row(page, incident_id), page.locator("#new-pages")
+    await expect(head).to_have_attribute("data-status", "acknowledged", timeout=15_000)
+    await expect(head).to_have_attribute("data-new", "false")
+
+    all_members = ["infusion_reaction", "anaphylaxis", "hypotension", "thrombosis"]
+    await send_alerts(
+        console,
+        [
+            story.member("thrombosis", "critical", 6, page=True),
+            story.incident("critical", 6, all_members),  # back to firing
+        ],
+    )
+    new = row(page, new_id)
+    await expect(new).to_be_visible(timeout=15_000)
+    await expect(group(page, incident_id).locator(f'tr.member-row[data-alert-id="{new_id}"]')).to_have_count(
+        1
+    )
+    await expect(new).to_have_attribute("data-new", "true")
+    await expect(new.locator(".new-mark")).to_be_visible()
+    await expect(new.locator(".paged-mark")).to_be_visible()
+    await expect(head).to_have_attribute("data-status", "firing", timeout=10_000)
+    await expect(head).to_have_attribute("data-new", "true")
+    await expect(head.locator(".new-mark")).to_be_visible()
+    await expect(head.locator(".acked-by")).to_contain_text("rn-night")
+    await expect(head.locator("button.ack")).to_be_enabled()
+    first_member = group(page, incident_id).locator("tr.member-row").first
+    await expect(first_member).to_have_attribute("data-alert-id", new_id)  # the new one on top
+    await expect(banner).to_be_visible()
+    await expect(banner.locator(f'li[data-incident-id="{incident_id}"]')).to_contain_text(patient.patient_id)
+    await expect(banner).to_contain_text("thrombosis")
+    await expect(page).to_have_title(re.compile(r"^NEW · "))
+    for alert_id in (patient.alert_id("anaphylaxis"), patient.alert_id("hypotension")):
+        await expect(row(page, alert_id)).to_have_attribute("data-new", "false")  # what was seen before
+    await screenshot(page, "incident-new-member-after-ack")
+
+    # someone acknowledges the incident again: nothing is new any more
+    await send_alerts(
+        console,
+        [
+            story.member("thrombosis", "critical", 7, "acknowledged", by=NURSE),
+            story.incident("critical", 7, all_members, "acknowledged", by=NURSE),
+        ],
+    )
+    await expect(head).to_have_attribute("data-status", "acknowledged", timeout=10_000)
+    await expect(head).to_have_attribute("data-new", "false")
+    await expect(new).to_have_attribute("data-new", "false")
+    await expect(banner.locator(f'li[data-incident-id="{incident_id}"]')).to_have_count(0)
 
 
 async def test_the_session_page_draws_the_vitals_chart(

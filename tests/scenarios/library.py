@@ -49,6 +49,10 @@ class Expectation:
     resolved_from_minutes: float | None = None
     resolved_by_minutes: float | None = None
     stays_open: bool = False
+    alert_n: int | None = None
+    """Only the messages of the condition's n-th alert of the session (`{session_id}:{condition}:{n}`)."""
+    pages: bool | None = None
+    """Checked on that message's `page` flag."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +62,8 @@ class Absence:
     condition: Condition
     at_or_above: Severity = Severity.WARNING
     session_id: str | None = None
+    alert_n: int | None = None
+    """Only the condition's n-th alert of a session must not come out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,8 +180,10 @@ _EXPECT_KEYS = {
     "resolved_from_minutes",
     "resolved_by_minutes",
     "stays_open",
+    "alert_n",
+    "pages",
 }
-_ABSENT_KEYS = {"condition", "at_or_above", "session_id"}
+_ABSENT_KEYS = {"condition", "at_or_above", "session_id", "alert_n"}
 
 
 class _Reader:
@@ -215,6 +223,17 @@ class _Reader:
         if not isinstance(value, bool):
             self.fail(key, "must be true or false")
         return bool(value)
+
+    def optional_flag(self, key: str) -> bool | None:
+        return self.flag(key) if key in self.table else None
+
+    def count(self, key: str) -> int | None:
+        value = self.table.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            self.fail(key, "must be a whole number from 1")
+        return value
 
     def severity(self, key: str, *, default: Severity | None = None) -> Severity | None:
         value = self.table.get(key)
@@ -276,6 +295,8 @@ def _expectation(path: Path, index: int, row: dict[str, Any]) -> Expectation:
         resolved_from_minutes=r.number("resolved_from_minutes"),
         resolved_by_minutes=r.number("resolved_by_minutes"),
         stays_open=r.flag("stays_open"),
+        alert_n=r.count("alert_n"),
+        pages=r.optional_flag("pages"),
     )
     resolves = expectation.resolved_from_minutes is not None or expectation.resolved_by_minutes is not None
     if expectation.stays_open and resolves:
@@ -286,7 +307,12 @@ def _expectation(path: Path, index: int, row: dict[str, Any]) -> Expectation:
 def _absence(path: Path, index: int, row: dict[str, Any]) -> Absence:
     r = _Reader(path, row, f"absent[{index}].", _ABSENT_KEYS)
     level = r.severity("at_or_above", default=Severity.WARNING) or Severity.WARNING
-    return Absence(condition=r.condition("condition"), at_or_above=level, session_id=r.text("session_id"))
+    return Absence(
+        condition=r.condition("condition"),
+        at_or_above=level,
+        session_id=r.text("session_id"),
+        alert_n=r.count("alert_n"),
+    )
 
 
 def load_scenario(toml_path: Path) -> Scenario:
@@ -382,7 +408,9 @@ def _check_expectation(scenario: Scenario, want: Expectation, alerts: Sequence[A
     messages = [
         a
         for a in alerts
-        if a.condition is want.condition and (want.session_id is None or a.session_id == want.session_id)
+        if a.condition is want.condition
+        and (want.session_id is None or a.session_id == want.session_id)
+        and (want.alert_n is None or a.alert_id.rsplit(":", 1)[-1] == str(want.alert_n))
     ]
     window = f"{want.from_minutes:g}..{want.to_minutes:g} min"
     reaching = [
@@ -407,6 +435,10 @@ def _check_expectation(scenario: Scenario, want: Expectation, alerts: Sequence[A
         problems.append(
             f"{name}: at {_fmt(at)} it fired at {first.severity.value}, "
             f"expected at most {want.max_severity.value} ({first.rule.id})"
+        )
+    if want.pages is not None and first.page != want.pages:
+        problems.append(
+            f"{name}: at {_fmt(at)} {first.alert_id} has page={first.page}, expected {want.pages}"
         )
     if want.rule_id is not None and first.rule.id != want.rule_id:
         problems.append(f"{name}: at {_fmt(at)} rule {first.rule.id} fired, expected rule {want.rule_id}")
@@ -455,7 +487,9 @@ def check(scenario: Scenario, alerts: Sequence[Alert]) -> list[str]:
     """
     patients = scenario.patient_ids
     mine = sorted(
-        (a for a in alerts if a.patient_id in patients),
+        # An incident's own messages are no finding: its members are checked (tests/unit/agents/
+        # rules/test_incidents.py checks incidents).
+        (a for a in alerts if a.patient_id in patients and a.condition is not Condition.INCIDENT),
         key=lambda a: a.ts,
     )
     problems: list[str] = []
@@ -470,6 +504,7 @@ def check(scenario: Scenario, alerts: Sequence[Alert]) -> list[str]:
                 if a.condition is absence.condition
                 and a.severity.rank >= absence.at_or_above.rank
                 and (absence.session_id is None or a.session_id == absence.session_id)
+                and (absence.alert_n is None or a.alert_id.rsplit(":", 1)[-1] == str(absence.alert_n))
             ),
             None,
         )

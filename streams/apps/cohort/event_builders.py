@@ -45,7 +45,14 @@ def infusion_event(
 
 
 def vitals_event(
-    patient: Patient, session_id: str, ts: datetime, device: Device, values: dict[str, float], event_id: str
+    patient: Patient,
+    session_id: str,
+    ts: datetime,
+    device: Device,
+    values: dict[str, float],
+    event_id: str,
+    *,
+    worn: bool = False,
 ) -> Vitals:
     return Vitals(
         type="vitals",
@@ -54,6 +61,7 @@ def vitals_event(
         ts=ts,
         event_id=event_id,
         device_id=f"{device}-{patient.patient_id}",
+        mode="continuous" if worn else "spot",
         **values,
     )
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from models.alerts import Alert, AlertStatus, Condition
 from streams.apps.cohort.parameters import Parameter
 from streams.apps.scenarios import Device
 
@@ -57,10 +58,21 @@ class RepeatRequest:
 
 
 def repeat_requests(messages: Sequence[object]) -> list[RepeatRequest]:
-    """The "measure again now" requests among the rules' messages of one step. Today's rules send
-    none (there is no patient topic yet); issue 14's `ivig.patient.v1` messages are read here."""
-    del messages
-    return []
+    """The requests to the patient among the rules' messages of one step: a pending finding asks
+    them to measure the vitals of its evidence again now; a pending overdue set ("vitals due")
+    asks for a full set. (The patient topic `ivig.patient.v1` will carry the requests themselves;
+    the vitals asked for are the same.)"""
+    requests: list[RepeatRequest] = []
+    for message in messages:
+        if not isinstance(message, Alert) or not message.pending or message.status is not AlertStatus.FIRING:
+            continue
+        if message.condition is Condition.STALE_DATA:
+            requests.append(RepeatRequest(frozenset(VITAL_DEVICE), message.ts))
+            continue
+        vitals = frozenset(message.evidence.values) & frozenset(VITAL_DEVICE)
+        if vitals:
+            requests.append(RepeatRequest(vitals, message.ts))
+    return requests
 
 
 def devices_for(request: RepeatRequest, *, worn_oximeter: bool) -> list[Device]:

@@ -143,7 +143,7 @@ class SessionPlan:
         values = measure(device, true, self.biases, rng, worn=worn, artefact=artefact)
         injected, usual = self.injected, self.patient.usual
         evidence = injected is not None and injected.is_evidence_reading(device, minute, true, usual)
-        event = vitals_event(self.patient, self.session_id, taken, device, values, event_id)
+        event = vitals_event(self.patient, self.session_id, taken, device, values, event_id, worn=worn)
         return Planned(
             taken + latency(rng, WORN_LATENCY if worn else SPOT_LATENCY, spot=not worn), event, evidence
         )

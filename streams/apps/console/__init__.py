@@ -8,7 +8,8 @@
 - `clients`: who a request comes from (the remote address, or what a trusted reverse proxy forwarded)
 - `throttle`: pure failed-login throttle, a growing delay per client and per (client, name)
 - `revocations`: ended sessions on disk (0600, atomic), so a logout outlives a restart
-- `alertbook`: pure fold of alert messages into open alerts (severity, then age) and recently resolved
+- `alertbook`: pure fold of alert messages into open alerts (severity, then age) and recently resolved,
+  and of incidents into groups (an incident with its members; what paged after an acknowledgement is new)
 - `feed`: `ivig.alerts.v1` (and notes on `ivig.actions.v1`) from the beginning into the alert book,
   each change fanned out to the SSE clients
 - `action_sender`: the producer of nurse actions, keyed by patient_id

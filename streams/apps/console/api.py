@@ -154,7 +154,9 @@ async def _note_of(request: web.Request) -> str | None:
 
 async def api_action(request: web.Request) -> web.Response:
     """POST /api/alerts/{alert_id}/ack|resolve|note: produce the nurse's action; the alert changes on
-    screen only when the lifecycle agent's message comes back on ivig.alerts.v1."""
+    screen only when the lifecycle agent's message comes back on ivig.alerts.v1. `alert_id` may be an
+    incident id (contract v2): the incident's own message is in the book under that id, and the rules
+    act on the whole incident (ack: it and all its open alerts; resolve: all of them)."""
     console = request.app[CONSOLE_KEY]
     kind = request.match_info["kind"]
     alert_id = request.match_info["alert_id"]
@@ -162,7 +164,7 @@ async def api_action(request: web.Request) -> web.Response:
         return web.json_response({"error": "use ack, resolve or note"}, status=404)
     entry = console.feed.book.get(alert_id)
     if entry is None:
-        return web.json_response({"error": "no such alert"}, status=404)
+        return web.json_response({"error": "no such alert or incident"}, status=404)
     if not entry.is_open:
         return web.json_response({"error": "this alert is already resolved"}, status=409)
     note = await _note_of(request)

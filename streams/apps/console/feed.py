@@ -1,5 +1,6 @@
 """The live alert feed: `ivig.alerts.v1` (and nurse notes on `ivig.actions.v1`) read from the beginning
-into an `AlertBook`, each change fanned out to the console's SSE clients as one AlertView.
+into an `AlertBook`, each change fanned out to the console's SSE clients as one AlertView (a member's
+message also sends its incident's view, which lists its members and what is new among them).
 
 Subscribing takes the snapshot and registers the client in one step (no await between), so a client
 misses nothing that arrives after its snapshot. A client that cannot keep up is dropped (its browser
@@ -100,7 +101,7 @@ class Hub:
             subscriber.queue.put_nowait(None)
 
     def publish(self, entry: AlertEntry) -> None:
-        text = json.dumps(entry.view(), separators=(",", ":"))
+        text = json.dumps(self.book.view(entry), separators=(",", ":"))
         for subscriber in list(self.subscribers):
             try:
                 subscriber.queue.put_nowait(text)
@@ -112,7 +113,8 @@ class Hub:
     def on_alert(self, alert: Alert) -> None:
         entry = self.book.apply(alert)
         if entry is not None:
-            self.publish(entry)
+            for changed in self.book.changed_with(entry):
+                self.publish(changed)
 
     def on_action(self, action: NurseAction) -> None:
         entry = self.book.note(action)

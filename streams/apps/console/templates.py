@@ -76,6 +76,7 @@ def console_page(user: str) -> str:
         + f"""<main>
 <section class="open">
 <h2>Open alerts <span id="open-count" class="count">0</span></h2>
+<div id="new-pages" class="new-pages" role="alert" hidden></div>
 <table id="open-alerts" class="alerts">
 <thead><tr>{_ALERT_COLUMNS}</tr></thead>
 <tbody></tbody>

@@ -81,6 +81,8 @@ def cohort_row(record: SessionRecord) -> CohortRow:
     increases = _rate_increases(record)
     onsets: list[AlertOnset] = []
     for history in alert_histories(record):
+        if history.first.condition == "incident":
+            continue  # an incident is no finding of its own: its members are counted
         ts = history.first.ts
         infusing = start is not None and start <= ts and (stop is None or ts < stop)
         step = max((t for t in increases if t <= ts), default=None) if infusing else None

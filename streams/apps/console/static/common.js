@@ -80,7 +80,10 @@ window.Ivig = (function () {
     return view.severity === "critical" && (view.status === "firing" || view.status === "escalated");
   }
 
+  /* The server's order (alertbook.look_order: what needs a look first, then critical first, then the
+     oldest), else severity then age as before. */
   function openOrder(a, b) {
+    if (a.order && b.order && a.order !== b.order) return a.order < b.order ? -1 : 1;
     const bySeverity = SEVERITY_RANK[b.severity] - SEVERITY_RANK[a.severity];
     if (bySeverity) return bySeverity;
     const byAge = Date.parse(a.first_fired) - Date.parse(b.first_fired);
@@ -95,7 +98,8 @@ window.Ivig = (function () {
   }
 
   /* Follows /api/stream. The state only ever changes from the server's messages:
-     `snapshot` replaces it, `alert` replaces one alert's view. onChange(state, view|null). */
+     `snapshot` replaces it, `alert` replaces one alert's view. onChange(state, view|null, was):
+     `was` is the alert's view before this one (undefined when it was not open). */
   function liveAlerts(onChange) {
     const state = { open: new Map(), resolved: [] };
     const connection = document.getElementById("connection");
@@ -131,7 +135,7 @@ window.Ivig = (function () {
       } else {
         state.open.set(view.alert_id, view);
       }
-      onChange(state, view);
+      onChange(state, view, was);
       const fresh = needsAlarm(view) && (!was || !needsAlarm(was) || was.escalation_level !== view.escalation_level);
       alarm(fresh);
     }

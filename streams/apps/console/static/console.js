@@ -1,5 +1,9 @@
-/* ivigwatch console page: open alerts (severity, then age) and recently resolved alerts, live.
-   Buttons send a nurse action; a row changes only when the lifecycle agent's message arrives. */
+/* ivigwatch console page: open alerts and recently resolved alerts, live. An open incident is one row
+   (tbody.incident-group) with its member alerts under it; other alerts are rows on their own. What
+   needs a look comes first (the server's `order`). A page into an incident already acknowledged is
+   marked "new" (row mark, banner div#new-pages, one beep) until someone acknowledges it again.
+   Buttons send a nurse action (on an incident row: naming the incident); a row changes only when
+   the lifecycle agent's message arrives. */
 "use strict";
 
 (function () {
@@ -52,20 +56,84 @@
     return b;
   }
 
-  function openRow(view, now) {
+  function isIncident(view) {
+    return view.condition === "incident";
+  }
+
+  /* The open incident a member alert is shown under (null: the alert is a row on its own). */
+  function headOf(view, open) {
+    if (!view.incident_id || isIncident(view)) return null;
+    const head = open.get(view.incident_id);
+    return head && isIncident(head) ? head : null;
+  }
+
+  function newMark(text) {
+    return el("span", { className: "new-mark", text: text || "NEW since acknowledgement" });
+  }
+
+  /* Members and alerts of an incident: whether this alert's messages paged, and whether it is new. */
+  function memberMarks(view) {
+    if (!view.incident_id || isIncident(view)) return [];
+    return [
+      view.paged_at ? el("span", { className: "paged-mark", text: "paged " + Ivig.clock(view.paged_at),
+        title: "Paged a nurse at " + new Date(view.paged_at).toLocaleString() })
+        : el("span", { className: "not-paged", text: "not paged",
+          title: "Shown in the incident without paging (pending a repeat, covered, or paged by the incident)" }),
+      view.new_after_ack ? newMark() : null,
+    ];
+  }
+
+  /* Who acknowledged: the message's nurse; for an incident back to firing, who had acknowledged it. */
+  function statusCell(view) {
+    const names = (view.acted_by || []).join(", ");
+    let who = "";
+    if (view.status === "acknowledged" && view.by) who = "acknowledged by " + view.by;
+    else if (isIncident(view) && view.new_after_ack && names) who = "acknowledged earlier by " + names;
+    else if (isIncident(view) && names) who = "acted: " + names;
+    return el("td", { className: "severity" }, [el("span", { className: "badge", text: view.severity }),
+      el("div", { className: "sub status", text: view.status }),
+      who ? el("div", { className: "sub acked-by", text: who }) : null]);
+  }
+
+  function incidentConditionCell(view, members) {
+    const n = members.length;
+    return el("td", { className: "condition" }, [
+      el("span", { className: "condition-name", text: "incident" }),
+      el("span", { className: "member-count", text: n + (n === 1 ? " alert" : " alerts") }),
+      groupIsNew(view, members) ? newMark() : null,
+      el("div", { className: "sub title", text: view.title }),
+    ]);
+  }
+
+  function memberConditionCell(view) {
+    return el("td", { className: "condition" }, [
+      el("span", { className: "condition-name", text: view.condition }),
+    ].concat(memberMarks(view), [el("div", { className: "sub title", text: view.title })]));
+  }
+
+  function groupIsNew(head, members) {
+    return Boolean(head.new || head.new_after_ack || members.some(function (m) { return m.new_after_ack; }));
+  }
+
+  function openRow(view, now, kind, members) {
     const sent = pending.get(view.alert_id);
-    const row = el("tr", {
+    const isNew = kind === "incident" ? groupIsNew(view, members) : Boolean(view.new_after_ack);
+    const attrs = {
       className: "alert-row sev-" + view.severity + (view.severity === "critical" ? " critical" : "") +
-        (sent ? " pending" : ""),
+        (sent ? " pending" : "") + (kind === "incident" ? " incident-row" : "") +
+        (kind === "member" ? " member-row" : "") + (isNew ? " new" : ""),
       "data-alert-id": view.alert_id, "data-severity": view.severity, "data-status": view.status,
-    });
+      "data-new": isNew ? "true" : "false",
+    };
+    if (view.incident_id) attrs["data-incident-id"] = view.incident_id;
+    const row = el("tr", attrs);
     const level = view.escalation_level || 0;
     const word = lastWord(view);
     row.append(
       patientCell(view),
-      conditionCell(view),
-      el("td", { className: "severity" }, [el("span", { className: "badge", text: view.severity }),
-        el("div", { className: "sub status", text: view.status })]),
+      kind === "incident" ? incidentConditionCell(view, members)
+        : (view.incident_id ? memberConditionCell(view) : conditionCell(view)),
+      statusCell(view),
       el("td", { className: "age", "data-since": view.first_fired, text: Ivig.age(view.first_fired, now),
         title: new Date(view.first_fired).toLocaleString() }),
       el("td", { className: "escalation" + (level ? " escalated" : ""), text: level ? "L" + level : "–" }),
@@ -97,17 +165,76 @@
     ]);
   }
 
+  /* The open list as rows (open: alert id -> view): each open incident with its members under it,
+     every other alert alone. The same folding as alertbook.AlertBook.groups. */
+  function groups(open) {
+    const members = new Map();
+    const tops = [];
+    open.forEach(function (view) {
+      const head = headOf(view, open);
+      if (!head) { tops.push(view); return; }
+      if (!members.has(head.alert_id)) members.set(head.alert_id, []);
+      members.get(head.alert_id).push(view);
+    });
+    return tops.sort(Ivig.openOrder).map(function (top) {
+      return { head: top, members: (members.get(top.alert_id) || []).sort(Ivig.openOrder) };
+    });
+  }
+
+  function groupBody(group, now) {
+    const head = group.head;
+    if (!isIncident(head)) {
+      return el("tbody", { className: "single", "data-group": head.alert_id }, [openRow(head, now, "single", [])]);
+    }
+    const isNew = groupIsNew(head, group.members);
+    return el("tbody", {
+      className: "incident-group" + (isNew ? " new" : ""), "data-group": head.alert_id,
+      "data-incident-id": head.alert_id, "data-new": isNew ? "true" : "false",
+    }, [openRow(head, now, "incident", group.members)].concat(group.members.map(function (m) {
+      return openRow(m, now, "member", []);
+    })));
+  }
+
+  /* The banner a nurse cannot miss: every incident with a page since its acknowledgement. */
+  function newBanner(list) {
+    const banner = document.getElementById("new-pages");
+    const fresh = list.filter(function (g) { return isIncident(g.head) && groupIsNew(g.head, g.members); });
+    banner.replaceChildren();
+    banner.hidden = fresh.length === 0;
+    if (!fresh.length) return 0;
+    banner.appendChild(el("strong", { text: "New since acknowledgement" }));
+    banner.appendChild(el("ul", {}, fresh.map(function (g) {
+      const what = g.members.filter(function (m) { return m.new_after_ack; }).map(function (m) {
+        return m.condition + " (" + m.severity + ")";
+      });
+      const patient = g.head.patient_id;
+      const text = patient + ": " + (what.length ? what.join(", ") : "incident " + g.head.status) +
+        " in incident " + g.head.alert_id + ", now " + g.head.status;
+      const show = el("button", { type: "button", className: "show-incident", text: "Show" });
+      show.addEventListener("click", function () {
+        const row = document.querySelector('#open-alerts tr.incident-row[data-alert-id="' + CSS.escape(g.head.alert_id) + '"]');
+        if (row) row.scrollIntoView({ block: "center" });
+      });
+      return el("li", { "data-incident-id": g.head.alert_id }, [el("span", { text: text + " " }), show]);
+    })));
+    return fresh.length;
+  }
+
   function render(current) {
     const now = Date.now();
-    const open = Array.from(current.open.values()).sort(Ivig.openOrder);
-    document.querySelector("#open-alerts tbody").replaceChildren.apply(
-      document.querySelector("#open-alerts tbody"), open.map(function (v) { return openRow(v, now); }));
+    const list = groups(current.open);
+    const table = document.getElementById("open-alerts");
+    table.querySelectorAll("tbody").forEach(function (body) { body.remove(); });
+    const bodies = list.map(function (g) { return groupBody(g, now); });
+    if (!bodies.length) bodies.push(el("tbody"));
+    bodies.forEach(function (body) { table.appendChild(body); });
     document.querySelector("#resolved-alerts tbody").replaceChildren.apply(
       document.querySelector("#resolved-alerts tbody"), current.resolved.map(resolvedRow));
-    document.getElementById("open-count").textContent = String(open.length);
-    document.getElementById("no-open").hidden = open.length > 0;
-    const critical = open.some(function (v) { return v.severity === "critical"; });
-    document.title = (critical ? "CRITICAL · " : "") + open.length + " open · ivigwatch";
+    document.getElementById("open-count").textContent = String(list.length);
+    document.getElementById("no-open").hidden = list.length > 0;
+    const fresh = newBanner(list);
+    const critical = Array.from(current.open.values()).some(function (v) { return v.severity === "critical"; });
+    document.title = (fresh ? "NEW · " : "") + (critical ? "CRITICAL · " : "") + list.length + " open · ivigwatch";
   }
 
   function showError(text) {
@@ -119,7 +246,8 @@
   function send(alertId, kind) {
     let body = {};
     if (kind === "note") {
-      const text = window.prompt("Note on this alert (who you called, what was done):");
+      const what = alertId.indexOf(":incident:") >= 0 ? "incident" : "alert";
+      const text = window.prompt("Note on this " + what + " (who you called, what was done):");
       if (!text || !text.trim()) return;
       body = { note: text.trim() };
     }
@@ -138,16 +266,19 @@
   }
 
   document.addEventListener("DOMContentLoaded", function () {
-    document.querySelector("#open-alerts tbody").addEventListener("click", function (event) {
+    document.getElementById("open-alerts").addEventListener("click", function (event) {
       const target = event.target.closest("button[data-kind]");
       if (!target || target.disabled) return;
       const row = target.closest("tr.alert-row");
       send(row.getAttribute("data-alert-id"), target.getAttribute("data-kind"));
     });
-    state = Ivig.liveAlerts(function (current, view) {
-      if (view) pending.delete(view.alert_id);
-      else pending.clear();
+    state = Ivig.liveAlerts(function (current, view, was) {
+      /* A sent action waits for the alert's next message; an incident's view is also sent again when
+         one of its members changes, with the same message: that is not the answer. */
+      if (!view) pending.clear();
+      else if (!was || was.ts !== view.ts || was.status !== view.status) pending.delete(view.alert_id);
       render(current);
+      if (view && view.new_after_ack && !(was && was.new_after_ack)) Ivig.beep();
     });
     window.setInterval(function () {
       const now = Date.now();

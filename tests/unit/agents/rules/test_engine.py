@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agents.rules.loader import load_rules
-from tests.builders import Timeline, of, run, summary
+from tests.builders import Timeline, confirmed, of, run, summary
 
 
 def session(**profile: object) -> Timeline:
@@ -36,14 +36,14 @@ def test_febrile_reaction_after_rate_step_is_urgent_and_names_the_previous_rate(
 
 def test_a_condition_that_stays_true_sends_one_message_not_one_per_reading() -> None:
     t = every_5_min(session(), 40, temperature_c=38.3, spo2=98)
-    fever = of(run(t), "fever")
+    fever = confirmed(of(run(t), "fever"))  # the first reading waits for its repeat (pending)
     assert [a.status.value for a in fever].count("firing") == 1
     assert {a.status.value for a in fever} <= {"firing", "escalated"}
 
 
 def test_severity_only_rises_while_open() -> None:
     t = session().vitals(5, heart_rate=115).vitals(10, heart_rate=135).vitals(15, heart_rate=115)
-    assert summary(of(run(t), "tachycardia")) == [
+    assert summary(confirmed(of(run(t), "tachycardia"))) == [  # 115 waits; 135 confirms and raises
         ("tachycardia", "firing", "warning"),
         ("tachycardia", "firing", "urgent"),
     ]
@@ -54,13 +54,14 @@ def test_vital_alert_resolves_after_15_minutes_below_the_limit_minus_hysteresis(
     t.vitals(10, heart_rate=108)  # inside the 5 /min hysteresis band: still holding
     t.vitals(20, heart_rate=90)  # below 111 - 5 and under 72 + 30 - 5: clear from here
     t.vitals(30, heart_rate=88)
-    tachy = of(run(t, until_minutes=60), "tachycardia")
+    tachy = confirmed(of(run(t, until_minutes=60), "tachycardia"))  # unconfirmed at 10:08, no repeat past it
     assert summary(tachy) == [("tachycardia", "firing", "warning"), ("tachycardia", "resolved", "warning")]
     assert tachy[1].ts.strftime("%H:%M") == "10:35"
 
 
 def test_critical_alerts_never_resolve_by_themselves() -> None:
-    t = session().vitals(5, systolic_bp=85, diastolic_bp=50)
+    # a fast heart in the same reading corroborates the low pressure: it pages at once (confirmed)
+    t = session().vitals(5, systolic_bp=85, diastolic_bp=50, heart_rate=135)
     every_5_min(t, 60, systolic_bp=120, diastolic_bp=75)
     hypo = of(run(t), "hypotension")
     assert hypo[0].severity.value == "critical"
@@ -68,17 +69,27 @@ def test_critical_alerts_never_resolve_by_themselves() -> None:
 
 
 def test_unacknowledged_urgent_escalates_every_15_minutes_up_to_level_3() -> None:
-    t = session().vitals(5, heart_rate=140, spo2=98)
-    every_5_min(t, 90, heart_rate=140, spo2=98)
-    tachy = of(run(t), "tachycardia")
-    escalations = [(a.status.value, a.escalation_level, a.ts.strftime("%H:%M")) for a in tachy[1:]]
-    assert escalations == [("escalated", 1, "10:20"), ("escalated", 2, "10:35"), ("escalated", 3, "10:50")]
+    """Escalation is the incident's (one timer per episode); the alert itself stays firing. (155/min
+    is beyond the extreme limit: it pages at once, without waiting for a repeat.)"""
+    t = session().vitals(5, heart_rate=155, spo2=98)
+    every_5_min(t, 90, heart_rate=155, spo2=98)
+    alerts = run(t)
+    tachy = of(alerts, "tachycardia")
+    assert summary(tachy) == [("tachycardia", "firing", "urgent")] and tachy[0].page
+    incident = of(alerts, "incident")
+    escalations = [(a.status.value, a.escalation_level, a.ts.strftime("%H:%M"), a.page) for a in incident[1:]]
+    assert escalations == [
+        ("escalated", 1, "10:20", True),
+        ("escalated", 2, "10:35", True),
+        ("escalated", 3, "10:50", True),
+    ]
+    assert incident[0].alert_id == tachy[0].incident_id and not incident[0].page
 
 
 def test_acknowledgement_stops_escalation_and_records_who() -> None:
-    t = session().vitals(5, heart_rate=140, spo2=98)
+    t = session().vitals(5, heart_rate=155, spo2=98)  # beyond the extreme limit: pages at once
     t.nurse(8, "ack", "s1:tachycardia:1", by="rn-7", note="calling")
-    every_5_min(t, 60, heart_rate=140, spo2=98)
+    every_5_min(t, 60, heart_rate=155, spo2=98)
     tachy = of(run(t), "tachycardia")
     assert summary(tachy) == [("tachycardia", "firing", "urgent"), ("tachycardia", "acknowledged", "urgent")]
     assert (tachy[1].by, tachy[1].note) == ("rn-7", "calling")
@@ -107,7 +118,7 @@ def test_after_a_nurse_resolves_the_condition_fires_again_as_a_new_alert() -> No
 def test_single_mild_headache_stays_a_warning() -> None:
     t = every_5_min(session(), 40, spo2=98).symptom(20, "headache", "mild", score=3)
     alerts = run(t)
-    assert summary(alerts) == [("infusion_reaction", "firing", "warning")]
+    assert summary(alerts) == [("infusion_reaction", "firing", "warning"), ("incident", "firing", "warning")]
 
 
 def test_severe_or_several_symptoms_raise_the_reaction_to_urgent() -> None:
@@ -164,14 +175,19 @@ def test_missing_baseline_warns_15_minutes_after_start_and_fever_uses_the_no_bas
 
 
 def test_silence_while_infusing_raises_stale_data_then_resolves_at_the_next_reading() -> None:
-    t = session().vitals(5, spo2=98).vitals(40, spo2=98)
+    # On the care schedule (no longer 15/30 minutes after the last reading): the 15-minute set is
+    # due at 10:15 (a reminder, no page), paged as a warning after its grace; the hourly set at a
+    # steady rate, due 11:00, is the second missed in a row: urgent at 11:15.
+    t = session().vitals(5, spo2=98).vitals(80, spo2=98)
     stale = of(run(t), "stale_data")
     assert summary(stale) == [
+        ("stale_data", "firing", "info"),
         ("stale_data", "firing", "warning"),
         ("stale_data", "firing", "urgent"),
         ("stale_data", "resolved", "urgent"),
     ]
-    assert [a.ts.strftime("%H:%M") for a in stale] == ["10:20", "10:35", "10:40"]
+    assert [a.ts.strftime("%H:%M") for a in stale] == ["10:15", "10:30", "11:15", "11:20"]
+    assert [a.page for a in stale] == [False, True, True, False]
 
 
 def test_a_resent_event_id_is_ignored() -> None:
@@ -195,9 +211,11 @@ def test_replay_is_deterministic() -> None:
 
 
 def test_until_moves_the_clock_so_due_timers_fire() -> None:
-    t = session().vitals(5, heart_rate=140, spo2=98)
-    assert len(of(run(t), "tachycardia")) == 1
-    assert len(of(run(t, until_minutes=60), "tachycardia")) == 4
+    t = session().vitals(5, heart_rate=155, spo2=98).vitals(15, spo2=98)  # the 15-minute set is taken
+    assert len(of(run(t), "incident")) == 1
+    later = run(t, until_minutes=60)
+    episode = of(later, "tachycardia")[0].incident_id
+    assert len([a for a in of(later, "incident") if a.alert_id == episode]) == 4  # opened, escalated x3
 
 
 def test_hypoxemia_clears_once_saturation_is_back_to_normal() -> None:

@@ -20,7 +20,8 @@ def test_risk_factors_give_an_info_at_the_first_event_naming_them_and_the_tighte
     assert alert.rule.id == "high_risk_session.risk_factors"
     assert "first_infusion, renal_disease" in alert.title
     assert "diabetes" not in alert.title  # not a tightening factor
-    assert "x0.75" in alert.action and "7.5 / 15 min" in alert.action
+    # the care schedule's 15-minute graces halved (no longer the 15/30-minute stale limits halved)
+    assert "x0.75" in alert.action and "overdue 7.5 min after each set" in alert.action
     assert "x0.75" in alert.evidence.summary and "x0.5" in alert.evidence.summary
 
 

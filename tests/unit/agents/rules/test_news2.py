@@ -101,14 +101,13 @@ def test_new_confusion_scores_three_and_the_alert_then_waits_for_a_nurse() -> No
     t = session_with(respiratory_rate=21, heart_rate=95).symptom(21, "confusion", "moderate")
     for minute in range(25, 80, 5):
         t.vitals(minute, **NORMAL)
-    alerts = of(run(t), "early_warning_score")
-    # RR 21 (2) + pulse 95 (1) = 3, then confusion (3) = 6: urgent; a symptom never auto-resolves
-    assert summary(alerts) == [
-        ("early_warning_score", "firing", "urgent"),
-        ("early_warning_score", "escalated", "urgent"),
-        ("early_warning_score", "escalated", "urgent"),
-        ("early_warning_score", "escalated", "urgent"),
-    ]
+    everything = run(t)
+    alerts = of(everything, "early_warning_score")
+    # RR 21 (2) + pulse 95 (1) = 3, then confusion (3) = 6: urgent; a symptom never auto-resolves,
+    # so its incident escalates until a nurse acknowledges it
+    assert summary(alerts) == [("early_warning_score", "firing", "urgent")]
+    incident = [a.status.value for a in of(everything, "incident")]
+    assert incident[0] == "firing" and incident.count("escalated") == 3 and incident[-1] == "escalated"
     assert "new confusion (3)" in alerts[0].evidence.summary
 
 

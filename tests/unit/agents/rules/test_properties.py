@@ -144,6 +144,8 @@ class FileFacts:
     vitals_times: dict[str, set[datetime]] = field(default_factory=lambda: defaultdict(set))
     nurse_actions: set[tuple[str, str, str, datetime]] = field(default_factory=set)
     acks: Counter[str] = field(default_factory=Counter)
+    incident_members: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    """Each incident's id and its alerts' ids (from the messages: `note_incidents`)."""
 
     @classmethod
     def of(cls, lines: list[str]) -> FileFacts:
@@ -185,8 +187,19 @@ def message_problems(emitted: Emitted, facts: FileFacts) -> list[Problem]:
         if not text.strip():
             problems.append(f"empty {name}")
     session, condition, n = alert.alert_id.rsplit(":", 2)
-    if (session, condition) != (alert.session_id, alert.condition.value) or not n.isdigit() or int(n) < 1:
+    if alert.condition is Condition.INCIDENT:
+        if (session, condition) != (alert.patient_id, "incident") or not n.isdigit() or int(n) < 1:
+            problems.append("an incident's id is not {patient_id}:incident:{n}")
+        if alert.incident_id != alert.alert_id:
+            problems.append("an incident message names another incident")
+    elif (session, condition) != (alert.session_id, alert.condition.value) or not n.isdigit() or int(n) < 1:
         problems.append("alert_id is not {session_id}:{condition}:{n}")
+    elif alert.severity is not Severity.INFO and alert.incident_id is None:
+        problems.append("a finding of warning or higher belongs to no incident")
+    if alert.page and (
+        alert.status not in (AlertStatus.FIRING, AlertStatus.ESCALATED) or alert.severity is Severity.INFO
+    ):
+        problems.append("pages, but asks nothing of a nurse")
     owner = facts.patient_of_session.get(alert.session_id)
     if owner != alert.patient_id:
         problems.append(f"session {alert.session_id} belongs to {owner}")
@@ -194,15 +207,34 @@ def message_problems(emitted: Emitted, facts: FileFacts) -> list[Problem]:
         problems.append("acknowledged, but by nobody")
     if alert.by is not None:
         kind = "ack" if alert.status is AlertStatus.ACKNOWLEDGED else "resolve"
-        if alert.status not in (AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED) or (
-            (kind, alert.alert_id, alert.by, alert.ts) not in facts.nurse_actions
+        # A nurse action on an incident, or an acknowledgement of one of its alerts, acts on it all.
+        named = {alert.alert_id} if alert.incident_id is None else facts.incident_members[alert.incident_id]
+        if alert.status not in (AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED) or not any(
+            (kind, name, alert.by, alert.ts) in facts.nurse_actions for name in named
         ):
             problems.append("names a nurse (`by`) but no such nurse action is in the file")
     return [(alert.alert_id, f"{brief(alert)}: {p}") for p in problems]
 
 
-def alert_problems(messages: list[Alert], facts: FileFacts) -> list[Problem]:
-    """What the messages of one alert id must satisfy, in output order."""
+def next_episodes(alerts: Iterable[Alert]) -> set[str]:
+    """Alert ids resolved by the rules because a new episode of their condition began (biphasic
+    anaphylaxis): alert n + 1 of the same session and condition fires at the same time."""
+    messages = list(alerts)
+    firing = {(a.alert_id, a.ts) for a in messages if a.status is AlertStatus.FIRING}
+    ended: set[str] = set()
+    for alert in messages:
+        if alert.status is AlertStatus.RESOLVED and alert.by is None:
+            stem, n = alert.alert_id.rsplit(":", 1)
+            if (f"{stem}:{int(n) + 1}", alert.ts) in firing:
+                ended.add(alert.alert_id)
+    return ended
+
+
+def alert_problems(
+    messages: list[Alert], facts: FileFacts, ended: frozenset[str] | set[str] = frozenset()
+) -> list[Problem]:
+    """What the messages of one alert id must satisfy, in output order (`ended`: alert ids whose
+    condition began a new episode, which the rules resolve)."""
     problems: list[str] = []
     first = messages[0]
     if first.status is not AlertStatus.FIRING or first.escalation_level != 0:
@@ -214,10 +246,11 @@ def alert_problems(messages: list[Alert], facts: FileFacts) -> list[Problem]:
             problems.append(f"{at}: comes after the alert was resolved")
         if cur.severity.rank < prev.severity.rank:
             problems.append(f"{at}: severity fell from {prev.severity.value} while open")
-        if (cur.status, cur.severity, cur.escalation_level) == (
+        if (cur.status, cur.severity, cur.escalation_level, cur.pending) == (
             prev.status,
             prev.severity,
             prev.escalation_level,
+            prev.pending,
         ):
             problems.append(f"{at}: repeats the previous message (nothing changed)")
         if cur.severity.rank > prev.severity.rank and cur.status is not AlertStatus.FIRING:
@@ -247,15 +280,32 @@ def alert_problems(messages: list[Alert], facts: FileFacts) -> list[Problem]:
     if len(system) > SYSTEM_MESSAGES_PER_ALERT:
         problems.append(f"{len(system)} messages a nurse did not cause (at most {SYSTEM_MESSAGES_PER_ALERT})")
     acks = sum(m.status is AlertStatus.ACKNOWLEDGED for m in messages)
-    if acks > facts.acks[first.alert_id]:
-        problems.append(f"{acks} acknowledgements for {facts.acks[first.alert_id]} nurse acks")
+    named = {first.alert_id} | set().union(
+        *(facts.incident_members[m.incident_id] for m in messages if m.incident_id)
+    )
+    allowed = sum(facts.acks[name] for name in named)
+    if acks > allowed:
+        problems.append(f"{acks} acknowledgements for {allowed} nurse acks on it or its incident")
     last = messages[-1]
-    if last.status is AlertStatus.RESOLVED and last.by is None:
+    if last.status is AlertStatus.RESOLVED and last.by is None and last.alert_id in ended:
+        if last.condition is not Condition.ANAPHYLAXIS:
+            problems.append(f"{brief(last)}: only anaphylaxis has episodes that end a previous alert")
+    elif last.status is AlertStatus.RESOLVED and last.by is None:
         if last.severity is Severity.CRITICAL or last.condition in NEVER_SELF_RESOLVING:
             problems.append(f"{brief(last)}: resolved by itself; only a nurse resolves this one")
         elif last.condition is Condition.STALE_DATA:
-            if last.ts not in facts.vitals_times[last.session_id]:
+            # Vitals overdue on the care schedule resolve at the next vitals; or they close when the
+            # schedule ends, or when vitals timed before the set fell due arrive after its reminder
+            # (each says so in its evidence).
+            closed = ("The care schedule ended", "count for every set due so far")
+            if last.ts not in facts.vitals_times[last.session_id] and not any(
+                c in last.evidence.summary for c in closed
+            ):
                 problems.append(f"{brief(last)}: stale data resolves at the next vitals, none then")
+        elif last.pending:
+            # A pending (unconfirmed) finding closes at the repeat that clears it.
+            if last.ts not in facts.event_times[last.session_id]:
+                problems.append(f"{brief(last)}: a pending finding closed at no observation")
         elif last.ts - RESOLVE_AFTER not in facts.event_times[last.session_id]:
             problems.append(
                 f"{brief(last)}: resolved {RESOLVE_AFTER} after no observation of the session "
@@ -286,12 +336,51 @@ def numbering_problems(alerts: Iterable[Alert]) -> list[Problem]:
     return problems
 
 
+def incident_problems(messages: list[Alert]) -> list[Problem]:
+    """What the messages of one incident must satisfy: it escalates one level at a time, only at
+    urgent or critical, never while acknowledged, up to the file's top level, and says nothing
+    after its resolution."""
+    problems: list[str] = []
+    if messages[0].status is not AlertStatus.FIRING or messages[0].escalation_level != 0:
+        problems.append(f"{brief(messages[0])}: an incident's first message is not `firing` at level 0")
+    for prev, cur in pairwise(messages):
+        at = brief(cur)
+        if prev.status is AlertStatus.RESOLVED:
+            problems.append(f"{at}: comes after the incident was resolved")
+        if cur.status is AlertStatus.ESCALATED:
+            if prev.status is AlertStatus.ACKNOWLEDGED:
+                problems.append(f"{at}: escalated while acknowledged")
+            if cur.escalation_level != min(prev.escalation_level + 1, MAX_LEVEL):
+                problems.append(f"{at}: escalation level does not go up by one")
+            if cur.severity not in ESCALATION_DELAY:
+                problems.append(f"{at}: only urgent and critical incidents escalate")
+            if not cur.page:
+                problems.append(f"{at}: an escalation that does not page")
+        elif cur.escalation_level < prev.escalation_level:
+            problems.append(f"{at}: escalation level fell")
+        if cur.escalation_level > MAX_LEVEL:
+            problems.append(f"{at}: escalation level over {MAX_LEVEL}")
+    return [(messages[0].alert_id, p) for p in problems]
+
+
 def lifecycle_problems(emitted: list[Emitted], lines: list[str]) -> list[Problem]:
     facts = FileFacts.of(lines)
+    for e in emitted:
+        if e.alert.incident_id is not None:
+            facts.incident_members[e.alert.incident_id] |= {e.alert.incident_id, e.alert.alert_id}
     problems = [p for e in emitted for p in message_problems(e, facts)]
+    ended = next_episodes(e.alert for e in emitted)
     for messages in histories(e.alert for e in emitted).values():
-        problems += alert_problems(messages, facts)
-    problems += numbering_problems(e.alert for e in emitted)
+        if messages[0].condition is Condition.INCIDENT:
+            problems += incident_problems(messages)
+        else:
+            problems += alert_problems(messages, facts, ended)
+            problems += [
+                (m.alert_id, f"{brief(m)}: a finding escalates")
+                for m in messages
+                if m.status is AlertStatus.ESCALATED
+            ]
+    problems += numbering_problems(e.alert for e in emitted if e.alert.condition is not Condition.INCIDENT)
     return problems
 
 
@@ -375,7 +464,7 @@ def _overdue_at_the_end() -> list[str]:
 @given(lines=replay_files())
 def test_every_timer_due_before_the_final_clock_has_fired(lines: list[str]) -> None:
     """At the end of a replay the clock is the latest event time: nudging it on by a microsecond may
-    bring messages due at that time (a stale-data step is due strictly after it), never ones due before."""
+    bring messages due at that time (a care-schedule step is due strictly after it), never ones due before."""
     times = [t for t in map(_line_ts, lines) if t is not None]
     assume(times)
     final = max(times)
@@ -552,7 +641,10 @@ def test_a_worse_reading_raises_at_once_and_severity_never_falls(case: KeptTrue,
         severity = severity_of_systolic(value)
         if not expected or severity.rank > expected[-1][1].rank:
             expected.append((TIMELINE_START + timedelta(minutes=minute), severity))
-    firing = [(a.ts, a.severity) for a in mine if a.status is AlertStatus.FIRING]
+    firing: list[tuple[datetime, Severity]] = []
+    for a in mine:  # (a lone first reading's confirmation fires again at the same severity)
+        if a.status is AlertStatus.FIRING and (not firing or a.severity.rank > firing[-1][1].rank):
+            firing.append((a.ts, a.severity))
     assert firing == expected, "a `firing` message at the first reading of each worse severity"
     assert mine[-1].severity is expected[-1][1]
 

@@ -92,7 +92,7 @@ def test_rules_show_lists_the_kinds_in_the_order_of_the_files_sections() -> None
         "anaphylaxis",
         "respiratory_compromise",
         "symptom_rule",
-        "stale_data",
+        "care_schedule",
         "baseline",
         "high_risk_session",
     ]
@@ -112,7 +112,7 @@ def test_rules_show_lists_the_kinds_in_the_order_of_the_files_sections() -> None
             )
         ),
         *(r.id for r in rules.symptom_rule),
-        rules.stale_data.id,
+        *(r.id for r in rules.care_schedule.sets),
         rules.baseline.id,
         rules.high_risk_session.tightened.id,
         rules.high_risk_session.no_epinephrine.id,

@@ -108,6 +108,11 @@ def test_a_windowed_row_cannot_also_compare_with_the_baseline() -> None:
     assert "renal_injury.weight_gain" in message and "window_hours" in message
 
 
+def test_an_anaphylaxis_episode_gap_must_outlast_the_together_window() -> None:
+    message = broken("new_episode_after_hours = 1\n", "new_episode_after_hours = 0.5\n")
+    assert "new_episode_after_hours" in message and "together_minutes" in message
+
+
 def test_row_ids_are_unique_across_thresholds_and_symptom_rows() -> None:
     message = broken('id = "hemolysis.dark_urine"', 'id = "fever.high"')
     assert "fever.high" in message

@@ -40,33 +40,44 @@ def test_a_session_before_its_start_has_no_timer() -> None:
     assert next_due(feed(Timeline().baseline(-10)), RULES) is None
 
 
-def test_baseline_check_then_stale_steps_just_past_their_minute() -> None:
+def test_baseline_check_then_care_schedule_steps_just_past_their_minute() -> None:
+    # The fixed 15/30-minute stale steps are now the care schedule's: the set due 15 minutes after
+    # the start reminds (pending, no page) just past 15 minutes and pages just past its 15-minute grace.
     state = feed(Timeline().baseline(-10).start_infusion())
-    assert next_due(state, RULES) == at(15)  # baseline check (and the first stale step, at 15 + 1 us)
+    assert next_due(state, RULES) == at(15)  # baseline check (and the 15-minute set, at 15 + 1 us)
     assert advance(state, at(15), RULES) == []
     assert next_due(state, RULES) == at(15) + MICRO  # strictly past: a reading on the minute is on time
-    assert [a.severity.value for a in advance(state, at(15) + MICRO, RULES)] == ["warning"]
+    stale = [a for a in advance(state, at(15) + MICRO, RULES) if a.condition.value == "stale_data"]
+    assert [(a.severity.value, a.page) for a in stale] == [("info", False)]
     assert next_due(state, RULES) == at(30) + MICRO
+    stale = [a for a in advance(state, at(30) + MICRO, RULES) if a.condition.value == "stale_data"]
+    assert [(a.severity.value, a.page) for a in stale] == [("warning", True)]
 
 
-def test_high_risk_halves_the_stale_steps() -> None:
+def test_high_risk_halves_the_grace_of_each_set() -> None:
     t = Timeline().profile(risk_factors=["brand_switch"]).baseline(-10).start_infusion()
-    state = feed(t.vitals(16, spo2=98))
-    assert next_due(state, RULES) == at(16 + 7.5) + MICRO
+    state = feed(t.vitals(16, spo2=98))  # the 15-minute set: next, the hourly one at a steady rate
+    assert next_due(state, RULES) == at(60) + MICRO
+    advance(state, at(60) + MICRO, RULES)
+    assert next_due(state, RULES) == at(60 + 7.5) + MICRO
 
 
-def test_stale_steps_after_the_stop_are_not_due() -> None:
+def test_no_set_is_due_after_the_stop_once_the_end_set_is_taken() -> None:
     state = feed(Timeline().baseline(-10).start_infusion().vitals(20, spo2=98).infusion(30, "stop"))
-    due = next_due(state, RULES)
+    due = next_due(state, RULES)  # the reading at 20 counts for the end set (from 10 min before the stop)
     assert due == at(30) + timedelta(days=RULES.timing.post_late_days)  # only the drop remains
 
 
 def test_escalation_and_resolution_are_due() -> None:
-    state = feed(Timeline().baseline(-10).start_infusion().vitals(5, heart_rate=140, spo2=98))
+    # (the reading at 12 takes the care schedule's 15-minute set: only the alert's own timers are due)
+    state = feed(
+        Timeline().baseline(-10).start_infusion().vitals(5, heart_rate=140, spo2=98).vitals(12, spo2=98)
+    )
     advance(state, at(16), RULES)  # past the baseline check
-    assert next_due(state, RULES) == at(20)  # urgent escalates 15 minutes after it fired
+    # the lone 140/min of 5 min paged unconfirmed at 8; its incident escalates 15 minutes after that
+    assert next_due(state, RULES) == at(23)
     feed(Timeline().vitals(8, heart_rate=72, spo2=98), state)  # cleared: resolves 15 minutes later
-    assert next_due(state, RULES) == at(20)
+    assert next_due(state, RULES) == at(23)
     feed(Timeline().nurse(9, "ack", "s1:tachycardia:1"), state)
     assert next_due(state, RULES) == at(8 + 15)
 
@@ -137,4 +148,9 @@ def test_the_pump_running_again_after_a_stop_reopens_the_infusion() -> None:
     t = Timeline().baseline(-10).start_infusion().vitals(10, spo2=98).vitals(20, spo2=98)
     t.infusion(30, "stop").vitals(31, heart_rate=72).infusion(35, "resume").infusion(40, "rate_change", 80)
     stale = of(run(t, until_minutes=60), "stale_data")
-    assert [(a.status.value, a.ts) for a in stale][:1] == [("firing", at(31) + timedelta(minutes=15))]
+    # The infusing sets of the care schedule are asked for again: the rate increase at 40 is a set
+    # (the reading at 31 came before it), due at 40 and paged after its 15-minute grace.
+    assert [(a.status.value, a.severity.value, a.ts) for a in stale][:2] == [
+        ("firing", "info", at(40)),
+        ("firing", "warning", at(55)),
+    ]

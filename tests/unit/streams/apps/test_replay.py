@@ -32,9 +32,11 @@ def line(patient: str, minutes: float, received: float | None = None, **fields: 
 
 
 def infusing_then_silent() -> list[str]:
+    # the reading before the start is the care schedule's first set: nothing is due until the set
+    # 15 minutes after the start
     return [
+        line("pt-a", -1, -1, type="vitals", heart_rate=72, spo2=97),
         line("pt-a", 0, 0, type="infusion", action="start", rate_ml_per_h=50),
-        line("pt-a", 1, 1, type="vitals", heart_rate=72, spo2=97),
     ]
 
 

@@ -138,8 +138,8 @@ def test_exclusive_scenarios_raise_nothing_else(name: str) -> None:
     allowed = {x.condition for x in SCENARIOS[name].expected}
     for seed in SEEDS:
         found = worst(alerts_of(session(name, seed)))
-        loud = {c for c, s in found.items() if s.rank >= Severity.WARNING.rank}
-        assert loud <= allowed, f"seed {seed}"
+        loud = {c for c, s in found.items() if s.rank >= Severity.WARNING.rank} - {Condition.INCIDENT}
+        assert loud <= allowed, f"seed {seed}"  # (an incident is no finding: its members are checked)
 
 
 def test_febrile_reaction_follows_a_rate_step_with_chills() -> None:

@@ -42,5 +42,7 @@ def test_breaching_readings_fire_only_the_probed_condition() -> None:
         fired.update(
             (a.condition.value, a.status.value) for a in runtime.evaluate(parse_event(json.dumps(event)))
         )
-    assert set(fired) == {(BREACH_CONDITION, "firing")}
+    # a lone breach waits for its repeat (pending), and the patient's next, normal reading closes it;
+    # two in a row confirm it, into an incident
+    assert {condition for condition, _ in fired} <= {BREACH_CONDITION, "incident"}
     assert fired[(BREACH_CONDITION, "firing")] >= 20

@@ -8,14 +8,15 @@ from datetime import timedelta
 import pytest
 
 from agents.rules.loader import load_rules
-from models.alerts import Condition, Severity
+from models.alerts import Condition, Evidence, Severity
 from models.ruleset import RuleSet
 from streams.apps.cohort import responses
 from streams.apps.cohort.figures import event_result, pages, summarise
 from streams.apps.cohort.responses import RepeatRequest
 from streams.apps.cohort.run import run_cohort, run_session
 from streams.apps.cohort.serious_events import Kind
-from streams.apps.cohort.session_plan import plan_session
+from streams.apps.cohort.session_plan import PUMP_LATENCY, plan_session
+from tests.unit.streams.apps.cohort.hand_built import message
 
 SEED = 14
 
@@ -55,7 +56,14 @@ def test_timers_fire_at_their_due_time(rules: RuleSet) -> None:
         for e in result.emitted
         if e.alert.condition is Condition.STALE_DATA and e.alert.status.value == "firing"
     ]
-    assert stale and all(timedelta(0) <= e.at - e.alert.ts <= timedelta(milliseconds=1) for e in stale)
+    # A set of the care schedule due at a rate increase or at the stop is known once that pump event
+    # arrives (its latency, seconds after its time): its reminder comes then; the others on time.
+    on_pump_event = {"care_schedule.rate_step", "care_schedule.end"}
+    latency, on_time = timedelta(seconds=PUMP_LATENCY[1]), timedelta(milliseconds=1)
+    assert stale and all(
+        timedelta(0) <= e.at - e.alert.ts <= (latency if e.alert.rule.id in on_pump_event else on_time)
+        for e in stale
+    )
 
 
 def test_the_simulated_nurse_acknowledges_pages_and_so_stops_their_escalation(rules: RuleSet) -> None:
@@ -78,7 +86,7 @@ def test_repeat_requests_schedule_the_patients_repeat_reading(
         asked.append(RepeatRequest(frozenset({"systolic_bp"}), plan.start))
         return list(asked)
 
-    assert run_session(plan, rules).repeated_at == ()
+    assert run_session(plan, rules, repeat_hook=lambda _: []).repeated_at == ()
     monkeypatch.setattr(responses, "NEVER_REPEAT_SHARE", 0.0)
     repeated = run_session(plan, rules, repeat_hook=hook).repeated_at
     assert len(repeated) == 1
@@ -95,3 +103,16 @@ def test_a_small_cohort_gives_its_figures(rules: RuleSet) -> None:
     assert figures.burden.sessions == 6 - serious
     assert figures.kinds[-1].events == serious
     assert figures.burden.infusion_hours > 0
+
+
+def test_a_pending_finding_asks_for_its_vitals_and_an_overdue_set_for_a_full_set() -> None:
+    low = message("hypotension", "urgent", page=False).alert.model_copy(
+        update={
+            "pending": True,
+            "evidence": Evidence(summary="s", phase="infusing", values={"systolic_bp": 84}),
+        }
+    )
+    due = message("stale_data", "info", page=False).alert.model_copy(update={"pending": True})
+    paged = message("hypoxemia", "urgent").alert  # confirmed: nothing to ask
+    asked = responses.repeat_requests([low, due, paged])
+    assert [sorted(r.vitals) for r in asked] == [["systolic_bp"], sorted(responses.VITAL_DEVICE)]

@@ -253,6 +253,76 @@ async def test_ack_produces_the_nurses_action_and_leaves_the_alert_as_it_is(setu
     assert (await (await setup.client.get("/api/alerts")).json())["open"][0]["status"] == "firing"
 
 
+def incident_message(status: str = "firing", **update: Any) -> Alert:
+    """pt-a's incident 1 as the rules send its state (contract v2)."""
+    return firing(
+        condition="incident",
+        alert_id="pt-a:incident:1",
+        incident_id="pt-a:incident:1",
+        title="Incident (critical): anaphylaxis",
+        rule={"id": "incidents", "version": "1.1.0"},
+        status=status,
+        **update,
+    )
+
+
+async def test_ack_and_resolve_may_name_an_incident_and_send_one_action_naming_it(setup: Setup) -> None:
+    setup.hub.on_alert(firing(incident_id="pt-a:incident:1", page=True))
+    setup.hub.on_alert(firing(condition="hypotension", incident_id="pt-a:incident:1"))
+    setup.hub.on_alert(incident_message())
+    await setup.login()
+    response = await setup.client.post("/api/alerts/pt-a%3Aincident%3A1/ack", headers=CSRF, json={})
+    assert response.status == 202, await response.text()
+    response = await setup.client.post(
+        "/api/alerts/pt-a:incident:1/resolve", headers=CSRF, json={"note": "in hospital"}
+    )
+    assert response.status == 202
+    assert [(a.type, a.alert_id, a.patient_id, a.by) for a in setup.actions.sent] == [
+        ("ack", "pt-a:incident:1", "pt-a", NURSE),
+        ("resolve", "pt-a:incident:1", "pt-a", NURSE),
+    ]
+    assert (await setup.client.post("/api/alerts/pt-a:incident:9/ack", headers=CSRF)).status == 404
+    payload = await (await setup.client.get("/api/alerts")).json()
+    assert payload["groups"] == [
+        {
+            "key": "pt-a:incident:1",
+            "incident_id": "pt-a:incident:1",
+            "head": "pt-a:incident:1",
+            "members": ["pt-a-s1:anaphylaxis:1", "pt-a-s1:hypotension:1"],
+            "needs_look": True,
+            "new": False,
+        }
+    ]
+
+
+async def test_a_members_message_also_streams_its_incidents_view(setup: Setup) -> None:
+    setup.hub.on_alert(firing(incident_id="pt-a:incident:1", page=True))
+    setup.hub.on_alert(incident_message())
+    await setup.login()
+    response = await setup.client.get("/api/stream")
+    event, snapshot = await read_event(response)
+    assert event == "snapshot" and [g["key"] for g in snapshot["groups"]] == ["pt-a:incident:1"]
+    setup.hub.on_alert(firing(incident_id="pt-a:incident:1", status="acknowledged", by=NURSE))
+    setup.hub.on_alert(incident_message("acknowledged", by=NURSE))
+    setup.hub.on_alert(
+        firing(condition="hypoxemia", severity="urgent", incident_id="pt-a:incident:1", page=True)
+    )
+    setup.hub.on_alert(incident_message())
+    seen = [(await read_event(response))[1] for _ in range(6)]
+    assert [(v["alert_id"], v["status"]) for v in seen] == [
+        ("pt-a-s1:anaphylaxis:1", "acknowledged"),
+        ("pt-a:incident:1", "firing"),  # the member's message sends the incident's view again
+        ("pt-a:incident:1", "acknowledged"),
+        ("pt-a-s1:hypoxemia:1", "firing"),
+        ("pt-a:incident:1", "acknowledged"),
+        ("pt-a:incident:1", "firing"),
+    ]
+    assert seen[3]["new_after_ack"] is True and seen[3]["paged_at"] == "2026-11-24T10:00:00Z"
+    assert (seen[4]["new"], seen[4]["members"][0]) == (True, "pt-a-s1:hypoxemia:1")
+    assert (seen[5]["new"], seen[5]["new_after_ack"], seen[5]["needs_look"]) == (True, True, True)
+    response.close()
+
+
 async def test_note_and_resolve_carry_the_note_and_bad_requests_say_why(setup: Setup) -> None:
     setup.hub.on_alert(firing())
     await setup.login()

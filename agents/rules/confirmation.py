@@ -1,0 +1,165 @@
+"""Confirming a lone reading before it pages (pure; rule file `[confirmation]`).
+
+A spot reading past a limit that nothing corroborates (no second vital past a limit in the reading
+or among the session's confirmed findings of the together window, no symptom reported in that
+window, no value beyond an extreme limit) opens a **pending** finding: shown, not paged, and the
+patient is asked to measure again. A repeat still past the trigger confirms it (it pages); a repeat
+that clears closes it; with no repeat within the delay it pages as unconfirmed. A sample of a
+continuous stream confirms once the stream has stayed past the trigger for the alarm delay. A
+composite finding (anaphylaxis, NEWS2, ...) whose only evidence is such unconfirmed readings is
+pending with them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from agents.rules.lifecycle import Finding, apply_finding, close, to_message
+from models.alerts import Alert, AlertStatus, Condition
+from models.events import Vitals
+from models.ruleset import RuleSet
+from models.state import AlertState, SessionState
+
+OPEN = frozenset({AlertStatus.FIRING, AlertStatus.ESCALATED, AlertStatus.ACKNOWLEDGED})
+
+
+def beyond_extreme(values: dict[str, float], rules: RuleSet) -> bool:
+    return any(
+        limit.beyond(values[limit.vital]) for limit in rules.confirmation.extreme if limit.vital in values
+    )
+
+
+def corroborated(
+    session: SessionState,
+    vitals: Vitals,
+    condition: Condition,
+    own: set[str],
+    others: set[str],
+    rules: RuleSet,
+) -> bool:
+    """Something besides this reading's `own` vitals stands behind `condition`: another vital past
+    a limit in the same reading (`others`), a confirmed vital finding of another condition within the
+    together window, a symptom reported in it, or a value beyond an extreme limit."""
+    if others - own or beyond_extreme({v: x for v, x in vitals.values().items() if v in own}, rules):
+        return True
+    window = timedelta(minutes=rules.timing.together_minutes)
+    if any(abs(s.ts - vitals.ts) <= window for s in session.symptoms):
+        return True
+    return any(
+        a.condition is not condition
+        and a.status in OPEN
+        and not a.pending
+        and a.raised_by_vitals
+        and abs(a.opened_ts - vitals.ts) <= window
+        and set(a.evidence.values) - own
+        for a in session.alerts.values()
+    )
+
+
+def decide(
+    session: SessionState, vitals: Vitals, found: Finding, own: set[str], lone: bool, rules: RuleSet
+) -> Finding:
+    """The finding a reading makes, pending or not: a new lone one waits; a repeat of a pending one
+    confirms it (a continuous stream only once past the trigger for the alarm delay)."""
+    current = session.alerts.get(found.condition.value)
+    if current is not None and current.status in OPEN and current.pending:
+        if vitals.mode == "continuous":
+            held = vitals.ts - current.opened_ts >= timedelta(seconds=rules.confirmation.alarm_delay_seconds)
+            return found if held and not lone_again(current, own) else replace(found, pending=True)
+        return found
+    if current is None and lone:
+        due = vitals.ts + timedelta(minutes=rules.confirmation.delay_minutes)
+        return replace(found, pending=True, confirm_due=due)
+    return found
+
+
+def lone_again(current: AlertState, own: set[str]) -> bool:
+    """A continuous sample of other vitals than the pending finding's own does not confirm it."""
+    return not (set(current.evidence.values) & own)
+
+
+def unconfirmed_vitals(session: SessionState) -> set[str]:
+    """Vitals whose only abnormal evidence is a pending (unconfirmed) reading."""
+    pending = {
+        v for a in session.alerts.values() if a.status in OPEN and a.pending for v in a.evidence.values
+    }
+    confirmed = {
+        v
+        for a in session.alerts.values()
+        if a.status in OPEN and not a.pending and a.raised_by_vitals
+        for v in a.evidence.values
+    }
+    return pending - confirmed
+
+
+def composite(session: SessionState, found: Finding) -> Finding:
+    """A composite finding with no symptom behind it, made only of unconfirmed readings, waits with
+    them (until their earliest confirmation time)."""
+    vitals = set(found.evidence.values)
+    waiting = unconfirmed_vitals(session)
+    if found.evidence.symptoms or not vitals or not vitals <= waiting:
+        return found
+    current = session.alerts.get(found.condition.value)
+    if current is not None and current.status in OPEN and not current.pending:
+        return found
+    dues = [
+        a.confirm_due
+        for a in session.alerts.values()
+        if a.pending and a.confirm_due is not None and set(a.evidence.values) & vitals
+    ]
+    return replace(found, pending=True, confirm_due=min(dues, default=None))
+
+
+def cleared(session: SessionState, clear: Iterable[str], ts: datetime, patient_id: str) -> list[Alert]:
+    """A repeat reading clears these vitals: every pending finding made only of them closes now
+    (resolved, no page)."""
+    clear = set(clear)
+    messages: list[Alert] = []
+    for key, current in list(session.alerts.items()):
+        vitals = set(current.evidence.values)
+        if (
+            current.pending
+            and current.status in OPEN
+            and vitals
+            and vitals <= clear
+            and ts >= current.opened_ts
+        ):
+            current.status = AlertStatus.RESOLVED
+            close(session, key, ts)
+            messages.append(to_message(current, patient_id, session.session_id, ts))
+    return messages
+
+
+def due(session: SessionState, now: datetime, patient_id: str, rules: RuleSet) -> list[Alert]:
+    """Pending findings whose repeat did not come in time: they page now, as unconfirmed."""
+    messages: list[Alert] = []
+    minutes = rules.confirmation.delay_minutes
+    for current in list(session.alerts.values()):
+        if not current.pending or current.confirm_due is None or current.confirm_due > now:
+            continue
+        if current.status is not AlertStatus.FIRING:  # a nurse acknowledged it meanwhile
+            current.pending, current.confirm_due = False, None
+            continue
+        at = current.confirm_due
+        summary = f"{current.evidence.summary}; unconfirmed: no repeat reading within {minutes:g} min"
+        finding = Finding(
+            condition=current.condition,
+            severity=current.severity,
+            rule_id=current.rule.id,
+            title=f"Unconfirmed: {current.title}"[:120],
+            action=current.action,
+            evidence=current.evidence.model_copy(update={"summary": summary}),
+            ts=at,
+            from_vitals=current.raised_by_vitals,
+        )
+        if (message := apply_finding(session, finding, patient_id, rules)) is not None:
+            messages.append(message)
+    messages.sort(key=lambda m: m.ts)
+    return messages
+
+
+def next_due(session: SessionState) -> datetime | None:
+    dues = [a.confirm_due for a in session.alerts.values() if a.pending and a.confirm_due is not None]
+    return min(dues, default=None)

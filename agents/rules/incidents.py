@@ -1,0 +1,354 @@
+"""Incidents: a patient's findings of one episode, paged and escalated as one (pure).
+
+Every alert message of warning or higher joins the patient's open incident of its kind (clinical, or
+about the monitoring itself), unless that incident's last new member joined more than the rule
+file's gap earlier (or it is resolved): then it opens a new one. The incident has the highest
+severity of its confirmed members and the only escalation timer (the [timing] delays at that
+severity). A member message pages (`page`) at its own severity unless an inhibition row covers it
+(an open, confirmed member of a covering condition, for example an anaphylaxis covering the
+hypotension of the same episode), or unless its incident, not yet acknowledged, has already paged
+at urgent or higher and at least at its severity (the incident's escalations keep paging until
+someone acknowledges). Of the findings one moment brings, only the most severe pages. A new,
+uncovered member of an acknowledged incident pages and opens the incident again, so an
+acknowledgement never hides a new problem. A nurse acknowledging the incident, or any of its
+alerts, acknowledges all of its open members; resolving the incident resolves them. The incident's
+own state goes on the alerts topic as a message of condition `incident` whose `alert_id` is the
+incident id; only its escalations page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from itertools import groupby
+
+from agents.rules.lifecycle import apply_action as apply_member_action
+from agents.rules.lifecycle import parse_alert_id
+from models.alerts import Alert, AlertStatus, Condition, Evidence, RuleRef, Severity
+from models.events import NurseAction
+from models.ruleset import RuleSet
+from models.state import AlertState, IncidentState, PatientState
+
+RULE_ID = "incidents"
+OPERATIONAL = frozenset({Condition.STALE_DATA, Condition.BASELINE_MISSING})
+"""Findings about the monitoring itself (vitals overdue, no baseline): they form incidents of their
+own, so a missing set never hides a clinical finding in its incident, nor the reverse."""
+OPEN = frozenset({AlertStatus.FIRING, AlertStatus.ESCALATED, AlertStatus.ACKNOWLEDGED})
+TITLE_LIMIT = 120
+
+
+def incident_id(patient_id: str, n: int) -> str:
+    return f"{patient_id}:{Condition.INCIDENT.value}:{n}"
+
+
+def is_incident_id(value: str) -> bool:
+    parts = value.rsplit(":", 2)
+    return len(parts) == 3 and parts[1] == Condition.INCIDENT.value and parts[2].isdigit()
+
+
+def settle(state: PatientState, messages: Iterable[Alert], now: datetime, rules: RuleSet) -> list[Alert]:
+    """The members' messages in time order, each attached to its incident (with its `incident_id`
+    and `page` decided), after the incident escalations due before it; then those due by `now`.
+    Findings of the same time join first and are decided together, so an anaphylaxis covers the
+    low pressure read in the same set, whichever rule produced its message first."""
+    out: list[Alert] = []
+    ordered = sorted(messages, key=lambda m: m.ts)
+    for ts, group in groupby(ordered, key=lambda m: m.ts):
+        batch = list(group)
+        out.extend(_escalations(state, ts, rules, inclusive=False))
+        for message in batch:
+            if _joins(state, message):
+                _join(state, message, rules)
+        out.extend(_one_page_per_incident([m for message in batch for m in _attach(state, message, rules)]))
+    out.extend(_escalations(state, now, rules, inclusive=True))
+    for incident in list(state.incidents):
+        if _all_closed(state, incident):  # a member closed without a message of its own
+            out.extend(_resolve(state, incident, now, rules))
+    return out
+
+
+def _one_page_per_incident(messages: list[Alert]) -> list[Alert]:
+    """Of the findings one moment brings to an incident, only the most severe pages (the first of
+    equals): the others are in the same incident, on the same screen."""
+    best: dict[str, Alert] = {}
+    for message in messages:
+        if message.page and message.incident_id and message.condition is not Condition.INCIDENT:
+            kept = best.get(message.incident_id)
+            if kept is None or message.severity.rank > kept.severity.rank:
+                best[message.incident_id] = message
+    keep = {id(m) for m in best.values()}
+    return [
+        m
+        if not m.page or m.condition is Condition.INCIDENT or id(m) in keep
+        else m.model_copy(update={"page": False})
+        for m in messages
+    ]
+
+
+def apply_action(state: PatientState, action: NurseAction, rules: RuleSet) -> list[Alert]:
+    """A nurse action naming an incident or one of its alerts (or an alert of no incident). An
+    acknowledgement acts on the whole incident; a resolution or note naming the incident acts on
+    every open member, one naming an alert on that alert."""
+    if is_incident_id(action.alert_id):
+        incident = _by_id(state, action.alert_id)
+        if incident is None:
+            return []
+        targets = [m for m in incident.members if _open_member(state, m) is not None]
+    else:
+        incident = _incident_of(state, action.alert_id)
+        if incident is None:
+            member = _member_action(state, action, action.alert_id)
+            return [] if member is None else [member]
+        targets = [action.alert_id]
+        if action.type == "ack":
+            targets += [m for m in incident.members if m != action.alert_id and _open_member(state, m)]
+    members = [m for target in targets if (m := _member_action(state, action, target)) is not None]
+    out = [m.model_copy(update={"incident_id": incident.incident_id, "page": False}) for m in members]
+    if action.type == "ack" and incident.status is not AlertStatus.ACKNOWLEDGED:
+        incident.status, incident.by, incident.next_escalation_due = AlertStatus.ACKNOWLEDGED, action.by, None
+        incident.paged = None
+        if incident.announced:
+            out.append(_message(state, incident, action.ts, rules, by=action.by, note=action.note))
+    if _all_closed(state, incident):
+        out.extend(_resolve(state, incident, action.ts, rules, by=action.by, note=action.note))
+    return out
+
+
+def next_due(state: PatientState, rules: RuleSet) -> datetime | None:
+    """The earliest incident escalation still to come."""
+    level = rules.timing.max_escalation_level
+    due = [
+        i.next_escalation_due for i in state.incidents if i.next_escalation_due and i.escalation_level < level
+    ]
+    return min(due, default=None)
+
+
+def _attach(state: PatientState, message: Alert, rules: RuleSet) -> list[Alert]:
+    if message.condition in (Condition.PIPELINE_STALLED, Condition.INCIDENT):
+        return [message]
+    incident = _incident_of(state, message.alert_id)
+    if incident is None:
+        if not _joins(state, message):
+            return [message]  # information, or an update of an alert older than incidents
+        incident = _join(state, message, rules)
+    if message.status is AlertStatus.RESOLVED:
+        out = [message.model_copy(update={"incident_id": incident.incident_id, "page": False})]
+        incident.closed.append(message.alert_id)
+        if set(incident.members) <= set(incident.closed):
+            out.extend(_resolve(state, incident, message.ts, rules))
+        return out
+    if message.status is not AlertStatus.FIRING:
+        return [message.model_copy(update={"incident_id": incident.incident_id, "page": False})]
+    covered = _covered(state, incident, message, rules)
+    already = (
+        incident.paged is not None
+        and incident.paged.rank >= Severity.URGENT.rank  # its escalations page again, until acknowledged
+        and message.severity.rank <= incident.paged.rank
+    )
+    page = message.page and not covered and not already
+    changed = False
+    if message.page:  # a confirmed finding: it counts for the incident's severity
+        if message.severity.rank > incident.severity.rank:
+            incident.severity, changed = message.severity, True
+            if incident.status is AlertStatus.ESCALATED:
+                incident.status = AlertStatus.FIRING  # a raise is firing again, as an alert's is
+        if page and incident.status is AlertStatus.ACKNOWLEDGED:
+            incident.status, incident.by, changed = AlertStatus.FIRING, None, True
+        if page:
+            incident.paged = message.severity
+        if changed or not incident.announced:
+            _arm(incident, message.ts, rules)
+            changed = True
+    out = [message.model_copy(update={"incident_id": incident.incident_id, "page": page})]
+    if changed:
+        incident.announced = True
+        out.append(_message(state, incident, message.ts, rules))
+    return out
+
+
+def _joins(state: PatientState, message: Alert) -> bool:
+    """A finding of warning or higher that is not yet a member of an incident."""
+    return (
+        message.condition not in (Condition.PIPELINE_STALLED, Condition.INCIDENT)
+        and message.status is AlertStatus.FIRING
+        and message.severity is not Severity.INFO
+        and _incident_of(state, message.alert_id) is None
+    )
+
+
+def _join(state: PatientState, message: Alert, rules: RuleSet) -> IncidentState:
+    """The open incident this new finding belongs to, or a new one."""
+    gap = timedelta(minutes=rules.incidents.gap_minutes)
+    operational = message.condition in OPERATIONAL
+    for incident in reversed(state.incidents):
+        if incident.operational == operational and message.ts - incident.last_member_ts <= gap:
+            incident.members.append(message.alert_id)
+            incident.last_member_ts = max(incident.last_member_ts, message.ts)
+            return incident
+    state.incident_count += 1
+    incident = IncidentState(
+        incident_id=incident_id(state.patient_id, state.incident_count),
+        session_id=message.session_id,
+        opened_ts=message.ts,
+        last_member_ts=message.ts,
+        members=[message.alert_id],
+        operational=operational,
+    )
+    state.incidents.append(incident)
+    return incident
+
+
+def _covered(state: PatientState, incident: IncidentState, message: Alert, rules: RuleSet) -> bool:
+    """An open, confirmed member of the incident covers this finding's condition."""
+    covering = rules.covered_by.get(message.condition, frozenset())
+    if not covering:
+        return False
+    for member_id in incident.members:
+        member = _open_member(state, member_id)
+        if member is not None and member.condition in covering and not member.pending:
+            return True
+    return False
+
+
+def _arm(incident: IncidentState, since: datetime, rules: RuleSet) -> None:
+    """(Re)start the escalation timer from `since`, unless the incident is acknowledged."""
+    delay = _delay(incident.severity, rules)
+    acknowledged = incident.status is AlertStatus.ACKNOWLEDGED
+    incident.next_escalation_due = None if delay is None or acknowledged else since + delay
+
+
+def _delay(severity: Severity, rules: RuleSet) -> timedelta | None:
+    if severity is Severity.CRITICAL:
+        return timedelta(minutes=rules.timing.escalate_critical_minutes)
+    if severity is Severity.URGENT:
+        return timedelta(minutes=rules.timing.escalate_urgent_minutes)
+    return None
+
+
+def _escalations(state: PatientState, until: datetime, rules: RuleSet, *, inclusive: bool) -> list[Alert]:
+    """Escalations of unacknowledged incidents due by `until` (strictly before it unless
+    `inclusive`), one message per due time, each a page."""
+    out: list[Alert] = []
+    top = rules.timing.max_escalation_level
+    for incident in state.incidents:
+        while (
+            (due := incident.next_escalation_due) is not None
+            and (due <= until if inclusive else due < until)
+            and incident.escalation_level < top
+            and incident.status is not AlertStatus.ACKNOWLEDGED
+        ):
+            incident.escalation_level += 1
+            incident.status = AlertStatus.ESCALATED
+            delay = _delay(incident.severity, rules)
+            incident.next_escalation_due = None if delay is None else due + delay
+            out.append(_message(state, incident, due, rules, page=True))
+        if incident.escalation_level >= top:
+            incident.next_escalation_due = None
+    out.sort(key=lambda m: m.ts)
+    return out
+
+
+def _resolve(
+    state: PatientState,
+    incident: IncidentState,
+    ts: datetime,
+    rules: RuleSet,
+    by: str | None = None,
+    note: str | None = None,
+) -> list[Alert]:
+    """Resolve the incident (its members are closed or being closed) and forget it."""
+    incident.status, incident.next_escalation_due = AlertStatus.RESOLVED, None
+    state.incidents = [i for i in state.incidents if i.incident_id != incident.incident_id]
+    if not incident.announced:
+        return []
+    return [_message(state, incident, ts, rules, by=by, note=note)]
+
+
+def _message(
+    state: PatientState,
+    incident: IncidentState,
+    ts: datetime,
+    rules: RuleSet,
+    *,
+    page: bool = False,
+    by: str | None = None,
+    note: str | None = None,
+) -> Alert:
+    """The incident's state as an alert message of condition `incident`."""
+    conditions = [parsed[1] for m in incident.members if (parsed := parse_alert_id(m))]
+    lead = _lead(state, incident)
+    title = f"Incident ({incident.severity.value}): " + ", ".join(dict.fromkeys(conditions))
+    summary = f"{len(incident.members)} finding(s) of one episode: " + "; ".join(
+        f"{m.condition.value} {m.severity.value}" + (" (pending)" if m.pending else "")
+        for member_id in incident.members
+        if (m := _open_member(state, member_id)) is not None
+    )
+    if incident.status is AlertStatus.RESOLVED:
+        action = "No action: every finding of this incident is resolved."
+    elif lead is not None:
+        action = lead.action
+    else:
+        action = "Review the findings of this incident."
+    return Alert(
+        alert_id=incident.incident_id,
+        patient_id=state.patient_id,
+        session_id=incident.session_id,
+        status=incident.status,
+        severity=incident.severity,
+        condition=Condition.INCIDENT,
+        ts=ts,
+        escalation_level=incident.escalation_level,
+        title=title[:TITLE_LIMIT],
+        evidence=Evidence(summary=summary, phase=lead.evidence.phase if lead else "-"),
+        action=action,
+        rule=RuleRef(id=RULE_ID, version=rules.version),
+        by=by,
+        note=note,
+        incident_id=incident.incident_id,
+        page=page,
+    )
+
+
+def _lead(state: PatientState, incident: IncidentState) -> AlertState | None:
+    """The open, confirmed member of the highest severity (the first to join among equals)."""
+    best: AlertState | None = None
+    for member_id in incident.members:
+        member = _open_member(state, member_id)
+        if (
+            member is not None
+            and not member.pending
+            and (best is None or member.severity.rank > best.severity.rank)
+        ):
+            best = member
+    return best
+
+
+def _member_action(state: PatientState, action: NurseAction, member_id: str) -> Alert | None:
+    parsed = parse_alert_id(member_id)
+    session = state.sessions.get(parsed[0]) if parsed else None
+    if parsed is None or session is None:
+        return None
+    return apply_member_action(
+        session, parsed[1], action.model_copy(update={"alert_id": member_id}), state.patient_id
+    )
+
+
+def _open_member(state: PatientState, alert_id: str) -> AlertState | None:
+    parsed = parse_alert_id(alert_id)
+    session = state.sessions.get(parsed[0]) if parsed else None
+    current = session.alerts.get(parsed[1]) if parsed and session else None
+    if current is None or current.alert_id != alert_id or current.status not in OPEN:
+        return None
+    return current
+
+
+def _all_closed(state: PatientState, incident: IncidentState) -> bool:
+    return all(_open_member(state, member_id) is None for member_id in incident.members)
+
+
+def _incident_of(state: PatientState, alert_id: str) -> IncidentState | None:
+    return next((i for i in state.incidents if alert_id in i.members), None)
+
+
+def _by_id(state: PatientState, value: str) -> IncidentState | None:
+    return next((i for i in state.incidents if i.incident_id == value), None)

@@ -1,0 +1,36 @@
+"""Rule-file rows for incidents: when a finding joins a patient's incident, and which condition
+folds which into its incident instead of paging (inhibition)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Self
+
+from pydantic import Field, model_validator
+
+from models.alerts import Condition
+from models.rule_common import Row, Source
+
+
+class IncidentRule(Row):
+    """A finding more than `gap_minutes` after the last new member of the patient's open incident
+    opens a new incident; so does any finding once the incident is resolved."""
+
+    gap_minutes: Annotated[float, Field(gt=0, le=24 * 60)]
+    source: Source
+
+
+class InhibitRow(Row):
+    """While `when` is an open, confirmed member of an incident, a finding of a covered condition
+    joins it without paging (it is shown inside the incident, and still raises its severity)."""
+
+    id: str
+    when: Condition
+    covers: Annotated[tuple[Condition, ...], Field(min_length=1)]
+    reason: Annotated[str, Field(min_length=3)]
+    source: Source
+
+    @model_validator(mode="after")
+    def _not_itself(self) -> Self:
+        if self.when in self.covers:
+            raise ValueError(f"{self.when.value} cannot cover itself")
+        return self
