@@ -82,8 +82,11 @@ def lone_again(current: AlertState, own: set[str]) -> bool:
 
 def unconfirmed_vitals(session: SessionState) -> set[str]:
     """Vitals whose only abnormal evidence is a pending (unconfirmed) reading."""
-    pending = {
-        v for a in session.alerts.values() if a.status in OPEN and a.pending for v in a.evidence.values
+    pending = {  # lone readings only (a set of vitals within its grace is pending too, with no deadline)
+        v
+        for a in session.alerts.values()
+        if a.status in OPEN and a.pending and a.confirm_due is not None
+        for v in a.evidence.values
     }
     confirmed = {
         v
@@ -109,7 +112,9 @@ def composite(session: SessionState, found: Finding) -> Finding:
         for a in session.alerts.values()
         if a.pending and a.confirm_due is not None and set(a.evidence.values) & vitals
     ]
-    return replace(found, pending=True, confirm_due=min(dues, default=None))
+    if not dues:
+        return found
+    return replace(found, pending=True, confirm_due=min(dues))
 
 
 def cleared(session: SessionState, clear: Iterable[str], ts: datetime, patient_id: str) -> list[Alert]:
@@ -121,6 +126,7 @@ def cleared(session: SessionState, clear: Iterable[str], ts: datetime, patient_i
         vitals = set(current.evidence.values)
         if (
             current.pending
+            and current.confirm_due is not None  # a lone reading, not a set within its grace
             and current.status in OPEN
             and vitals
             and vitals <= clear

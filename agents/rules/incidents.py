@@ -104,6 +104,12 @@ def apply_action(state: PatientState, action: NurseAction, rules: RuleSet) -> li
             targets += [m for m in incident.members if m != action.alert_id and _open_member(state, m)]
     members = [m for target in targets if (m := _member_action(state, action, target)) is not None]
     out = [m.model_copy(update={"incident_id": incident.incident_id, "page": False}) for m in members]
+    for member in members:  # an acknowledged pending finding counts as confirmed by the nurse
+        if member.status is AlertStatus.ACKNOWLEDGED and member.severity.rank > incident.severity.rank:
+            incident.severity = member.severity
+    if action.type == "ack" and not incident.announced and incident.severity is not Severity.INFO:
+        incident.announced = True  # its first state, then the acknowledgement
+        out.append(_message(state, incident, action.ts, rules))
     if action.type == "ack" and incident.status is not AlertStatus.ACKNOWLEDGED:
         incident.status, incident.by, incident.next_escalation_due = AlertStatus.ACKNOWLEDGED, action.by, None
         incident.paged = None
@@ -277,6 +283,8 @@ def _message(
     """The incident's state as an alert message of condition `incident`."""
     conditions = [parsed[1] for m in incident.members if (parsed := parse_alert_id(m))]
     lead = _lead(state, incident)
+    if by is None and incident.status is AlertStatus.ACKNOWLEDGED:
+        by = incident.by
     title = f"Incident ({incident.severity.value}): " + ", ".join(dict.fromkeys(conditions))
     summary = f"{len(incident.members)} finding(s) of one episode: " + "; ".join(
         f"{m.condition.value} {m.severity.value}" + (" (pending)" if m.pending else "")

@@ -388,9 +388,15 @@ def missing_alerts(expected: Iterable[Alert], seen: Iterable[Alert]) -> list[str
     return problems
 
 
-def firing_counts(alerts: Iterable[Alert]) -> Counter[tuple[str, str]]:
-    """How often each (alert id, severity) was sent as `firing`: 1 normally, 2 for a redelivery."""
-    return Counter((a.alert_id, a.severity.value) for a in alerts if a.status is AlertStatus.FIRING)
+def firing_counts(alerts: Iterable[Alert]) -> Counter[tuple[str, str, bool]]:
+    """How often each (alert id, severity, pending) was sent as `firing`: 1 normally, 2 for a
+    redelivery (a lone reading's pending message and its confirmation count apart; an incident's
+    own messages, which fire again when it is raised or reopened, are not counted)."""
+    return Counter(
+        (a.alert_id, a.severity.value, a.pending)
+        for a in alerts
+        if a.status is AlertStatus.FIRING and a.condition.value != "incident"
+    )
 
 
 def duplicates(alerts: list[Alert]) -> int:

@@ -209,8 +209,12 @@ def message_problems(emitted: Emitted, facts: FileFacts) -> list[Problem]:
         kind = "ack" if alert.status is AlertStatus.ACKNOWLEDGED else "resolve"
         # A nurse action on an incident, or an acknowledgement of one of its alerts, acts on it all.
         named = {alert.alert_id} if alert.incident_id is None else facts.incident_members[alert.incident_id]
+        # An acknowledged incident restates who acknowledged it when a covered finding raises it.
+        restated = alert.condition is Condition.INCIDENT and alert.status is AlertStatus.ACKNOWLEDGED
         if alert.status not in (AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED) or not any(
-            (kind, name, alert.by, alert.ts) in facts.nurse_actions for name in named
+            (k, name, b) == (kind, n, alert.by) and (t == alert.ts or (restated and t <= alert.ts))
+            for k, n, b, t in facts.nurse_actions
+            for name in named
         ):
             problems.append("names a nurse (`by`) but no such nurse action is in the file")
     return [(alert.alert_id, f"{brief(alert)}: {p}") for p in problems]
@@ -287,11 +291,16 @@ def alert_problems(
     if acks > allowed:
         problems.append(f"{acks} acknowledgements for {allowed} nurse acks on it or its incident")
     last = messages[-1]
-    if last.status is AlertStatus.RESOLVED and last.by is None and last.alert_id in ended:
+    auto = last.ts - RESOLVE_AFTER in facts.event_times[last.session_id]  # its trigger cleared 15 min
+    if last.status is AlertStatus.RESOLVED and last.by is None and last.alert_id in ended and not auto:
         if last.condition is not Condition.ANAPHYLAXIS:
             problems.append(f"{brief(last)}: only anaphylaxis has episodes that end a previous alert")
     elif last.status is AlertStatus.RESOLVED and last.by is None:
-        if last.severity is Severity.CRITICAL or last.condition in NEVER_SELF_RESOLVING:
+        if last.pending and last.condition is not Condition.STALE_DATA:
+            # A pending (unconfirmed) finding closes at the repeat that clears it, whatever its severity.
+            if last.ts not in facts.event_times[last.session_id]:
+                problems.append(f"{brief(last)}: a pending finding closed at no observation")
+        elif last.severity is Severity.CRITICAL or last.condition in NEVER_SELF_RESOLVING:
             problems.append(f"{brief(last)}: resolved by itself; only a nurse resolves this one")
         elif last.condition is Condition.STALE_DATA:
             # Vitals overdue on the care schedule resolve at the next vitals; or they close when the
@@ -302,10 +311,6 @@ def alert_problems(
                 c in last.evidence.summary for c in closed
             ):
                 problems.append(f"{brief(last)}: stale data resolves at the next vitals, none then")
-        elif last.pending:
-            # A pending (unconfirmed) finding closes at the repeat that clears it.
-            if last.ts not in facts.event_times[last.session_id]:
-                problems.append(f"{brief(last)}: a pending finding closed at no observation")
         elif last.ts - RESOLVE_AFTER not in facts.event_times[last.session_id]:
             problems.append(
                 f"{brief(last)}: resolved {RESOLVE_AFTER} after no observation of the session "
