@@ -22,6 +22,7 @@ from models.events import Event, NurseAction
 from models.parsing import InvalidMessage, key_problem, time_problem
 from models.ruleset import RuleSet
 from models.state import PatientState
+from streams.infra.kafka.topics import partition_of
 
 log = logging.getLogger("ivigwatch.rules")
 
@@ -264,13 +265,26 @@ class RulesRuntime:
         self.counts["deadletter"] += 1
 
 
+class PatientTable(faust.Table):  # type: ignore[misc]
+    """The patient-state table. A key's changelog partition is computed as producers place the
+    events (murmur2), not by the producer from its metadata cache: after a worker rejoined its
+    group that cache may not know the changelog topic yet, and Faust then failed the write with a
+    TypeError that stopped the agent (seen with a frozen worker, SIGSTOP then SIGCONT)."""
+
+    def partition_for_key(self, key: Any) -> int:
+        return partition_of(key, self.partitions)
+
+
 def patient_table(app: faust.App, partitions: int) -> Any:
     """Per-patient rule state, keyed like the topics (raw patient_id bytes) so it co-partitions."""
-    return app.Table(
-        "patient-state",
+    table = PatientTable(
+        app,
+        name="patient-state",
         default=None,
+        beacon=app.tables.beacon,
         partitions=partitions,
         key_type=bytes,
         value_type=bytes,  # bytes -> the raw codec, same key bytes as the events
         use_partitioner=True,
     )
+    return app.tables.add(table)

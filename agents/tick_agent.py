@@ -14,11 +14,10 @@ import logging
 from typing import Any
 
 import faust
-from aiokafka.partitioner import murmur2
 
 from agents.rules.timers import next_due
 from agents.runtime import RulesRuntime
-from streams.infra.kafka.topics import EVENTS_TOPIC
+from streams.infra.kafka.topics import EVENTS_TOPIC, partition_of
 from streams.infra.settings import Settings
 
 log = logging.getLogger("ivigwatch.rules")
@@ -34,11 +33,6 @@ SETTLE_SECONDS = 2.0
 wall-clock seconds ago: a record produced before then (to any partition) has reached its partition's
 end offset by then, so no timer fires ahead of a reading already on its way (production timers fire
 this much after their due time)."""
-
-
-def partition_of(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner (murmur2 of the key bytes), as producers place the events."""
-    return int(murmur2(key) & 0x7FFFFFFF) % partitions
 
 
 def register(app: faust.App, runtime: RulesRuntime, settings: Settings) -> None:

@@ -211,10 +211,12 @@ class AlertFacts:
 
 
 def alert_facts(alert_rows: Rows) -> list[AlertFacts]:
-    """Per alert_id with a `firing` message: its first firing, highest severity, first acknowledgement."""
+    """Per alert_id with a `firing` message: its first firing, highest severity, first acknowledgement.
+    An incident's own messages (contract v2) are no finding and are left out."""
     by_id: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in alert_rows:
-        by_id[row["alert_id"]].append(row)
+        if row.get("condition") != "incident":
+            by_id[row["alert_id"]].append(row)
     facts: list[AlertFacts] = []
     for alert_id, rows in by_id.items():
         firing = [r["time"] for r in rows if r.get("status") == "firing"]

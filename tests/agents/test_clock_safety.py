@@ -117,7 +117,10 @@ async def test_a_nurse_action_timed_in_the_future_is_refused(rules_app: faust.Ap
     assert dead_reasons(rules_app) == [
         "(ts): timed more than 5 min ahead of its arrival [ts_ahead_of_arrival]"
     ]
-    assert [a.status.value for a in alerts(rules_app)] == ["firing", "acknowledged"]
+    assert [a.status.value for a in alerts(rules_app) if a.condition.value != "incident"] == [
+        "firing",
+        "acknowledged",
+    ]
 
 
 def test_a_stored_state_with_a_clock_in_2099_is_repaired_and_its_timers_work_again(

@@ -72,7 +72,8 @@ async def test_a_wrong_clock_pages_nobody_else_and_late_uploads_are_evaluated(
     try:
         now = datetime.now(UTC)
         watched, poisoner, ahead, offline, ghost = (new_patient() for _ in range(5))
-        good = [vitals(watched, now, spo2=88)]
+        # SpO2 84 is beyond the extreme limit (85): it pages at once, without waiting for a repeat
+        good = [vitals(watched, now, spo2=84)]
         await produce(settings, EVENTS_TOPIC, [as_message(good[0])])
         fired = await collector.wait_for(
             ALERTS_TOPIC, lambda m: m["patient_id"] == watched and m["status"] == "firing"
@@ -97,7 +98,7 @@ async def test_a_wrong_clock_pages_nobody_else_and_late_uploads_are_evaluated(
             "note": "clock test",
         }
         await produce(settings, ACTIONS_TOPIC, [as_message(note)])
-        late = vitals(offline, now - timedelta(hours=2), spo2=88)  # uploaded two hours late
+        late = vitals(offline, now - timedelta(hours=2), spo2=84)  # uploaded two hours late
         good.append(late)
         await produce(settings, EVENTS_TOPIC, [as_message(late)])
 
@@ -144,7 +145,7 @@ async def test_a_wrong_clock_pages_nobody_else_and_late_uploads_are_evaluated(
         )
         assert second, "the watched patient's timers stopped after the restart"
         fresh = new_patient()
-        await produce(settings, EVENTS_TOPIC, [as_message(vitals(fresh, datetime.now(UTC), spo2=88))])
+        await produce(settings, EVENTS_TOPIC, [as_message(vitals(fresh, datetime.now(UTC), spo2=84))])
         assert await collector.wait_for(
             ALERTS_TOPIC,
             lambda m: m["patient_id"] == fresh and m["status"] == "escalated",

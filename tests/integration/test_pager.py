@@ -141,6 +141,7 @@ def alert(
         evidence=Evidence(summary="test", phase="infusing"),
         action="call the patient",
         rule=RuleRef(id=f"{condition}.test", version="test"),
+        page=status in ("firing", "escalated"),  # as the rules set it (contract v2)
     )
 
 

@@ -85,8 +85,11 @@ def dataset() -> list[Timeline]:
     return [a, b, c, d, e, f, g]
 
 
-ALERT_MESSAGES = 5 + 0 + 2 + 4 + 0 + 7 + 3
-"""What replay gives each session (checked by hand with `ivigwatch replay`)."""
+ALERT_MESSAGES = 9 + 0 + 5 + 8 + 0 + 8 + 6
+"""What replay gives each session (checked by hand with `ivigwatch replay`), incident messages
+included (v2): pt-a's anaphylaxis is one incident whose acknowledgement acknowledges its three
+alerts; pt-c's lone 38.2 C waits 3 minutes for a repeat, then pages as unconfirmed; pt-d's and
+pt-f's incidents escalate (once per delay, no longer each alert)."""
 
 REACTIONS_IN_PERIOD = [
     ("product", "Gamunex-C", 2, 1, 0.5),

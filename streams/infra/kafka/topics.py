@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from aiokafka.admin import NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
 
 EVENTS_TOPIC = "ivig.events.v1"
 ALERTS_TOPIC = "ivig.alerts.v1"
@@ -53,3 +54,8 @@ async def ensure_topics(settings: Settings, replication_factor: int = 1) -> list
         return missing
     finally:
         await admin.close()
+
+
+def partition_of(key: bytes, partitions: int) -> int:
+    """Kafka's default partitioner (murmur2 of the key bytes), as producers place the events."""
+    return int(murmur2(key) & 0x7FFFFFFF) % partitions

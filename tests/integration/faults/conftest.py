@@ -23,7 +23,6 @@ from typing import Any
 from aiokafka import TopicPartition
 
 from agents.rules.loader import load_rules
-from agents.tick_agent import partition_of
 from deploy import stack
 from deploy.workers import (
     WorkerProcess,
@@ -38,7 +37,7 @@ from streams.apps.replay import replay
 from streams.apps.scenarios import REACTION_SCENARIOS
 from streams.apps.simulator import iter_session, merge_sessions, session_id_for
 from streams.infra.kafka import kafka_clients
-from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC, ensure_topics
+from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC, ensure_topics, partition_of
 from streams.infra.settings import Settings
 from streams.infra.sinks.influx.influx_client import InfluxClient
 from streams.infra.sinks.influx.line_protocol import line_for

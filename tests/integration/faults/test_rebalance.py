@@ -29,9 +29,8 @@ from typing import Any
 
 import pytest
 
-from agents.tick_agent import partition_of
 from models.alerts import Alert, AlertStatus
-from streams.infra.kafka.topics import EVENTS_TOPIC
+from streams.infra.kafka.topics import EVENTS_TOPIC, partition_of
 from streams.infra.settings import Settings
 from streams.infra.sinks.influx.influx_client import InfluxClient
 from tests.integration.conftest import alert_key, local_settings
