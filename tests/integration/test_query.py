@@ -111,11 +111,15 @@ ALERTS_IN_PERIOD = [
     ("infusion_reaction", "urgent", 1),  # pt-d: warning, then urgent (the highest it reached)
     ("infusion_reaction", "warning", 1),  # pt-a
     ("respiratory_compromise", "urgent", 1),
+    ("stale_data", "info", 1),  # pt-d: a set due on the care schedule, a reminder taken in time
 ]
 ACK_TIMES_IN_PERIOD = [
     ("critical", 1, 0, 2.0, 2.0),  # anaphylaxis acked after 2 min
-    ("urgent", 2, 1, 4.0, 10.0),  # 4 and 10 min; nearest rank: median 4, p90 10; pt-d never
-    ("warning", 0, 1, None, None),  # pt-a's infusion reaction
+    # pt-a's respiratory compromise 2 min (acknowledged with its incident), pt-c's fever 10 min;
+    # nearest rank: median 2, p90 10; pt-d never
+    ("urgent", 2, 1, 2.0, 10.0),
+    ("warning", 1, 0, 4.0, 4.0),  # pt-a's infusion reaction, acknowledged with its incident
+    ("info", 0, 1, None, None),  # pt-d's reminder of a set due
 ]
 
 
@@ -177,7 +181,8 @@ def test_the_pure_analyses_give_the_known_answers_on_rows_read_back(imported: Li
     assert analyses.ack_times(got["all_alerts"]).rows == [
         ("critical", 1, 1, 2.0, 2.0),
         ("urgent", 3, 2, 10.0, 12.0),
-        ("warning", 0, 2, None, None),
+        ("warning", 1, 1, 4.0, 4.0),  # pt-a's, acknowledged with its incident; pt-f's never
+        ("info", 0, 1, None, None),  # pt-d's reminder of a set due
     ]
     rules = load_rules()
     assert [row[:7] for row in analyses.timeline(got["record"], rules).rows] == [
@@ -187,8 +192,12 @@ def test_the_pure_analyses_give_the_known_answers_on_rows_read_back(imported: Li
         ("2026-11-04T10:30:00Z", "infusing", "pump", "rate_change", 150.0, None, None),
         ("2026-11-04T10:30:00Z", "infusing", "vitals", "reading", None, None, None),
         ("2026-11-04T10:45:00Z", "infusing", "vitals", "reading", None, None, None),
+        # a lone 38.2 C: pending at 10:45, paged as unconfirmed at 10:48 (no repeat), with its incident
         ("2026-11-04T10:45:00Z", "infusing", "alert", "fever firing", None, None, "urgent"),
+        ("2026-11-04T10:48:00Z", "infusing", "alert", "fever firing", None, None, "urgent"),
+        ("2026-11-04T10:48:00Z", "infusing", "alert", "incident firing", None, None, "urgent"),
         ("2026-11-04T10:55:00Z", "infusing", "alert", "fever acknowledged", None, None, "urgent"),
+        ("2026-11-04T10:55:00Z", "infusing", "alert", "incident acknowledged", None, None, "urgent"),
         ("2026-11-04T11:00:00Z", "post-early", "pump", "stop", None, None, None),
     ]
 
@@ -225,8 +234,8 @@ def test_every_analysis_from_the_command_line(cli: CliRunner) -> None:
     assert acks.exit_code == 0, acks.stderr
     assert [tuple(r.values()) for r in json.loads(acks.stdout)] == ACK_TIMES_IN_PERIOD
     acks_csv = _csv(cli.invoke(app, ["query", "ack-time", *period, "--format", "csv"]).stdout)
-    assert acks_csv[2] == {
-        "severity": "warning",
+    assert acks_csv[3] == {  # no acknowledgement: empty cells, not "None"
+        "severity": "info",
         "acknowledged": "0",
         "never_acknowledged": "1",
         "median_min": "",
