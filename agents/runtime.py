@@ -93,12 +93,13 @@ class RulesRuntime:
         return index
 
     def forget_all(self) -> None:
-        """Partitions were revoked or assigned: live states, due times, partition clocks and
-        positions are reloaded or learnt again (a partition is re-read from its committed offset)."""
+        """Partitions were revoked or assigned: live states, due times and partition clocks are
+        reloaded or learnt again (a partition is re-read from its committed offset). Positions are
+        kept: a record this worker processed just before a rebalance, not yet committed, may be
+        dropped by Faust when the partition is read again, and is no lost event."""
         self.live.clear()
         self.due.clear()
         self.clocks.clear()
-        self.positions.clear()
 
     def evaluate(
         self, item: Event | NurseAction, partition: int = 0, arrival: datetime | None = None
@@ -112,9 +113,10 @@ class RulesRuntime:
     def processed(self, partition: int, offset: int) -> None:
         """An events record was processed; one past the next expected offset means records between
         were never delivered to the rules (counted as `skipped` and logged: a lost event)."""
-        expected = self.positions.get(partition)
-        if expected is None:
-            expected = self.committed_offset(partition)
+        known = [
+            o for o in (self.positions.get(partition), self.committed_offset(partition)) if o is not None
+        ]
+        expected = max(known, default=None)
         if expected is not None and offset > expected:
             self.counts["skipped"] += offset - expected
             log.error(
@@ -123,7 +125,7 @@ class RulesRuntime:
                 expected,
                 offset - 1,
             )
-        self.positions[partition] = offset + 1
+        self.positions[partition] = max(offset + 1, self.positions.get(partition, 0))
 
     def tick_time(
         self, partition: int, end: int | None, committed: int | None, settled: datetime
