@@ -13,7 +13,7 @@ from agents.rules.loader import load_rules
 from agents.runtime import RulesRuntime, patient_table
 from models.parsing import parse_event
 from streams.infra.kafka.faust_app import committed_offset
-from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
+from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC, PATIENT_TOPIC
 from streams.infra.settings import Settings
 
 
@@ -23,6 +23,7 @@ def register(app: faust.App, settings: Settings) -> RulesRuntime:
         table=patient_table(app, settings.topic_partitions),
         alerts_topic=app.topic(ALERTS_TOPIC, partitions=settings.topic_partitions),
         deadletter_topic=app.topic(DEADLETTER_TOPIC),
+        patient_topic=app.topic(PATIENT_TOPIC, partitions=settings.topic_partitions),
         clock=live_clock(settings.simulated_clock),
         max_skew=None if settings.simulated_clock else timedelta(minutes=settings.max_clock_skew_minutes),
     )

@@ -15,11 +15,13 @@ from agents.deadletters import send_dead_letter
 from agents.due_index import DueIndex
 from agents.live_clock import LiveClock, WallClock
 from agents.rules.engine import advance, new_state, process
+from agents.rules.patient_channel import to_patient
 from agents.rules.repair import repair_future
 from agents.rules.timers import next_due
 from models.alerts import Alert
 from models.events import Event, NurseAction
 from models.parsing import InvalidMessage, key_problem, time_problem
+from models.patient_messages import PatientMessage
 from models.ruleset import RuleSet
 from models.state import PatientState
 from streams.infra.kafka.topics import partition_of
@@ -37,13 +39,25 @@ class RulesRuntime:
     table: Any
     alerts_topic: Any
     deadletter_topic: Any
+    patient_topic: Any = None
+    """`ivig.patient.v1`: what the patient's app shows (None: not sent, as in unit tests)."""
     clock: LiveClock = field(default_factory=WallClock)
     max_skew: timedelta | None = None
     """How far ahead of its arrival an event or action may be timed; None (simulated clock only):
     no bound, and stored states are not repaired."""
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
-            ("events", "actions", "alerts", "deadletter", "new_patients", "repaired", "skipped"), 0
+            (
+                "events",
+                "actions",
+                "alerts",
+                "patient_messages",
+                "deadletter",
+                "new_patients",
+                "repaired",
+                "skipped",
+            ),
+            0,
         )
     )
     live: OrderedDict[str, PatientState] = field(default_factory=OrderedDict)
@@ -218,6 +232,8 @@ class RulesRuntime:
         # state that already counts the event as seen.
         try:
             await self.send_alerts(alerts)
+            if state is not None:
+                await self.send_patient(to_patient(state, alerts, self.rules))
         except BaseException:
             self.live.pop(item.patient_id, None)  # the table still holds the state before it
             raise
@@ -238,6 +254,7 @@ class RulesRuntime:
         alerts = advance(state, now, self.rules)
         try:
             await self.send_alerts(alerts)  # before the state, as in consume()
+            await self.send_patient(to_patient(state, alerts, self.rules))
         except BaseException:
             self.live.pop(patient_id, None)
             raise
@@ -259,6 +276,18 @@ class RulesRuntime:
                 alert.severity.value,
                 alert.escalation_level,
             )
+
+    async def send_patient(self, messages: list[PatientMessage]) -> None:
+        """After the alert messages they follow (a nurse's page is never behind the patient's
+        message); awaited like them, so the source offset is committed only after."""
+        if self.patient_topic is None:
+            return
+        for message in messages:
+            fut = await self.patient_topic.send(
+                key=message.patient_id.encode(), value=message.model_dump_json().encode()
+            )
+            await fut
+            self.counts["patient_messages"] += 1
 
     async def dead_letter(
         self, raw: bytes, key: bytes | None, errors: list[str], stage: str, message: Any

@@ -24,6 +24,7 @@ from models.rule_common import (
 from models.rule_confirmation import ConfirmationRule
 from models.rule_incidents import IncidentRule, InhibitRow
 from models.rule_news2 import EarlyWarningRule
+from models.rule_patient import PatientRule
 from models.rule_schedule import CareSchedule, ScheduleRow, SetAnchor, StaleDataRule
 from models.rule_symptoms import (
     AnaphylaxisRule,
@@ -213,6 +214,7 @@ class RuleSet(Row):
     incidents: IncidentRule
     inhibit: tuple[InhibitRow, ...] = ()
     confirmation: ConfirmationRule
+    patient: PatientRule
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:
@@ -247,6 +249,11 @@ class RuleSet(Row):
     def rows_by_vital(self) -> dict[str, tuple[ThresholdRule, ...]]:
         """The threshold rows of each vital, in file order (indexed once per rule set)."""
         return {v: tuple(r for r in self.threshold if r.vital == v) for v in VITAL_NAMES}
+
+    @cached_property
+    def threshold_ids(self) -> frozenset[str]:
+        """The ids of the single-vital threshold rows."""
+        return frozenset(r.id for r in self.threshold)
 
     @cached_property
     def rows_by_condition(self) -> dict[Condition, tuple[ThresholdRule, ...]]:

@@ -60,6 +60,8 @@ class AlertState(_State):
     grace): no escalation timer until it is confirmed."""
     confirm_due: datetime | None = None
     """A pending lone reading's deadline: with no repeat by then it pages as unconfirmed."""
+    unconfirmed: bool = False
+    """It paged as unconfirmed and nothing has confirmed it since."""
     rule: RuleRef
     title: str
     evidence: Evidence
@@ -125,6 +127,10 @@ class IncidentState(_State):
     """The highest severity a member paged at since the incident was last acknowledged."""
     by: str | None = None
     """Who acknowledged it."""
+    owed: Condition | None = None
+    """The condition whose instructions the patient has not had yet: it paged unconfirmed, so the
+    patient was told only that a nurse is calling (patient channel); a nurse's acknowledgement
+    sends them."""
 
 
 class PatientState(_State):

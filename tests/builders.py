@@ -8,6 +8,7 @@ from typing import Any
 
 from agents.rules.loader import load_rules
 from models.alerts import Alert, AlertStatus, Condition, Evidence, RuleRef, Severity
+from models.patient_messages import PatientMessage
 from models.ruleset import RuleSet
 from streams.apps.replay import LineError, replay
 
@@ -123,3 +124,16 @@ def alert_message(
         rule=RuleRef(id="fever.febrile_reaction", version="1.1.0"),
         **more,
     )
+
+
+def run_with_patient(
+    *timelines: Timeline, until_minutes: float | None = None, rules: RuleSet | None = None
+) -> list[Alert | PatientMessage]:
+    """As `run`, each alert message followed by the patient messages it causes (`ivig.patient.v1`)."""
+    lines = sorted((line for t in timelines for line in t.lines()), key=lambda line: json.loads(line)["ts"])
+    until = START + timedelta(minutes=until_minutes) if until_minutes is not None else None
+    out: list[Alert | PatientMessage] = []
+    for item in replay(lines, rules or load_rules(), until=until, patient_messages=True):
+        assert not isinstance(item, LineError), item
+        out.append(item)
+    return out

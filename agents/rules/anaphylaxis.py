@@ -85,6 +85,14 @@ def anaphylaxis(ctx: RuleContext) -> Evaluation:
     else:
         return NOTHING
     values = {"spo2": min(low_spo2)} if low_spo2 else {}
+    if low_pressure:  # the reading behind it, so the nurse sees it and a lone one waits for its repeat
+        systolic = [
+            r.values["systolic_bp"]
+            for r in readings_together(session, ts, rules, condition)
+            if "systolic_bp" in r.values
+        ]
+        if systolic:
+            values["systolic_bp"] = min(systolic)
     summary = f"Anaphylaxis criteria met: {why}"
     earlier = _earlier_episode(rule, session, ts)
     if earlier is not None:

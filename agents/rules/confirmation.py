@@ -16,13 +16,11 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from agents.rules.lifecycle import Finding, apply_finding, close, to_message
+from agents.rules.lifecycle import OPEN, Finding, apply_finding, close, to_message
 from models.alerts import Alert, AlertStatus, Condition
 from models.events import Vitals
 from models.ruleset import RuleSet
 from models.state import AlertState, SessionState
-
-OPEN = frozenset({AlertStatus.FIRING, AlertStatus.ESCALATED, AlertStatus.ACKNOWLEDGED})
 
 
 def beyond_extreme(values: dict[str, float], rules: RuleSet) -> bool:
@@ -80,8 +78,10 @@ def lone_again(current: AlertState, own: set[str]) -> bool:
     return not (set(current.evidence.values) & own)
 
 
-def unconfirmed_vitals(session: SessionState) -> set[str]:
-    """Vitals whose only abnormal evidence is a pending (unconfirmed) reading."""
+def abnormal_vitals(session: SessionState, rules: RuleSet) -> tuple[set[str], set[str]]:
+    """(waiting, confirmed): the vitals past a limit whose only evidence is a pending lone reading,
+    and those a confirmed finding of a threshold row stands behind (a composite's alert lists every
+    vital it read, abnormal or not: it is no evidence that one of them is past a limit)."""
     pending = {  # lone readings only (a set of vitals within its grace is pending too, with no deadline)
         v
         for a in session.alerts.values()
@@ -91,17 +91,19 @@ def unconfirmed_vitals(session: SessionState) -> set[str]:
     confirmed = {
         v
         for a in session.alerts.values()
-        if a.status in OPEN and not a.pending and a.raised_by_vitals
+        if a.status in OPEN and not a.pending and a.rule.id in rules.threshold_ids
         for v in a.evidence.values
     }
-    return pending - confirmed
+    return pending - confirmed, confirmed
 
 
-def composite(session: SessionState, found: Finding) -> Finding:
-    """A composite finding with no symptom behind it, made only of unconfirmed readings, waits with
-    them (until their earliest confirmation time)."""
-    vitals = set(found.evidence.values)
-    waiting = unconfirmed_vitals(session)
+def composite(session: SessionState, found: Finding, rules: RuleSet) -> Finding:
+    """A composite finding with no symptom behind it, whose abnormal vitals (those past a limit of
+    a threshold row) rest only on unconfirmed readings, waits with them (until their earliest
+    confirmation time). The other vitals it lists (a NEWS2 score reads every vital) do not count:
+    only a second vital past a limit corroborates."""
+    waiting, confirmed = abnormal_vitals(session, rules)
+    vitals = set(found.evidence.values) & (waiting | confirmed)
     if found.evidence.symptoms or not vitals or not vitals <= waiting:
         return found
     current = session.alerts.get(found.condition.value)
@@ -159,6 +161,7 @@ def due(session: SessionState, now: datetime, patient_id: str, rules: RuleSet) -
             evidence=current.evidence.model_copy(update={"summary": summary}),
             ts=at,
             from_vitals=current.raised_by_vitals,
+            unconfirmed=True,
         )
         if (message := apply_finding(session, finding, patient_id, rules)) is not None:
             messages.append(message)

@@ -249,7 +249,7 @@ def _composites(state: PatientState, session: SessionState, ts: datetime, rules:
     their findings are applied in registration order, then their resolution signals."""
     ctx = RuleContext(state, session, ts, phase_at(session, ts, rules), rules)
     evaluations = [evaluate(ctx) for evaluate in composites()]
-    findings = [confirmation.composite(session, found) for e in evaluations for found in e.findings]
+    findings = [confirmation.composite(session, found, rules) for e in evaluations for found in e.findings]
     messages = [  # an open alert of an earlier episode is resolved: the new episode opens a new alert
         m
         for e in evaluations

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from itertools import groupby
 
 from agents.rules.lifecycle import apply_action as apply_member_action
-from agents.rules.lifecycle import parse_alert_id
+from agents.rules.lifecycle import open_alert, parse_alert_id
 from models.alerts import Alert, AlertStatus, Condition, Evidence, RuleRef, Severity
 from models.events import NurseAction
 from models.ruleset import RuleSet
@@ -33,7 +33,6 @@ RULE_ID = "incidents"
 OPERATIONAL = frozenset({Condition.STALE_DATA, Condition.BASELINE_MISSING})
 """Findings about the monitoring itself (vitals overdue, no baseline): they form incidents of their
 own, so a missing set never hides a clinical finding in its incident, nor the reverse."""
-OPEN = frozenset({AlertStatus.FIRING, AlertStatus.ESCALATED, AlertStatus.ACKNOWLEDGED})
 TITLE_LIMIT = 120
 
 
@@ -93,7 +92,7 @@ def apply_action(state: PatientState, action: NurseAction, rules: RuleSet) -> li
         incident = _by_id(state, action.alert_id)
         if incident is None:
             return []
-        targets = [m for m in incident.members if _open_member(state, m) is not None]
+        targets = [m for m in incident.members if open_alert(state, m) is not None]
     else:
         incident = _incident_of(state, action.alert_id)
         if incident is None:
@@ -101,7 +100,7 @@ def apply_action(state: PatientState, action: NurseAction, rules: RuleSet) -> li
             return [] if member is None else [member]
         targets = [action.alert_id]
         if action.type == "ack":
-            targets += [m for m in incident.members if m != action.alert_id and _open_member(state, m)]
+            targets += [m for m in incident.members if m != action.alert_id and open_alert(state, m)]
     members = [m for target in targets if (m := _member_action(state, action, target)) is not None]
     out = [m.model_copy(update={"incident_id": incident.incident_id, "page": False}) for m in members]
     for member in members:  # an acknowledged pending finding counts as confirmed by the nurse
@@ -210,7 +209,7 @@ def _covered(state: PatientState, incident: IncidentState, message: Alert, rules
     if not covering:
         return False
     for member_id in incident.members:
-        member = _open_member(state, member_id)
+        member = open_alert(state, member_id)
         if member is not None and member.condition in covering and not member.pending:
             return True
     return False
@@ -289,7 +288,7 @@ def _message(
     summary = f"{len(incident.members)} finding(s) of one episode: " + "; ".join(
         f"{m.condition.value} {m.severity.value}" + (" (pending)" if m.pending else "")
         for member_id in incident.members
-        if (m := _open_member(state, member_id)) is not None
+        if (m := open_alert(state, member_id)) is not None
     )
     if incident.status is AlertStatus.RESOLVED:
         action = "No action: every finding of this incident is resolved."
@@ -321,7 +320,7 @@ def _lead(state: PatientState, incident: IncidentState) -> AlertState | None:
     """The open, confirmed member of the highest severity (the first to join among equals)."""
     best: AlertState | None = None
     for member_id in incident.members:
-        member = _open_member(state, member_id)
+        member = open_alert(state, member_id)
         if (
             member is not None
             and not member.pending
@@ -341,17 +340,8 @@ def _member_action(state: PatientState, action: NurseAction, member_id: str) -> 
     )
 
 
-def _open_member(state: PatientState, alert_id: str) -> AlertState | None:
-    parsed = parse_alert_id(alert_id)
-    session = state.sessions.get(parsed[0]) if parsed else None
-    current = session.alerts.get(parsed[1]) if parsed and session else None
-    if current is None or current.alert_id != alert_id or current.status not in OPEN:
-        return None
-    return current
-
-
 def _all_closed(state: PatientState, incident: IncidentState) -> bool:
-    return all(_open_member(state, member_id) is None for member_id in incident.members)
+    return all(open_alert(state, member_id) is None for member_id in incident.members)
 
 
 def _incident_of(state: PatientState, alert_id: str) -> IncidentState | None:

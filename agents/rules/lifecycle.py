@@ -11,7 +11,10 @@ from datetime import datetime, timedelta
 from models.alerts import Alert, AlertStatus, Condition, Evidence, RuleRef, Severity
 from models.events import NurseAction
 from models.ruleset import RuleSet
-from models.state import AlertState, SessionState
+from models.state import AlertState, PatientState, SessionState
+
+OPEN = frozenset({AlertStatus.FIRING, AlertStatus.ESCALATED, AlertStatus.ACKNOWLEDGED})
+"""The statuses of an alert still open (resolved ones leave the session's alerts)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +35,8 @@ class Finding:
     same finding applied again without `pending` confirms it (then it pages)."""
     confirm_due: datetime | None = None
     """A pending finding's deadline: with no repeat by then, it pages as unconfirmed."""
+    unconfirmed: bool = False
+    """It pages because no repeat came in time (it rests on one reading nothing confirmed)."""
 
 
 def alert_id(session_id: str, condition: Condition, n: int) -> str:
@@ -85,6 +90,16 @@ def to_message(
     )
 
 
+def open_alert(state: PatientState, value: str) -> AlertState | None:
+    """The patient's open alert with this id (None: closed, or not one of ours)."""
+    parsed = parse_alert_id(value)
+    session = state.sessions.get(parsed[0]) if parsed else None
+    current = session.alerts.get(parsed[1]) if parsed and session else None
+    if current is None or current.alert_id != value or current.status not in OPEN:
+        return None
+    return current
+
+
 def apply_finding(session: SessionState, finding: Finding, patient_id: str, rules: RuleSet) -> Alert | None:
     """Open or raise the condition's alert; returns the message to send, or None (no change)."""
     key = finding.condition.value
@@ -92,6 +107,8 @@ def apply_finding(session: SessionState, finding: Finding, patient_id: str, rule
     if current is not None:
         current.clear_since = None
         current.raised_by_vitals = current.raised_by_vitals or finding.from_vitals
+        if not finding.pending:  # a repeat, a corroboration or a raise confirms; the deadline does not
+            current.unconfirmed = finding.unconfirmed
         if not finding.from_vitals:
             current.auto_resolvable = False  # a symptom report now stands behind it
         confirmed = current.pending and not finding.pending
@@ -117,6 +134,7 @@ def apply_finding(session: SessionState, finding: Finding, patient_id: str, rule
         opened_ts=finding.ts,
         pending=finding.pending,
         confirm_due=finding.confirm_due if finding.pending else None,
+        unconfirmed=finding.unconfirmed,
         auto_resolvable=finding.from_vitals and finding.severity is not Severity.CRITICAL,
         raised_by_vitals=finding.from_vitals,
         rule=RuleRef(id=finding.rule_id, version=rules.version),

@@ -6,12 +6,15 @@ import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal, overload
 
 from agents.rules.engine import advance, new_state, process
+from agents.rules.patient_channel import to_patient
 from agents.rules.timers import next_due
 from models.alerts import Alert
 from models.events import Event, NurseAction
 from models.parsing import DEFAULT_MAX_SKEW_MINUTES, InvalidMessage, parse_recorded_line, time_problem
+from models.patient_messages import PatientMessage
 from models.ruleset import RuleSet
 from models.state import PatientState
 
@@ -35,6 +38,13 @@ class _Patients:
     order: dict[str, int] = field(default_factory=dict)
     scheduled: dict[str, datetime | None] = field(default_factory=dict)
     heap: list[tuple[datetime, int, str]] = field(default_factory=list)
+    patient_messages: bool = False
+
+    def with_patient(self, state: PatientState, alerts: list[Alert]) -> list[Alert | PatientMessage]:
+        """The alert messages, then (when asked for) the patient messages they cause."""
+        if not self.patient_messages:
+            return list(alerts)
+        return [*alerts, *to_patient(state, alerts, self.rules)]
 
     def get(self, patient_id: str) -> PatientState:
         state = self.states.get(patient_id)
@@ -50,18 +60,20 @@ class _Patients:
             if due is not None:
                 heapq.heappush(self.heap, (due, self.order[patient_id], patient_id))
 
-    def advance_due(self, now: datetime) -> list[Alert]:
+    def advance_due(self, now: datetime) -> list[Alert | PatientMessage]:
         """Timers due by `now`, merged in due-time order; ties in first-seen patient order, as if
-        every patient had been advanced."""
+        every patient had been advanced (with `patient_messages`, each alert message is followed
+        by the patient messages it causes)."""
         due: set[str] = set()
         while self.heap and self.heap[0][0] <= now:
             at, _, patient_id = heapq.heappop(self.heap)
             if self.scheduled.get(patient_id) == at:
                 self.scheduled[patient_id] = None
                 due.add(patient_id)
-        messages: list[Alert] = []
+        messages: list[Alert | PatientMessage] = []
         for patient_id in sorted(due, key=self.order.__getitem__):
-            messages.extend(advance(self.states[patient_id], now, self.rules))
+            state = self.states[patient_id]
+            messages.extend(self.with_patient(state, advance(state, now, self.rules)))
             self.reschedule(patient_id)
         messages.sort(key=lambda m: m.ts)
         return messages
@@ -100,19 +112,44 @@ def read_lines(
         yield line if isinstance(line, LineError) else line.item
 
 
+@overload
 def replay(
     lines: Iterable[str],
     rules: RuleSet,
     until: datetime | None = None,
     max_skew: timedelta = DEFAULT_MAX_SKEW,
-) -> Iterator[Alert | LineError]:
-    """Yield every alert message in order, and a LineError for each line that fails validation.
+    *,
+    patient_messages: Literal[False] = False,
+) -> Iterator[Alert | LineError]: ...
+
+
+@overload
+def replay(
+    lines: Iterable[str],
+    rules: RuleSet,
+    until: datetime | None = None,
+    max_skew: timedelta = DEFAULT_MAX_SKEW,
+    *,
+    patient_messages: bool,
+) -> Iterator[Alert | PatientMessage | LineError]: ...
+
+
+def replay(
+    lines: Iterable[str],
+    rules: RuleSet,
+    until: datetime | None = None,
+    max_skew: timedelta = DEFAULT_MAX_SKEW,
+    *,
+    patient_messages: bool = False,
+) -> Iterator[Alert | PatientMessage | LineError]:
+    """Yield every alert message in order, and a LineError for each line that fails validation;
+    with `patient_messages`, each step's alert messages are followed by its patient messages.
 
     The clock is the latest arrival seen so far (a line's `received_ts`, else its own time; nurse
     actions included), then `until`: as live, a line timed a little ahead of its arrival moves no
     other patient's timers, and one too far ahead is refused.
     """
-    patients = _Patients(rules)
+    patients = _Patients(rules, patient_messages=patient_messages)
     clock: datetime | None = None
     for line in read_recorded(lines, max_skew):
         if isinstance(line, LineError):
@@ -123,7 +160,7 @@ def replay(
         clock = arrived if clock is None else max(clock, arrived)
         yield from patients.advance_due(clock)
         state = patients.get(item.patient_id)
-        yield from process(state, item, clock, rules)
+        yield from patients.with_patient(state, process(state, item, clock, rules))
         patients.reschedule(item.patient_id)
     if until is not None and (clock is None or until > clock):
         yield from patients.advance_due(until)

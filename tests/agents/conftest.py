@@ -44,6 +44,7 @@ async def rules_app(settings: Settings) -> faust.App:
     runtime = app.runtime  # type: ignore[attr-defined]
     runtime.alerts_topic = RecordingTopic()
     runtime.deadletter_topic = RecordingTopic()
+    runtime.patient_topic = RecordingTopic()
     # No producer runs here: take the changelog partition from the current event instead.
     runtime.table.use_partitioner = False
     return app

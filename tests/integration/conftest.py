@@ -135,9 +135,9 @@ class Collector:
         self.consumers: dict[str, AIOKafkaConsumer] = {}
 
     async def start(self) -> None:
-        from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC
+        from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, PATIENT_TOPIC
 
-        for topic in (ALERTS_TOPIC, DEADLETTER_TOPIC):
+        for topic in (ALERTS_TOPIC, DEADLETTER_TOPIC, PATIENT_TOPIC):
             consumer = kafka_clients.consumer(self.settings, topic, group_id=None, auto_offset_reset="latest")
             await consumer.start()
             await consumer.seek_to_end()

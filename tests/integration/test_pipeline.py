@@ -11,7 +11,7 @@ import pytest
 
 from agents.rules.loader import load_rules
 from deploy import local_influx
-from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
+from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC, PATIENT_TOPIC
 from tests.integration.conftest import (
     Collector,
     Live,
@@ -65,6 +65,13 @@ async def test_anaphylaxis_signs_give_a_critical_alert_within_seconds(
     assert "epinephrine" in alert["action"]
     assert alert["rule"]["version"] == load_rules().version
     assert latency < 15
+    # the patient's app is told too, on its own topic (hives with throat tightness: corroborated)
+    told = await collector.wait_for(
+        PATIENT_TOPIC, lambda m: m["patient_id"] == patient and m["kind"] == "incident"
+    )
+    assert told, "no incident message on ivig.patient.v1"
+    assert told[0]["instructions"] and told[0]["incident_id"] == alert["incident_id"]
+    assert "epinephrine" in told[0]["text"]
 
 
 async def test_every_valid_event_and_alert_is_written_to_influxdb(live: Live, collector: Collector) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -10,8 +11,11 @@ import typer
 from pydantic import TypeAdapter, ValidationError
 
 from agents.rules.loader import RuleFileError, load_rules
+from models.alerts import Alert
 from models.events import EventTime
+from models.patient_messages import PatientMessage
 from streams.apps.replay import LineError, replay
+from streams.infra.kafka.topics import ALERTS_TOPIC, PATIENT_TOPIC
 from streams.infra.settings import get_settings
 
 _TIME = TypeAdapter[datetime](EventTime)
@@ -22,6 +26,12 @@ def replay_command(
     until: str | None = typer.Option(None, help="Move the clock on to this time after the last line"),
     rules: Path | None = typer.Option(  # noqa: B008
         None, "--rules", help="Replay under this rule file instead of the active one"
+    ),
+    patient_messages: bool = typer.Option(
+        False,
+        "--patient-messages",
+        help="Also print the messages to the patient; every line is then "
+        '{"topic": ..., "key": patient_id, "value": message}',
     ),
 ) -> None:
     """Replay recorded events through the rules; print every alert message as one JSON line."""
@@ -44,8 +54,18 @@ def replay_command(
         raise typer.Exit(1) from None
     with handle:
         skew = timedelta(minutes=get_settings().max_clock_skew_minutes)
-        for item in replay(handle, ruleset, until=until_ts, max_skew=skew):
+        lines = replay(handle, ruleset, until=until_ts, max_skew=skew, patient_messages=patient_messages)
+        for item in lines:
             if isinstance(item, LineError):
                 typer.echo(f"line {item.line_no}: {item.reason}", err=True)
+            elif patient_messages:
+                sys.stdout.write(tagged(item) + "\n")
             else:
                 sys.stdout.write(item.model_dump_json() + "\n")
+
+
+def tagged(message: Alert | PatientMessage) -> str:
+    """One message with its topic and key, as a consumer of both topics sees it."""
+    topic = PATIENT_TOPIC if isinstance(message, PatientMessage) else ALERTS_TOPIC
+    value = message.model_dump(mode="json")
+    return json.dumps({"topic": topic, "key": message.patient_id, "value": value}, separators=(",", ":"))

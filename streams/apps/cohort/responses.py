@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from models.alerts import Alert, AlertStatus, Condition
+from models.patient_messages import PatientMessage, PatientMessageKind
 from streams.apps.cohort.parameters import Parameter
 from streams.apps.scenarios import Device
 
@@ -25,6 +25,7 @@ VITAL_DEVICE: dict[str, Device] = {
     "spo2": "oximeter",
     "temperature_c": "thermometer",
 }
+ASKS = frozenset({PatientMessageKind.MEASURE_AGAIN, PatientMessageKind.VITALS_DUE})
 NURSE_ACK_SHARE = 0.95
 NURSE_ACK_MEDIAN_MINUTES = 4.0
 NURSE_ACK_SIGMA = 0.6
@@ -58,21 +59,13 @@ class RepeatRequest:
 
 
 def repeat_requests(messages: Sequence[object]) -> list[RepeatRequest]:
-    """The requests to the patient among the rules' messages of one step: a pending finding asks
-    them to measure the vitals of its evidence again now; a pending overdue set ("vitals due")
-    asks for a full set. (The patient topic `ivig.patient.v1` will carry the requests themselves;
-    the vitals asked for are the same.)"""
-    requests: list[RepeatRequest] = []
-    for message in messages:
-        if not isinstance(message, Alert) or not message.pending or message.status is not AlertStatus.FIRING:
-            continue
-        if message.condition is Condition.STALE_DATA:
-            requests.append(RepeatRequest(frozenset(VITAL_DEVICE), message.ts))
-            continue
-        vitals = frozenset(message.evidence.values) & frozenset(VITAL_DEVICE)
-        if vitals:
-            requests.append(RepeatRequest(vitals, message.ts))
-    return requests
+    """The requests to the patient among one step's messages: what the patient channel
+    (`ivig.patient.v1`) asks them to measure, "measure again now" and "vitals due"."""
+    return [
+        RepeatRequest(frozenset(message.vitals), message.ts)
+        for message in messages
+        if isinstance(message, PatientMessage) and message.kind in ASKS and message.vitals
+    ]
 
 
 def devices_for(request: RepeatRequest, *, worn_oximeter: bool) -> list[Device]:

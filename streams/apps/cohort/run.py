@@ -2,8 +2,9 @@
 
 One session at a time (patients are independent): a heap of pending events keyed by arrival time.
 Planned events arrive; the engine's timers fire at their due times (`next_due`, as replay's heap);
-after every step the engine's messages are read, and the patient's repeat readings
-(`repeat_requests`) and the nurse's acknowledgements of pages become new events on the heap.
+after every step the engine's messages are read, and the patient's repeat readings (asked for on
+the patient channel: `repeat_requests`) and the nurse's acknowledgements of pages become new
+events on the heap.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from agents.rules.engine import advance, new_state, process
+from agents.rules.patient_channel import to_patient
 from agents.rules.timers import next_due
 from models.alerts import Alert
 from models.events import NurseAction
@@ -145,7 +147,7 @@ def run_session(
             messages = process(state, item, now, rules)
         alerts = [m for m in messages if isinstance(m, Alert)]
         emitted.extend(Emitted(alert, now) for alert in alerts)
-        for request in repeat_hook(messages):
+        for request in repeat_hook([*alerts, *to_patient(state, alerts, rules)]):
             for device in devices_for(request, worn_oximeter=plan.patient.continuous_oximeter):
                 delay = repeat_delay(device, rng)
                 if device not in awaiting_repeat and delay is not None:

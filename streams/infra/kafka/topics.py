@@ -1,4 +1,4 @@
-"""The topics of the wire contract (v1) and their creation with the contract's partition count."""
+"""The topics of the wire contract (v2) and their creation with the contract's partition count."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ EVENTS_TOPIC = "ivig.events.v1"
 ALERTS_TOPIC = "ivig.alerts.v1"
 ACTIONS_TOPIC = "ivig.actions.v1"
 DEADLETTER_TOPIC = "ivig.deadletter.v1"
+PATIENT_TOPIC = "ivig.patient.v1"
+"""Messages to the patient's app (contract v2)."""
 
-KEYED_TOPICS = (EVENTS_TOPIC, ALERTS_TOPIC, ACTIONS_TOPIC)
+KEYED_TOPICS = (EVENTS_TOPIC, ALERTS_TOPIC, ACTIONS_TOPIC, PATIENT_TOPIC)
 """Keyed by patient_id, co-partitioned with the per-patient tables: same partition count."""
 ALL_TOPICS = (*KEYED_TOPICS, DEADLETTER_TOPIC)
 

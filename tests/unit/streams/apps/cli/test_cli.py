@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from agents.rules.loader import DEFAULT_RULES_FILE, load_rules
 from models.alerts import Alert
+from models.patient_messages import PatientMessage
 from streams.apps.cli.alerts_cmd import render
 from streams.apps.cli.main import app
 from streams.infra.settings import get_settings
@@ -33,6 +34,29 @@ def test_replay_prints_alerts_as_jsonl_and_reports_bad_lines_with_their_number(t
     alerts = [Alert.model_validate_json(line) for line in result.stdout.splitlines()]
     assert ("anaphylaxis", "critical") in [(a.condition.value, a.severity.value) for a in alerts]
     assert "line 3: (message): not valid JSON [json_invalid]" in result.stderr
+
+
+def test_replay_with_patient_messages_tags_every_line_with_its_topic(tmp_path: Path) -> None:
+    path = replay_file(tmp_path)
+    plain = runner.invoke(app, ["replay", str(path)])
+    tagged = runner.invoke(app, ["replay", str(path), "--patient-messages"])
+    assert tagged.exit_code == 0
+    lines = [json.loads(line) for line in tagged.stdout.splitlines()]
+    assert {line["topic"] for line in lines} == {"ivig.alerts.v1", "ivig.patient.v1"}
+    assert all(line["key"] == "pt-1" for line in lines)
+    alerts = [
+        json.dumps(line["value"], separators=(",", ":"))
+        for line in lines
+        if line["topic"] == "ivig.alerts.v1"
+    ]
+    assert [Alert.model_validate_json(a) for a in alerts] == [
+        Alert.model_validate_json(a) for a in plain.stdout.splitlines()
+    ], "the alert messages differ with the patient's added"
+    told = [
+        PatientMessage.model_validate(line["value"]) for line in lines if line["topic"] == "ivig.patient.v1"
+    ]
+    assert any(m.instructions and "epinephrine" in m.text for m in told)  # hives with severe wheezing
+    assert "ivig.patient.v1" not in plain.stdout
 
 
 def test_replay_until_moves_the_clock_and_is_repeatable(tmp_path: Path) -> None:

@@ -7,8 +7,10 @@ from datetime import timedelta
 
 import pytest
 
+from agents.rules.engine import new_state
 from agents.rules.loader import load_rules
-from models.alerts import Condition, Evidence, Severity
+from agents.rules.patient_channel import to_patient
+from models.alerts import Condition, Evidence, RuleRef, Severity
 from models.ruleset import RuleSet
 from streams.apps.cohort import responses
 from streams.apps.cohort.figures import event_result, pages, summarise
@@ -105,14 +107,20 @@ def test_a_small_cohort_gives_its_figures(rules: RuleSet) -> None:
     assert figures.burden.infusion_hours > 0
 
 
-def test_a_pending_finding_asks_for_its_vitals_and_an_overdue_set_for_a_full_set() -> None:
-    low = message("hypotension", "urgent", page=False).alert.model_copy(
+def test_the_patient_repeats_what_the_patient_channel_asks_for(rules: RuleSet) -> None:
+    low = message("hypotension", "critical", page=False).alert.model_copy(
         update={
             "pending": True,
             "evidence": Evidence(summary="s", phase="infusing", values={"systolic_bp": 84}),
+            "rule": RuleRef(id="hypotension.absolute", version=rules.version),
         }
     )
     due = message("stale_data", "info", page=False).alert.model_copy(update={"pending": True})
     paged = message("hypoxemia", "urgent").alert  # confirmed: nothing to ask
-    asked = responses.repeat_requests([low, due, paged])
-    assert [sorted(r.vitals) for r in asked] == [["systolic_bp"], sorted(responses.VITAL_DEVICE)]
+    state = new_state(low.patient_id)
+    told = to_patient(state, [low, due, paged], rules)
+    asked = responses.repeat_requests([low, due, paged, *told])
+    assert sorted(sorted(r.vitals) for r in asked) == sorted(
+        [["systolic_bp"], sorted(rules.baseline.expected_vitals)]
+    )
+    assert responses.repeat_requests([low, due, paged]) == [], "alert messages themselves ask nothing"
