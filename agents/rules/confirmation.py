@@ -119,25 +119,46 @@ def composite(session: SessionState, found: Finding, rules: RuleSet) -> Finding:
     return replace(found, pending=True, confirm_due=min(dues))
 
 
-def cleared(session: SessionState, clear: Iterable[str], ts: datetime, patient_id: str) -> list[Alert]:
+def cleared(
+    session: SessionState, clear: Iterable[str], ts: datetime, patient_id: str, rules: RuleSet
+) -> list[Alert]:
     """A repeat reading clears these vitals: every pending finding made only of them closes now
-    (resolved, no page)."""
+    (resolved, no page), and so does a pending composite that waited on them and on nothing still
+    past a limit (a NEWS2 score lists every vital it read: only its abnormal ones count)."""
     clear = set(clear)
     messages: list[Alert] = []
+
+    def close_now(key: str, current: AlertState) -> None:
+        current.status = AlertStatus.RESOLVED
+        close(session, key, ts)
+        messages.append(to_message(current, patient_id, session.session_id, ts))
+
     for key, current in list(session.alerts.items()):
         vitals = set(current.evidence.values)
-        if (
-            current.pending
-            and current.confirm_due is not None  # a lone reading, not a set within its grace
-            and current.status in OPEN
-            and vitals
-            and vitals <= clear
-            and ts >= current.opened_ts
-        ):
-            current.status = AlertStatus.RESOLVED
-            close(session, key, ts)
-            messages.append(to_message(current, patient_id, session.session_id, ts))
+        if _waiting(current, ts) and vitals and vitals <= clear:
+            close_now(key, current)
+    still = {
+        v
+        for a in session.alerts.values()
+        if a.status in OPEN and a.rule.id in rules.threshold_ids
+        for v in a.evidence.values
+    }
+    for key, current in list(session.alerts.items()):
+        vitals = set(current.evidence.values)
+        composite = current.rule.id not in rules.threshold_ids
+        if composite and _waiting(current, ts) and vitals & clear and not vitals & still:
+            close_now(key, current)
     return messages
+
+
+def _waiting(current: AlertState, ts: datetime) -> bool:
+    """A pending lone finding (not a set within its grace), opened by `ts`."""
+    return (
+        current.pending
+        and current.confirm_due is not None
+        and current.status in OPEN
+        and ts >= current.opened_ts
+    )
 
 
 def due(session: SessionState, now: datetime, patient_id: str, rules: RuleSet) -> list[Alert]:

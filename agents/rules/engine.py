@@ -216,7 +216,7 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
             current = session.alerts.get(condition.value)
             if current is not None and current.pending and current.clear_since is not None:
                 # a late lone reading whose repeat (a newer reading) already clears it: closed
-                messages.extend(confirmation.cleared(session, own, vitals.ts, state.patient_id))
+                messages.extend(confirmation.cleared(session, own, vitals.ts, state.patient_id, rules))
     for condition in touched - set(firing):
         rows = rules.rows_by_condition[condition]
         if not any(session.row_holding.get(row.id, False) for row in rows):
@@ -229,7 +229,7 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
         if name in latest
         and not any(session.row_holding.get(row.id, False) for row in rules.rows_by_vital[name])
     }
-    messages.extend(confirmation.cleared(session, clear, vitals.ts, state.patient_id))
+    messages.extend(confirmation.cleared(session, clear, vitals.ts, state.patient_id, rules))
     return messages
 
 

@@ -53,6 +53,10 @@ class Expectation:
     """Only the messages of the condition's n-th alert of the session (`{session_id}:{condition}:{n}`)."""
     pages: bool | None = None
     """Checked on that message's `page` flag."""
+    pending: bool | None = None
+    """Checked on that message's `pending` flag (a lone reading waiting for its repeat)."""
+    incident_of: Condition | None = None
+    """That message is in the same incident as the first message of this condition."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,8 @@ class Scenario:
     """No alert of a condition not named in `expect` may reach this severity."""
     bad_lines: tuple[int, ...] = ()
     """Line numbers (from 1) that the contract rejects on purpose; replay must report exactly these."""
+    max_pages: int | None = None
+    """At most this many messages with `page: true` (findings and incident escalations) in all."""
     path: Path = field(default=LIBRARY_DIR)
 
     @property
@@ -164,6 +170,7 @@ _TOP_KEYS = {
     "live",
     "quiet_at_or_above",
     "bad_lines",
+    "max_pages",
     "expect",
     "absent",
 }
@@ -182,6 +189,8 @@ _EXPECT_KEYS = {
     "stays_open",
     "alert_n",
     "pages",
+    "pending",
+    "incident_of",
 }
 _ABSENT_KEYS = {"condition", "at_or_above", "session_id", "alert_n"}
 
@@ -227,12 +236,12 @@ class _Reader:
     def optional_flag(self, key: str) -> bool | None:
         return self.flag(key) if key in self.table else None
 
-    def count(self, key: str) -> int | None:
+    def count(self, key: str, *, least: int = 1) -> int | None:
         value = self.table.get(key)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            self.fail(key, "must be a whole number from 1")
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            self.fail(key, f"must be a whole number from {least}")
         return value
 
     def severity(self, key: str, *, default: Severity | None = None) -> Severity | None:
@@ -297,6 +306,8 @@ def _expectation(path: Path, index: int, row: dict[str, Any]) -> Expectation:
         stays_open=r.flag("stays_open"),
         alert_n=r.count("alert_n"),
         pages=r.optional_flag("pages"),
+        pending=r.optional_flag("pending"),
+        incident_of=r.condition("incident_of") if "incident_of" in row else None,
     )
     resolves = expectation.resolved_from_minutes is not None or expectation.resolved_by_minutes is not None
     if expectation.stays_open and resolves:
@@ -352,6 +363,7 @@ def load_scenario(toml_path: Path) -> Scenario:
         absent=tuple(_absence(toml_path, i, row) for i, row in enumerate(_rows(toml_path, data, "absent"))),
         quiet_at_or_above=r.severity("quiet_at_or_above"),
         bad_lines=tuple(sorted(bad)),
+        max_pages=r.count("max_pages", least=0),
         path=toml_path,
     )
 
@@ -440,6 +452,17 @@ def _check_expectation(scenario: Scenario, want: Expectation, alerts: Sequence[A
         problems.append(
             f"{name}: at {_fmt(at)} {first.alert_id} has page={first.page}, expected {want.pages}"
         )
+    if want.pending is not None and first.pending != want.pending:
+        problems.append(
+            f"{name}: at {_fmt(at)} {first.alert_id} has pending={first.pending}, expected {want.pending}"
+        )
+    if want.incident_of is not None:
+        other = next((a for a in alerts if a.condition is want.incident_of), None)
+        if other is None or other.incident_id != first.incident_id:
+            problems.append(
+                f"{name}: at {_fmt(at)} {first.alert_id} is in incident {first.incident_id}, expected the "
+                f"incident of {want.incident_of.value} ({other.incident_id if other else 'none'})"
+            )
     if want.rule_id is not None and first.rule.id != want.rule_id:
         problems.append(f"{name}: at {_fmt(at)} rule {first.rule.id} fired, expected rule {want.rule_id}")
     if want.action_contains is not None and want.action_contains not in first.action:
@@ -519,4 +542,13 @@ def check(scenario: Scenario, alerts: Sequence[Alert]) -> list[str]:
                 continue
             reported.add(a.condition)
             problems.append(_unexpected(scenario, a, f"nothing else at {level.value} or above"))
+    if scenario.max_pages is not None:
+        paged = [a for a in alerts if a.patient_id in patients and a.page]
+        if len(paged) > scenario.max_pages:
+            problems.append(
+                f"{len(paged)} pages, expected at most {scenario.max_pages}: "
+                + ", ".join(
+                    f"{a.condition.value} {a.status.value} at {_fmt(scenario.minutes(a.ts))}" for a in paged
+                )
+            )
     return problems

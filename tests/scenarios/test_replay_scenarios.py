@@ -58,7 +58,9 @@ def test_every_scenario_expects_or_forbids_something() -> None:
 
 def test_live_candidates_are_short_single_patient_and_need_no_until() -> None:
     live = [s for s in SCENARIOS if s.live]
-    assert 6 <= len(live) <= 12
+    # at most 14 (the live test sends them one after another): the 10 of before and 4 of the
+    # alarm-fatigue behaviours (an incident acknowledged, a new member after it, no repeat, a blip)
+    assert 6 <= len(live) <= 14
     for s in live:
         first, last = s.event_span()
         assert len(s.patient_ids) == 1, s.name
