@@ -16,6 +16,10 @@ class IncidentRule(Row):
     opens a new incident; so does any finding once the incident is resolved."""
 
     gap_minutes: Annotated[float, Field(gt=0, le=24 * 60)]
+    group_wait_minutes: Annotated[float, Field(ge=0, le=2)] = 0.0
+    """A new incident's first page at warning waits this long after the finding's first evidence,
+    for a more severe member to page instead (at most 2: a confirmed lone reading, up to 3 minutes
+    pending, still pages within 5 of its first evidence). Urgent and critical pages never wait."""
     source: Source
 
 

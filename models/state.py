@@ -127,6 +127,9 @@ class IncidentState(_State):
     """The highest severity a member paged at since the incident was last acknowledged."""
     by: str | None = None
     """Who acknowledged it."""
+    hold_until: datetime | None = None
+    """Its first page, at warning, is held until then ([incidents] group_wait_minutes) so that a
+    more severe member arriving meanwhile pages alone."""
     owed: Condition | None = None
     """The condition whose instructions the patient has not had yet: it paged unconfirmed, so the
     patient was told only that a nurse is calling (patient channel); a nurse's acknowledgement

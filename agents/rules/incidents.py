@@ -13,7 +13,9 @@ uncovered member of an acknowledged incident pages and opens the incident again,
 acknowledgement never hides a new problem. A nurse acknowledging the incident, or any of its
 alerts, acknowledges all of its open members; resolving the incident resolves them. The incident's
 own state goes on the alerts topic as a message of condition `incident` whose `alert_id` is the
-incident id; only its escalations page.
+incident id; only its escalations page, and a held warning: an incident's first page at warning
+waits the rule file's group wait after its first evidence, so that a more severe member arriving
+meanwhile pages alone (then the incident pages as itself if nothing more severe came).
 """
 
 from __future__ import annotations
@@ -34,6 +36,9 @@ OPERATIONAL = frozenset({Condition.STALE_DATA, Condition.BASELINE_MISSING})
 """Findings about the monitoring itself (vitals overdue, no baseline): they form incidents of their
 own, so a missing set never hides a clinical finding in its incident, nor the reverse."""
 TITLE_LIMIT = 120
+SAME_INSTANT = timedelta(microseconds=1)
+"""A held page's timer is due just after its wait ends: a finding of that very instant still joins
+(and may page instead) before the held page is released."""
 
 
 def incident_id(patient_id: str, n: int) -> str:
@@ -54,11 +59,13 @@ def settle(state: PatientState, messages: Iterable[Alert], now: datetime, rules:
     ordered = sorted(messages, key=lambda m: m.ts)
     for ts, group in groupby(ordered, key=lambda m: m.ts):
         batch = list(group)
+        out.extend(_released(state, ts, rules))
         out.extend(_escalations(state, ts, rules, inclusive=False))
         for message in batch:
             if _joins(state, message):
                 _join(state, message, rules)
         out.extend(_one_page_per_incident([m for message in batch for m in _attach(state, message, rules)]))
+    out.extend(_released(state, now, rules))
     out.extend(_escalations(state, now, rules, inclusive=True))
     for incident in list(state.incidents):
         if _all_closed(state, incident):  # a member closed without a message of its own
@@ -109,6 +116,8 @@ def apply_action(state: PatientState, action: NurseAction, rules: RuleSet) -> li
     if action.type == "ack" and not incident.announced and incident.severity is not Severity.INFO:
         incident.announced = True  # its first state, then the acknowledgement
         out.append(_message(state, incident, action.ts, rules))
+    if action.type == "ack":
+        incident.hold_until = None  # the nurse has it: the held warning need not page
     if action.type == "ack" and incident.status is not AlertStatus.ACKNOWLEDGED:
         incident.status, incident.by, incident.next_escalation_due = AlertStatus.ACKNOWLEDGED, action.by, None
         incident.paged = None
@@ -125,6 +134,7 @@ def next_due(state: PatientState, rules: RuleSet) -> datetime | None:
     due = [
         i.next_escalation_due for i in state.incidents if i.next_escalation_due and i.escalation_level < level
     ]
+    due += [i.hold_until + SAME_INSTANT for i in state.incidents if i.hold_until is not None]
     return min(due, default=None)
 
 
@@ -151,6 +161,8 @@ def _attach(state: PatientState, message: Alert, rules: RuleSet) -> list[Alert]:
         and message.severity.rank <= incident.paged.rank
     )
     page = message.page and not covered and not already
+    if page and message.severity is Severity.WARNING and incident.paged is None:
+        page = not _hold(state, incident, message, rules)
     changed = False
     if message.page:  # a confirmed finding: it counts for the incident's severity
         if message.severity.rank > incident.severity.rank:
@@ -160,7 +172,7 @@ def _attach(state: PatientState, message: Alert, rules: RuleSet) -> list[Alert]:
         if page and incident.status is AlertStatus.ACKNOWLEDGED:
             incident.status, incident.by, changed = AlertStatus.FIRING, None, True
         if page:
-            incident.paged = message.severity
+            incident.paged, incident.hold_until = message.severity, None
         if changed or not incident.announced:
             _arm(incident, message.ts, rules)
             changed = True
@@ -228,6 +240,42 @@ def _delay(severity: Severity, rules: RuleSet) -> timedelta | None:
     if severity is Severity.URGENT:
         return timedelta(minutes=rules.timing.escalate_urgent_minutes)
     return None
+
+
+def _hold(state: PatientState, incident: IncidentState, message: Alert, rules: RuleSet) -> bool:
+    """Hold a warning page until the group wait after its finding's first evidence has passed
+    (Alertmanager's group_wait: wait for an inhibiting or more severe alert to arrive). A finding
+    already closed again by the end of this evaluation is not held."""
+    member = open_alert(state, message.alert_id)
+    if member is None:
+        return False
+    until = member.opened_ts + timedelta(minutes=rules.incidents.group_wait_minutes)
+    if until <= message.ts:
+        return False
+    incident.hold_until = until if incident.hold_until is None else min(incident.hold_until, until)
+    return True
+
+
+def _released(state: PatientState, until: datetime, rules: RuleSet) -> list[Alert]:
+    """Held warning pages whose group wait ended before `until` (strictly: a finding of that very
+    instant joins first): the incident pages then, as itself (its members are on the same screen),
+    unless something more severe paged meanwhile or a nurse acknowledged it (a resolved incident
+    is gone)."""
+    out: list[Alert] = []
+    for incident in state.incidents:
+        due = incident.hold_until
+        if due is None or due >= until:
+            continue
+        incident.hold_until = None
+        if incident.paged is not None:
+            continue
+        incident.paged = incident.severity
+        if incident.status is AlertStatus.ACKNOWLEDGED:  # a new member after the acknowledgement
+            incident.status, incident.by = AlertStatus.FIRING, None
+        incident.announced = True
+        out.append(_message(state, incident, due, rules, page=True))
+    out.sort(key=lambda m: m.ts)
+    return out
 
 
 def _escalations(state: PatientState, until: datetime, rules: RuleSet, *, inclusive: bool) -> list[Alert]:

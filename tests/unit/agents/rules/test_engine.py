@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from agents.rules.loader import load_rules
 from tests.builders import Timeline, confirmed, of, run, summary
 
@@ -118,7 +120,14 @@ def test_after_a_nurse_resolves_the_condition_fires_again_as_a_new_alert() -> No
 def test_single_mild_headache_stays_a_warning() -> None:
     t = every_5_min(session(), 40, spo2=98).symptom(20, "headache", "mild", score=3)
     alerts = run(t)
-    assert summary(alerts) == [("infusion_reaction", "firing", "warning"), ("incident", "firing", "warning")]
+    # its page waits the group wait (2 min) for something more severe, then its incident pages
+    assert summary(alerts) == [
+        ("infusion_reaction", "firing", "warning"),
+        ("incident", "firing", "warning"),
+        ("incident", "firing", "warning"),
+    ]
+    assert [a.page for a in alerts] == [False, False, True]
+    assert alerts[2].ts - alerts[0].ts == timedelta(minutes=load_rules().incidents.group_wait_minutes)
 
 
 def test_severe_or_several_symptoms_raise_the_reaction_to_urgent() -> None:

@@ -191,6 +191,10 @@ def test_messages_of_several_patients_due_at_once_are_merged_by_time_in_first_se
         ("09:15", "pt-c", "baseline_missing", "firing"),
         ("09:15", "pt-c", "incident", "firing"),
         ("09:15", "pt-c", "stale_data", "firing"),
+        # the warning about the monitoring pages as its incident after the group wait (2 min)
+        ("09:17", "pt-b", "incident", "firing"),
+        ("09:17", "pt-a", "incident", "firing"),
+        ("09:17", "pt-c", "incident", "firing"),
         # the lone 140/min of 09:01 paged unconfirmed at 09:04 (no repeat); its incident escalates
         # 15 minutes on
         ("09:19", "pt-b", "incident", "escalated"),
