@@ -9,7 +9,36 @@ from pydantic import Field, field_validator, model_validator
 
 from models.alerts import Condition, Severity
 from models.events import SymptomName
-from models.rule_common import Phase, PhaseList, Row, Texts, VitalName, severity_by_phase
+from models.rule_common import (
+    ActionText,
+    Phase,
+    PhaseList,
+    Row,
+    Source,
+    Texts,
+    VitalName,
+    check_template,
+    severity_by_phase,
+)
+
+
+class MildAloneRow(Row):
+    """A side effect the patient manages at home when it is mild and alone: reported with severity
+    `mild` and a score (if any) at most `score_at_most`, with no other side effect, red flag or
+    vital-sign alert together. It is shown at `severity` (information: not paged) instead of the
+    reaction's own severity; anything more with it raises the reaction as usual."""
+
+    symptoms: Annotated[frozenset[SymptomName], Field(min_length=1)]
+    score_at_most: Annotated[float, Field(ge=0, le=10)]
+    severity: Severity
+    action: ActionText | None = None
+    """Shown instead of the reaction's action (the nurse has nothing to do yet)."""
+    source: Source
+
+    @field_validator("action")
+    @classmethod
+    def _template(cls, value: str | None) -> str | None:
+        return value if value is None else check_template(value)
 
 
 class InfusionReactionRule(Texts):
@@ -22,6 +51,16 @@ class InfusionReactionRule(Texts):
     red_flag_severity: Severity
     severe_score: Annotated[float, Field(ge=0, le=10)]
     together_count: Annotated[int, Field(ge=2)]
+    mild_alone: MildAloneRow | None = None
+
+    @model_validator(mode="after")
+    def _mild_alone_below_severe(self) -> Self:
+        mild = self.mild_alone
+        if mild is not None and not mild.symptoms <= self.side_effects:
+            raise ValueError("mild_alone.symptoms must be side effects")
+        if mild is not None and mild.score_at_most >= self.severe_score:
+            raise ValueError("mild_alone.score_at_most must be below severe_score")
+        return self
 
 
 class AnaphylaxisRule(Texts):

@@ -85,6 +85,9 @@ class ThresholdRule(Texts):
     baseline_above: float | None = None
     or_baseline_missing: bool = False
     baseline_missing: bool = False
+    tightened: bool = True
+    """False: the row's relative limits stay as written for a high-risk patient ([risk]
+    relative_limit_factor does not apply)."""
     window_hours: Annotated[float, Field(gt=0)] | None = None
     """With it, `rise_at_least` / `fall_at_least` compare with the lowest / highest reading of the
     vital in the previous `window_hours` of the patient (across the sessions of a multi-day course),
@@ -181,11 +184,24 @@ class RiskTightening(Row):
 
 
 class BaselineRule(Texts):
-    """`baseline_missing`: vitals with no baseline `baseline_post_start_minutes` after the start."""
+    """`baseline_missing`: vitals with no baseline `baseline_post_start_minutes` after the start.
+
+    With `grace_minutes`, it is first a reminder (pending, at `reminder_severity`, never paged) and
+    pages only for the vitals still not read at all `grace_minutes` later; otherwise it pages at
+    once."""
 
     id: str
     expected_vitals: tuple[str, ...]
     severity: Severity
+    grace_minutes: Annotated[float, Field(ge=0, le=60)] = 0.0
+    reminder_severity: Severity = Severity.INFO
+    reminder_title: Title | None = None
+    reminder_action: ActionText | None = None
+
+    @field_validator("reminder_action")
+    @classmethod
+    def _reminder_template(cls, value: str | None) -> str | None:
+        return value if value is None else check_template(value)
 
 
 class RuleSetInfo(Row):

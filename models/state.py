@@ -85,6 +85,8 @@ class SessionState(_State):
     baseline: dict[str, float] = Field(default_factory=dict)
     baseline_final: bool = False
     baseline_checked: bool = False
+    baseline_grace_checked: bool = False
+    """The baseline reminder's grace has ended (its page, or its closing, is done)."""
     stale_level: int = 0
     schedule_reading_ts: datetime | None = None
     """The latest reading counting as a set when the care schedule's steps were last taken."""

@@ -39,8 +39,14 @@ def corroborated(
 ) -> bool:
     """Something besides this reading's `own` vitals stands behind `condition`: another vital past
     a limit in the same reading (`others`), a confirmed vital finding of another condition within the
-    together window, a symptom reported in it, or a value beyond an extreme limit."""
-    if others - own or beyond_extreme({v: x for v, x in vitals.values().items() if v in own}, rules):
+    together window, a symptom reported in it, or a spot value beyond an extreme limit. A sample of
+    a continuous stream beyond an extreme limit still waits for the alarm delay: the motion and
+    probe artefacts a worn oximeter shows read as low as any real desaturation, and monitors apply
+    their SpO2 alarm delay to every low alarm (a few seconds, far inside the 5 minutes to a page)."""
+    spot = vitals.mode != "continuous"
+    if others - own or (
+        spot and beyond_extreme({v: x for v, x in vitals.values().items() if v in own}, rules)
+    ):
         return True
     window = timedelta(minutes=rules.timing.together_minutes)
     if any(abs(s.ts - vitals.ts) <= window for s in session.symptoms):

@@ -138,7 +138,9 @@ def describe(results: list[RowResult], factor: float) -> str:
         text = f"{label} {first.value:g}{unit}"
         if first.baseline is not None:
             text += f", baseline {first.baseline:g}{unit} ({first.value - first.baseline:+.3g})"
-        limits = "; ".join(f"{limits_text(r.rule, factor)} ({r.rule.id})" for r in rows)
+        limits = "; ".join(
+            f"{limits_text(r.rule, factor if r.rule.tightened else 1.0)} ({r.rule.id})" for r in rows
+        )
         texts.append(f"{text}; limits crossed: {limits}")
     if factor != 1.0:
         texts.append(f"baseline-relative limits x{factor:g} for a high-risk patient")
@@ -164,7 +166,7 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
         messages.extend(timers.resolve_stale(state, session, vitals.ts))
     base = baseline(session, rules)
     phase = phase_at(session, vitals.ts, rules)
-    factor = rules.risk.relative_limit_factor if is_high_risk(state, rules) else 1.0
+    high_factor = rules.risk.relative_limit_factor if is_high_risk(state, rules) else 1.0
     firing: dict[Condition, list[RowResult]] = defaultdict(list)
     touched: set[Condition] = set()
     for name, value in vitals.values().items():
@@ -179,7 +181,7 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
                 if rule.window_hours is None
                 else course_phase(state, session, vitals.ts, rules, rule.phases),
                 margin=margin,
-                relative_factor=factor,
+                relative_factor=high_factor if rule.tightened else 1.0,
             )
             if is_latest:
                 session.row_holding[rule.id] = result.holds
@@ -193,6 +195,7 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
     abnormal = {r.rule.vital for results in firing.values() for r in results}
     for condition, results in firing.items():
         worst = max(results, key=lambda r: r.rule.severity.rank)
+        factor = high_factor if any(r.rule.tightened and r.rule.relative for r in results) else 1.0
         found = finding(
             condition,
             worst.rule.severity,

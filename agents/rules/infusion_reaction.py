@@ -11,14 +11,26 @@ from agents.rules.session import (
 )
 from models.alerts import Condition
 from models.events import SymptomName, SymptomSeverity
-from models.ruleset import RuleSet
-from models.state import SessionState
+from models.ruleset import InfusionReactionRule, RuleSet
+from models.state import SessionState, SymptomReport
 
 
 def _vital_alert_open(session: SessionState) -> bool:
     """Whether an alert raised by vital signs (a threshold row or NEWS2) is open; a hypotension
     alert raised only by a fainting report is not one."""
     return any(alert.raised_by_vitals for alert in session.alerts.values())
+
+
+def _mild_alone(reports: list[SymptomReport], rule: InfusionReactionRule) -> bool:
+    """Every symptom reported together (of any kind) is one the patient manages at home when mild
+    (the rule file's `mild_alone`), graded mild and scored at most its limit."""
+    mild = rule.mild_alone
+    return mild is not None and all(
+        r.symptom in mild.symptoms
+        and r.severity is SymptomSeverity.MILD
+        and (r.score is None or r.score <= mild.score_at_most)
+        for r in reports
+    )
 
 
 def infusion_reaction(ctx: RuleContext) -> Evaluation:
@@ -49,6 +61,10 @@ def infusion_reaction(ctx: RuleContext) -> Evaluation:
     if red:
         reasons.append("red-flag symptom")
         severity = max(severity, rule.red_flag_severity, key=lambda s: s.rank)
+    action = rule.action
+    if not red and not reasons and rule.mild_alone is not None and _mild_alone(reports, rule):
+        reasons.append("mild and alone: managed at home, not paged")
+        severity, action = rule.mild_alone.severity, rule.mild_alone.action or action
     recheck = " Recheck the temperature now." if any(r.symptom is SymptomName.FEVER for r in side) else ""
     summary = f"Reported {', '.join(names)}" + (f" ({'; '.join(reasons)})" if reasons else "")
     found = finding(
@@ -56,7 +72,7 @@ def infusion_reaction(ctx: RuleContext) -> Evaluation:
         severity,
         rule.id,
         rule.title,
-        rule.action,
+        action,
         ctx,
         summary,
         symptoms=names,
@@ -72,6 +88,11 @@ def infusion_reaction_lines(rules: RuleSet) -> list[RuleLine]:
         f"{reaction.severe_score:g}+, {reaction.together_count}+ together or with a vital-sign alert; "
         f"{reaction.red_flag_severity.value} for {names_text(reaction.red_flags)}"
     )
+    if (mild := reaction.mild_alone) is not None:
+        trigger += (
+            f"; {mild.severity.value} for {names_text(mild.symptoms)} alone, mild and scored at most "
+            f"{mild.score_at_most:g}"
+        )
     return [
         RuleLine(
             reaction.id,

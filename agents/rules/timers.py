@@ -20,8 +20,10 @@ JUST_PAST = timedelta(microseconds=1)
 
 def due(state: PatientState, session: SessionState, now: datetime, rules: RuleSet) -> list[Alert]:
     """Every message of this session that falls due by `now`."""
-    messages = _baseline_missing(state, session, now, rules)
-    messages.extend(_stale(state, session, now, rules))
+    # the overdue set first: when its page and the baseline reminder's fall at the same moment, the
+    # set's (a full set of vitals, which brings the missing ones) is the operational incident's page
+    messages = _stale(state, session, now, rules)
+    messages.extend(_baseline_missing(state, session, now, rules))
     messages.extend(due_messages(session, now, state.patient_id, rules))
     return messages
 
@@ -30,8 +32,10 @@ def _baseline_missing(
     state: PatientState, session: SessionState, now: datetime, rules: RuleSet
 ) -> list[Alert]:
     freeze_baseline_if_due(session, now, rules)
-    if session.start_ts is None or session.baseline_checked:
+    if session.start_ts is None:
         return []
+    if session.baseline_checked:
+        return _baseline_grace(state, session, now, rules)
     at = session.start_ts + span(minutes=rules.timing.baseline_post_start_minutes)
     if now < at:
         return []
@@ -41,30 +45,94 @@ def _baseline_missing(
     if fever is not None and (message := apply_finding(session, fever, state.patient_id, rules)):
         messages.append(message)
     missing = [v for v in rules.baseline.expected_vitals if v not in session.baseline]
-    timing = rules.timing
     phase = phase_at(session, at, rules)
     if not missing or phase is not Phase.INFUSING:
+        session.baseline_grace_checked = True
         return messages
+    base, timing = rules.baseline, rules.timing
+    summary = (
+        f"No reading of {', '.join(missing)} in the {timing.baseline_pre_minutes:g} minutes "
+        f"before start or the first {timing.baseline_post_start_minutes:g} minutes after"
+    )
+    reminder = base.grace_minutes > 0
+    if not reminder:
+        session.baseline_grace_checked = True
     finding = Finding(
         condition=Condition.BASELINE_MISSING,
-        severity=rules.baseline.severity,
-        rule_id=rules.baseline.id,
-        title=rules.baseline.title,
-        action=action_text(rules.baseline.action, state, session, at, phase, rules),
+        severity=base.reminder_severity if reminder else base.severity,
+        rule_id=base.id,
+        title=(base.reminder_title or base.title) if reminder else base.title,
+        action=action_text(
+            (base.reminder_action or base.action) if reminder else base.action,
+            state,
+            session,
+            at,
+            phase,
+            rules,
+        ),
         evidence=evidence(
             session,
             at,
             phase,
             rules,
-            f"No reading of {', '.join(missing)} in the {timing.baseline_pre_minutes:g} minutes "
-            f"before start or the first {timing.baseline_post_start_minutes:g} minutes after",
+            summary + (f"; paged if still not read {base.grace_minutes:g} min later" if reminder else ""),
+        ),
+        ts=at,
+        from_vitals=False,
+        pending=reminder,
+    )
+    if message := apply_finding(session, finding, state.patient_id, rules):
+        messages.append(message)
+    return messages + _baseline_grace(state, session, now, rules)
+
+
+def _baseline_grace_due(session: SessionState, rules: RuleSet) -> datetime | None:
+    """When the baseline reminder's grace ends (None: no reminder is waiting)."""
+    if session.start_ts is None or not session.baseline_checked or session.baseline_grace_checked:
+        return None
+    minutes = rules.timing.baseline_post_start_minutes + rules.baseline.grace_minutes
+    return session.start_ts + span(minutes=minutes)
+
+
+def _baseline_grace(state: PatientState, session: SessionState, now: datetime, rules: RuleSet) -> list[Alert]:
+    """At the end of the reminder's grace: the vitals still not read at all since the baseline
+    window page (their relative limits stay off); if every one has been read meanwhile, the
+    reminder closes without a page."""
+    at = _baseline_grace_due(session, rules)
+    if at is None or now < at or session.start_ts is None:
+        return []
+    session.baseline_grace_checked = True
+    current = session.alerts.get(Condition.BASELINE_MISSING.value)
+    if current is None or not current.pending or current.status is not AlertStatus.FIRING:
+        return []  # a nurse acknowledged or resolved the reminder meanwhile
+    since = session.start_ts + span(minutes=rules.timing.baseline_post_start_minutes)
+    read = {v for r in session.readings if r.ts >= since for v in r.values}
+    still = [v for v in rules.baseline.expected_vitals if v not in session.baseline and v not in read]
+    phase = phase_at(session, at, rules)
+    if not still or phase is not Phase.INFUSING:
+        current.status = AlertStatus.RESOLVED
+        close(session, Condition.BASELINE_MISSING.value, at)
+        return [to_message(current, state.patient_id, session.session_id, at)]
+    base, timing = rules.baseline, rules.timing
+    finding = Finding(
+        condition=Condition.BASELINE_MISSING,
+        severity=base.severity,
+        rule_id=base.id,
+        title=base.title,
+        action=action_text(base.action, state, session, at, phase, rules),
+        evidence=evidence(
+            session,
+            at,
+            phase,
+            rules,
+            f"No reading of {', '.join(still)} in the {timing.baseline_pre_minutes:g} minutes before start, "
+            f"nor since ({timing.baseline_post_start_minutes + base.grace_minutes:g} minutes after start)",
         ),
         ts=at,
         from_vitals=False,
     )
-    if message := apply_finding(session, finding, state.patient_id, rules):
-        messages.append(message)
-    return messages
+    message = apply_finding(session, finding, state.patient_id, rules)
+    return [message] if message else []
 
 
 def _stale(state: PatientState, session: SessionState, now: datetime, rules: RuleSet) -> list[Alert]:
@@ -106,6 +174,8 @@ def next_due(state: PatientState, rules: RuleSet) -> datetime | None:
     for session in state.sessions.values():
         if session.start_ts is not None and not (session.baseline_checked and session.baseline_final):
             candidates.append(session.start_ts + span(minutes=rules.timing.baseline_post_start_minutes))
+        if (grace := _baseline_grace_due(session, rules)) is not None:
+            candidates.append(grace)
         if (step := vitals_schedule.next_step(state, session, rules)) is not None:
             candidates.append(step + JUST_PAST)
         for alert in session.alerts.values():
@@ -127,6 +197,11 @@ def baseline_missing_lines(rules: RuleSet) -> list[RuleLine]:
     trigger = (
         f"no baseline for {', '.join(base.expected_vitals)} {t.baseline_post_start_minutes:g} min after start"
     )
+    if base.grace_minutes > 0:
+        trigger += (
+            f": a {base.reminder_severity.value} reminder, paged for the vitals still not read "
+            f"{base.grace_minutes:g} min later"
+        )
     return [
         RuleLine(
             base.id, Condition.BASELINE_MISSING.value, trigger, base.severity.value, "infusing", base.source

@@ -247,7 +247,8 @@ ANAPHYLAXIS = Scenario(
 HEADACHE_MILD = Scenario(
     name="headache_mild",
     description="One mild headache (3/10) reported 20 min after the 2nd rate step; vitals normal.",
-    expected=(Expectation(Condition.INFUSION_REACTION, W, at_most=W),),
+    # a mild headache alone is managed at home: information, not a page (rule file 1.3.0)
+    expected=(Expectation(Condition.INFUSION_REACTION, Severity.INFO, at_most=Severity.INFO),),
     exclusive=True,
     anchor_step=2,
     anchor_minute=20,

@@ -199,7 +199,18 @@ def uploaded(minute: float, received: float) -> list[str]:
         return json.dumps(item | fields)
 
     return [
-        line(-10, -10, type="vitals", heart_rate=72, spo2=98),
+        # a full baseline set, so no baseline reminder shares the overdue set's moment (its page
+        # would be the incident's one page of that moment)
+        line(
+            -10,
+            -10,
+            type="vitals",
+            heart_rate=72,
+            spo2=98,
+            systolic_bp=120,
+            diastolic_bp=75,
+            temperature_c=36.8,
+        ),
         line(0, 0, type="infusion", action="start", rate_ml_per_h=50),
         line(minute, received, type="vitals", heart_rate=72, spo2=98),
     ]
@@ -314,7 +325,10 @@ def test_a_bad_set_row_is_named() -> None:
 
 
 def test_a_reminder_never_pages() -> None:
-    message = broken('reminder_severity = "info"', 'reminder_severity = "warning"')
+    message = broken(
+        'reminder_severity = "info"\ntitle = "Vitals overdue',
+        'reminder_severity = "warning"\ntitle = "Vitals overdue',
+    )
     assert "stale_data" in message and "reminder_severity must be below" in message
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from agents.rules.loader import load_rules
-from tests.builders import Timeline, confirmed, of, run, summary
+from tests.builders import START, Timeline, confirmed, of, run, summary
 
 
 def session(**profile: object) -> Timeline:
@@ -117,17 +117,36 @@ def test_after_a_nurse_resolves_the_condition_fires_again_as_a_new_alert() -> No
     ]
 
 
-def test_single_mild_headache_stays_a_warning() -> None:
+def test_single_mild_headache_is_shown_as_information_not_paged() -> None:
+    # rule file 1.3.0: a mild headache alone (1-4/10) is managed at home (Nufactor; clinical
+    # reference 2.3, 4.5), so it is information, not a warning page
     t = every_5_min(session(), 40, spo2=98).symptom(20, "headache", "mild", score=3)
     alerts = run(t)
-    # its page waits the group wait (2 min) for something more severe, then its incident pages
-    assert summary(alerts) == [
-        ("infusion_reaction", "firing", "warning"),
-        ("incident", "firing", "warning"),
-        ("incident", "firing", "warning"),
+    assert summary(alerts) == [("infusion_reaction", "firing", "info")]
+    assert not any(a.page for a in alerts)
+    assert "managed at home" in alerts[0].evidence.summary
+
+
+def test_a_moderate_headache_or_one_with_another_symptom_still_pages() -> None:
+    moderate = every_5_min(session(), 40, spo2=98).symptom(20, "headache", "moderate", score=5)
+    assert summary(of(run(moderate), "infusion_reaction")) == [("infusion_reaction", "firing", "warning")]
+    with_chills = every_5_min(session(), 40, spo2=98).symptom(20, "headache", "mild", score=3)
+    with_chills.symptom(25, "chills", "mild")
+    reaction = of(run(with_chills), "infusion_reaction")
+    assert summary(reaction) == [
+        ("infusion_reaction", "firing", "info"),
+        ("infusion_reaction", "firing", "urgent"),
     ]
-    assert [a.page for a in alerts] == [False, False, True]
-    assert alerts[2].ts - alerts[0].ts == timedelta(minutes=load_rules().incidents.group_wait_minutes)
+    assert reaction[-1].page
+
+
+def test_a_high_risk_patient_keeps_the_untightened_20_mmhg_fall_warning() -> None:
+    # hypotension.drop_20 has `tightened = false`: a 16 mmHg fall is not a finding for a high-risk
+    # patient (it would be with x0.75), a 20 mmHg fall still is
+    small = session(risk_factors=["first_infusion"]).vitals(20, systolic_bp=106, diastolic_bp=70)
+    assert not of(run(small, until_minutes=40), "hypotension")
+    fall = session(risk_factors=["first_infusion"]).vitals(20, systolic_bp=102, diastolic_bp=70)
+    assert of(run(fall, until_minutes=40), "hypotension")[0].rule.id == "hypotension.drop_20"
 
 
 def test_severe_or_several_symptoms_raise_the_reaction_to_urgent() -> None:
@@ -176,11 +195,27 @@ def test_high_risk_profile_tightens_the_relative_limits() -> None:
     assert of(run(high), "temperature_rise")
 
 
-def test_missing_baseline_warns_15_minutes_after_start_and_fever_uses_the_no_baseline_row() -> None:
+def test_missing_baseline_reminds_at_15_minutes_and_pages_for_vitals_still_unread_after_the_grace() -> None:
     t = Timeline().start_infusion().vitals(20, temperature_c=38.2, spo2=98)
-    alerts = run(t)
-    assert ("baseline_missing", "firing", "warning") in summary(alerts)
+    alerts = run(t, until_minutes=40)
+    base = of(alerts, "baseline_missing")
+    assert [(a.ts.minute, a.severity.value, a.pending, a.page) for a in base] == [
+        (15, "info", True, False),  # a reminder: the patient is asked for the vitals
+        (30, "warning", False, True),  # heart rate and systolic still not read after the grace
+    ]
+    assert "heart_rate, systolic_bp" in base[-1].evidence.summary
+    assert "temperature_c" not in base[-1].evidence.summary  # read at 20 min
     assert of(alerts, "fever")[0].rule.id in {"fever.no_baseline", "fever.febrile_reaction"}
+
+
+def test_a_baseline_reminder_closes_without_a_page_once_the_missing_vitals_are_read() -> None:
+    t = Timeline().vitals(-10, heart_rate=72, spo2=98).start_infusion()
+    t.vitals(22, systolic_bp=120, diastolic_bp=75, temperature_c=36.7)
+    base = of(run(t, until_minutes=40), "baseline_missing")
+    assert [(a.ts.minute, a.status.value, a.page) for a in base] == [
+        (15, "firing", False),
+        (30, "resolved", False),
+    ]
 
 
 def test_silence_while_infusing_raises_stale_data_then_resolves_at_the_next_reading() -> None:
@@ -232,3 +267,20 @@ def test_hypoxemia_clears_once_saturation_is_back_to_normal() -> None:
     every_5_min(t, 40, spo2=97)
     hypox = of(run(t, until_minutes=60), "hypoxemia")
     assert [a.status.value for a in hypox][-1] == "resolved"
+
+
+def test_a_worn_oximeter_sample_beyond_the_extreme_limit_still_waits_for_the_alarm_delay() -> None:
+    # rule file 1.3.0: an extreme SpO2 (< 85 %) from a continuous stream is not paged at once (a
+    # spot reading is): a 15-second motion artefact at 84 % closes without a page ...
+    blip = session().vitals(10, spo2=97, mode="continuous").vitals(10.25, spo2=84, mode="continuous")
+    blip.vitals(10.5, spo2=97, mode="continuous")
+    assert not any(a.page for a in of(run(blip, until_minutes=20), "hypoxemia"))
+    # ... while a stream that stays at 84 % past the alarm delay (20 s) pages within half a minute
+    held = session()
+    for second in range(0, 61, 15):
+        held.vitals(10 + second / 60, spo2=84, mode="continuous")
+    paged = [a for a in of(run(held, until_minutes=12), "hypoxemia") if a.page]
+    assert paged and paged[0].severity.value == "urgent"
+    assert (paged[0].ts - (START + timedelta(minutes=10))).total_seconds() <= 30
+    spot = session().vitals(10, spo2=84)
+    assert [a.page for a in of(run(spot, until_minutes=12), "hypoxemia")][:1] == [True]

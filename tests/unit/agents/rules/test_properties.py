@@ -296,7 +296,9 @@ def alert_problems(
         if last.condition is not Condition.ANAPHYLAXIS:
             problems.append(f"{brief(last)}: only anaphylaxis has episodes that end a previous alert")
     elif last.status is AlertStatus.RESOLVED and last.by is None:
-        if last.pending and last.condition is not Condition.STALE_DATA:
+        if last.pending and last.condition is Condition.BASELINE_MISSING:
+            pass  # a reminder (rule file 1.3.0) closes at the end of its grace, as an overdue set's does
+        elif last.pending and last.condition is not Condition.STALE_DATA:
             # A pending (unconfirmed) finding closes at the repeat that clears it, whatever its severity.
             if last.ts not in facts.event_times[last.session_id]:
                 problems.append(f"{brief(last)}: a pending finding closed at no observation")

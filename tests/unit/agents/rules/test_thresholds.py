@@ -46,8 +46,13 @@ def fires(
         ("hypotension.relative_drop", 84, 120, False),  # exactly 30 %: not more than
         ("hypotension.drop_20", 100, 120, True),
         ("hypotension.drop_20", 101, 120, False),
-        ("hypertension.grade3_systolic", 160, None, True),
-        ("hypertension.grade3_systolic", 159, None, False),
+        ("hypertension.grade3_systolic", 160, 140, True),  # at the grade 3 level and 20 above baseline
+        ("hypertension.grade3_systolic", 160, 141, False),  # a hypertensive patient's usual level
+        ("hypertension.grade3_systolic", 159, 120, False),
+        ("hypertension.grade3_systolic_no_baseline", 160, None, True),
+        ("hypertension.grade3_systolic_no_baseline", 159, None, False),
+        ("hypertension.grade3_diastolic", 100, 80, True),
+        ("hypertension.grade3_diastolic", 100, 81, False),
         ("hypertension.red_band", 220, None, True),
         ("tachycardia.red_band", 131, None, True),
         ("tachycardia.band_111_130", 111, None, True),
@@ -81,7 +86,7 @@ def test_rows_outside_their_phases_neither_fire_nor_hold() -> None:
 def test_high_risk_factor_tightens_only_baseline_relative_limits() -> None:
     assert not fires("temperature_rise.mild", 37.6, 36.8)
     assert fires("temperature_rise.mild", 37.6, 36.8, factor=0.75)  # 0.8 >= 0.75
-    assert not fires("hypertension.grade3_systolic", 159, None, factor=0.75)
+    assert not fires("hypertension.grade3_systolic_no_baseline", 159, None, factor=0.75)
 
 
 def test_hysteresis_keeps_a_condition_holding_near_its_limit() -> None:
