@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
@@ -23,10 +23,27 @@ class GuardedConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
         super().__init__(*args, **kwargs)
         self.seek_guard = SeekGuard()
 
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        self.seek_guard.revoked(revoked)
+        await super().on_partitions_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
+        # Before Faust resumes the partitions: nothing is handed out until they are sought.
+        self.seek_guard.assigned(tp for tp in assigned if self.app.topics.acks_enabled_for(tp.topic))
+        await super().on_partitions_assigned(assigned, generation_id)
+
     async def seek_to_committed(self) -> Mapping[TP, int]:
         offsets: Mapping[TP, int] = await super().seek_to_committed()
         acked = {tp: offset for tp, offset in offsets.items() if self.app.topics.acks_enabled_for(tp.topic)}
-        self.seek_guard.sought(acked)
+        for key, offset in self.seek_guard.sought(acked).items():
+            tp = cast(TP, key)
+            log.info(
+                "%s[%d]: records fetched before its seek to committed offsets were dropped; read from %d",
+                tp.topic,
+                tp.partition,
+                offset,
+            )
+            await self.seek(tp, offset)
         return offsets
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:  # noqa: ASYNC109 - Faust's

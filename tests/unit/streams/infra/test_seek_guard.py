@@ -47,6 +47,37 @@ def test_records_below_the_seek_are_left_to_faust_and_a_new_seek_resets_the_retr
     assert guard.admit(TP0, 12, set()) is Admit.RESEEK
 
 
+def test_an_assigned_partition_hands_out_nothing_until_it_is_sought() -> None:
+    """Seen live: after a frozen worker rejoined, Kafka fetched a partition from its committed offset
+    13 before Faust sought it, and Faust dropped 13-16 as read: its fetcher had noted 22, the record
+    it was handing out when the partition was revoked. A record it had not processed would have been
+    skipped the same way, the rules getting the next one first."""
+    guard = SeekGuard()
+    guard.assigned([TP0, TP1])
+    stale: set[object] = set()
+    assert [guard.admit(TP0, n, stale) for n in (27, 28)] == [Admit.DROP, Admit.DROP]
+    assert guard.sought({TP0: 27, TP1: 5}) == {TP0: 27}  # TP0 dropped records: sought again
+    assert [guard.admit(TP0, n, set()) for n in (27, 28)] == [Admit.KEEP, Admit.KEEP]
+    assert guard.admit(TP1, 6, set()) is Admit.RESEEK  # the usual check after a seek
+
+
+def test_a_held_partition_without_a_committed_offset_is_read_again_from_its_first_dropped_record() -> None:
+    guard = SeekGuard()
+    guard.assigned([TP0])
+    assert [guard.admit(TP0, n, set()) for n in (3, 0, 1)] == [Admit.DROP] * 3
+    assert guard.sought({TP0: None}) == {TP0: 0}  # a seek to no committed offset moved nothing
+    assert guard.admit(TP0, 2, set()) is Admit.RESEEK  # still the old position: sought to 0 again
+    assert guard.admit(TP0, 0, set()) is Admit.KEEP
+
+
+def test_a_revoked_partition_is_no_longer_held() -> None:
+    guard = SeekGuard()
+    guard.assigned([TP0])
+    guard.revoked([TP0])
+    assert guard.admit(TP0, 4, set()) is Admit.KEEP
+    assert guard.sought({TP0: 4}) == {}
+
+
 def test_every_worker_consumes_through_the_guard() -> None:
     from streams.apps.worker_app import Role, create_app
     from streams.infra.kafka.faust_app import GuardedConsumer
