@@ -85,11 +85,12 @@ def dataset() -> list[Timeline]:
     return [a, b, c, d, e, f, g]
 
 
-ALERT_MESSAGES = 9 + 0 + 5 + 8 + 0 + 8 + 6
+ALERT_MESSAGES = 9 + 0 + 5 + 9 + 0 + 8 + 7
 """What replay gives each session (checked by hand with `ivigwatch replay`), incident messages
 included (v2): pt-a's anaphylaxis is one incident whose acknowledgement acknowledges its three
 alerts; pt-c's lone 38.2 C waits 3 minutes for a repeat, then pages as unconfirmed; pt-d's and
-pt-f's incidents escalate (once per delay, no longer each alert)."""
+pt-f's incidents escalate (once per delay, no longer each alert); pt-d's and pt-g's chills (a
+warning) page as their incident after the 2-minute group wait, nothing more severe having come."""
 
 REACTIONS_IN_PERIOD = [
     ("product", "Gamunex-C", 2, 1, 0.5),
