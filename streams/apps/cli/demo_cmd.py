@@ -275,6 +275,10 @@ def _summary(settings: Settings, feed: Feed, stats: Stats, points: dict[str, int
     statuses = Counter(a.status.value for a in feed.alerts)
     table.add_row("alert messages", ", ".join(f"{n} {s}" for s, n in statuses.most_common()))
     table.add_row("nurse acknowledgements", str(len(feed.acks)))
+    table.add_row(
+        "messages to patients",
+        f"{counts.get('patient_messages', 0):,} on ivig.patient.v1 (measure again, vitals due, incidents)",
+    )
     stalls = {a.alert_id for a in feed.alerts if a.condition is Condition.PIPELINE_STALLED}
     table.add_row("pipeline watchdog", f"{len(stalls)} pipeline_stalled alert(s)" if stalls else "no stall")
     table.add_row("points in InfluxDB", ", ".join(f"{m} {n:,}" for m, n in points.items()))
