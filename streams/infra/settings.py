@@ -128,6 +128,20 @@ class Settings(BaseSettings):
         10.0, description="A worker that stops heartbeating (killed) loses its partitions after this long"
     )
 
+    # --- home devices and the patient's app: the gateway -------------------------------------
+    gateway_host: str = Field("127.0.0.1", description="Interface the device and app gateway binds to")
+    gateway_port: int = Field(8090, description="Port of the device and app gateway")
+    gateway_requests_per_second: float = Field(
+        2.0, gt=0, description="Requests one credential may make per second at the gateway (sustained)"
+    )
+    gateway_burst: int = Field(
+        20, ge=1, description="Requests one credential may make at once at the gateway"
+    )
+    gateway_max_batch: int = Field(500, ge=1, le=5000, description="Events in one gateway request, at most")
+    gateway_dedupe_hours: float = Field(
+        24.0, gt=0, description="How long the gateway remembers produced event ids, to drop a resent batch"
+    )
+
     # --- nurses: console, CLI, pager ----------------------------------------------------------
     console_host: str = Field("127.0.0.1", description="Interface the nurse console binds to")
     console_port: int = Field(8080, description="Port of the nurse console")

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 
 import typer
 from aiokafka.errors import KafkaConnectionError
 
 from agents.rules.loader import RuleFileError
+from streams.apps.cli.stop_signal import stop_on_signal
 from streams.apps.cli.unreachable import kafka_unreachable
 from streams.infra.settings import Settings, get_settings
 
@@ -59,11 +58,7 @@ def console(
 async def _serve(settings: Settings, host: str | None, port: int | None) -> None:
     from streams.apps.console.web_app import running_console
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signal()
     async with running_console(settings, host, port, ready_timeout=0) as url:
         logging.getLogger("aiokafka").setLevel(logging.WARNING)
         typer.echo(f"Nurse console on {url}/ (alerts from {settings.bootstrap}; Ctrl-C to stop)")

@@ -10,6 +10,7 @@ from streams.apps.cli.cohort_cmd import cohort_command
 from streams.apps.cli.console_cmd import app as console_app
 from streams.apps.cli.demo_cmd import demo
 from streams.apps.cli.export_cmd import app as export_app
+from streams.apps.cli.gateway_cmd import app as gateway_app
 from streams.apps.cli.import_cmd import import_command
 from streams.apps.cli.nurse_cmd import ack_command, note_command, resolve_command
 from streams.apps.cli.query_cmd import app as query_app
@@ -35,6 +36,7 @@ app.command("cohort")(cohort_command)
 app.command("report")(report_command)
 app.command("alerts")(alerts_command)
 app.add_typer(console_app, name="console")
+app.add_typer(gateway_app, name="gateway")
 app.command("ack")(ack_command)
 app.command("resolve")(resolve_command)
 app.command("note")(note_command)

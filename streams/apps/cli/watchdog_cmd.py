@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 
 import typer
 from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from agents.rules.loader import RuleFileError
+from streams.apps.cli.stop_signal import stop_on_signal
 from streams.apps.cli.unreachable import kafka_unreachable
 from streams.apps.watchdog.journal import JournalError
 from streams.infra.kafka.topics import ensure_topics
@@ -45,8 +45,5 @@ def watchdog() -> None:
 async def _run(settings: Settings) -> None:
     from streams.apps.watchdog import service
 
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signal()
     await service.run(settings, stop)

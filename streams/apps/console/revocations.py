@@ -8,15 +8,12 @@ or passwords: a nonce alone opens nothing.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import json
 import math
-import os
 import re
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
+
+from streams.infra.state_files import exclusive, private_directory, write_private
 
 FILE_NAME = "revoked-sessions.json"
 NONCE = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -65,41 +62,12 @@ class RevocationStore:
         """Merge `revoked` with the file, drop what has expired, write it back; returns the merged set.
         Raises OSError when the directory or file cannot be written."""
         directory = self.path.parent
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        directory.chmod(0o700)
-        with self._locked(directory):
+        private_directory(directory)
+        with exclusive(directory / (FILE_NAME + ".lock")):
             try:
                 merged = {**self.load(now), **revoked}
             except RevocationFileError:
                 merged = dict(revoked)  # replaced by what this process knows
             merged = _pruned(merged, now)
-            self._write(directory, json.dumps({"version": 1, "revoked": merged}, sort_keys=True))
+            write_private(self.path, json.dumps({"version": 1, "revoked": merged}, sort_keys=True))
         return merged
-
-    @contextlib.contextmanager
-    def _locked(self, directory: Path) -> Iterator[None]:
-        fd = os.open(directory / (FILE_NAME + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)  # closing releases the lock
-
-    def _write(self, directory: Path, text: str) -> None:
-        fd, name = tempfile.mkstemp(dir=directory, prefix=".revoked-", suffix=".tmp")  # mode 0600
-        temporary = Path(name)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            temporary.replace(self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
-            raise
-        dir_fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)

@@ -35,6 +35,7 @@ from streams.apps.console.feed import Feed, KafkaFeed
 from streams.apps.console.revocations import RevocationFileError, RevocationStore, revocation_path
 from streams.apps.console.templates import console_page, login_page, session_page
 from streams.apps.console.throttle import LoginThrottle, ThrottlePolicy
+from streams.apps.http_site import start_site
 from streams.apps.sessions import PSEUDONYM
 from streams.infra.settings import Settings
 
@@ -196,15 +197,11 @@ async def running_console(
     runner = web.AppRunner(app, access_log_format='%a %t "%r" %s %b %Tf')
     await runner.setup()
     try:
-        site = web.TCPSite(
+        url = await start_site(
             runner, host or settings.console_host, settings.console_port if port is None else port
         )
-        await site.start()
-        bound_host, bound_port = runner.addresses[0][:2]
-        if ":" in bound_host:
-            bound_host = f"[{bound_host}]"  # IPv6
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(app[CONSOLE_KEY].feed.caught_up.wait(), ready_timeout)
-        yield f"http://{bound_host}:{bound_port}"
+        yield url
     finally:
         await runner.cleanup()

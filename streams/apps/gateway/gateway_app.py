@@ -1,0 +1,170 @@
+"""The gateway's aiohttp application: `POST /v1/events` (one event or a batch) and `GET /v1/health`.
+
+Every endpoint needs `Authorization: Bearer <token>` of a live credential. Events are produced to
+`ivig.events.v1` keyed by the credential's patient, and the answer (200) comes only after the broker
+acknowledged every one of them; a broker that cannot take them gives 503 (the device retries the
+same batch later: nothing was marked as produced). Refusals are RFC 9457 problem details naming
+fields, never values. Event ids produced within `gateway_dedupe_hours` are dropped from a resend.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from models.credentials import Credential
+from models.events import Event
+from streams.apps.gateway.intake import Accepted, Problem, intake
+from streams.apps.gateway.recent_ids import RecentIds
+from streams.apps.gateway.request_rate import RequestRate
+from streams.apps.http_site import start_site
+from streams.infra.credential_store import CredentialStore, credential_path
+from streams.infra.kafka import kafka_clients
+from streams.infra.kafka.topics import EVENTS_TOPIC
+from streams.infra.settings import Settings
+
+log = logging.getLogger(__name__)
+MAX_BODY_BYTES = 4 * 1024 * 1024
+SEND_TIMEOUT_SECONDS = 15.0
+
+
+class Gateway:
+    """What the handlers share: credentials, the producer, the rate buckets and the recent ids."""
+
+    def __init__(self, settings: Settings, store: CredentialStore) -> None:
+        self.settings = settings
+        self.store = store
+        self.rate = RequestRate(settings.gateway_requests_per_second, settings.gateway_burst)
+        self.recent = RecentIds(settings.gateway_dedupe_hours * 3600)
+        self.skew = timedelta(minutes=settings.max_clock_skew_minutes)
+        self.producer: AIOKafkaProducer | None = None
+        self.locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        """Per patient, one request's produce-then-remember at a time: two copies of a batch sent at
+        once never both go."""
+
+    async def produce(self, accepted: Accepted) -> tuple[int, int]:
+        """Produce the events not produced before; (produced, duplicates). Raises KafkaError."""
+        if self.producer is None:
+            raise KafkaError("the producer is not running")
+        patient_id = accepted.events[0][0].patient_id  # a body holds one patient's events
+        async with self.locks[patient_id]:
+            now = time.monotonic()
+            unique: dict[str, tuple[Event, bytes]] = {}
+            for event, raw in accepted.events:
+                event_id = str(event.event_id)
+                if event_id not in unique and not self.recent.seen(event.patient_id, event_id, now):
+                    unique[event_id] = (event, raw)
+            await asyncio.wait_for(self._send(self.producer, list(unique.values())), SEND_TIMEOUT_SECONDS)
+            for event_id, (event, _) in unique.items():
+                self.recent.add(event.patient_id, event_id, now)
+            return len(unique), len(accepted.events) - len(unique)
+
+    @staticmethod
+    async def _send(producer: AIOKafkaProducer, events: list[tuple[Event, bytes]]) -> None:
+        """Send in order and wait for the broker's acknowledgement of every one."""
+        futures = [await producer.send(EVENTS_TOPIC, raw, key=e.patient_id.encode()) for e, raw in events]
+        await asyncio.gather(*futures)
+
+
+GATEWAY_KEY = web.AppKey("gateway", Gateway)
+
+
+def problem(item: Problem, **headers: str) -> web.Response:
+    return web.json_response(
+        item.body(), status=item.status, content_type="application/problem+json", headers=headers
+    )
+
+
+def _credential(request: web.Request) -> Credential:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    credential = request.app[GATEWAY_KEY].store.check(token.strip()) if scheme.lower() == "bearer" else None
+    if credential is None:
+        raise web.HTTPUnauthorized(
+            text=problem(Problem(401, "unauthorized", "A live device or app credential is needed")).text,
+            content_type="application/problem+json",
+            headers={"WWW-Authenticate": 'Bearer realm="ivigwatch"'},
+        )
+    wait = request.app[GATEWAY_KEY].rate.take(credential.credential_id, time.monotonic())
+    if wait > 0:
+        raise web.HTTPTooManyRequests(
+            text=problem(Problem(429, "rate-limited", "Too many requests for this credential")).text,
+            content_type="application/problem+json",
+            headers={"Retry-After": str(max(1, round(wait + 0.5)))},
+        )
+    return credential
+
+
+async def post_events(request: web.Request) -> web.Response:
+    credential = _credential(request)
+    gateway = request.app[GATEWAY_KEY]
+    received = datetime.now(UTC)
+    result = intake(
+        await request.read(), credential, received, gateway.skew, gateway.settings.gateway_max_batch
+    )
+    if isinstance(result, Problem):
+        return problem(result)
+    try:
+        produced, duplicates = await gateway.produce(result)
+    except (KafkaError, TimeoutError) as exc:
+        log.warning("events not stored: the broker did not take them (%s)", type(exc).__name__)
+        return problem(
+            Problem(503, "unavailable", "The events could not be stored; send them again"),
+            **{"Retry-After": "5"},
+        )
+    return web.json_response({"accepted": produced, "duplicates": duplicates})
+
+
+async def get_health(request: web.Request) -> web.Response:
+    credential = _credential(request)
+    return web.json_response(
+        {"status": "ok", "patient_id": credential.patient_id, "kind": credential.kind.value}
+    )
+
+
+def create_gateway_app(settings: Settings, store: CredentialStore | None = None) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[GATEWAY_KEY] = Gateway(settings, store or CredentialStore(credential_path(settings.state_dir)))
+    app.router.add_post("/v1/events", post_events)
+    app.router.add_get("/v1/health", get_health)
+    app.on_startup.append(_start_producer)
+    app.on_cleanup.append(_stop_producer)
+    return app
+
+
+async def _start_producer(app: web.Application) -> None:
+    gateway = app[GATEWAY_KEY]
+    producer = kafka_clients.producer(gateway.settings, acks="all", enable_idempotence=True)
+    await producer.start()
+    gateway.producer = producer
+
+
+async def _stop_producer(app: web.Application) -> None:
+    producer = app[GATEWAY_KEY].producer
+    if producer is not None:
+        await producer.stop()
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(
+    settings: Settings, host: str | None = None, port: int | None = None, **parts: Any
+) -> AsyncIterator[str]:
+    """Serve the gateway in this event loop; yields its base URL. `port=0` picks a free port."""
+    runner = web.AppRunner(create_gateway_app(settings, **parts))
+    await runner.setup()
+    try:
+        yield await start_site(
+            runner, host or settings.gateway_host, settings.gateway_port if port is None else port
+        )
+    finally:
+        await runner.cleanup()

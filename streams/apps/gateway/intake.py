@@ -1,0 +1,106 @@
+"""What the gateway makes of one request body: the events to produce, or the problem to answer (pure).
+
+A body is one contract event or a JSON array of them (a device that buffered while offline uploads
+its backlog in order). The whole batch is taken or refused: a refusal names every bad item by its
+JSON pointer and the contract's reason, never a value. The patient comes from the credential: an
+event may leave `patient_id` out, and one naming another patient is refused (403). Every event needs
+an `event_id` (a resend is recognised by it), and one timed more than the skew ahead of its receipt
+is refused; late ones are taken.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from models.credentials import Credential
+from models.events import Event
+from models.parsing import InvalidMessage, parse_event, time_problem
+
+PROBLEM_BASE = "https://ivigwatch.example/problems/"
+"""RFC 9457 problem types: this base and a short name (documented in docs/contract.md)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """An RFC 9457 problem: `status`, a `type` name, a `title`, and the bad fields of each item."""
+
+    status: int
+    type: str
+    title: str
+    errors: tuple[dict[str, str], ...] = ()
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": PROBLEM_BASE + self.type, "title": self.title, "status": self.status}
+        if self.errors:
+            out["errors"] = list(self.errors)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """The events of a body, each with its message bytes (its `patient_id` filled in)."""
+
+    events: tuple[tuple[Event, bytes], ...] = field(default_factory=tuple)
+
+
+def intake(
+    body: bytes, credential: Credential, received: datetime, max_skew: timedelta, max_batch: int
+) -> Accepted | Problem:
+    """The events of one request body, or the problem that refuses all of it."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return Problem(400, "malformed", "The body is not JSON")
+    items = data if isinstance(data, list) else [data]
+    prefix = "/" if isinstance(data, list) else ""
+    if not items:
+        return Problem(422, "empty-batch", "The batch holds no event")
+    if len(items) > max_batch:
+        return Problem(413, "batch-too-large", f"At most {max_batch} events per request")
+    errors: list[dict[str, str]] = []
+    forbidden: list[dict[str, str]] = []
+    events: list[tuple[Event, bytes]] = []
+    for index, item in enumerate(items):
+        pointer = f"{prefix}{index}" if prefix else ""
+        if not isinstance(item, dict):
+            errors.append({"pointer": pointer or "/", "detail": "an event must be a JSON object"})
+            continue
+        named = item.get("patient_id", credential.patient_id)
+        if named != credential.patient_id:
+            forbidden.append(
+                {"pointer": f"{pointer}/patient_id", "detail": "another patient than the credential's"}
+            )
+            continue
+        if not credential.allows(str(item.get("type"))):
+            forbidden.append(
+                {
+                    "pointer": f"{pointer}/type",
+                    "detail": f"not allowed for a {credential.kind.value} credential",
+                }
+            )
+            continue
+        if not item.get("event_id"):
+            errors.append(
+                {"pointer": f"{pointer}/event_id", "detail": "required: a resend is recognised by it"}
+            )
+            continue
+        raw = json.dumps({**item, "patient_id": credential.patient_id}, separators=(",", ":")).encode()
+        try:
+            event = parse_event(raw)
+        except InvalidMessage as exc:
+            errors.extend({"pointer": pointer or "/", "detail": reason} for reason in exc.errors)
+            continue
+        errors.extend(
+            {"pointer": f"{pointer}/ts", "detail": r} for r in time_problem(event.ts, received, max_skew)
+        )
+        events.append((event, raw))
+    if forbidden:
+        return Problem(
+            403, "forbidden-event", "The credential may not send some of these events", tuple(forbidden)
+        )
+    if errors:
+        return Problem(422, "invalid-event", "Some events break the contract", tuple(errors))
+    return Accepted(tuple(events))
