@@ -23,7 +23,6 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from models.credentials import Credential
-from models.events import Event
 from streams.apps.gateway.intake import Accepted, Problem, intake
 from streams.apps.gateway.recent_ids import RecentIds
 from streams.apps.gateway.request_rate import RequestRate
@@ -48,32 +47,63 @@ class Gateway:
         self.recent = RecentIds(settings.gateway_dedupe_hours * 3600)
         self.skew = timedelta(minutes=settings.max_clock_skew_minutes)
         self.producer: AIOKafkaProducer | None = None
+        self.inflight: dict[tuple[str, str], asyncio.Future[Any]] = {}
+        """Deliveries handed to the producer and not acknowledged yet, by (patient, event id)."""
         self.locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         """Per patient, one request's produce-then-remember at a time: two copies of a batch sent at
         once never both go."""
 
     async def produce(self, accepted: Accepted) -> tuple[int, int]:
-        """Produce the events not produced before; (produced, duplicates). Raises KafkaError."""
+        """Produce the events not produced before; (produced, duplicates). Raises KafkaError or
+        TimeoutError when the broker did not acknowledge every one within the send timeout: what was
+        handed to the producer stays in flight, and a retry of the batch waits for it instead of
+        sending it again."""
         if self.producer is None:
             raise KafkaError("the producer is not running")
         patient_id = accepted.events[0][0].patient_id  # a body holds one patient's events
         async with self.locks[patient_id]:
             now = time.monotonic()
-            unique: dict[str, tuple[Event, bytes]] = {}
+            self._settle_in_flight(now)
+            unique: dict[str, bytes] = {}
             for event, raw in accepted.events:
                 event_id = str(event.event_id)
-                if event_id not in unique and not self.recent.seen(event.patient_id, event_id, now):
-                    unique[event_id] = (event, raw)
-            await asyncio.wait_for(self._send(self.producer, list(unique.values())), SEND_TIMEOUT_SECONDS)
-            for event_id, (event, _) in unique.items():
-                self.recent.add(event.patient_id, event_id, now)
+                if event_id not in unique and not self.recent.seen(patient_id, event_id, now):
+                    unique[event_id] = raw
+            futures = await asyncio.wait_for(self._in_flight(patient_id, unique), SEND_TIMEOUT_SECONDS)
+            if futures:
+                done, pending = await asyncio.wait(futures.values(), timeout=SEND_TIMEOUT_SECONDS)
+                failed = [f for f in done if f.cancelled() or f.exception() is not None]
+                for event_id, future in futures.items():
+                    if future in failed:
+                        self.inflight.pop((patient_id, event_id), None)  # sent again on a retry
+                if pending or failed:
+                    raise KafkaError(f"{len(pending)} events not acknowledged, {len(failed)} failed")
+            for event_id in unique:
+                self.inflight.pop((patient_id, event_id), None)
+                self.recent.add(patient_id, event_id, now)
             return len(unique), len(accepted.events) - len(unique)
 
-    @staticmethod
-    async def _send(producer: AIOKafkaProducer, events: list[tuple[Event, bytes]]) -> None:
-        """Send in order and wait for the broker's acknowledgement of every one."""
-        futures = [await producer.send(EVENTS_TOPIC, raw, key=e.patient_id.encode()) for e, raw in events]
-        await asyncio.gather(*futures)
+    def _settle_in_flight(self, now: float) -> None:
+        """Deliveries of earlier, refused tries that ended meanwhile: a delivered event counts as
+        produced (a retry drops it), a failed one is forgotten (a retry sends it again)."""
+        for key, future in list(self.inflight.items()):
+            if future.done():
+                del self.inflight[key]
+                if not future.cancelled() and future.exception() is None:
+                    self.recent.add(*key, now)
+
+    async def _in_flight(self, patient_id: str, events: dict[str, bytes]) -> dict[str, asyncio.Future[Any]]:
+        """Each event's delivery: the one still in flight from an earlier try, else a new send, in
+        order (keyed by the patient, so one partition keeps the device's order)."""
+        assert self.producer is not None  # noqa: S101 - checked by the caller
+        futures: dict[str, asyncio.Future[Any]] = {}
+        for event_id, raw in events.items():
+            future = self.inflight.get((patient_id, event_id))
+            if future is None:
+                future = await self.producer.send(EVENTS_TOPIC, raw, key=patient_id.encode())
+                self.inflight[(patient_id, event_id)] = future
+            futures[event_id] = future
+        return futures
 
 
 GATEWAY_KEY = web.AppKey("gateway", Gateway)
