@@ -156,3 +156,20 @@ async def test_a_credential_past_its_rate_waits_and_others_do_not(gateway: Gatew
         status == 429 and int(response.headers["Retry-After"]) >= 1 and body["type"].endswith("/rate-limited")
     )
     assert (await post(gateway, calm, reading(99, patient)))[0] == 200
+
+
+async def test_the_apps_report_without_a_session_takes_the_session_the_pump_started(gateway: Gateway) -> None:
+    patient = new_patient()
+    now = datetime.now(UTC)
+    _, pump = gateway.store.issue(patient, CredentialKind.PUMP, "pump", now)
+    _, phone = gateway.store.issue(patient, CredentialKind.APP, "phone", now)
+    report = {"type": "symptom", "event_id": "app-7", "symptom": "chills", "severity": "mild"}
+    report["ts"] = now.isoformat()
+    status, problem, _ = await post(gateway, phone, report)  # no infusion known yet
+    assert status == 422 and problem["errors"][0]["pointer"] == "/session_id"
+    start = {"type": "infusion", "event_id": "pump-1", "session_id": f"{patient}-d3", "action": "start"}
+    start.update(rate_ml_per_h=60, ts=(now - timedelta(minutes=30)).isoformat())
+    assert (await post(gateway, pump, start))[0] == 200
+    assert (await post(gateway, phone, report))[:2] == (200, {"accepted": 1, "duplicates": 0})
+    records = {r["event_id"]: r for r in await stored(gateway.settings, patient, 2)}
+    assert records["app-7"]["session_id"] == f"{patient}-d3"

@@ -23,9 +23,12 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from models.credentials import Credential
+from models.events import Infusion
 from streams.apps.gateway.intake import Accepted, Problem, intake
 from streams.apps.gateway.recent_ids import RecentIds
 from streams.apps.gateway.request_rate import RequestRate
+from streams.apps.gateway.session_memory import FILE_NAME as SESSIONS_FILE
+from streams.apps.gateway.session_memory import SessionMemory
 from streams.apps.http_site import start_site
 from streams.infra.credential_store import CredentialStore, credential_path
 from streams.infra.kafka import kafka_clients
@@ -40,9 +43,10 @@ SEND_TIMEOUT_SECONDS = 15.0
 class Gateway:
     """What the handlers share: credentials, the producer, the rate buckets and the recent ids."""
 
-    def __init__(self, settings: Settings, store: CredentialStore) -> None:
+    def __init__(self, settings: Settings, store: CredentialStore, sessions: SessionMemory) -> None:
         self.settings = settings
         self.store = store
+        self.sessions = sessions
         self.rate = RequestRate(settings.gateway_requests_per_second, settings.gateway_burst)
         self.recent = RecentIds(settings.gateway_dedupe_hours * 3600)
         self.skew = timedelta(minutes=settings.max_clock_skew_minutes)
@@ -139,9 +143,9 @@ async def post_events(request: web.Request) -> web.Response:
     credential = _credential(request)
     gateway = request.app[GATEWAY_KEY]
     received = datetime.now(UTC)
-    result = intake(
-        await request.read(), credential, received, gateway.skew, gateway.settings.gateway_max_batch
-    )
+    body = await request.read()
+    session = gateway.sessions.session_of(credential.patient_id)
+    result = intake(body, credential, received, gateway.skew, gateway.settings.gateway_max_batch, session)
     if isinstance(result, Problem):
         return problem(result)
     try:
@@ -152,6 +156,9 @@ async def post_events(request: web.Request) -> web.Response:
             Problem(503, "unavailable", "The events could not be stored; send them again"),
             **{"Retry-After": "5"},
         )
+    for event, _ in result.events:
+        if isinstance(event, Infusion):
+            gateway.sessions.learn(event.patient_id, event.session_id, event.ts)
     return web.json_response({"accepted": produced, "duplicates": duplicates})
 
 
@@ -162,9 +169,13 @@ async def get_health(request: web.Request) -> web.Response:
     )
 
 
-def create_gateway_app(settings: Settings, store: CredentialStore | None = None) -> web.Application:
+def create_gateway_app(
+    settings: Settings, store: CredentialStore | None = None, sessions: SessionMemory | None = None
+) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES)
-    app[GATEWAY_KEY] = Gateway(settings, store or CredentialStore(credential_path(settings.state_dir)))
+    store = store or CredentialStore(credential_path(settings.state_dir))
+    sessions = sessions or SessionMemory(store.path.with_name(SESSIONS_FILE))
+    app[GATEWAY_KEY] = Gateway(settings, store, sessions)
     app.router.add_post("/v1/events", post_events)
     app.router.add_get("/v1/health", get_health)
     app.on_startup.append(_start_producer)

@@ -19,6 +19,8 @@ from models.credentials import Credential
 from models.events import Event
 from models.parsing import InvalidMessage, parse_event, time_problem
 
+SESSION_FILLED = frozenset({"vitals", "symptom"})
+NO_SESSION = "required: the gateway knows no infusion of this patient to take it from"
 PROBLEM_BASE = "https://ivigwatch.example/problems/"
 """RFC 9457 problem types: this base and a short name (documented in docs/contract.md)."""
 
@@ -47,9 +49,15 @@ class Accepted:
 
 
 def intake(
-    body: bytes, credential: Credential, received: datetime, max_skew: timedelta, max_batch: int
+    body: bytes,
+    credential: Credential,
+    received: datetime,
+    max_skew: timedelta,
+    max_batch: int,
+    session: str | None = None,
 ) -> Accepted | Problem:
-    """The events of one request body, or the problem that refuses all of it."""
+    """The events of one request body, or the problem that refuses all of it. `session`: the
+    patient's most recent infusion session, for readings and symptoms that do not name one."""
     try:
         data = json.loads(body)
     except (ValueError, RecursionError):
@@ -87,6 +95,11 @@ def intake(
                 {"pointer": f"{pointer}/event_id", "detail": "required: a resend is recognised by it"}
             )
             continue
+        if item.get("type") in SESSION_FILLED and not item.get("session_id"):
+            if session is None:
+                errors.append({"pointer": f"{pointer}/session_id", "detail": NO_SESSION})
+                continue
+            item = {**item, "session_id": session}
         raw = json.dumps({**item, "patient_id": credential.patient_id}, separators=(",", ":")).encode()
         try:
             event = parse_event(raw)

@@ -85,3 +85,13 @@ def test_malformed_empty_and_oversized_bodies() -> None:
     assert isinstance(e := take([]), Problem) and e.status == 422
     assert isinstance(big := take([vitals(n) for n in range(11)]), Problem) and big.status == 413
     assert isinstance(s := take(["x"]), Problem) and s.errors[0]["pointer"] == "/0"
+
+
+def test_a_reading_without_a_session_takes_the_patients_most_recent_one_or_is_refused() -> None:
+    item = {k: v for k, v in vitals(1).items() if k != "session_id"}
+    filled = intake(json.dumps(item).encode(), credential(), NOW, SKEW, 10, session="pt-7-s9")
+    assert isinstance(filled, Accepted) and json.loads(filled.events[0][1])["session_id"] == "pt-7-s9"
+    named = intake(json.dumps(vitals(2)).encode(), credential(), NOW, SKEW, 10, session="pt-7-s9")
+    assert isinstance(named, Accepted) and json.loads(named.events[0][1])["session_id"] == "pt-7-s1"
+    unknown = take(item)
+    assert isinstance(unknown, Problem) and unknown.errors[0]["pointer"] == "/session_id"
