@@ -173,3 +173,42 @@ async def test_the_apps_report_without_a_session_takes_the_session_the_pump_star
     assert (await post(gateway, phone, report))[:2] == (200, {"accepted": 1, "duplicates": 0})
     records = {r["event_id"]: r for r in await stored(gateway.settings, patient, 2)}
     assert records["app-7"]["session_id"] == f"{patient}-d3"
+
+
+async def test_fhir_observations_from_a_hub_are_stored_as_contract_vitals_once(gateway: Gateway) -> None:
+    patient = new_patient()
+    now = datetime.now(UTC)
+    _, pump = gateway.store.issue(patient, CredentialKind.PUMP, "pump", now)
+    _, hub = gateway.store.issue(patient, CredentialKind.DEVICE, "health app export", now)
+    start = {"type": "infusion", "event_id": "pump-1", "session_id": f"{patient}-d1", "action": "start"}
+    start.update(rate_ml_per_h=60, ts=(now - timedelta(minutes=20)).isoformat())
+    assert (await post(gateway, pump, start))[0] == 200
+    when = (now - timedelta(minutes=2)).isoformat()
+    loinc, ucum = "http://loinc.org", "http://unitsofmeasure.org"
+    pulse = {
+        "resourceType": "Observation",
+        "id": "hr-1",
+        "status": "final",
+        "code": {"coding": [{"system": loinc, "code": "8867-4"}]},
+        "effectiveDateTime": when,
+        "valueQuantity": {"value": 81, "system": ucum, "code": "/min"},
+    }
+    fever = {**pulse, "id": "t-1", "code": {"coding": [{"system": loinc, "code": "8310-5"}]}}
+    fever["valueQuantity"] = {"value": 101.3, "system": ucum, "code": "[degF]"}
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "entry": [{"resource": pulse}, {"resource": fever}],
+    }
+    async with aiohttp.ClientSession() as http:
+        for expected in ({"accepted": 2, "duplicates": 0}, {"accepted": 0, "duplicates": 2}):
+            async with http.post(
+                f"{gateway.url}/v1/fhir", json=bundle, headers={"Authorization": f"Bearer {hub}"}
+            ) as response:
+                assert (response.status, await response.json()) == (200, expected)
+    vitals = [r for r in await stored(gateway.settings, patient, 3) if r["type"] == "vitals"]
+    assert len(vitals) == 2 and {r["session_id"] for r in vitals} == {f"{patient}-d1"}
+    assert sorted(v for r in vitals for k, v in r.items() if k in ("heart_rate", "temperature_c")) == [
+        38.5,
+        81,
+    ]

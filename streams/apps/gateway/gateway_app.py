@@ -24,7 +24,8 @@ from aiokafka.errors import KafkaError
 
 from models.credentials import Credential
 from models.events import Infusion
-from streams.apps.gateway.intake import Accepted, Problem, intake
+from streams.apps.gateway.fhir_intake import fhir_events
+from streams.apps.gateway.intake import Accepted, Problem, intake, intake_items
 from streams.apps.gateway.recent_ids import RecentIds
 from streams.apps.gateway.request_rate import RequestRate
 from streams.apps.gateway.session_memory import FILE_NAME as SESSIONS_FILE
@@ -140,12 +141,37 @@ def _credential(request: web.Request) -> Credential:
 
 
 async def post_events(request: web.Request) -> web.Response:
+    """Contract events: one, or an ordered batch."""
     credential = _credential(request)
     gateway = request.app[GATEWAY_KEY]
-    received = datetime.now(UTC)
-    body = await request.read()
     session = gateway.sessions.session_of(credential.patient_id)
-    result = intake(body, credential, received, gateway.skew, gateway.settings.gateway_max_batch, session)
+    settings = gateway.settings
+    body = await request.read()
+    result = intake(body, credential, datetime.now(UTC), gateway.skew, settings.gateway_max_batch, session)
+    return await _store(gateway, result)
+
+
+async def post_fhir(request: web.Request) -> web.Response:
+    """FHIR R4 vital-sign Observations (one, or a Bundle), mapped to contract vitals events."""
+    credential = _credential(request)
+    gateway = request.app[GATEWAY_KEY]
+    if not credential.allows("vitals"):
+        return problem(
+            Problem(403, "forbidden-event", f"A {credential.kind.value} credential sends no vitals")
+        )
+    mapped = fhir_events(await request.read(), credential.credential_id)
+    if isinstance(mapped, Problem):
+        return problem(mapped)
+    session = gateway.sessions.session_of(credential.patient_id)
+    settings = gateway.settings
+    result = intake_items(
+        mapped, credential, datetime.now(UTC), gateway.skew, settings.gateway_max_batch, session
+    )
+    return await _store(gateway, result)
+
+
+async def _store(gateway: Gateway, result: Accepted | Problem) -> web.Response:
+    """Produce what a request brought, or answer its problem."""
     if isinstance(result, Problem):
         return problem(result)
     try:
@@ -177,6 +203,7 @@ def create_gateway_app(
     sessions = sessions or SessionMemory(store.path.with_name(SESSIONS_FILE))
     app[GATEWAY_KEY] = Gateway(settings, store, sessions)
     app.router.add_post("/v1/events", post_events)
+    app.router.add_post("/v1/fhir", post_fhir)
     app.router.add_get("/v1/health", get_health)
     app.on_startup.append(_start_producer)
     app.on_cleanup.append(_stop_producer)
