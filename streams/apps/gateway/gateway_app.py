@@ -33,7 +33,7 @@ from streams.apps.gateway.session_memory import SessionMemory
 from streams.apps.http_site import start_site
 from streams.infra.credential_store import CredentialStore, credential_path
 from streams.infra.kafka import kafka_clients
-from streams.infra.kafka.topics import EVENTS_TOPIC
+from streams.infra.kafka.topics import EVENTS_TOPIC, ensure_topics
 from streams.infra.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -212,6 +212,7 @@ def create_gateway_app(
 
 async def _start_producer(app: web.Application) -> None:
     gateway = app[GATEWAY_KEY]
+    await ensure_topics(gateway.settings)  # never let the first event create a topic of another size
     producer = kafka_clients.producer(gateway.settings, acks="all", enable_idempotence=True)
     await producer.start()
     gateway.producer = producer

@@ -93,6 +93,7 @@ def test_only_the_writer_service_holds_the_writer_login() -> None:
         "writer": {"writer"},
         "pager": set(),
         "watchdog": set(),
+        "gateway": set(),
         "simulator": set(),
     }
     assert SERVICES["writer"]["environment"]["IVIGWATCH_INFLUX_USERNAME"] == "ivigwatch-writer"
@@ -120,3 +121,11 @@ def test_the_simulator_runs_in_real_time_against_production_workers() -> None:
     assert not any("IVIGWATCH_SIMULATED_CLOCK" in s.get("environment", {}) for s in SERVICES.values())
     command = SERVICES["simulator"]["command"]
     assert command[command.index("--speed") + 1] == "1"
+
+
+def test_the_gateway_is_published_on_loopback_only_and_keeps_its_credentials_in_a_volume() -> None:
+    gateway = SERVICES["gateway"]
+    assert gateway["command"][:2] == ["ivigwatch", "gateway"]
+    assert gateway["ports"] == [f"127.0.0.1:{gateway['environment']['IVIGWATCH_GATEWAY_PORT']}:8090"]
+    assert gateway["volumes"] == ["gateway-state:/var/lib/ivigwatch"]
+    assert gateway["environment"]["IVIGWATCH_STATE_DIR"] == "/var/lib/ivigwatch"
