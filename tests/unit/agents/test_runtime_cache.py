@@ -17,12 +17,12 @@ def _runtime() -> RulesRuntime:
     return RulesRuntime(rules=load_rules(), table={}, alerts_topic=None, deadletter_topic=None)
 
 
-def _start(patient: str) -> Infusion:
+def _start(patient: str, at: datetime = T0) -> Infusion:
     return Infusion(
         type="infusion",
         patient_id=patient,
         session_id=f"{patient}-s1",
-        ts=T0,
+        ts=at,
         action="start",
         rate_ml_per_h=60,
     )
@@ -69,9 +69,12 @@ def test_a_failed_evaluation_leaves_no_half_changed_state(monkeypatch: pytest.Mo
 
 def test_the_due_index_names_patients_with_a_timer_pending() -> None:
     runtime = _runtime()
-    runtime.evaluate(_start("pt-1"))  # no vitals: stale data falls due 15 minutes after the start
-    assert runtime.due_index(0).pop_due(T0 + timedelta(minutes=10)) == []
-    assert runtime.due_index(0).pop_due(T0 + timedelta(minutes=16)) == ["pt-1"]
+    # the start is timed now (the live clock is the wall clock: a start timed when this module was
+    # imported, many minutes ago in a slow full run, would have had its timers fired already)
+    start = datetime.now(UTC).replace(microsecond=0)
+    runtime.evaluate(_start("pt-1", start))  # no vitals: the before-start set is overdue 15 min after
+    assert runtime.due_index(0).pop_due(start + timedelta(minutes=10)) == []
+    assert runtime.due_index(0).pop_due(start + timedelta(minutes=16)) == ["pt-1"]
 
 
 def test_live_states_are_bounded_and_the_rest_reload_from_the_table(monkeypatch: pytest.MonkeyPatch) -> None:

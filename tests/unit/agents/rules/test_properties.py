@@ -292,7 +292,10 @@ def alert_problems(
         problems.append(f"{acks} acknowledgements for {allowed} nurse acks on it or its incident")
     last = messages[-1]
     auto = last.ts - RESOLVE_AFTER in facts.event_times[last.session_id]  # its trigger cleared 15 min
-    if last.status is AlertStatus.RESOLVED and last.by is None and last.alert_id in ended and not auto:
+    # an alert that never resolves by itself ended by a new episode even when an observation happens
+    # to lie exactly one resolution delay before
+    episode = not auto or last.severity is Severity.CRITICAL or last.condition in NEVER_SELF_RESOLVING
+    if last.status is AlertStatus.RESOLVED and last.by is None and last.alert_id in ended and episode:
         if last.condition is not Condition.ANAPHYLAXIS:
             problems.append(f"{brief(last)}: only anaphylaxis has episodes that end a previous alert")
     elif last.status is AlertStatus.RESOLVED and last.by is None:
@@ -767,3 +770,23 @@ def test_the_builders_run_helper_agrees_with_replay_with_clock() -> None:
     """The clock-noting replay used above yields what `run` yields."""
     t = Timeline().baseline(-10).start_infusion().vitals(5, heart_rate=140)
     assert [e.alert for e in run_with_clock(t, 60)] == run(t, until_minutes=60)
+
+
+def test_a_new_anaphylaxis_episode_ends_the_first_even_with_a_report_one_resolution_delay_before() -> None:
+    # Found by the property test above: a headache 15 minutes (the resolution delay) before a second
+    # low pressure made the biphasic ending of anaphylaxis:1 look like a resolution by itself.
+    t = Timeline(patient="pt-0", session="pt-0-s1")
+    t.start_infusion(rate=10)
+    t.symptom(5, "headache", "mild")
+    t.vitals(15, heart_rate=55.0, temperature_c=36.0, systolic_bp=75.0)
+    t.symptom(61, "headache", "mild")
+    t.vitals(76, heart_rate=55.0, systolic_bp=75.0)
+    lines = t.lines()
+    emitted = replay_with_clock(lines, None)
+    ids = [
+        (e.alert.alert_id, e.alert.status.value)
+        for e in emitted
+        if e.alert.condition is Condition.ANAPHYLAXIS
+    ]
+    assert ("pt-0-s1:anaphylaxis:1", "resolved") in ids and ("pt-0-s1:anaphylaxis:2", "firing") in ids
+    assert_lifecycle(emitted, lines)
