@@ -96,7 +96,7 @@ def apply_action(state: PatientState, action: NurseAction, rules: RuleSet) -> li
     acknowledgement acts on the whole incident; a resolution or note naming the incident acts on
     every open member, one naming an alert on that alert."""
     if is_incident_id(action.alert_id):
-        incident = _by_id(state, action.alert_id)
+        incident = incident_by_id(state, action.alert_id)
         if incident is None:
             return []
         targets = [m for m in incident.members if open_alert(state, m) is not None]
@@ -396,5 +396,6 @@ def _incident_of(state: PatientState, alert_id: str) -> IncidentState | None:
     return next((i for i in state.incidents if alert_id in i.members), None)
 
 
-def _by_id(state: PatientState, value: str) -> IncidentState | None:
+def incident_by_id(state: PatientState, value: str | None) -> IncidentState | None:
+    """The patient's open incident with this id (None: none)."""
     return next((i for i in state.incidents if i.incident_id == value), None)

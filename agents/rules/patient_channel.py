@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from agents.rules.incidents import incident_by_id
 from agents.rules.lifecycle import open_alert
 from models.alerts import Alert, AlertStatus, Condition, RuleRef, Severity
 from models.patient_messages import PatientMessage, PatientMessageKind
 from models.ruleset import RuleSet
-from models.state import IncidentState, PatientState
+from models.state import PatientState
 
 RULE_ID = "patient"
 WORDS = {
@@ -78,7 +79,7 @@ def _ask(message: Alert, kind: PatientMessageKind, vitals: Sequence[str], rules:
 
 def _incident(state: PatientState, message: Alert, rules: RuleSet) -> PatientMessage | None:
     """The incident a finding pages into, as the patient sees it."""
-    incident = _incident_by_id(state, message.incident_id)
+    incident = incident_by_id(state, message.incident_id)
     current = open_alert(state, message.alert_id)
     instructions = rules.patient.instructions_for(message.condition)
     if instructions is not None and current is not None and not current.unconfirmed:
@@ -95,7 +96,7 @@ def _acknowledged(state: PatientState, message: Alert, rules: RuleSet) -> Patien
     finding paged unconfirmed): the nurse has confirmed it, so its instructions go now."""
     if message.status is not AlertStatus.ACKNOWLEDGED:
         return None
-    incident = _incident_by_id(state, message.alert_id)
+    incident = incident_by_id(state, message.alert_id)
     if incident is None or incident.owed is None:
         return None
     instructions = rules.patient.instructions_for(incident.owed)
@@ -103,10 +104,6 @@ def _acknowledged(state: PatientState, message: Alert, rules: RuleSet) -> Patien
     if instructions is None:
         return None
     return _message(message, PatientMessageKind.INCIDENT, instructions, rules, instructions=True)
-
-
-def _incident_by_id(state: PatientState, incident_id: str | None) -> IncidentState | None:
-    return next((i for i in state.incidents if i.incident_id == incident_id), None)
 
 
 def _message(
