@@ -19,13 +19,13 @@ class CredentialKind(StrEnum):
     PUMP = "pump"
     """An infusion pump: infusion events."""
     APP = "app"
-    """The patient's app: vitals entered by hand and symptom reports."""
+    """The patient's app: vitals entered by hand, symptom reports, check-in and readiness answers."""
 
 
 SCOPES: dict[CredentialKind, frozenset[str]] = {
     CredentialKind.DEVICE: frozenset({"vitals"}),
     CredentialKind.PUMP: frozenset({"infusion"}),
-    CredentialKind.APP: frozenset({"vitals", "symptom"}),
+    CredentialKind.APP: frozenset({"vitals", "symptom", "checkin", "readiness"}),
 }
 """The event types each kind may send; profiles come only from care-team tools, never the gateway."""
 

@@ -201,8 +201,71 @@ class Profile(EventBase):
     myasthenia_gravis: bool | None = None
 
 
-Event = Annotated[Vitals | Symptom | Infusion | Profile, Field(discriminator="type")]
-"""A device/patient event: one of the four contract types, chosen by `type`."""
+class SymptomAnswer(_Contract):
+    """One symptom named in a check-in's answers."""
+
+    symptom: SymptomName
+    severity: SymptomSeverity
+    score: Annotated[float, Field(ge=0, le=10)] | None = None
+
+
+class Checkin(EventBase):
+    """(v2) The patient's answers to a check-in after the infusion (from the app).
+
+    Its answers are ordinary symptom and vitals events for the rules (`answer_events`); the event
+    itself tells the rules the check-in was answered. No symptom listed means "none of these"."""
+
+    type: Literal["checkin"]
+    session_id: Pseudonym
+    checkin_id: ShortText | None = None
+    """The check-in answered (the prompt's `checkin_id`); an answer counts for every check-in due by then."""
+    symptoms: Annotated[list[SymptomAnswer], Field(max_length=32)] = Field(default_factory=list)
+    temperature_c: Annotated[float, Field(ge=25.0, le=45.0)] | None = None
+    weight_kg: Annotated[float, Field(ge=2, le=400)] | None = None
+
+    def answer_events(self) -> list[Vitals | Symptom]:
+        """The answers as the symptom and vitals events the rules evaluate, ids derived from this one's."""
+        base = {"patient_id": self.patient_id, "session_id": self.session_id, "ts": self.ts}
+
+        def derived(suffix: str) -> str | None:
+            return None if self.event_id is None else f"{self.event_id[:100]}:{suffix}"
+
+        out: list[Vitals | Symptom] = [
+            Symptom(type="symptom", **base, event_id=derived(f"s{n}"), **answer.model_dump())
+            for n, answer in enumerate(self.symptoms)
+        ]
+        if self.temperature_c is not None or self.weight_kg is not None:
+            out.append(
+                Vitals(
+                    type="vitals",
+                    **base,
+                    event_id=derived("v"),
+                    temperature_c=self.temperature_c,
+                    weight_kg=self.weight_kg,
+                )
+            )
+        return out
+
+
+class Readiness(EventBase):
+    """(v2) The patient's answers to the readiness check the app asks before a `start`."""
+
+    type: Literal["readiness"]
+    session_id: Pseudonym
+    feeling_unwell: bool
+    feverish: bool
+    premedication_taken: bool | None = None
+    """None: no premedication is prescribed."""
+    well_hydrated: bool
+    epinephrine_at_hand: bool | None = None
+    """None: no epinephrine is prescribed."""
+    temperature_c: Annotated[float, Field(ge=25.0, le=45.0)] | None = None
+
+
+Event = Annotated[
+    Vitals | Symptom | Infusion | Profile | Checkin | Readiness, Field(discriminator="type")
+]
+"""A device/patient event: one of the contract types, chosen by `type`."""
 
 
 class NurseActionType(StrEnum):
@@ -222,5 +285,7 @@ class NurseAction(_Contract):
     note: FreeText | None = None
 
 
-ReplayLine = Annotated[Vitals | Symptom | Infusion | Profile | NurseAction, Field(discriminator="type")]
+ReplayLine = Annotated[
+    Vitals | Symptom | Infusion | Profile | Checkin | Readiness | NurseAction, Field(discriminator="type")
+]
 """One line of a replay file: an event or a nurse action."""

@@ -24,7 +24,9 @@ from models.rule_common import (
 from models.rule_confirmation import ConfirmationRule
 from models.rule_incidents import IncidentRule, InhibitRow
 from models.rule_news2 import EarlyWarningRule
+from models.rule_checkins import CheckinRule
 from models.rule_patient import PatientRule
+from models.rule_readiness import ReadinessRule
 from models.rule_schedule import CareSchedule, ScheduleRow, SetAnchor, StaleDataRule
 from models.rule_symptoms import (
     AnaphylaxisRule,
@@ -231,6 +233,8 @@ class RuleSet(Row):
     inhibit: tuple[InhibitRow, ...] = ()
     confirmation: ConfirmationRule
     patient: PatientRule
+    checkin: CheckinRule
+    readiness: ReadinessRule
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:
@@ -245,6 +249,15 @@ class RuleSet(Row):
         if gap is not None and gap * 60 <= self.timing.together_minutes:
             raise ValueError(
                 "anaphylaxis.new_episode_after_hours must be longer than timing.together_minutes"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _checkins_within_post_late(self) -> Self:
+        last = max(self.checkin.due_hours()) + self.checkin.missed_after_minutes / 60
+        if last >= self.timing.post_late_days * 24:
+            raise ValueError(
+                "the last check-in's missed warning must fall within timing.post_late_days after the stop"
             )
         return self
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from models.alerts import AlertStatus, Condition, Evidence, RuleRef, Severity
 from models.events import Profile, SymptomName, SymptomSeverity
+from models.patient_messages import PatientMessage
 
 
 class _State(BaseModel):
@@ -101,6 +102,10 @@ class SessionState(_State):
     """When each condition's last alert was resolved: reports up to then do not raise it again."""
     high_risk_checks: list[str] = Field(default_factory=list)
     """The high_risk_session checks already made (each fires at most once per session)."""
+    checkin_answered_ts: datetime | None = None
+    """(check-ins) The latest answer: it counts for every check-in due by then (less `early_minutes`)."""
+    checkin_step_ts: datetime | None = None
+    """(check-ins) The last prompt, reminder or missed warning taken."""
 
 
 class IncidentState(_State):
@@ -154,6 +159,9 @@ class PatientState(_State):
     incidents: list[IncidentState] = Field(default_factory=list)
     """Open incidents (a resolved one is dropped)."""
     incident_count: int = 0
+    outbox: list[PatientMessage] = Field(default_factory=list)
+    """Messages to the patient that timers made (check-in prompts and reminders) and readiness
+    answers: the patient channel sends them with the next evaluation's messages and empties it."""
 
     @model_validator(mode="before")
     @classmethod

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from agents.rules import confirmation, high_risk, incidents, timers
+from agents.rules import checkins, confirmation, high_risk, incidents, readiness, timers
 from agents.rules.context import RuleContext
 from agents.rules.episodes import end_episode, note_fired
 from agents.rules.explain import finding
@@ -30,7 +30,17 @@ from agents.rules.session import (
 )
 from agents.rules.thresholds import RowResult, evaluate_row, limits_text
 from models.alerts import Alert, Condition
-from models.events import Event, Infusion, InfusionAction, NurseAction, Profile, Symptom, Vitals
+from models.events import (
+    Checkin,
+    Event,
+    Infusion,
+    InfusionAction,
+    NurseAction,
+    Profile,
+    Readiness,
+    Symptom,
+    Vitals,
+)
 from models.ruleset import Phase, RuleSet, ThresholdRule
 from models.state import PatientState, SessionState
 
@@ -93,6 +103,11 @@ def _event(state: PatientState, item: Event, now: datetime, rules: RuleSet) -> l
     if item.session_id in state.closed_sessions:
         return []
     session, _new = get_session(state, item.session_id, item.ts)
+    if isinstance(item, Checkin):  # answered; its answers are ordinary symptom and vitals events
+        answered = checkins.answer(state, session, item)
+        return answered + [m for event in item.answer_events() for m in _event(state, event, now, rules)]
+    if isinstance(item, Readiness):
+        return readiness.answer(state, session, item, rules) + _now_due(state, now, rules)
     is_start = isinstance(item, Infusion) and item.action is InfusionAction.START
     if isinstance(item, Infusion):
         apply_infusion(session, item)

@@ -32,7 +32,7 @@ from models.ruleset import RuleSet
 from models.state import AlertState, IncidentState, PatientState
 
 RULE_ID = "incidents"
-OPERATIONAL = frozenset({Condition.STALE_DATA, Condition.BASELINE_MISSING})
+OPERATIONAL = frozenset({Condition.STALE_DATA, Condition.BASELINE_MISSING, Condition.MISSED_CHECKIN})
 """Findings about the monitoring itself (vitals overdue, no baseline): they form incidents of their
 own, so a missing set never hides a clinical finding in its incident, nor the reverse."""
 TITLE_LIMIT = 120

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from agents.rules.incidents import incident_by_id
 from agents.rules.lifecycle import open_alert
+from agents.rules.outbox import take
 from models.alerts import Alert, AlertStatus, Condition, RuleRef, Severity
 from models.patient_messages import PatientMessage, PatientMessageKind
 from models.ruleset import RuleSet
@@ -37,8 +38,9 @@ REMINDERS = frozenset({Condition.STALE_DATA})
 
 
 def to_patient(state: PatientState, messages: Sequence[Alert], rules: RuleSet) -> list[PatientMessage]:
-    """The patient messages of one evaluation, in the order of the alert messages they follow."""
-    out: list[PatientMessage] = []
+    """The patient messages of one evaluation: those the rules put in the outbox (check-ins,
+    readiness), then those of the alert messages, in their order."""
+    out: list[PatientMessage] = take(state)
     remeasure: dict[str, None] = {}
     first_pending: Alert | None = None
     for message in messages:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from agents.rules import confirmation, high_risk, incidents, vitals_schedule
+from agents.rules import checkins, confirmation, high_risk, incidents, vitals_schedule
 from agents.rules.explain import action_text, evidence
 from agents.rules.lifecycle import Finding, apply_finding, close, due_messages, to_message
 from agents.rules.registry import RuleLine, register
@@ -24,6 +24,7 @@ def due(state: PatientState, session: SessionState, now: datetime, rules: RuleSe
     # set's (a full set of vitals, which brings the missing ones) is the operational incident's page
     messages = _stale(state, session, now, rules)
     messages.extend(_baseline_missing(state, session, now, rules))
+    messages.extend(checkins.due(state, session, now, rules))
     messages.extend(due_messages(session, now, state.patient_id, rules))
     return messages
 
@@ -178,6 +179,8 @@ def next_due(state: PatientState, rules: RuleSet) -> datetime | None:
             candidates.append(grace)
         if (step := vitals_schedule.next_step(state, session, rules)) is not None:
             candidates.append(step + JUST_PAST)
+        if (asked := checkins.next_step(state, session, rules)) is not None:
+            candidates.append(asked)
         for alert in session.alerts.values():
             if alert.clear_since is not None:
                 candidates.append(alert.clear_since + resolve_after)

@@ -95,6 +95,8 @@ def test_rules_show_lists_the_kinds_in_the_order_of_the_files_sections() -> None
         "care_schedule",
         "baseline",
         "high_risk_session",
+        "checkin",
+        "readiness",
     ]
     rules = load_rules()
     ids = [line.id for line in rule_lines(rules)]
@@ -117,6 +119,8 @@ def test_rules_show_lists_the_kinds_in_the_order_of_the_files_sections() -> None
         rules.high_risk_session.tightened.id,
         rules.high_risk_session.no_epinephrine.id,
         rules.high_risk_session.baseline_fever.id,
+        rules.checkin.id,
+        *(r.id for r in rules.readiness.answer),
     ]
 
 

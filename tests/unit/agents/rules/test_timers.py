@@ -65,7 +65,8 @@ def test_high_risk_halves_the_grace_of_each_set() -> None:
 def test_no_set_is_due_after_the_stop_once_the_end_set_is_taken() -> None:
     state = feed(Timeline().baseline(-10).start_infusion().vitals(20, spo2=98).infusion(30, "stop"))
     due = next_due(state, RULES)  # the reading at 20 counts for the end set (from 10 min before the stop)
-    assert due == at(30) + timedelta(days=RULES.timing.post_late_days)  # only the drop remains
+    first_checkin = min(RULES.checkin.due_hours())
+    assert due == at(30) + timedelta(hours=first_checkin)  # only the check-ins and the drop remain
 
 
 def test_escalation_and_resolution_are_due() -> None:
