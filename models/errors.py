@@ -25,7 +25,17 @@ _QUOTING_TYPES = {
 def _field(loc: tuple[int | str, ...]) -> str:
     # Discriminated unions put the tag ('vitals') first in loc; drop it.
     parts = [str(p) for p in loc]
-    if parts and parts[0] in {"vitals", "symptom", "infusion", "profile", "checkin", "readiness", "ack", "resolve", "note"}:
+    if parts and parts[0] in {
+        "vitals",
+        "symptom",
+        "infusion",
+        "profile",
+        "checkin",
+        "readiness",
+        "ack",
+        "resolve",
+        "note",
+    }:
         parts = parts[1:]
     return ".".join(parts) or "(message)"
 

@@ -262,9 +262,7 @@ class Readiness(EventBase):
     temperature_c: Annotated[float, Field(ge=25.0, le=45.0)] | None = None
 
 
-Event = Annotated[
-    Vitals | Symptom | Infusion | Profile | Checkin | Readiness, Field(discriminator="type")
-]
+Event = Annotated[Vitals | Symptom | Infusion | Profile | Checkin | Readiness, Field(discriminator="type")]
 """A device/patient event: one of the contract types, chosen by `type`."""
 
 

@@ -58,8 +58,9 @@ class PatientMessage(BaseModel):
     reminder: bool = Field(default=False, description="The check-in was asked before and is still unanswered")
     start: bool | None = Field(default=None, description="Whether the infusion may start (readiness)")
     alert_id: str | None = Field(
-        default=None, description="The alert (or incident) message this one accompanies; none for a "
-        "check-in prompt or a readiness answer that raised none"
+        default=None,
+        description="The alert (or incident) message this one accompanies; none for a "
+        "check-in prompt or a readiness answer that raised none",
     )
     incident_id: str | None = None
     rule: RuleRef

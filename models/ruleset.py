@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from models.alerts import Condition, Severity
 from models.events import VITAL_NAMES, RiskFactor
+from models.rule_checkins import CheckinRule
 from models.rule_common import (
     ALL_PHASES,
     ActionText,
@@ -24,7 +25,6 @@ from models.rule_common import (
 from models.rule_confirmation import ConfirmationRule
 from models.rule_incidents import IncidentRule, InhibitRow
 from models.rule_news2 import EarlyWarningRule
-from models.rule_checkins import CheckinRule
 from models.rule_patient import PatientRule
 from models.rule_readiness import ReadinessRule
 from models.rule_schedule import CareSchedule, ScheduleRow, SetAnchor, StaleDataRule

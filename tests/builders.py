@@ -27,7 +27,7 @@ class Timeline:
 
     def _add(self, minutes: float, **fields: Any) -> Timeline:
         item = {"patient_id": self.patient, "ts": self.ts(minutes), **fields}
-        if fields["type"] in ("vitals", "symptom", "infusion"):
+        if fields["type"] in ("vitals", "symptom", "infusion", "checkin", "readiness"):
             item["session_id"] = self.session
         self.items.append(item)
         return self
@@ -57,6 +57,16 @@ class Timeline:
 
     def start_infusion(self, rate: float = 50) -> Timeline:
         return self.infusion(0, "start", rate, product="Privigen")
+
+    def checkin(self, minutes: float, *symptoms: tuple[str, str], **values: Any) -> Timeline:
+        """A check-in answered: (symptom, severity) pairs, and temperature_c / weight_kg if given."""
+        answers = [{"symptom": name, "severity": grade} for name, grade in symptoms]
+        return self._add(minutes, type="checkin", symptoms=answers, **values)
+
+    def readiness(self, minutes: float, **answers: Any) -> Timeline:
+        """The readiness check before a start: all good unless `answers` say otherwise."""
+        fields = {"feeling_unwell": False, "feverish": False, "well_hydrated": True, **answers}
+        return self._add(minutes, type="readiness", **fields)
 
     def profile(self, minutes: float = -60, **fields: Any) -> Timeline:
         return self._add(minutes, type="profile", **fields)

@@ -31,6 +31,7 @@ from models.patient_messages import PatientMessage, PatientMessageKind, PatientQ
 from models.ruleset import RuleSet
 from models.state import PatientState, SessionState
 
+
 @dataclass(frozen=True, slots=True)
 class DueCheckin:
     """One check-in the rules ask for."""
@@ -85,7 +86,9 @@ def due_checkins(state: PatientState, session: SessionState, rules: RuleSet) -> 
     return tuple(out)
 
 
-def _steps(state: PatientState, session: SessionState, rules: RuleSet) -> list[tuple[datetime, StepKind, DueCheckin]]:
+def _steps(
+    state: PatientState, session: SessionState, rules: RuleSet
+) -> list[tuple[datetime, StepKind, DueCheckin]]:
     """The steps not taken yet of the check-ins not answered, in time order."""
     last = session.checkin_answered_ts
     taken = session.checkin_step_ts
@@ -219,7 +222,14 @@ def show(rules: RuleSet) -> list[RuleLine]:
         f"{rule.remind_after_minutes:g} min after, the nurse warned {rule.missed_after_minutes:g} min after"
     )
     return [
-        RuleLine(rule.id, Condition.MISSED_CHECKIN.value, trigger, rule.severity.value, "after the stop", rule.source)
+        RuleLine(
+            rule.id,
+            Condition.MISSED_CHECKIN.value,
+            trigger,
+            rule.severity.value,
+            "after the stop",
+            rule.source,
+        )
     ]
 
 

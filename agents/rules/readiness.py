@@ -50,9 +50,7 @@ def answer(state: PatientState, session: SessionState, item: Readiness, rules: R
             rule_id=blocking[0].id,
             title=rule.title.format(reasons=reasons),
             action=rule.action.format(reasons=reasons),
-            evidence=evidence(
-                session, item.ts, phase, rules, f"Readiness check before the start: {reasons}"
-            ),
+            evidence=evidence(session, item.ts, phase, rules, f"Readiness check before the start: {reasons}"),
             ts=item.ts,
             from_vitals=False,
         )
@@ -91,7 +89,11 @@ def show(rules: RuleSet) -> list[RuleLine]:
             row.id,
             Condition.NOT_READY.value,
             f"readiness answer {row.answer} = {str(row.when).lower()}"
-            + (f" (or a temperature of {rule.fever_at_least:g} C or more)" if row.answer == "feverish" else ""),
+            + (
+                f" (or a temperature of {rule.fever_at_least:g} C or more)"
+                if row.answer == "feverish"
+                else ""
+            ),
             rule.severity.value if row.blocks else "advice to the patient",
             "before the start",
             row.source,

@@ -12,18 +12,20 @@ from datetime import UTC, datetime, timedelta
 from influxdb_client import Point, WritePrecision
 
 from models.alerts import Alert
-from models.events import Event, Infusion, NurseAction, Profile, Symptom, Vitals
+from models.events import Checkin, Event, Infusion, NurseAction, Profile, Readiness, Symptom, Vitals
 from models.parsing import InvalidMessage, key_problem, parse_action, parse_event, time_problem
 from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC
 
 PRECISION = WritePrecision.MS
-VITALS, SYMPTOMS, INFUSION, PROFILES, ALERTS, ACTIONS = (
+VITALS, SYMPTOMS, INFUSION, PROFILES, ALERTS, ACTIONS, CHECKINS, READINESS = (
     "vitals",
     "symptoms",
     "infusion_events",
     "profiles",
     "alerts",
     "nurse_actions",
+    "checkins",
+    "readiness",
 )
 
 
@@ -71,11 +73,42 @@ def event_point(event: Event) -> Point:
             point.field("dose_g", float(event.dose_g))
         if event.lot:
             point.field("lot", event.lot)
+    elif isinstance(event, Checkin):
+        point = _checkin_point(event)
+    elif isinstance(event, Readiness):
+        point = _point(READINESS, event.patient_id, event.session_id)
+        for name in READINESS_ANSWERS:
+            if (answer := getattr(event, name)) is not None:
+                point.field(name, answer)
+        if event.temperature_c is not None:
+            point.field("temperature_c", float(event.temperature_c))
     else:
         point = _profile_point(event)
     if event.event_id:
         point.field("event_id", event.event_id)
     return point.time(epoch_ms(event.ts), PRECISION)
+
+
+READINESS_ANSWERS = (
+    "feeling_unwell",
+    "feverish",
+    "premedication_taken",
+    "well_hydrated",
+    "epinephrine_at_hand",
+)
+
+
+def _checkin_point(event: Checkin) -> Point:
+    """One point per answered check-in: the symptoms named (`name:severity`, comma-separated; empty
+    for "none of these") and the values answered."""
+    point = _point(CHECKINS, event.patient_id, event.session_id).field("answered", 1)
+    point.field("symptoms", ",".join(f"{a.symptom.value}:{a.severity.value}" for a in event.symptoms))
+    if event.checkin_id:
+        point.field("checkin_id", event.checkin_id)
+    for name in ("temperature_c", "weight_kg"):
+        if (value := getattr(event, name)) is not None:
+            point.field(name, float(value))
+    return point
 
 
 def _profile_point(event: Profile) -> Point:
