@@ -25,7 +25,7 @@ class CredentialKind(StrEnum):
 SCOPES: dict[CredentialKind, frozenset[str]] = {
     CredentialKind.DEVICE: frozenset({"vitals"}),
     CredentialKind.PUMP: frozenset({"infusion"}),
-    CredentialKind.APP: frozenset({"vitals", "symptom", "checkin", "readiness"}),
+    CredentialKind.APP: frozenset({"vitals", "symptom", "checkin", "readiness", "message_seen"}),
 }
 """The event types each kind may send; profiles come only from care-team tools, never the gateway."""
 

@@ -262,7 +262,19 @@ class Readiness(EventBase):
     temperature_c: Annotated[float, Field(ge=25.0, le=45.0)] | None = None
 
 
-Event = Annotated[Vitals | Symptom | Infusion | Profile | Checkin | Readiness, Field(discriminator="type")]
+class MessageSeen(EventBase):
+    """(v2) The patient's app showed a message of `ivig.patient.v1` to the patient."""
+
+    type: Literal["message_seen"]
+    session_id: Pseudonym
+    message_id: Annotated[str, StringConstraints(min_length=1, max_length=300)]
+    incident_id: Annotated[str, StringConstraints(max_length=200)] | None = None
+    """The incident the message belongs to: the nurse sees in it that the patient saw it."""
+
+
+Event = Annotated[
+    Vitals | Symptom | Infusion | Profile | Checkin | Readiness | MessageSeen, Field(discriminator="type")
+]
 """A device/patient event: one of the contract types, chosen by `type`."""
 
 
@@ -284,6 +296,7 @@ class NurseAction(_Contract):
 
 
 ReplayLine = Annotated[
-    Vitals | Symptom | Infusion | Profile | Checkin | Readiness | NurseAction, Field(discriminator="type")
+    Vitals | Symptom | Infusion | Profile | Checkin | Readiness | MessageSeen | NurseAction,
+    Field(discriminator="type"),
 ]
 """One line of a replay file: an event or a nurse action."""

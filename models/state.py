@@ -137,6 +137,8 @@ class IncidentState(_State):
     hold_until: datetime | None = None
     """Its first page, at warning, is held until then ([incidents] group_wait_minutes) so that a
     more severe member arriving meanwhile pages alone."""
+    patient_saw: datetime | None = None
+    """When the patient's app showed the patient a message of this incident (its latest showing)."""
     owed: Condition | None = None
     """The condition whose instructions the patient has not had yet: it paged unconfirmed, so the
     patient was told only that a nurse is calling (patient channel); a nurse's acknowledgement

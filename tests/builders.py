@@ -27,7 +27,7 @@ class Timeline:
 
     def _add(self, minutes: float, **fields: Any) -> Timeline:
         item = {"patient_id": self.patient, "ts": self.ts(minutes), **fields}
-        if fields["type"] in ("vitals", "symptom", "infusion", "checkin", "readiness"):
+        if fields["type"] in ("vitals", "symptom", "infusion", "checkin", "readiness", "message_seen"):
             item["session_id"] = self.session
         self.items.append(item)
         return self

@@ -35,6 +35,7 @@ from models.events import (
     Event,
     Infusion,
     InfusionAction,
+    MessageSeen,
     NurseAction,
     Profile,
     Readiness,
@@ -100,6 +101,8 @@ def _event(state: PatientState, item: Event, now: datetime, rules: RuleSet) -> l
     if isinstance(item, Profile):
         apply_profile(state, item)  # risk factors may bring stale-data limits forward
         return _now_due(state, now, rules)
+    if isinstance(item, MessageSeen):  # the nurse sees it in the incident; nothing else changes
+        return incidents.patient_saw(state, item.incident_id, item.ts, rules)
     if item.session_id in state.closed_sessions:
         return []
     session, _new = get_session(state, item.session_id, item.ts)

@@ -338,6 +338,8 @@ def _message(
         for member_id in incident.members
         if (m := open_alert(state, member_id)) is not None
     )
+    if incident.patient_saw is not None:
+        summary += f"; the patient saw it on the app at {incident.patient_saw:%H:%M} UTC"
     if incident.status is AlertStatus.RESOLVED:
         action = "No action: every finding of this incident is resolved."
     elif lead is not None:
@@ -394,6 +396,15 @@ def _all_closed(state: PatientState, incident: IncidentState) -> bool:
 
 def _incident_of(state: PatientState, alert_id: str) -> IncidentState | None:
     return next((i for i in state.incidents if alert_id in i.members), None)
+
+
+def patient_saw(state: PatientState, value: str | None, ts: datetime, rules: RuleSet) -> list[Alert]:
+    """The patient's app showed a message of incident `value`: its state says so (no page)."""
+    incident = incident_by_id(state, value)
+    if incident is None or incident.status is AlertStatus.RESOLVED:
+        return []
+    incident.patient_saw = ts if incident.patient_saw is None else max(incident.patient_saw, ts)
+    return [_message(state, incident, ts, rules, note=f"seen by the patient at {ts:%H:%M} UTC")]
 
 
 def incident_by_id(state: PatientState, value: str | None) -> IncidentState | None:

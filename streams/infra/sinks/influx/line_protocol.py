@@ -12,12 +12,22 @@ from datetime import UTC, datetime, timedelta
 from influxdb_client import Point, WritePrecision
 
 from models.alerts import Alert
-from models.events import Checkin, Event, Infusion, NurseAction, Profile, Readiness, Symptom, Vitals
+from models.events import (
+    Checkin,
+    Event,
+    Infusion,
+    MessageSeen,
+    NurseAction,
+    Profile,
+    Readiness,
+    Symptom,
+    Vitals,
+)
 from models.parsing import InvalidMessage, key_problem, parse_action, parse_event, time_problem
 from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC
 
 PRECISION = WritePrecision.MS
-VITALS, SYMPTOMS, INFUSION, PROFILES, ALERTS, ACTIONS, CHECKINS, READINESS = (
+VITALS, SYMPTOMS, INFUSION, PROFILES, ALERTS, ACTIONS, CHECKINS, READINESS, MESSAGES_SEEN = (
     "vitals",
     "symptoms",
     "infusion_events",
@@ -26,6 +36,7 @@ VITALS, SYMPTOMS, INFUSION, PROFILES, ALERTS, ACTIONS, CHECKINS, READINESS = (
     "nurse_actions",
     "checkins",
     "readiness",
+    "messages_seen",
 )
 
 
@@ -75,6 +86,12 @@ def event_point(event: Event) -> Point:
             point.field("lot", event.lot)
     elif isinstance(event, Checkin):
         point = _checkin_point(event)
+    elif isinstance(event, MessageSeen):
+        point = _point(MESSAGES_SEEN, event.patient_id, event.session_id).field(
+            "message_id", event.message_id
+        )
+        if event.incident_id:
+            point.field("incident_id", event.incident_id)
     elif isinstance(event, Readiness):
         point = _point(READINESS, event.patient_id, event.session_id)
         for name in READINESS_ANSWERS:
