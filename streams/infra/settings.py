@@ -138,6 +138,20 @@ class Settings(BaseSettings):
         20, ge=1, description="Requests one credential may make at once at the gateway"
     )
     gateway_max_batch: int = Field(500, ge=1, le=5000, description="Events in one gateway request, at most")
+    gateway_feed_hours: float = Field(
+        24.0,
+        gt=0,
+        le=168,
+        description="How far back the patient app's messages are read when the gateway starts",
+    )
+    care_team_phone: str = Field(
+        "",
+        max_length=32,
+        description="The care team's phone number the patient app calls (empty: no call button)",
+    )
+    emergency_number: str = Field(
+        "911", max_length=16, description="The emergency number the patient app offers"
+    )
     gateway_dedupe_hours: float = Field(
         24.0, gt=0, description="How long the gateway remembers produced event ids, to drop a resent batch"
     )

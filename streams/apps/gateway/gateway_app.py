@@ -1,4 +1,5 @@
-"""The gateway's aiohttp application: `POST /v1/events` (one event or a batch) and `GET /v1/health`.
+"""The gateway's aiohttp application: `POST /v1/events` (one event or a batch), `POST /v1/fhir`,
+`GET /v1/health`, and the patient app (`/app/`, `GET /v1/me`, `GET /v1/messages`: `app_routes`).
 
 Every endpoint needs `Authorization: Bearer <token>` of a live credential. Events are produced to
 `ivig.events.v1` keyed by the credential's patient, and the answer (200) comes only after the broker
@@ -24,8 +25,12 @@ from aiokafka.errors import KafkaError
 
 from models.credentials import Credential
 from models.events import Infusion
+from streams.apps.gateway.app_routes import app_routes
 from streams.apps.gateway.fhir_intake import fhir_events
 from streams.apps.gateway.intake import Accepted, Problem, intake, intake_items
+from streams.apps.gateway.patient_feed import PatientFeed
+from streams.apps.gateway.patient_glance import PatientGlances
+from streams.apps.gateway.patient_inbox import PatientInbox
 from streams.apps.gateway.recent_ids import RecentIds
 from streams.apps.gateway.request_rate import RequestRate
 from streams.apps.gateway.session_memory import FILE_NAME as SESSIONS_FILE
@@ -46,6 +51,9 @@ class Gateway:
 
     def __init__(self, settings: Settings, store: CredentialStore, sessions: SessionMemory) -> None:
         self.settings = settings
+        self.inbox = PatientInbox()
+        self.glances = PatientGlances()
+        self.feed = PatientFeed(settings, self.inbox)
         self.store = store
         self.sessions = sessions
         self.rate = RequestRate(settings.gateway_requests_per_second, settings.gateway_burst)
@@ -183,6 +191,7 @@ async def _store(gateway: Gateway, result: Accepted | Problem) -> web.Response:
             **{"Retry-After": "5"},
         )
     for event, _ in result.events:
+        gateway.glances.note(event)
         if isinstance(event, Infusion):
             gateway.sessions.learn(event.patient_id, event.session_id, event.ts)
     return web.json_response({"accepted": produced, "duplicates": duplicates})
@@ -205,6 +214,10 @@ def create_gateway_app(
     app.router.add_post("/v1/events", post_events)
     app.router.add_post("/v1/fhir", post_fhir)
     app.router.add_get("/v1/health", get_health)
+    gateway = app[GATEWAY_KEY]
+    app.router.add_routes(
+        app_routes(settings, gateway.inbox, gateway.glances, _credential, gateway.sessions.session_of)
+    )
     app.on_startup.append(_start_producer)
     app.on_cleanup.append(_stop_producer)
     return app
@@ -216,12 +229,14 @@ async def _start_producer(app: web.Application) -> None:
     producer = kafka_clients.producer(gateway.settings, acks="all", enable_idempotence=True)
     await producer.start()
     gateway.producer = producer
+    await gateway.feed.start()
 
 
 async def _stop_producer(app: web.Application) -> None:
-    producer = app[GATEWAY_KEY].producer
-    if producer is not None:
-        await producer.stop()
+    gateway = app[GATEWAY_KEY]
+    await gateway.feed.stop()
+    if gateway.producer is not None:
+        await gateway.producer.stop()
 
 
 @contextlib.asynccontextmanager
