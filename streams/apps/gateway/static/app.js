@@ -62,8 +62,8 @@ function pause(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
 
 // Send events until the gateway has stored them (or refused them for good). Network errors, 429 and
 // 503 are retried with the same event ids: the gateway drops the copies it already stored.
-async function send(events, what) {
-  setStatus(`Sending ${what}...`);
+async function send(events, what, quiet = false) {
+  if (!quiet) { setStatus(`Sending ${what}...`); }
   for (let attempt = 0; ; attempt += 1) {
     let response;
     try {
@@ -73,7 +73,7 @@ async function send(events, what) {
     } catch {
       response = null;
     }
-    if (response && response.ok) { setStatus(`${what} sent.`); return true; }
+    if (response && response.ok) { if (!quiet) { setStatus(`${what} sent.`); } return true; }
     if (response && response.status !== 429 && response.status !== 503) {
       let detail = "";
       try { const problem = await response.json(); detail = problem.detail || problem.title || ""; } catch { /* none */ }
@@ -331,7 +331,7 @@ function alarm(message) {
   send([{
     type: "message_seen", event_id: eventId("seen"), ts: nowIso(), session_id: message.session_id,
     message_id: message.message_id, incident_id: message.incident_id,
-  }], "seen receipt");
+  }], "seen receipt", true);
 }
 
 function buildSymptoms() {
