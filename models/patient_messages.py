@@ -54,6 +54,9 @@ class PatientMessage(BaseModel):
         "corroborated or nurse-acknowledged incident",
     )
     checkin_id: str | None = Field(default=None, description="The check-in to answer (checkin)")
+    checkin_day: int | None = Field(
+        default=None, description="Which day after the stop it asks about (checkin)"
+    )
     questions: list[PatientQuestion] = Field(default_factory=list, description="What to ask (checkin)")
     reminder: bool = Field(default=False, description="The check-in was asked before and is still unanswered")
     start: bool | None = Field(default=None, description="Whether the infusion may start (readiness)")

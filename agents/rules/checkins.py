@@ -208,6 +208,7 @@ def _prompt(
         ts=at,
         text=template.format(day=item.day),
         checkin_id=item.checkin_id,
+        checkin_day=item.day,
         questions=_questions(rules),
         reminder=reminder,
         rule=RuleRef(id=rules.checkin.id, version=rules.version),

@@ -6,17 +6,21 @@ import asyncio
 import json
 import secrets
 import signal
+import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import typer
 from aiokafka import AIOKafkaProducer
 from rich.console import Console
 from rich.table import Table
 
+from agents.rules.loader import load_rules
 from deploy import stack
 from deploy.console_process import ConsoleError, ConsoleProcess, start_console, stop_console
 from deploy.processes import ServerError, free_port, port_open
@@ -29,10 +33,21 @@ from deploy.workers import (
     wait_healthy,
 )
 from models.alerts import Alert, AlertStatus, Condition, Severity
+from models.credentials import CredentialKind
 from streams.apps.cli.alerts_cmd import follow, render
 from streams.apps.cli.simulate_cmd import SimulateError, Stats, produce
+from streams.apps.gateway.gateway_app import running_gateway
+from streams.apps.home_course import (
+    CourseError,
+    CourseLog,
+    HomePatient,
+    days_after,
+    infusion_day,
+    simulated_answers,
+)
 from streams.apps.scenarios import DEMO_SCENARIOS
 from streams.apps.simulator import LEAD_TIME, scenario_plan
+from streams.infra.credential_store import CredentialStore
 from streams.infra.kafka import kafka_clients
 from streams.infra.kafka.topics import ACTIONS_TOPIC, EVENTS_TOPIC, ensure_topics
 from streams.infra.settings import Settings, get_settings
@@ -41,6 +56,7 @@ from streams.infra.sinks.influx.line_protocol import ALERTS, INFUSION, PROFILES,
 
 console = Console(highlight=False)
 DEMO_NURSE = "rn-demo"
+HOME_PATIENT = "pt-home-01"
 CONSOLE_NURSE = "nurse-demo"
 DRAIN_SECONDS = 60.0
 COUNT_FIELDS = {
@@ -59,6 +75,9 @@ class Feed:
     alerts: list[Alert] = field(default_factory=list)
     acks: list[dict[str, Any]] = field(default_factory=list)
     worker_counts: dict[str, int] = field(default_factory=dict)
+    home: CourseLog | None = None
+    silent_patient: str | None = None
+    """The simulated patient who leaves the day-1 check-in unanswered."""
 
     def by_severity(self) -> Counter[str]:
         """Distinct alerts, each counted once at the highest severity it reached."""
@@ -100,7 +119,7 @@ def demo(
         problems = _check(feed)
         if keep_console:
             _keep(nurse_console)
-    except (ServerError, WorkerError, ConsoleError, SimulateError, InfluxUnavailable) as exc:
+    except (ServerError, WorkerError, ConsoleError, SimulateError, InfluxUnavailable, CourseError) as exc:
         console.print(f"[bold red]demo failed:[/] {exc}")
         raise typer.Exit(1) from None
     finally:
@@ -190,30 +209,90 @@ async def _run(
 
     follower = asyncio.create_task(follow(settings, show, stop, ready=ready))
     await asyncio.wait_for(ready.wait(), timeout=30)
-    console.rule(f"[bold]{len(DEMO_SCENARIOS)} simulated home infusions at {speed:g}x: live on-call feed")
+    console.rule(
+        f"[bold]{len(DEMO_SCENARIOS)} simulated home infusions at {speed:g}x, and {HOME_PATIENT} at home "
+        "through the gateway: live on-call feed"
+    )
+    planned: list[dict[str, Any]] = []
 
     def plan(first: datetime) -> Any:
-        return iter(scenario_plan(DEMO_SCENARIOS, first + LEAD_TIME, seed))
+        planned.extend(scenario_plan(DEMO_SCENARIOS, first + LEAD_TIME, seed))
+        return iter(planned)
 
     try:
-        await produce(
-            plan,
-            None,
-            settings=settings,
-            topic=EVENTS_TOPIC,
-            speed=speed,
-            rate=None,
-            stats=stats,
-            progress=lambda line: console.print(f"  {line}", style="dim"),
-        )
+        with tempfile.TemporaryDirectory(prefix="ivigwatch-demo-gateway-") as state:
+            store = CredentialStore(Path(state) / "credentials.json")
+            tokens = {
+                kind: store.issue(HOME_PATIENT, kind, f"demo {kind.value}", datetime.now(UTC))[1]
+                for kind in (CredentialKind.DEVICE, CredentialKind.PUMP, CredentialKind.APP)
+            }
+            async with (
+                running_gateway(settings, "127.0.0.1", 0, store=store) as url,
+                aiohttp.ClientSession() as http,
+            ):
+                console.print(f"  gateway for {HOME_PATIENT}'s devices and app on {url}", style="dim")
+                start = datetime.now(UTC) + LEAD_TIME
+                home = HomePatient(url, HOME_PATIENT, f"{HOME_PATIENT}-d1", tokens, http)
+                feed.home = home.log
+                course = asyncio.create_task(infusion_day(home, start, speed, _say))
+                await produce(
+                    plan,
+                    None,
+                    settings=settings,
+                    topic=EVENTS_TOPIC,
+                    speed=speed,
+                    rate=None,
+                    stats=stats,
+                    progress=lambda line: console.print(f"  {line}", style="dim"),
+                )
+                await course
+                feed.worker_counts = await _drain(workers, stats)
+                await asyncio.gather(*pending)
+                await _days_after(settings, home, start, planned, nurse, feed)
         feed.worker_counts = await _drain(workers, stats)
-        await asyncio.gather(*pending)
-        await asyncio.sleep(1.0)
+        await _alert_seen(feed, HOME_PATIENT, Condition.ASEPTIC_MENINGITIS)
     finally:
         stop.set()
         await follower
         await nurse.stop()
     return feed, stats
+
+
+def _say(line: str) -> None:
+    console.print(f"  [bold cyan]{HOME_PATIENT}[/] {line}", soft_wrap=True)
+
+
+async def _days_after(
+    settings: Settings,
+    home: HomePatient,
+    start: datetime,
+    planned: list[dict[str, Any]],
+    producer: AIOKafkaProducer,
+    feed: Feed,
+) -> None:
+    """The days after, as a time lapse: every simulated patient answers its check-ins (one leaves
+    day 1 unanswered), and the patient at home answers through the app."""
+    patients = sorted({str(e["patient_id"]) for e in planned})
+    feed.silent_patient = patients[0] if patients else None
+    skip = frozenset({(feed.silent_patient, 1)}) if feed.silent_patient else frozenset()
+    answers = simulated_answers(planned, load_rules(settings.rules_file), (1, 2), skip)
+    console.rule("[bold]The days after: check-ins (a time lapse)")
+
+    async def send_other(event: dict[str, Any]) -> None:
+        await producer.send_and_wait(
+            EVENTS_TOPIC, json.dumps(event).encode(), key=str(event["patient_id"]).encode()
+        )
+
+    await days_after(home, start, answers, send_other, _say)
+
+
+async def _alert_seen(feed: Feed, patient_id: str, condition: Condition) -> None:
+    """Wait (a little) until the live feed has shown the patient's alert of `condition`."""
+    deadline = time.monotonic() + 30.0
+    while time.monotonic() < deadline:
+        if any(a.patient_id == patient_id and a.condition is condition for a in feed.alerts):
+            return
+        await asyncio.sleep(0.2)
 
 
 async def _acknowledge(producer: AIOKafkaProducer, alert: Alert, feed: Feed) -> None:
@@ -275,9 +354,16 @@ def _summary(settings: Settings, feed: Feed, stats: Stats, points: dict[str, int
     statuses = Counter(a.status.value for a in feed.alerts)
     table.add_row("alert messages", ", ".join(f"{n} {s}" for s, n in statuses.most_common()))
     table.add_row("nurse acknowledgements", str(len(feed.acks)))
+    if feed.home is not None:
+        home = feed.home
+        table.add_row(
+            f"{HOME_PATIENT} at home",
+            f"{home.requests} requests to the gateway (device, pump, app); instruction shown: "
+            f"{'yes' if home.instruction else 'no'}; check-ins answered: {len(home.checkins_answered)}",
+        )
     table.add_row(
         "messages to patients",
-        f"{counts.get('patient_messages', 0):,} on ivig.patient.v1 (measure again, vitals due, incidents)",
+        f"{counts.get('patient_messages', 0):,} on ivig.patient.v1 (measure again, vitals due, incidents, check-ins, readiness)",
     )
     stalls = {a.alert_id for a in feed.alerts if a.condition is Condition.PIPELINE_STALLED}
     table.add_row("pipeline watchdog", f"{len(stalls)} pipeline_stalled alert(s)" if stalls else "no stall")
@@ -305,8 +391,26 @@ def _summary(settings: Settings, feed: Feed, stats: Stats, points: dict[str, int
 
 
 def _check(feed: Feed) -> list[str]:
-    """What a nurse must have seen: the anaphylaxis as critical, the febrile reaction as urgent."""
+    """What a nurse must have seen: the anaphylaxis as critical, the febrile reaction as urgent, the
+    patient at home's day-2 meningitis as urgent and the one unanswered check-in as a warning; and
+    what the patient at home must have got back on the app."""
     problems = []
+    home = feed.home
+    if home is None or home.instruction is None:
+        problems.append(f"{HOME_PATIENT}'s app never showed the fever instruction")
+    if home is None or len(home.checkins_answered) != 2:
+        problems.append(f"{HOME_PATIENT}'s app did not answer the day-1 and day-2 check-ins")
+    if not any(
+        a.patient_id == HOME_PATIENT
+        and a.condition is Condition.ASEPTIC_MENINGITIS
+        and a.severity.rank >= Severity.URGENT.rank
+        for a in feed.alerts
+    ):
+        problems.append(f"no urgent aseptic meningitis alert for {HOME_PATIENT} reached ivig.alerts.v1")
+    if not any(
+        a.patient_id == feed.silent_patient and a.condition is Condition.MISSED_CHECKIN for a in feed.alerts
+    ):
+        problems.append("no missed_checkin warning for the patient who left a check-in unanswered")
     if not any(a.condition is Condition.ANAPHYLAXIS and a.severity is Severity.CRITICAL for a in feed.alerts):
         problems.append("no critical anaphylaxis alert reached ivig.alerts.v1")
     if not any(

@@ -59,7 +59,7 @@ class Gateway:
         self.rate = RequestRate(settings.gateway_requests_per_second, settings.gateway_burst)
         self.recent = RecentIds(settings.gateway_dedupe_hours * 3600)
         self.skew = None if settings.simulated_clock else timedelta(minutes=settings.max_clock_skew_minutes)
-        """How far ahead of its receipt an event may be timed (None: a simulated clock, as the rules worker's)."""
+        """How far ahead of its receipt an event may be timed (None: a simulated clock, as in the rules)."""
         self.producer: AIOKafkaProducer | None = None
         self.inflight: dict[tuple[str, str], asyncio.Future[Any]] = {}
         """Deliveries handed to the producer and not acknowledged yet, by (patient, event id)."""
