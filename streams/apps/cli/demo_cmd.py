@@ -363,7 +363,8 @@ def _summary(settings: Settings, feed: Feed, stats: Stats, points: dict[str, int
         )
     table.add_row(
         "messages to patients",
-        f"{counts.get('patient_messages', 0):,} on ivig.patient.v1 (measure again, vitals due, incidents, check-ins, readiness)",
+        f"{counts.get('patient_messages', 0):,} on ivig.patient.v1 "
+        "(measure again, vitals due, incidents, check-ins, readiness)",
     )
     stalls = {a.alert_id for a in feed.alerts if a.condition is Condition.PIPELINE_STALLED}
     table.add_row("pipeline watchdog", f"{len(stalls)} pipeline_stalled alert(s)" if stalls else "no stall")

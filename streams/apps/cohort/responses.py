@@ -26,6 +26,10 @@ VITAL_DEVICE: dict[str, Device] = {
     "temperature_c": "thermometer",
 }
 ASKS = frozenset({PatientMessageKind.MEASURE_AGAIN, PatientMessageKind.VITALS_DUE})
+CHECKIN_NEVER_SHARE = 0.10
+CHECKIN_MEDIAN_MINUTES = 40.0
+CHECKIN_SIGMA = 1.2
+"""Log-normal delay from a check-in's prompt to its answer (the rest are never answered)."""
 NURSE_ACK_SHARE = 0.95
 NURSE_ACK_MEDIAN_MINUTES = 4.0
 NURSE_ACK_SIGMA = 0.6
@@ -39,6 +43,14 @@ PARAMETERS: tuple[Parameter, ...] = (
         f"thermometer {REPEAT_MEDIAN_MINUTES['thermometer']:g}, sigma {REPEAT_SIGMA:g} "
         f"(90th percentile x{math.exp(1.2816 * REPEAT_SIGMA):.1f}), at least {REPEAT_AT_LEAST_MINUTES:g} min",
         "[assumption]; AHA 2019 home BP: repeat after 1 min",
+    ),
+    Parameter(
+        "check-in answers",
+        f"{CHECKIN_NEVER_SHARE:.0%} of check-ins never answered; else log-normal delay from the prompt, "
+        f"median {CHECKIN_MEDIAN_MINUTES:g} min, sigma {CHECKIN_SIGMA:g} (90th percentile "
+        f"{CHECKIN_MEDIAN_MINUTES * math.exp(1.2816 * CHECKIN_SIGMA):.0f} min); an answer names the "
+        "serious event's signs present then",
+        "[assumption]: home-monitoring apps' daily questionnaires are answered on about 85-90 % of days",
     ),
     Parameter(
         "nurse",
@@ -88,3 +100,10 @@ def ack_delay(rng: random.Random) -> timedelta | None:
     acked = rng.random() < NURSE_ACK_SHARE
     minutes = NURSE_ACK_MEDIAN_MINUTES * math.exp(rng.gauss(0.0, NURSE_ACK_SIGMA))
     return timedelta(minutes=minutes) if acked else None
+
+
+def checkin_delay(rng: random.Random) -> timedelta | None:
+    """How long the patient takes to answer a check-in, or None when they never do."""
+    never = rng.random() < CHECKIN_NEVER_SHARE
+    minutes = CHECKIN_MEDIAN_MINUTES * math.exp(rng.gauss(0.0, CHECKIN_SIGMA))
+    return None if never else timedelta(minutes=minutes)

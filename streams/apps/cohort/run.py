@@ -19,13 +19,15 @@ from agents.rules.engine import advance, new_state, process
 from agents.rules.patient_channel import to_patient
 from agents.rules.timers import next_due
 from models.alerts import Alert
-from models.events import NurseAction
+from models.events import Checkin, NurseAction, SymptomAnswer
+from models.patient_messages import PatientMessageKind
 from models.ruleset import RuleSet
 from streams.apps.cohort.paging import is_page
 from streams.apps.cohort.responses import (
     NURSE_ID,
     RepeatRequest,
     ack_delay,
+    checkin_delay,
     devices_for,
     repeat_delay,
     repeat_requests,
@@ -88,7 +90,12 @@ class _Repeat:
     device: Device
 
 
-_Action = _Deliver | _Tick | _Ack | _Repeat
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    checkin_id: str
+
+
+_Action = _Deliver | _Tick | _Ack | _Repeat | _Answer
 
 
 def run_session(
@@ -113,6 +120,7 @@ def run_session(
     awaiting_ack: set[str] = set()
     awaiting_repeat: set[Device] = set()
     repeated_at: list[datetime] = []
+    asked: set[str] = set()
     acks = 0
     while heap:
         at, _, action = heapq.heappop(heap)
@@ -122,6 +130,12 @@ def run_session(
             if at != scheduled:
                 continue  # superseded by a later schedule
             scheduled = None
+        if isinstance(action, _Answer):
+            answer = _answer(plan, action.checkin_id, at)
+            if answer.evidence and (evidence is None or at < evidence):
+                evidence = at
+            push(answer.arrival, _Deliver(answer))
+            continue
         if isinstance(action, _Repeat):
             awaiting_repeat.discard(action.device)
             repeated_at.append(at)
@@ -147,7 +161,17 @@ def run_session(
             messages = process(state, item, now, rules)
         alerts = [m for m in messages if isinstance(m, Alert)]
         emitted.extend(Emitted(alert, now) for alert in alerts)
-        for request in repeat_hook([*alerts, *to_patient(state, alerts, rules)]):
+        told = to_patient(state, alerts, rules)
+        for prompt in told:
+            if (
+                prompt.kind is PatientMessageKind.CHECKIN
+                and prompt.checkin_id
+                and prompt.checkin_id not in asked
+            ):
+                asked.add(prompt.checkin_id)
+                if (wait := checkin_delay(rng)) is not None:
+                    push(max(prompt.ts, now) + wait, _Answer(prompt.checkin_id))
+        for request in repeat_hook([*alerts, *told]):
             for device in devices_for(request, worn_oximeter=plan.patient.continuous_oximeter):
                 delay = repeat_delay(device, rng)
                 if device not in awaiting_repeat and delay is not None:
@@ -181,6 +205,21 @@ def run_session(
         acks=acks,
         headache=plan.headache,
     )
+
+
+def _answer(plan: SessionPlan, checkin_id: str, at: datetime) -> Planned:
+    """The patient's answer to a check-in at `at`: the serious event's signs present then."""
+    signs = plan.injected.signs_at(plan.minute(at)) if plan.injected else ()
+    answer = Checkin(
+        type="checkin",
+        patient_id=plan.patient.patient_id,
+        session_id=plan.session_id,
+        ts=at,
+        event_id=f"{checkin_id}:answer",
+        checkin_id=checkin_id,
+        symptoms=[SymptomAnswer(symptom=s.symptom, severity=s.severity, score=s.score) for s in signs],
+    )
+    return Planned(at, answer, evidence=bool(signs))
 
 
 def run_cohort(

@@ -13,12 +13,17 @@ from streams.apps.cohort.care_schedule import PumpPlan
 from streams.apps.cohort.parameters import Parameter
 from streams.apps.cohort.physiology import Course
 from streams.apps.cohort.population import Patient
-from streams.apps.cohort.serious_events import Criterion, Injected, Kind, Report
+from streams.apps.cohort.serious_events import Criterion, Injected, Kind, Report, Sign
 from streams.apps.scenarios import Abs, Device, Effect
 
 S = SymptomName
 MILD, MODERATE, SEVERE = SymptomSeverity.MILD, SymptomSeverity.MODERATE, SymptomSeverity.SEVERE
 Readings = tuple[tuple[float, Device], ...]
+
+DAY = 1440.0
+SPONTANEOUS_MENINGITIS_SHARE = 0.3
+SPONTANEOUS_HEMOLYSIS_SHARE = 0.25
+
 
 PARAMETERS: tuple[Parameter, ...] = (
     Parameter("serious kinds", "equal shares of " + ", ".join(k.value for k in Kind), "issue 14 (Prove it)"),
@@ -61,6 +66,20 @@ PARAMETERS: tuple[Parameter, ...] = (
         "50 % also a weak cough or swallowing); oximeter and cuff 1-5 min after the report, +10, +20 "
         "min; first evidence the report or an oximeter reading while the true SpO2 is <= 92",
         "clinical reference 5 (ISBT: TRALI within 6 h, TACO 12 h), 5.1 (myasthenia)",
+    ),
+    Parameter(
+        Kind.MENINGITIS.value,
+        "6-48 h after the stop, a severe headache (8/10) with a stiff neck or light sensitivity for 2-4 "
+        f"days; {SPONTANEOUS_MENINGITIS_SHARE:.0%} report it on their own 1-8 h after onset, the rest only "
+        "when a check-in asks; first evidence that report or answer",
+        "clinical reference 5 (aseptic meningitis: several hours to 2 days after)",
+    ),
+    Parameter(
+        Kind.HEMOLYSIS.value,
+        "12 h to 4 days after the stop, dark urine for 2-5 days, pulse +10; "
+        f"{SPONTANEOUS_HEMOLYSIS_SHARE:.0%} report it on their own 2-12 h after onset, the rest only when "
+        "a check-in asks; first evidence that report or answer",
+        "clinical reference 5 (hemolysis: 12 h to 10 days; dark urine)",
     ),
 )
 
@@ -226,6 +245,30 @@ def breathing(patient: Patient, pump: PumpPlan, rng: random.Random) -> Injected:
     return Injected(Kind.BREATHING, detail, onset, tuple(courses), tuple(reports), readings, criteria)
 
 
+def meningitis(pump: PumpPlan, rng: random.Random) -> Injected:
+    onset = pump.stop + rng.uniform(360, 2 * DAY)
+    stiff = rng.choice([S.NECK_STIFFNESS, S.PHOTOPHOBIA])
+    lasts = onset + rng.uniform(2, 4) * DAY
+    signs = (Sign(onset, lasts, S.HEADACHE, SEVERE, 8.0), Sign(onset, lasts, stiff, MODERATE))
+    reports: tuple[Report, ...] = ()
+    if rng.random() < SPONTANEOUS_MENINGITIS_SHARE:
+        at = onset + rng.uniform(60, 480)
+        reports = (Report(at, S.HEADACHE, SEVERE, 8.0), Report(at + rng.uniform(0.5, 5), stiff, MODERATE))
+    detail = "reported on its own" if reports else "named at a check-in"
+    return Injected(Kind.MENINGITIS, detail, onset, (), reports, (), signs=signs)
+
+
+def hemolysis(pump: PumpPlan, rng: random.Random) -> Injected:
+    onset = pump.stop + rng.uniform(720, 4 * DAY)
+    signs = (Sign(onset, onset + rng.uniform(2, 5) * DAY, S.DARK_URINE, MODERATE),)
+    courses = (plateau(onset, "heart_rate", 10.0, 360, 2 * DAY, DAY),)
+    reports: tuple[Report, ...] = ()
+    if rng.random() < SPONTANEOUS_HEMOLYSIS_SHARE:
+        reports = (Report(onset + rng.uniform(120, 720), S.DARK_URINE, MODERATE),)
+    detail = "reported on its own" if reports else "named at a check-in"
+    return Injected(Kind.HEMOLYSIS, detail, onset, courses, reports, (), signs=signs)
+
+
 def draw_injected(patient: Patient, pump: PumpPlan, rng: random.Random) -> Injected:
     """One serious event of a kind chosen with equal shares, fitted to this patient's infusion."""
     kind = rng.choice(list(Kind))
@@ -237,4 +280,8 @@ def draw_injected(patient: Patient, pump: PumpPlan, rng: random.Random) -> Injec
         return febrile(patient, pump, rng)
     if kind is Kind.THROMBOSIS:
         return thrombosis(pump, rng)
+    if kind is Kind.MENINGITIS:
+        return meningitis(pump, rng)
+    if kind is Kind.HEMOLYSIS:
+        return hemolysis(pump, rng)
     return breathing(patient, pump, rng)

@@ -24,6 +24,8 @@ class Kind(StrEnum):
     FEBRILE = "febrile_reaction"
     THROMBOSIS = "thrombosis"
     BREATHING = "breathing_after"
+    MENINGITIS = "aseptic_meningitis"
+    HEMOLYSIS = "hemolysis"
 
 
 class Criterion(StrEnum):
@@ -80,6 +82,8 @@ PAGING_CONDITIONS: dict[Kind, frozenset[Condition]] = {
             Condition.HYPERTENSION,
         }
     ),
+    Kind.MENINGITIS: frozenset({Condition.ASEPTIC_MENINGITIS}),
+    Kind.HEMOLYSIS: frozenset({Condition.HEMOLYSIS, Condition.RENAL_INJURY}),
 }
 """A page about the event: urgent or higher, for one of these conditions (a stale-data page in the
 same minutes is not about it)."""
@@ -90,6 +94,18 @@ class Report:
     """A symptom the patient reports in the app, `minute` after the start."""
 
     minute: float
+    symptom: SymptomName
+    severity: SymptomSeverity
+    score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Sign:
+    """A symptom the patient has from `start` to `end` (minutes after the start) but names only when
+    a check-in asks about it."""
+
+    start: float
+    end: float
     symptom: SymptomName
     severity: SymptomSeverity
     score: float | None = None
@@ -114,6 +130,11 @@ class Injected:
     """The infusion is stopped here (before its planned end)."""
     revert_at: float | None = None
     """The rate goes back to the previous step here, and is not raised again."""
+    signs: tuple[Sign, ...] = ()
+    """Symptoms named in the answer to a check-in asked while they last (their first evidence)."""
+
+    def signs_at(self, minute: float) -> tuple[Sign, ...]:
+        return tuple(sign for sign in self.signs if sign.start <= minute < sign.end)
 
     def is_evidence_reading(
         self, device: Device, minute: float, true: dict[str, float], usual: dict[str, float]

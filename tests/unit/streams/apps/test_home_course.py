@@ -16,7 +16,9 @@ def test_every_simulated_patient_answers_the_asked_days_but_the_one_left_silent(
     plan = scenario_plan(("uneventful", "uneventful"), START, 7)
     patients = sorted({str(e["patient_id"]) for e in plan})
     answers = simulated_answers(plan, RULES, (1, 2), frozenset({(patients[0], 1)}))
-    by_patient = {p: [a["checkin_id"].rsplit(":", 1)[1] for a in answers if a["patient_id"] == p] for p in patients}
+    by_patient = {
+        p: [a["checkin_id"].rsplit(":", 1)[1] for a in answers if a["patient_id"] == p] for p in patients
+    }
     assert by_patient == {patients[0]: ["48h"], patients[1]: ["24h", "48h"]}
     stops = [e for e in plan if e.get("action") == "stop" and e["patient_id"] == patients[1]]
     stop = datetime.fromisoformat(str(stops[0]["ts"]).replace("Z", "+00:00"))
