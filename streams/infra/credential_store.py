@@ -76,21 +76,30 @@ class CredentialStore:
         self, patient_id: str, kind: CredentialKind, label: str, now: datetime
     ) -> tuple[Credential, str]:
         """A new credential and its token (shown once)."""
-        secret = secrets.token_urlsafe(32)
+        return self.issue_many([(patient_id, kind, label)], now)[0]
+
+    def issue_many(
+        self, wanted: list[tuple[str, CredentialKind, str]], now: datetime
+    ) -> list[tuple[Credential, str]]:
+        """New credentials, (patient, kind, label) each, written in one go; their tokens (shown once)."""
+        issued: list[tuple[Credential, str]] = []
         with self._locked() as credentials:
-            credential_id = secrets.token_hex(6)
-            while credential_id in credentials:
+            for patient_id, kind, label in wanted:
+                secret = secrets.token_urlsafe(32)
                 credential_id = secrets.token_hex(6)
-            credential = Credential(
-                credential_id=credential_id,
-                patient_id=patient_id,
-                kind=kind,
-                label=label,
-                secret_sha256=_digest(secret),
-                issued_at=now,
-            )
-            credentials[credential_id] = credential
-        return credential, f"ivg_{credential_id}_{secret}"
+                while credential_id in credentials:
+                    credential_id = secrets.token_hex(6)
+                credential = Credential(
+                    credential_id=credential_id,
+                    patient_id=patient_id,
+                    kind=kind,
+                    label=label,
+                    secret_sha256=_digest(secret),
+                    issued_at=now,
+                )
+                credentials[credential_id] = credential
+                issued.append((credential, f"ivg_{credential_id}_{secret}"))
+        return issued
 
     def revoke(self, credential_id: str, now: datetime) -> Credential | None:
         """Revoke a credential (None: no such credential); revoking twice keeps the first time."""

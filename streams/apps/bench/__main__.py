@@ -15,6 +15,7 @@ from typing import Any
 
 from streams.apps.bench import micro
 from streams.apps.bench.facts import machine_facts
+from streams.apps.bench.gateway_load import GatewayLoad, run_gateway_bench
 from streams.apps.bench.live import Plan, run_live
 from streams.apps.bench.stats import sustained, verdicts
 from streams.infra.settings import REPO_ROOT
@@ -37,6 +38,7 @@ def main() -> None:
         "--quick", action="store_true", help="a ~2 minute smoke run (short steps, 2,000 sessions)"
     )
     parser.add_argument("--micro-only", action="store_true", help="only the in-process figures (no servers)")
+    parser.add_argument("--gateway-only", action="store_true", help="only the gateway's load figure")
     parser.add_argument("--steps", help="comma-separated rates instead of the plan's (e.g. 100,200,500)")
     parser.add_argument("--step-seconds", type=float, help="seconds per step instead of the plan's")
     parser.add_argument("--patients", type=int, help="sessions instead of the plan's")
@@ -46,8 +48,13 @@ def main() -> None:
     args = parser.parse_args()
     began = time.monotonic()
     result: dict[str, Any] = {"started": datetime.now(UTC).isoformat(), "machine": machine_facts()}
-    _say("== in-process (no servers) ==")
-    result["micro"] = micro.main(50 if args.quick else 200)
+    if args.gateway_only:
+        _say("== gateway (a stack of its own) ==")
+        result["gateway"] = run_gateway_bench(GatewayLoad(), _say).as_json()
+        args.micro_only = True
+    else:
+        _say("== in-process (no servers) ==")
+        result["micro"] = micro.main(50 if args.quick else 200)
     if not args.micro_only:
         plan = QUICK if args.quick else FULL
         if args.steps:
@@ -86,6 +93,9 @@ def main() -> None:
             targets=[v.__dict__ for v in table],
         )
         _print_table(live.steps, table)
+        _say("== gateway (a stack of its own) ==")
+        load = GatewayLoad(devices=1_000, seconds=8.0) if args.quick else GatewayLoad()
+        result["gateway"] = run_gateway_bench(load, _say).as_json()
     result["seconds"] = round(time.monotonic() - began, 1)
     out = REPO_ROOT / "bench-results" / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     out.parent.mkdir(exist_ok=True)

@@ -38,3 +38,13 @@ def test_a_file_that_is_not_ours_is_a_clear_error_without_its_content(tmp_path: 
     with pytest.raises(CredentialFileError) as caught:
         CredentialStore(path).load()
     assert "pt-1" not in str(caught.value)
+
+
+def test_many_credentials_are_issued_in_one_write_and_each_checks(tmp_path: Path) -> None:
+    store = CredentialStore(tmp_path / "credentials.json")
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    issued = store.issue_many([(f"pt-{n}", CredentialKind.DEVICE, "bench") for n in range(50)], now)
+    assert len({c.credential_id for c, _ in issued}) == 50
+    for credential, token in issued[::7]:
+        checked = store.check(token)
+        assert checked is not None and checked.patient_id == credential.patient_id
