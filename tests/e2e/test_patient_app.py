@@ -82,7 +82,7 @@ async def open_app(phone: BrowserContext, token: str) -> Page:
     await tab.goto("/app")
     await tab.fill("input#token", token)
     await tab.click("button#login-button")
-    await expect(tab.locator("main#home")).to_be_visible()
+    await expect(tab.locator("main#home")).to_be_visible(timeout=LIVE)
     tab.errors = errors  # type: ignore[attr-defined]
     return tab
 
@@ -92,6 +92,8 @@ async def enter_vitals(tab: Page, **values: float) -> None:
         await tab.fill(f"input#v-{name}", str(value))
     await tab.click("button#vitals-send")
     await expect(tab.locator("#status")).to_have_text("vitals sent.", timeout=LIVE)
+    for name in values:  # the form is cleared once the gateway stored the reading
+        await expect(tab.locator(f"input#v-{name}")).to_have_value("", timeout=LIVE)
 
 
 async def test_log_in_enter_vitals_and_get_measure_again_then_an_urgent_instruction_live(
@@ -103,13 +105,14 @@ async def test_log_in_enter_vitals_and_get_measure_again_then_an_urgent_instruct
     start = {"type": "infusion", "event_id": "pump-1", "session_id": f"{patient}-s1", "action": "start"}
     await upload(gateway, pump, [{**start, "ts": ts(now - timedelta(minutes=2)), "rate_ml_per_h": 60}])
     tab = await open_app(phone, app)
-    await expect(tab.locator("#infusion")).to_have_text(re.compile("Running at 60 mL/h"))
+    await expect(tab.locator("#infusion")).to_have_text(re.compile("Running at 60 mL/h"), timeout=LIVE)
 
     await enter_vitals(
         tab, heart_rate=72, spo2=98, systolic_bp=122, diastolic_bp=78, temperature_c=36.8, respiratory_rate=14
     )
-    await expect(tab.locator("#reading-list li").first).to_contain_text("BP top 122")
+    await expect(tab.locator("#reading-list li").first).to_contain_text("BP top 122", timeout=LIVE)
     await enter_vitals(tab, systolic_bp=86, diastolic_bp=52)  # one low reading: asked to measure again
+    await expect(tab.locator("#reading-list li").first).to_contain_text("BP top 86", timeout=LIVE)
     await expect(tab.locator("#next")).to_contain_text("measure your blood pressure again", timeout=LIVE)
 
     alerts = TopicCollector(console.settings, ALERTS_TOPIC)
@@ -130,9 +133,37 @@ async def test_log_in_enter_vitals_and_get_measure_again_then_an_urgent_instruct
         assert seen, "the nurse's incident never said that the patient saw the instruction"
         assert seen[0]["condition"] == "incident" and not seen[0]["page"]
         await tab.click("button#alarm-ok")
-        await expect(alarm).to_be_hidden()
+        await expect(alarm).to_be_hidden(timeout=LIVE)
     finally:
         await alerts.stop()
+    assert not tab.errors  # type: ignore[attr-defined]
+
+
+async def test_the_readiness_check_says_do_not_start_and_a_report_sent_offline_goes_when_back_online(
+    phone: BrowserContext, gateway: GatewayServer
+) -> None:
+    patient = f"pt-rdy-{datetime.now(UTC):%H%M%S%f}"
+    app, pump = enrol(gateway, patient, CredentialKind.APP), enrol(gateway, patient, CredentialKind.PUMP)
+    now = datetime.now(UTC)
+    planned = {"type": "infusion", "event_id": "pump-0", "session_id": f"{patient}-s1", "action": "status"}
+    await upload(gateway, pump, [{**planned, "ts": ts(now - timedelta(minutes=1))}])  # the pump is set up
+    tab = await open_app(phone, app)
+    await tab.select_option("select#r-epinephrine_at_hand", "no")
+    await tab.click("button#ready-send")
+    answer = tab.locator("#ready-answer")
+    await expect(answer).to_contain_text("Do not start your infusion yet", timeout=LIVE)
+    await expect(answer).to_contain_text("epinephrine")
+    await expect(tab.locator("#alarm-text")).to_contain_text("A nurse is calling you", timeout=LIVE)
+    await tab.click("button#alarm-ok")  # the urgent not_ready incident: shown full screen too
+
+    await phone.set_offline(True)  # the phone loses its connection: the report waits, then goes
+    try:
+        await tab.get_by_role("button", name="Dizzy").click()
+        await expect(tab.locator("#status")).to_contain_text("Waiting for a connection")
+    finally:
+        await phone.set_offline(False)
+    await expect(tab.locator("#status")).to_have_text('"Dizzy" sent.', timeout=LIVE)
+    await expect(tab.get_by_role("button", name="Dizzy")).to_have_class(re.compile(r"\bsent\b"))
     assert not tab.errors  # type: ignore[attr-defined]
 
 

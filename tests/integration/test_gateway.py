@@ -34,7 +34,9 @@ class Gateway:
 
 @pytest.fixture
 async def gateway(live: Live, tmp_path: Path) -> AsyncIterator[Gateway]:
-    settings = live.settings.model_copy(update={"gateway_burst": 5, "gateway_requests_per_second": 0.5})
+    # a production gateway (the test stack's simulated clock would lift its arrival bound)
+    update = {"gateway_burst": 5, "gateway_requests_per_second": 0.5, "simulated_clock": False}
+    settings = live.settings.model_copy(update=update)
     store = CredentialStore(tmp_path / "gateway" / "credentials.json")
     async with running_gateway(settings, "127.0.0.1", 0, store=store) as url:
         yield Gateway(url, store, settings)

@@ -165,7 +165,8 @@ async function poll() {
       if (response.ok) { body = await response.json(); }
       else if (response.status === 401 || response.status === 403) { return; }
     } catch { body = null; }
-    if (!body) { setStatus("Reconnecting..."); await pause(3000); continue; }
+    if (!body) { $("connection").textContent = "No connection: retrying..."; await pause(3000); continue; }
+    $("connection").textContent = "";
     if (body.epoch !== state.epoch) { state.epoch = body.epoch; }
     state.cursor = body.next;
     for (const item of body.messages) { receive(item.message); }

@@ -80,6 +80,11 @@ def test_a_future_time_past_the_skew_is_refused_and_a_late_one_taken() -> None:
     assert isinstance(take(vitals(1, minutes=-60 * 24 * 3)), Accepted)  # an offline upload, days late
 
 
+def test_a_simulated_clock_has_no_arrival_bound() -> None:
+    accelerated = intake(json.dumps(vitals(1, minutes=600)).encode(), credential(), NOW, None, 10)
+    assert isinstance(accelerated, Accepted)
+
+
 def test_malformed_empty_and_oversized_bodies() -> None:
     assert isinstance(m := intake(b"{", credential(), NOW, SKEW, 10), Problem) and m.status == 400
     assert isinstance(e := take([]), Problem) and e.status == 422
