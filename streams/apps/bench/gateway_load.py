@@ -123,7 +123,8 @@ async def _load(
 async def _measure(settings: Settings, load: GatewayLoad, log: Log) -> GatewayFigures:
     store = CredentialStore(credential_path(settings.state_dir))
     prefix = f"gw{int(time.time()) % 100000}"
-    wanted = [(f"{prefix}-{i:05d}", CredentialKind.DEVICE, "bench") for i in range(load.devices)]
+    warm = 50  # devices of the warm-up only: the measured ones start with full rate buckets
+    wanted = [(f"{prefix}-{i:05d}", CredentialKind.DEVICE, "bench") for i in range(load.devices + warm)]
     issued = store.issue_many(wanted, datetime.now(UTC))
     tokens = [(credential.patient_id, token) for credential, token in issued]
     port = free_port()
@@ -135,11 +136,11 @@ async def _measure(settings: Settings, load: GatewayLoad, log: Log) -> GatewayFi
                 raise RuntimeError(f"the gateway did not start; see {log_path}")
             await asyncio.sleep(0.5)
         url = f"http://127.0.0.1:{port}"
-        await _load(url, tokens[:50], GatewayLoad(load.devices, load.batch, 8, 2.0))  # warm up
+        await _load(url, tokens[load.devices :], GatewayLoad(warm, load.batch, 8, 2.0))  # warm up
         pids = {"gateway": process.pid, "kafka": local_kafka.running_pid(settings)}
         before = {name: procstat.sample(pid) if pid else None for name, pid in pids.items()}
         began = time.monotonic()
-        latencies, statuses = await _load(url, tokens, load)
+        latencies, statuses = await _load(url, tokens[: load.devices], load)
         seconds = time.monotonic() - began
         after = {name: procstat.sample(pid) if pid else None for name, pid in pids.items()}
     finally:
