@@ -7,7 +7,10 @@ from pydantic_core import ErrorDetails
 
 # Error types whose pydantic message quotes the input; we replace the message.
 _QUOTING_TYPES = {
-    "union_tag_invalid": "unknown type (expected vitals, symptom, infusion, profile, or a nurse action)",
+    "union_tag_invalid": (
+        "unknown type (expected vitals, symptom, infusion, profile, checkin, readiness, message_seen, "
+        "or a nurse action)"
+    ),
     "union_tag_not_found": "missing the type field",
     "json_invalid": "not valid JSON",
     "json_type": "not a JSON object",
@@ -32,6 +35,7 @@ def _field(loc: tuple[int | str, ...]) -> str:
         "profile",
         "checkin",
         "readiness",
+        "message_seen",
         "ack",
         "resolve",
         "note",

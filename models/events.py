@@ -251,7 +251,9 @@ class Readiness(EventBase):
     """(v2) The patient's answers to the readiness check the app asks before a `start`."""
 
     type: Literal["readiness"]
-    session_id: Pseudonym
+    session_id: Pseudonym | None = None
+    """The infusion about to start, when the app knows it; without it, the patient's readiness of
+    that day (`readiness.day_session`)."""
     feeling_unwell: bool
     feverish: bool
     premedication_taken: bool | None = None

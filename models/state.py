@@ -106,6 +106,9 @@ class SessionState(_State):
     """(check-ins) The latest answer: it counts for every check-in due by then (less `early_minutes`)."""
     checkin_step_ts: datetime | None = None
     """(check-ins) The last prompt, reminder or missed warning taken."""
+    checkin_until: datetime | None = None
+    """(check-ins) A later start of the patient ended this session's check-ins here (kept, so they
+    stay ended after the later session is dropped)."""
 
 
 class IncidentState(_State):

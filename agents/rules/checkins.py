@@ -53,6 +53,34 @@ class StepKind(Enum):
     MISSED = "missed"
 
 
+def cutoff(state: PatientState, session: SessionState) -> datetime | None:
+    """When a later start of the patient ended this session's check-ins (None: none has)."""
+    if session.start_ts is None:
+        return None
+    later = [
+        other.start_ts
+        for other in state.sessions.values()
+        if other is not session and other.start_ts is not None and other.start_ts > session.start_ts
+    ]
+    if session.checkin_until is not None:
+        later.append(session.checkin_until)
+    return min(later, default=None)
+
+
+def note_start(state: PatientState, started: SessionState) -> None:
+    """A session started: the check-ins of the patient's earlier sessions end at its start."""
+    start = started.start_ts
+    for other in state.sessions.values():
+        if (
+            other is not started
+            and other.start_ts is not None
+            and start is not None
+            and other.start_ts < start
+        ):
+            until = other.checkin_until
+            other.checkin_until = start if until is None else min(until, start)
+
+
 def due_checkins(state: PatientState, session: SessionState, rules: RuleSet) -> tuple[DueCheckin, ...]:
     """The session's check-ins, in due order: none before its stop, none from a later start on."""
     if session.start_ts is None:
@@ -60,17 +88,12 @@ def due_checkins(state: PatientState, session: SessionState, rules: RuleSet) -> 
     stop = effective_stop(session, rules)
     if stop is None:
         return ()
-    later = [
-        other.start_ts
-        for other in state.sessions.values()
-        if other is not session and other.start_ts is not None and other.start_ts > session.start_ts
-    ]
-    cutoff = min(later, default=None)
+    ended = cutoff(state, session)
     rule = rules.checkin
     out: list[DueCheckin] = []
     for hours in rule.due_hours():
         due = stop + span(hours=hours)
-        if cutoff is not None and due >= cutoff:
+        if ended is not None and due >= ended:
             break
         day = max(1, math.ceil(hours / 24))
         out.append(
@@ -92,6 +115,7 @@ def _steps(
     """The steps not taken yet of the check-ins not answered, in time order."""
     last = session.checkin_answered_ts
     taken = session.checkin_step_ts
+    ended = cutoff(state, session)
     steps = [
         (at, kind, item)
         for item in due_checkins(state, session, rules)
@@ -101,7 +125,7 @@ def _steps(
             (item.remind, StepKind.REMINDER),
             (item.missed, StepKind.MISSED),
         )
-        if taken is None or at > taken
+        if (taken is None or at > taken) and (ended is None or at < ended)  # none once the next starts
     ]
     steps.sort(key=lambda s: (s[0], s[2].due))
     return steps
@@ -153,11 +177,16 @@ def _close(state: PatientState, session: SessionState, ts: datetime, note: str) 
     return [to_message(current, state.patient_id, session.session_id, ts, note=note)]
 
 
-def answer(state: PatientState, session: SessionState, item: Checkin) -> list[Alert]:
-    """A check-in was answered: it counts for every check-in due by then; an open missed-check-in
-    warning resolves (its answers are evaluated as ordinary events afterwards)."""
+def answer(state: PatientState, session: SessionState, item: Checkin, rules: RuleSet) -> list[Alert]:
+    """A check-in was answered: it counts for every check-in due by then. An open missed-check-in
+    warning resolves once every check-in it warned about is answered (a late upload of an older
+    answer does not answer a later check-in); its answers are evaluated as ordinary events afterwards."""
     last = session.checkin_answered_ts
     session.checkin_answered_ts = item.ts if last is None else max(last, item.ts)
+    taken = session.checkin_step_ts
+    warned = [c for c in due_checkins(state, session, rules) if taken is not None and c.missed <= taken]
+    if not all(c.answered(session.checkin_answered_ts) for c in warned):
+        return []
     return _close(state, session, item.ts, "check-in answered")
 
 

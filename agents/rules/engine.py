@@ -78,10 +78,18 @@ def advance(state: PatientState, now: datetime, rules: RuleSet) -> list[Alert]:
     for session_id, session in list(state.sessions.items()):
         messages.extend(timers.due(state, session, now, rules))
         messages.extend(confirmation.due(session, now, state.patient_id, rules))
-        if not session.alerts and phase_at(session, now, rules) is Phase.AFTER:
+        if not session.alerts and (
+            phase_at(session, now, rules) is Phase.AFTER or _never_started(session, now, rules)
+        ):
             del state.sessions[session_id]
             state.closed_sessions = [*state.closed_sessions[-(CLOSED_SESSIONS - 1) :], session_id]
     return incidents.settle(state, messages, now, rules)
+
+
+def _never_started(session: SessionState, now: datetime, rules: RuleSet) -> bool:
+    """A session that never started (a readiness check, readings before a start that never came)
+    is over `post_late_days` after its first event."""
+    return session.start_ts is None and now >= session.first_ts + timedelta(days=rules.timing.post_late_days)
 
 
 def process(state: PatientState, item: Event | NurseAction, now: datetime, rules: RuleSet) -> list[Alert]:
@@ -103,17 +111,24 @@ def _event(state: PatientState, item: Event, now: datetime, rules: RuleSet) -> l
         return _now_due(state, now, rules)
     if isinstance(item, MessageSeen):  # the nurse sees it in the incident; nothing else changes
         return incidents.patient_saw(state, item.incident_id, item.ts, rules)
+    if isinstance(item, Readiness):  # before a start: the named session, else the day's readiness
+        named = item.session_id
+        own = (
+            named if named is not None and named not in state.closed_sessions else readiness.day_session(item)
+        )
+        ready, _new = get_session(state, own, item.ts)
+        return readiness.answer(state, ready, item, rules) + _now_due(state, now, rules)
     if item.session_id in state.closed_sessions:
         return []
     session, _new = get_session(state, item.session_id, item.ts)
     if isinstance(item, Checkin):  # answered; its answers are ordinary symptom and vitals events
-        answered = checkins.answer(state, session, item)
+        answered = checkins.answer(state, session, item, rules)
         return answered + [m for event in item.answer_events() for m in _event(state, event, now, rules)]
-    if isinstance(item, Readiness):
-        return readiness.answer(state, session, item, rules) + _now_due(state, now, rules)
     is_start = isinstance(item, Infusion) and item.action is InfusionAction.START
     if isinstance(item, Infusion):
         apply_infusion(session, item)
+        if is_start:
+            checkins.note_start(state, session)
     checks = high_risk.at_event(state, session, item.ts, is_start, rules)
     messages = _apply(state, session, [checks], rules)
     if isinstance(item, Vitals):

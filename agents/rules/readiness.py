@@ -20,6 +20,12 @@ from models.ruleset import RuleSet
 from models.state import PatientState, SessionState
 
 
+def day_session(item: Readiness) -> str:
+    """The session a readiness check without one belongs to: the patient's readiness of that day
+    (the app does not know the id of the infusion about to start)."""
+    return f"{item.patient_id}-readiness-{item.ts:%Y%m%d}"[:64]
+
+
 def matching(item: Readiness, rules: RuleSet) -> list[ReadinessRow]:
     """The rows the answers meet, in file order."""
     fever = item.temperature_c is not None and item.temperature_c >= rules.readiness.fever_at_least

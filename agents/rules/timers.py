@@ -189,6 +189,8 @@ def next_due(state: PatientState, rules: RuleSet) -> datetime | None:
         stop = effective_stop(session, rules)
         if not session.alerts and stop is not None:
             candidates.append(stop + span(days=rules.timing.post_late_days))
+        elif not session.alerts and session.start_ts is None:  # never started: dropped as well
+            candidates.append(session.first_ts + span(days=rules.timing.post_late_days))
     if (escalation := incidents.next_due(state, rules)) is not None:
         candidates.append(escalation)
     candidates.extend(d for s in state.sessions.values() if (d := confirmation.next_due(s)) is not None)

@@ -111,6 +111,7 @@ class HomePatient:
     cursor: int = 0
     epoch: str = ""
     serial: int = 0
+    unread: list[JsonDict] = field(default_factory=list)
 
     async def send(self, kind: CredentialKind, event: JsonDict, at: datetime) -> None:
         """One event, as the device (or app) of `kind` posts it, retried while the gateway asks to."""
@@ -134,10 +135,16 @@ class HomePatient:
         raise CourseError("the gateway kept asking to retry")
 
     async def message(self, wanted: Callable[[JsonDict], bool], what: str) -> JsonDict:
-        """The app's next message that `wanted` accepts (earlier ones are read past)."""
+        """The app's next message that `wanted` accepts; the others it read stay to be asked for."""
         deadline = time.monotonic() + WAIT_SECONDS
         headers = {"Authorization": f"Bearer {self.tokens[CredentialKind.APP]}"}
-        while time.monotonic() < deadline:
+        while True:
+            for n, item in enumerate(self.unread):
+                if wanted(item):
+                    del self.unread[n]
+                    return item
+            if time.monotonic() >= deadline:
+                raise CourseError(f"the app never received {what} within {WAIT_SECONDS:g} s")
             query = f"after={self.cursor}&epoch={self.epoch}&wait=10"
             self.log.requests += 1
             async with self.http.get(f"{self.url}/v1/messages?{query}", headers=headers) as response:
@@ -148,10 +155,7 @@ class HomePatient:
                     raise CourseError(f"the app could not read its messages ({response.status})")
                 body = await response.json()
             self.cursor, self.epoch = body["next"], body["epoch"]
-            for item in body["messages"]:
-                if wanted(item["message"]):
-                    return dict(item["message"])
-        raise CourseError(f"the app never received {what} within {WAIT_SECONDS:g} s")
+            self.unread.extend(dict(item["message"]) for item in body["messages"])
 
 
 async def infusion_day(
@@ -159,9 +163,8 @@ async def infusion_day(
 ) -> None:
     """Readiness, baseline, the paced infusion, the febrile reaction and its instruction, the stop."""
     app = CredentialKind.APP
-    readiness = {
+    readiness = {  # no session: the app does not know the id of the infusion about to start
         "type": "readiness",
-        "session_id": patient.session_id,
         "feeling_unwell": False,
         "feverish": False,
         "well_hydrated": True,

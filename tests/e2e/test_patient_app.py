@@ -147,8 +147,17 @@ async def test_the_readiness_check_says_do_not_start_and_a_report_sent_offline_g
     now = datetime.now(UTC)
     planned = {"type": "infusion", "event_id": "pump-0", "session_id": f"{patient}-s1", "action": "status"}
     await upload(gateway, pump, [{**planned, "ts": ts(now - timedelta(minutes=1))}])  # the pump is set up
-    tab = await open_app(phone, app)
-    await tab.select_option("select#r-epinephrine_at_hand", "no")
+    tab = await open_app(phone, app)  # (the readiness check names no session: it is the day's)
+    await tab.click("button#ready-send")  # nothing answered yet: every question is asked for
+    await expect(tab.locator("#status")).to_have_text("Answer every question before you start.")
+    answers = {
+        "feeling_unwell": "no",
+        "feverish": "no",
+        "well_hydrated": "yes",
+        "premedication_taken": "none",
+    }
+    for name, value in {**answers, "epinephrine_at_hand": "no"}.items():
+        await tab.select_option(f"select#r-{name}", value)
     await tab.click("button#ready-send")
     answer = tab.locator("#ready-answer")
     await expect(answer).to_contain_text("Do not start your infusion yet", timeout=LIVE)

@@ -5,6 +5,7 @@ events through `POST /v1/events` like any device."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ def app_routes(
     glances: PatientGlances,
     credential_of: Callable[[web.Request], Credential],
     session_of: Callable[[str], str | None],
+    feed_ready: asyncio.Event,
 ) -> list[web.RouteDef]:
     """The app's routes; `credential_of` authenticates a request (401/429 raised)."""
 
@@ -72,6 +74,16 @@ def app_routes(
             raise web.HTTPBadRequest(
                 text='{"title": "after and wait must be numbers"}', content_type="application/json"
             ) from None
+        if not feed_ready.is_set():  # still reading the last hours back: numbering would be out of order
+            try:
+                async with asyncio.timeout(max(wait, 1.0)):
+                    await feed_ready.wait()
+            except TimeoutError:
+                raise web.HTTPServiceUnavailable(
+                    text='{"title": "The messages are being loaded; try again"}',
+                    content_type="application/json",
+                    headers={"Retry-After": "2"},
+                ) from None
         if request.query.get("epoch", inbox.epoch) != inbox.epoch:
             after = 0  # numbered before the gateway restarted: everything kept is new to it
         found = await inbox.wait(credential.patient_id, after, max(wait, 0.0))

@@ -217,7 +217,14 @@ def create_gateway_app(
     app.router.add_get("/v1/health", get_health)
     gateway = app[GATEWAY_KEY]
     app.router.add_routes(
-        app_routes(settings, gateway.inbox, gateway.glances, _credential, gateway.sessions.session_of)
+        app_routes(
+            settings,
+            gateway.inbox,
+            gateway.glances,
+            _credential,
+            gateway.sessions.session_of,
+            gateway.feed.ready,
+        )
     )
     app.on_startup.append(_start_producer)
     app.on_cleanup.append(_stop_producer)

@@ -19,7 +19,8 @@ from models.credentials import Credential
 from models.events import Event
 from models.parsing import InvalidMessage, parse_event, time_problem
 
-SESSION_FILLED = frozenset({"vitals", "symptom", "checkin", "readiness", "message_seen"})
+SESSION_FILLED = frozenset({"vitals", "symptom", "checkin", "message_seen"})
+"""Event types whose missing session is the patient's latest (a readiness check belongs to the next one)."""
 NO_SESSION = "required: the gateway knows no infusion of this patient to take it from"
 PROBLEM_BASE = "https://ivigwatch.example/problems/"
 """RFC 9457 problem types: this base and a short name (documented in docs/contract.md)."""

@@ -61,7 +61,7 @@ async function api(path, options = {}) {
 function pause(ms) { return new Promise((resolve) => setTimeout(resolve, ms)); }
 
 // Send events until the gateway has stored them (or refused them for good). Network errors, 429 and
-// 503 are retried with the same event ids: the gateway drops the copies it already stored.
+// 5xx are retried with the same event ids: the gateway drops the copies it already stored.
 async function send(events, what, quiet = false) {
   if (!quiet) { setStatus(`Sending ${what}...`); }
   for (let attempt = 0; ; attempt += 1) {
@@ -74,7 +74,7 @@ async function send(events, what, quiet = false) {
       response = null;
     }
     if (response && response.ok) { if (!quiet) { setStatus(`${what} sent.`); } return true; }
-    if (response && response.status !== 429 && response.status !== 503) {
+    if (response && response.status !== 429 && response.status < 500) {
       let detail = "";
       try { const problem = await response.json(); detail = problem.detail || problem.title || ""; } catch { /* none */ }
       setStatus(`${what} not sent: ${detail || response.status}`);
@@ -95,7 +95,10 @@ function showLogin(message) {
 
 function logout(message) {
   sessionStorage.removeItem(TOKEN_KEY);
-  state.token = null;
+  sessionStorage.removeItem(ANSWERED_KEY);
+  Object.assign(state, { token: null, cursor: 0, epoch: "", seen: new Set(), me: null });
+  $("message-list").replaceChildren();
+  $("checkin").hidden = true;
   showLogin(message);
 }
 
@@ -295,13 +298,13 @@ async function sendSymptom(name, button) {
 
 async function sendReadiness(event) {
   event.preventDefault();
-  const choice = (id) => ({ yes: true, no: false })[$(id).value] ?? null;
-  const answers = {
-    type: "readiness", event_id: eventId("ready"), ts: nowIso(),
-    feeling_unwell: $("r-feeling_unwell").checked, feverish: $("r-feverish").checked,
-    well_hydrated: $("r-well_hydrated").checked,
-    premedication_taken: choice("r-premedication_taken"), epinephrine_at_hand: choice("r-epinephrine_at_hand"),
-  };
+  const ids = ["feeling_unwell", "feverish", "well_hydrated", "premedication_taken", "epinephrine_at_hand"];
+  const answers = { type: "readiness", event_id: eventId("ready"), ts: nowIso() };
+  for (const name of ids) {
+    const value = $(`r-${name}`).value;
+    if (value === "") { setStatus("Answer every question before you start."); $(`r-${name}`).focus(); return; }
+    answers[name] = { yes: true, no: false, none: null }[value];
+  }
   await send([answers], "readiness answers");
 }
 

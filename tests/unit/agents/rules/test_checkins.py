@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 from agents.rules.checkins import due_checkins
+from agents.rules.engine import advance, process
 from agents.rules.loader import load_rules
 from models.alerts import Alert, AlertStatus
+from models.parsing import parse_replay_line
 from models.patient_messages import PatientMessage, PatientMessageKind
 from tests.builders import START, Timeline, of, run_with_patient
 from tests.unit.agents.rules.test_timers import feed
@@ -94,3 +96,27 @@ def test_the_last_check_in_falls_within_post_late() -> None:
     last = due_checkins(state, state.sessions["s1"], RULES)[-1]
     assert last.day == 10
     assert last.missed < START + timedelta(minutes=STOP, days=RULES.timing.post_late_days)
+
+
+def test_a_late_upload_of_an_older_answer_leaves_the_warning_about_a_later_check_in_open() -> None:
+    missed = RULES.checkin.missed_after_minutes
+    state = feed(infusion())
+    now = START + timedelta(minutes=STOP + 2 * DAY + missed + 1)
+    advance(state, now, RULES)  # days 1 and 2 both missed: one warning
+    assert "missed_checkin" in state.sessions["s1"].alerts
+    day1 = parse_replay_line(Timeline().checkin(STOP + DAY + 10).lines()[0])  # answered then, uploaded now
+    process(state, day1, now + timedelta(minutes=1), RULES)
+    assert "missed_checkin" in state.sessions["s1"].alerts  # day 2 is still unanswered
+    day2 = parse_replay_line(Timeline().checkin(STOP + 2 * DAY + missed + 3).lines()[0])
+    process(state, day2, now + timedelta(minutes=2), RULES)
+    assert "missed_checkin" not in state.sessions["s1"].alerts
+
+
+def test_a_later_start_ends_the_reminders_and_warnings_of_a_check_in_due_just_before_it() -> None:
+    day2 = Timeline(session="s2").infusion(DAY + STOP - 30 + 60, "start", 50, product="Privigen")
+    out = run_with_patient(
+        infusion(), day2, until_minutes=STOP + DAY + RULES.checkin.missed_after_minutes + 1
+    )
+    asked = [(m.checkin_id, m.reminder) for m in prompts(out)]
+    assert asked == [("s1:checkin:24h", False)]  # asked just before the start; no reminder during it
+    assert not of(alerts(out), "missed_checkin")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from models.alerts import Alert, AlertStatus
 from models.patient_messages import PatientMessage, PatientMessageKind
-from tests.builders import Timeline, of, run_with_patient
+from tests.builders import START, Timeline, of, run_with_patient
 
 
 def answers(out: list[Alert | PatientMessage]) -> list[PatientMessage]:
@@ -38,3 +40,12 @@ def test_a_later_answer_with_nothing_blocking_resolves_not_ready() -> None:
     statuses = [m.status for m in of([m for m in out if isinstance(m, Alert)], "not_ready")]
     assert statuses == [AlertStatus.FIRING, AlertStatus.RESOLVED]
     assert [m.start for m in answers(out)] == [False, True]
+
+
+def test_a_readiness_check_without_a_session_is_the_patients_readiness_of_that_day() -> None:
+    t = Timeline().readiness(-20, feverish=True)
+    del t.items[0]["session_id"]  # the app does not know the id of the infusion about to start
+    out = run_with_patient(t)
+    raised = of([m for m in out if isinstance(m, Alert)], "not_ready")
+    day = f"pt-1-readiness-{START - timedelta(minutes=20):%Y%m%d}"
+    assert raised[0].alert_id == f"{day}:not_ready:1" and answers(out)[0].session_id == day

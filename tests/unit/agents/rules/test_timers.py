@@ -36,8 +36,14 @@ def test_nothing_is_due_for_a_patient_without_sessions() -> None:
     assert next_due(state, RULES) is None
 
 
-def test_a_session_before_its_start_has_no_timer() -> None:
-    assert next_due(feed(Timeline().baseline(-10)), RULES) is None
+def test_a_session_before_its_start_has_no_timer_but_its_drop() -> None:
+    state = feed(Timeline().baseline(-10))
+    dropped = at(-10) + timedelta(days=RULES.timing.post_late_days)  # a start that never came
+    assert next_due(state, RULES) == dropped
+    advance(state, dropped - MICRO, RULES)
+    assert set(state.sessions) == {"s1"}
+    advance(state, dropped, RULES)
+    assert state.sessions == {}
 
 
 def test_baseline_check_then_care_schedule_steps_just_past_their_minute() -> None:
