@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from models.alerts import Severity
 from models.events import SymptomName
-from models.rule_common import ActionText, Row, Source, Title, check_template
+from models.rule_common import ActionText, Row, Source, Title, check_template, repeated
 
 CHECKIN_PLACEHOLDERS = frozenset({"day"})
 PatientText = Annotated[str, Field(min_length=3, max_length=400)]
@@ -86,9 +86,8 @@ class CheckinRule(Row):
             raise ValueError("missed_after_minutes must be after remind_after_minutes")
         for text in (self.title, self.prompt, self.reminder):
             check_template(text, CHECKIN_PLACEHOLDERS)
-        ids = [q.id for q in self.question]
-        if len(set(ids)) != len(ids):
-            raise ValueError("check-in question ids must be unique")
+        if twice := repeated([q.id for q in self.question]):
+            raise ValueError(f"check-in question ids must be unique; repeated: {twice}")
         return self
 
     def due_hours(self) -> list[float]:

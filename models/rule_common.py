@@ -39,6 +39,11 @@ def check_template(text: str, allowed: frozenset[str] = ACTION_PLACEHOLDERS) -> 
     return text
 
 
+def repeated(values: list[str]) -> list[str]:
+    """The values that occur more than once, sorted (the ids a rule file repeats)."""
+    return sorted({v for v in values if values.count(v) > 1})
+
+
 def expand_phases(phases: list[str]) -> tuple[Phase, ...]:
     if "any" in phases:
         return ALL_PHASES

@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, model_validator
 
 from models.alerts import Severity
-from models.rule_common import ActionText, Row, Source, Title, check_template
+from models.rule_common import ActionText, Row, Source, Title, check_template, repeated
 
 READINESS_PLACEHOLDERS = frozenset({"reasons"})
 PatientText = Annotated[str, Field(min_length=3, max_length=400)]
@@ -48,7 +48,6 @@ class ReadinessRule(Row):
     def _templates(self) -> Self:
         for text in (self.title, self.action, self.not_ready):
             check_template(text, READINESS_PLACEHOLDERS)
-        ids = [row.id for row in self.answer]
-        if len(set(ids)) != len(ids):
-            raise ValueError("readiness answer ids must be unique")
+        if twice := repeated([row.id for row in self.answer]):
+            raise ValueError(f"readiness answer ids must be unique; repeated: {twice}")
         return self

@@ -11,7 +11,7 @@ from pydantic import Field, field_validator, model_validator
 
 from models.alerts import Severity
 from models.events import RiskFactor
-from models.rule_common import ActionText, Row, Source, Texts, Title, check_template
+from models.rule_common import ActionText, Row, Source, Texts, Title, check_template, repeated
 
 Minutes = Annotated[float, Field(ge=0, le=24 * 60)]
 
@@ -78,10 +78,8 @@ class CareSchedule(Row):
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:
-        ids = [row.id for row in self.sets]
-        repeated = sorted({i for i in ids if ids.count(i) > 1})
-        if repeated:
-            raise ValueError(f"set ids must be unique; repeated: {repeated}")
+        if twice := repeated([row.id for row in self.sets]):
+            raise ValueError(f"set ids must be unique; repeated: {twice}")
         return self
 
 

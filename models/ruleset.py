@@ -21,6 +21,7 @@ from models.rule_common import (
     Title,
     VitalName,
     check_template,
+    repeated,
 )
 from models.rule_confirmation import ConfirmationRule
 from models.rule_incidents import IncidentRule, InhibitRow
@@ -239,8 +240,7 @@ class RuleSet(Row):
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:
         ids = [row.id for row in self.threshold] + [row.id for row in self.symptom_rule]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
+        if duplicates := repeated(ids):
             raise ValueError(f"threshold and symptom_rule ids must be unique; repeated: {duplicates}")
         unknown = set(self.anaphylaxis.low_pressure_rules) - set(ids)
         if unknown:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 import aiohttp
@@ -281,19 +282,19 @@ async def days_after(
         steps.append(
             (
                 due + timedelta(minutes=1),
-                _bound(patient.send, CredentialKind.DEVICE, weight, due + timedelta(minutes=1)),
+                partial(patient.send, CredentialKind.DEVICE, weight, due + timedelta(minutes=1)),
             )
         )
         answers = DAY_2_ANSWERS if day == 2 else {"symptoms": []}
         steps.append(
             (
                 due + timedelta(minutes=20),
-                _bound(answer_checkin, patient, day, answers, due + timedelta(minutes=20), say),
+                partial(answer_checkin, patient, day, answers, due + timedelta(minutes=20), say),
             )
         )
     for other in others:
         at = datetime.fromisoformat(str(other["ts"]).replace("Z", "+00:00"))
-        steps.append((at, _bound(send_other, other)))
+        steps.append((at, partial(send_other, other)))
     steps.sort(key=lambda s: s[0])
     for _, step in steps:
         await step()
@@ -302,10 +303,3 @@ async def days_after(
     )
     patient.log.meningitis_instruction = shown["text"]
     say(f"app, shown full screen: {shown['text']}")
-
-
-def _bound(call: Callable[..., Awaitable[None]], *args: Any) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
-        await call(*args)
-
-    return run

@@ -16,14 +16,13 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from models.alerts import Alert
 from models.events import NurseAction
 from streams.apps.console.alertbook import AlertBook, AlertEntry
-from streams.infra.kafka import kafka_clients
+from streams.infra.kafka.topic_reader import TopicReader
 from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, ensure_topics
 from streams.infra.settings import Settings
 
@@ -129,8 +128,17 @@ class KafkaFeed(Hub):
     def __init__(self, settings: Settings, book: AlertBook | None = None) -> None:
         super().__init__(book)
         self.settings = settings
-        self.consumer: AIOKafkaConsumer | None = None
-        self.task: asyncio.Task[None] | None = None
+        self.reader = TopicReader(
+            settings,
+            (ALERTS_TOPIC, ACTIONS_TOPIC),
+            self._take,
+            name="console-feed",
+            client_id="ivigwatch-console",
+            caught_up=self.caught_up,
+            on_caught_up=lambda: log.info(
+                "alert history read: %d open, %d recently resolved", *self._counts()
+            ),
+        )
         self.invalid = 0
 
     async def start(self) -> None:
@@ -141,51 +149,11 @@ class KafkaFeed(Hub):
             raise
         except RuntimeError as exc:  # partition counts differ: the workers will say so; we only read
             log.warning("%s", exc)
-        consumer = kafka_clients.consumer(
-            self.settings,
-            ALERTS_TOPIC,
-            ACTIONS_TOPIC,
-            group_id=None,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            client_id="ivigwatch-console",
-        )
-        try:
-            await consumer.start()
-        except BaseException:
-            await consumer.stop()
-            raise
-        self.consumer = consumer
-        ends = await consumer.end_offsets(list(consumer.assignment()))
-        self.task = asyncio.create_task(self._run(consumer, ends), name="console-feed")
+        await self.reader.start()
 
     async def stop(self) -> None:
         self.close_subscribers()
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        if self.consumer is not None:
-            await self.consumer.stop()
-
-    async def _run(self, consumer: AIOKafkaConsumer, ends: dict[Any, int]) -> None:
-        if not ends:
-            self.caught_up.set()
-        while True:
-            try:
-                batch = await consumer.getmany(timeout_ms=500, max_records=2000)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - keep reading: aiokafka reconnects by itself
-                log.warning("reading alerts failed (%s); retrying", type(exc).__name__)
-                await asyncio.sleep(1.0)
-                continue
-            for tp, messages in batch.items():
-                for message in messages:
-                    self._take(tp.topic, message.value or b"")
-            if not self.caught_up.is_set() and await self._reached(consumer, ends):
-                log.info("alert history read: %d open, %d recently resolved", *self._counts())
-                self.caught_up.set()
+        await self.reader.stop()
 
     def _take(self, topic: str, value: bytes) -> None:
         try:
@@ -195,13 +163,6 @@ class KafkaFeed(Hub):
                 self.on_action(NurseAction.model_validate_json(value))
         except ValidationError:
             self.invalid += 1  # never logged with its content: it may hold patient values
-
-    @staticmethod
-    async def _reached(consumer: AIOKafkaConsumer, ends: dict[Any, int]) -> bool:
-        for tp, end in ends.items():
-            if await consumer.position(tp) < end:
-                return False
-        return True
 
     def _counts(self) -> tuple[int, int]:
         return len(self.book.open), len(self.book.resolved)
