@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from models.alerts import AlertStatus, Condition, Evidence, RuleRef, Severity
 from models.events import Profile, SymptomName, SymptomSeverity
@@ -109,6 +109,11 @@ class SessionState(_State):
     checkin_until: datetime | None = None
     """(check-ins) A later start of the patient ended this session's check-ins here (kept, so they
     stay ended after the later session is dropped)."""
+    _minutes: Any = PrivateAttr(default=None)
+    """The rules' per-minute index of `readings` (agents/rules/minute_index.py): memory only, never
+    stored, rebuilt from the readings when missing."""
+    _baseline: Any = PrivateAttr(default=None)
+    """The rules' sorted baseline windows (agents/rules/baseline_windows.py), likewise."""
 
 
 class IncidentState(_State):

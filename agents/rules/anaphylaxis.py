@@ -10,8 +10,8 @@ from agents.rules.explain import finding
 from agents.rules.registry import NOTHING, Evaluation, RuleLine, names_text, register, when_text
 from agents.rules.session import (
     effective_stop,
+    extreme_together,
     fired_together,
-    readings_together,
     span,
     symptoms_together,
 )
@@ -47,13 +47,10 @@ def anaphylaxis(ctx: RuleContext) -> Evaluation:
         return NOTHING
     condition = Condition.ANAPHYLAXIS
     names = {r.symptom for r in symptoms_together(session, ts, rules, condition)}
-    low_spo2 = [
-        r.values["spo2"]
-        for r in readings_together(session, ts, rules, condition)
-        if r.values.get("spo2", 101) <= rule.breathing_spo2_at_most
-    ]
+    lowest = extreme_together(session, ts, rules, condition, "spo2", lowest=True)
+    low_spo2 = lowest if lowest is not None and lowest <= rule.breathing_spo2_at_most else None
     skin = names & rule.skin
-    breathing = bool(names & rule.breathing) or bool(low_spo2)
+    breathing = bool(names & rule.breathing) or low_spo2 is not None
     low_pressure = any(
         fired_together(session, row_id, ts, rules, condition) for row_id in rule.low_pressure_rules
     )
@@ -84,15 +81,11 @@ def anaphylaxis(ctx: RuleContext) -> Evaluation:
         why = ", ".join(sorted(s.value for s in names & rule.alone))
     else:
         return NOTHING
-    values = {"spo2": min(low_spo2)} if low_spo2 else {}
+    values = {} if low_spo2 is None else {"spo2": low_spo2}
     if low_pressure:  # the reading behind it, so the nurse sees it and a lone one waits for its repeat
-        systolic = [
-            r.values["systolic_bp"]
-            for r in readings_together(session, ts, rules, condition)
-            if "systolic_bp" in r.values
-        ]
-        if systolic:
-            values["systolic_bp"] = min(systolic)
+        systolic = extreme_together(session, ts, rules, condition, "systolic_bp", lowest=True)
+        if systolic is not None:
+            values["systolic_bp"] = systolic
     summary = f"Anaphylaxis criteria met: {why}"
     earlier = _earlier_episode(rule, session, ts)
     if earlier is not None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 
 from agents.rules.explain import evidence
@@ -152,6 +152,9 @@ def next_step(state: PatientState, session: SessionState, rules: RuleSet) -> dat
 def due(state: PatientState, session: SessionState, now: datetime, rules: RuleSet) -> list[Alert]:
     """Take every check-in step due by `now`, in order: prompts and reminders into the outbox, the
     missed warnings as alert messages."""
+    stop = effective_stop(session, rules)
+    if stop is None or now < stop + _first_step_after_stop(rules):
+        return []  # (on every event of an infusion: no schedule to build)
     messages: list[Alert] = []
     for at, kind, item in _steps(state, session, rules):
         if at > now:
@@ -165,6 +168,12 @@ def due(state: PatientState, session: SessionState, now: datetime, rules: RuleSe
     if end is not None and end <= now:
         messages.extend(_close(state, session, end, "the check-in window after the infusion has ended"))
     return messages
+
+
+def _first_step_after_stop(rules: RuleSet) -> timedelta:
+    """The earliest a check-in step or the check-in window's end can fall after the stop."""
+    first = min(rules.checkin.due_hours(), default=rules.timing.post_late_days * 24)
+    return span(hours=min(first, rules.timing.post_late_days * 24))
 
 
 def _close(state: PatientState, session: SessionState, ts: datetime, note: str) -> list[Alert]:

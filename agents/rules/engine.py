@@ -15,6 +15,7 @@ from agents.rules.context import RuleContext
 from agents.rules.episodes import end_episode, note_fired
 from agents.rules.explain import finding
 from agents.rules.lifecycle import Finding, apply_finding, mark_cleared
+from agents.rules.minute_index import readings_between
 from agents.rules.registry import composites
 from agents.rules.session import (
     add_reading,
@@ -154,7 +155,7 @@ def _evaluation_times(session: SessionState, ts: datetime, rules: RuleSet) -> li
     """`ts`, then the times of the session's later reports and readings within the together
     window: an event that arrives late may complete a reaction with one already seen."""
     until = ts + timedelta(minutes=rules.timing.together_minutes)
-    later = {r.ts for r in session.readings if ts < r.ts <= until}
+    later = {r.ts for r in readings_between(session, ts, until) if r.ts > ts}
     later |= {s.ts for s in session.symptoms if ts < s.ts <= until}
     return [ts, *sorted(later)]
 

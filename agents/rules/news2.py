@@ -10,6 +10,7 @@ from typing import Final
 
 from agents.rules.context import RuleContext
 from agents.rules.explain import finding
+from agents.rules.minute_index import latest_with
 from agents.rules.registry import NOTHING, Evaluation, RuleLine, register, when_text
 from agents.rules.session import span, symptoms_together
 from models.alerts import Condition
@@ -49,12 +50,10 @@ def round_to(value: float, precision: float) -> float:
 
 def _latest_values(session: SessionState, names: list[str]) -> dict[str, tuple[datetime, float, bool]]:
     found: dict[str, tuple[datetime, float, bool]] = {}
-    for reading in reversed(session.readings):
-        for name in names:
-            if name not in found and name in reading.values:
-                found[name] = (reading.ts, reading.values[name], reading.on_oxygen)
-        if len(found) == len(names):
-            break
+    for name in names:
+        reading = latest_with(session, name)
+        if reading is not None:
+            found[name] = (reading.ts, reading.values[name], reading.on_oxygen)
     return found
 
 

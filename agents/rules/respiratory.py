@@ -7,11 +7,12 @@ from datetime import datetime
 
 from agents.rules.context import RuleContext
 from agents.rules.explain import finding
+from agents.rules.minute_index import latest_with
 from agents.rules.registry import NOTHING, Evaluation, RuleLine, names_text, register, when_text
 from agents.rules.session import (
     baseline,
+    extreme_together,
     is_high_risk,
-    readings_together,
     symptoms_together,
 )
 from models.alerts import Condition
@@ -30,11 +31,8 @@ def respiratory_compromise(ctx: RuleContext) -> Evaluation:
     condition = Condition.RESPIRATORY_COMPROMISE
     names = {r.symptom for r in symptoms_together(session, ts, rules, condition)}
     breathing = sorted(s.value for s in names & table.breathing_symptoms)
-    readings = readings_together(session, ts, rules, condition)
-    spo2 = min((r.values["spo2"] for r in readings if "spo2" in r.values), default=None)
-    rate = max(
-        (r.values["respiratory_rate"] for r in readings if "respiratory_rate" in r.values), default=None
-    )
+    spo2 = extreme_together(session, ts, rules, condition, "spo2", lowest=True)
+    rate = extreme_together(session, ts, rules, condition, "respiratory_rate", lowest=False)
     values: dict[str, float] = {}
     if spo2 is not None and spo2 <= table.spo2_at_most:
         values["spo2"] = spo2
@@ -129,14 +127,8 @@ def _myasthenia_rate_rise(
     if session.latest_ts.get("respiratory_rate") != ts:
         return None
     base = baseline(session, rules).get("respiratory_rate")
-    value = next(
-        (
-            r.values["respiratory_rate"]
-            for r in reversed(session.readings)
-            if r.ts == ts and "respiratory_rate" in r.values
-        ),
-        None,
-    )
+    reading = latest_with(session, "respiratory_rate", ts)
+    value = None if reading is None else reading.values["respiratory_rate"]
     if base is None or value is None:
         return None
     factor = rules.risk.relative_limit_factor if is_high_risk(state, rules) else 1.0

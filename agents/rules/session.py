@@ -5,8 +5,9 @@ from __future__ import annotations
 import bisect
 from datetime import datetime, timedelta
 from functools import lru_cache
-from statistics import median
 
+from agents.rules import baseline_windows
+from agents.rules.minute_index import extreme_between, index_of
 from models.alerts import Condition
 from models.events import Infusion, InfusionAction, Profile, Symptom, Vitals
 from models.ruleset import Phase, RuleSet
@@ -86,8 +87,18 @@ def apply_profile(state: PatientState, profile: Profile) -> bool:
 
 def _trim(session: SessionState, newest: datetime) -> None:
     horizon = newest - HISTORY
-    session.readings = [r for r in session.readings if r.ts >= horizon]
-    session.symptoms = [s for s in session.symptoms if s.ts >= horizon]
+    del session.readings[: bisect.bisect_left(session.readings, horizon, key=_reading_ts)]
+    del session.symptoms[: bisect.bisect_left(session.symptoms, horizon, key=_symptom_ts)]
+    index_of(session).trimmed_before(horizon)
+    baseline_windows.note_trimmed(session, horizon)
+
+
+def _reading_ts(reading: Reading) -> datetime:
+    return reading.ts
+
+
+def _symptom_ts(report: SymptomReport) -> datetime:
+    return report.ts
 
 
 def add_reading(
@@ -102,8 +113,9 @@ def add_reading(
     for name, hours in long_windows.items():
         if name in reading.values:
             _add_long(state, name, TimedValue(ts=reading.ts, value=reading.values[name]), hours)
-    keys = [r.ts for r in session.readings]
-    session.readings.insert(bisect.bisect_right(keys, reading.ts), reading)
+    bisect.insort_right(session.readings, reading, key=_reading_ts)
+    index_of(session).add(reading)
+    baseline_windows.note_reading(session, reading)
     latest: set[str] = set()
     for name in reading.values:
         if name not in session.latest_ts or reading.ts >= session.latest_ts[name]:
@@ -144,8 +156,7 @@ def add_symptom(session: SessionState, symptom: Symptom) -> None:
     report = SymptomReport(
         ts=symptom.ts, symptom=symptom.symptom, severity=symptom.severity, score=symptom.score
     )
-    keys = [s.ts for s in session.symptoms]
-    session.symptoms.insert(bisect.bisect_right(keys, report.ts), report)
+    bisect.insort_right(session.symptoms, report, key=_symptom_ts)
 
 
 def apply_infusion(session: SessionState, event: Infusion) -> None:
@@ -189,16 +200,7 @@ def baseline(session: SessionState, rules: RuleSet) -> dict[str, float]:
     start = session.start_ts
     pre_from = start - span(minutes=rules.timing.baseline_pre_minutes)
     post_to = start + span(minutes=rules.timing.baseline_post_start_minutes)
-    pre: dict[str, list[float]] = {}
-    post: dict[str, list[float]] = {}
-    for reading in session.readings:
-        bucket = pre if pre_from <= reading.ts < start else post if start <= reading.ts < post_to else None
-        if bucket is None:
-            continue
-        for name, value in reading.values.items():
-            bucket.setdefault(name, []).append(value)
-    result = {name: median(values) for name, values in post.items()}
-    result.update({name: median(values) for name, values in pre.items()})
+    result = baseline_windows.windows_of(session, start, pre_from, post_to).medians()
     session.baseline = result
     return result
 
@@ -210,6 +212,7 @@ def freeze_baseline_if_due(session: SessionState, now: datetime, rules: RuleSet)
     if now >= session.start_ts + span(minutes=rules.timing.baseline_post_start_minutes):
         baseline(session, rules)
         session.baseline_final = True
+        baseline_windows.forget(session)
 
 
 def latest_rate_step(session: SessionState, ts: datetime, rules: RuleSet) -> RateStep | None:
@@ -241,11 +244,13 @@ def symptoms_together(
     return [s for s in session.symptoms if since <= s.ts <= ts]
 
 
-def readings_together(
-    session: SessionState, ts: datetime, rules: RuleSet, condition: Condition
-) -> list[Reading]:
+def extreme_together(
+    session: SessionState, ts: datetime, rules: RuleSet, condition: Condition, name: str, *, lowest: bool
+) -> float | None:
+    """The lowest (or highest) reading of vital `name` within the together window before (or at)
+    `ts`, and after the condition's last resolution."""
     since = _window_start(session, ts, rules, condition)
-    return [r for r in session.readings if since <= r.ts <= ts]
+    return extreme_between(session, name, since, ts, lowest=lowest)
 
 
 def fired_together(

@@ -12,7 +12,7 @@ from agents.rules.context import RuleContext
 from agents.rules.explain import finding
 from agents.rules.lifecycle import Finding
 from agents.rules.registry import NOTHING, Evaluation, RuleLine, register, when_text
-from agents.rules.session import effective_stop, phase_at, readings_together, span, symptoms_together
+from agents.rules.session import effective_stop, extreme_together, phase_at, span, symptoms_together
 from models.events import SymptomSeverity
 from models.ruleset import RuleSet, SymptomRule
 from models.state import SessionState, SymptomReport
@@ -75,13 +75,9 @@ def _evaluate(rule: SymptomRule, ctx: RuleContext) -> Finding | None:
     severity, values = rule.severity, {}
     clause = rule.raised_with
     if clause is not None and rule.raised_severity is not None:
-        seen = [
-            r.values[clause.vital]
-            for r in readings_together(session, ts, rules, rule.condition)
-            if clause.vital in r.values and clause.holds(r.values[clause.vital])
-        ]
-        if seen:
-            worst = min(seen) if clause.below is not None or clause.at_most is not None else max(seen)
+        lowest = clause.below is not None or clause.at_most is not None
+        worst = extreme_together(session, ts, rules, rule.condition, clause.vital, lowest=lowest)
+        if worst is not None and clause.holds(worst):
             severity, values = rule.raised_severity, {clause.vital: worst}
             summary += f" with {clause.vital} {worst:g} ({clause.describe()})"
     stop = effective_stop(session, rules)

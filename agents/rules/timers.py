@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from agents.rules import checkins, confirmation, high_risk, incidents, vitals_schedule
 from agents.rules.explain import action_text, evidence
 from agents.rules.lifecycle import Finding, apply_finding, close, due_messages, to_message
+from agents.rules.minute_index import readings_since
 from agents.rules.registry import RuleLine, register
 from agents.rules.session import effective_stop, freeze_baseline_if_due, phase_at, span
 from models.alerts import Alert, AlertStatus, Condition
@@ -107,7 +108,7 @@ def _baseline_grace(state: PatientState, session: SessionState, now: datetime, r
     if current is None or not current.pending or current.status is not AlertStatus.FIRING:
         return []  # a nurse acknowledged or resolved the reminder meanwhile
     since = session.start_ts + span(minutes=rules.timing.baseline_post_start_minutes)
-    read = {v for r in session.readings if r.ts >= since for v in r.values}
+    read = {v for r in readings_since(session, since) for v in r.values}
     still = [v for v in rules.baseline.expected_vitals if v not in session.baseline and v not in read]
     phase = phase_at(session, at, rules)
     if not still or phase is not Phase.INFUSING:
