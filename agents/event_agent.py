@@ -26,6 +26,7 @@ def register(app: faust.App, settings: Settings) -> RulesRuntime:
         patient_topic=app.topic(PATIENT_TOPIC, partitions=settings.topic_partitions),
         clock=live_clock(settings.simulated_clock),
         max_skew=None if settings.simulated_clock else timedelta(minutes=settings.max_clock_skew_minutes),
+        checkpoint_events=settings.checkpoint_events,
     )
     runtime.committed_offset = partial(committed_offset, app, EVENTS_TOPIC)
     events_topic = app.topic(EVENTS_TOPIC, partitions=settings.topic_partitions)
@@ -34,6 +35,12 @@ def register(app: faust.App, settings: Settings) -> RulesRuntime:
         await runtime.consume(stream, parse_event, "validate")
 
     app.agent(events_topic, name="ivigwatch.watch_events")(watch_events)
+
+    async def checkpoint() -> None:
+        # Also while rebalancing: Faust waits for every record to be acked before a revocation.
+        await runtime.checkpoint()
+
+    app.timer(interval=settings.checkpoint_seconds, name="ivigwatch.checkpoint")(checkpoint)
     app.runtime = runtime  # for tests and the CLI
     app.counts = runtime.counts  # shown on /healthz
     return runtime

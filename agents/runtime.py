@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
@@ -29,8 +30,22 @@ from streams.infra.kafka.topics import partition_of
 log = logging.getLogger("ivigwatch.rules")
 
 LIVE_PATIENTS = 2000
-"""Live states kept in memory (~40 KiB each with two hours of readings, against ~7 KiB of JSON in
-the table): the recently active patients, whose readings come in bursts (cuff, oximeter, pump)."""
+"""Live states kept in memory after a checkpoint (~40 KiB each with two hours of readings, against
+~7 KiB of JSON in the table): the recently active patients, whose readings come in bursts (cuff,
+oximeter, pump). Between checkpoints every changed state stays too."""
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A record processed since the last checkpoint: acked (its offset committable) only once the
+    messages it caused are acknowledged and the state it changed is stored."""
+
+    stream: Any
+    event: Any
+    patient_id: str | None
+    item: Event | NurseAction | None
+    """What the rules took (None: dead-lettered), with the clock they took it at."""
+    now: datetime | None
 
 
 @dataclass
@@ -56,6 +71,7 @@ class RulesRuntime:
                 "new_patients",
                 "repaired",
                 "skipped",
+                "checkpoints",
             ),
             0,
         )
@@ -76,6 +92,16 @@ class RulesRuntime:
     committed_offset: Callable[[int], int | None] = field(default=lambda _partition: None)
     """The group's committed offset of an events partition as the consumer knows it: where the
     partition's first record after an assignment must be."""
+    checkpoint_events: int = 2000
+    """Records taken at most between two checkpoints (besides the checkpoint timer's interval)."""
+    dirty: dict[str, int] = field(default_factory=dict)
+    """Patients whose live state changed since the last checkpoint, and their events partition."""
+    held: list[Held] = field(default_factory=list)
+    pending: list[asyncio.Future[Any]] = field(default_factory=list)
+    """Deliveries handed to the producer since the last checkpoint, acknowledged at it."""
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    """Taken by each record's processing, each tick of a patient and the checkpoint: a checkpoint
+    never stores a state whose messages are not all handed to the producer."""
 
     def load(self, patient_id: str) -> PatientState | None:
         state = self.live.get(patient_id)
@@ -92,13 +118,52 @@ class RulesRuntime:
         return state
 
     def store(self, state: PatientState, partition: int) -> None:
+        """Keep the state and store it in the table at once (the synchronous path: `evaluate`)."""
+        self.keep(state, partition)
+        self._write(state)
+        self._trim_live()
+
+    def keep(self, state: PatientState, partition: int) -> None:
+        """Keep the changed state live; the next checkpoint stores it."""
         self.live[state.patient_id] = state
         self.live.move_to_end(state.patient_id)
-        while len(self.live) > LIVE_PATIENTS:
-            self.live.popitem(last=False)
+        self.dirty[state.patient_id] = partition
+        self.due_index(partition).update(state.patient_id, next_due(state, self.rules))
+
+    def _write(self, state: PatientState) -> None:
         # Assign back: a mutated value that is not re-assigned never reaches the changelog.
         self.table[state.patient_id.encode()] = state.model_dump_json().encode()
-        self.due_index(partition).update(state.patient_id, next_due(state, self.rules))
+        self.dirty.pop(state.patient_id, None)
+
+    def _trim_live(self) -> None:
+        """Down to LIVE_PATIENTS, oldest first, never a state the table does not hold yet."""
+        excess = len(self.live) - LIVE_PATIENTS
+        if excess <= 0:
+            return
+        for patient_id in [p for p in self.live if p not in self.dirty][:excess]:
+            del self.live[patient_id]
+
+    async def checkpoint(self) -> None:
+        """Wait for every delivery since the last checkpoint, store each changed state once, then
+        ack the records they cover so that their offsets may be committed (Faust flushes the
+        changelog writes before it commits)."""
+        async with self.lock:
+            await self._checkpoint()
+
+    async def _checkpoint(self) -> None:
+        pending, self.pending = self.pending, []
+        if pending:
+            await asyncio.gather(*pending)
+        for patient_id in list(self.dirty):
+            state = self.live.get(patient_id)
+            if state is not None:
+                self._write(state)
+        self.dirty.clear()
+        held, self.held = self.held, []
+        for record in held:
+            await record.stream.ack(record.event)
+        self._trim_live()
+        self.counts["checkpoints"] += 1
 
     def due_index(self, partition: int) -> DueIndex:
         index = self.due.get(partition)
@@ -110,10 +175,14 @@ class RulesRuntime:
         """Partitions were revoked or assigned: live states, due times and partition clocks are
         reloaded or learnt again (a partition is re-read from its committed offset). Positions are
         kept: a record this worker processed just before a rebalance, not yet committed, may be
-        dropped by Faust when the partition is read again, and is no lost event."""
+        dropped by Faust when the partition is read again, and is no lost event. (Faust waits for
+        every record to be acked before a revocation, so the checkpoint timer has stored every
+        changed state by then; what is left, if anything, is read again and redone.)"""
         self.live.clear()
         self.due.clear()
         self.clocks.clear()
+        self.dirty.clear()
+        self.held.clear()
 
     def evaluate(
         self, item: Event | NurseAction, partition: int = 0, arrival: datetime | None = None
@@ -158,7 +227,11 @@ class RulesRuntime:
         self, item: Event | NurseAction, partition: int = 0, arrival: datetime | None = None
     ) -> tuple[PatientState | None, list[Alert]]:
         """Run one event or action through the engine; the caller stores the state (None: nothing
-        to store, a nurse action for an unknown patient).
+        to store, a nurse action for an unknown patient)."""
+        return self._decide(item, self.clock_for(item, partition, arrival))
+
+    def clock_for(self, item: Event | NurseAction, partition: int, arrival: datetime | None) -> datetime:
+        """The clock an event or action is evaluated at.
 
         An event moves its partition's clock to its arrival and is evaluated at that clock, as
         replay evaluates a line at the latest arrival before it: a partition that lags behind the
@@ -168,10 +241,12 @@ class RulesRuntime:
         self.clock.observe(item.ts)
         arrived = self.clock.arrival(item.ts, None) if arrival is None else arrival
         if isinstance(item, NurseAction):
-            now = arrived
-        else:
-            own = self.clocks.get(partition)
-            now = self.clocks[partition] = arrived if own is None else max(own, arrived)
+            return arrived
+        own = self.clocks.get(partition)
+        now = self.clocks[partition] = arrived if own is None else max(own, arrived)
+        return now
+
+    def _decide(self, item: Event | NurseAction, now: datetime) -> tuple[PatientState | None, list[Alert]]:
         state = self.load(item.patient_id)
         if state is None:
             if isinstance(item, NurseAction):
@@ -181,23 +256,52 @@ class RulesRuntime:
         try:
             return state, process(state, item, now, self.rules)
         except Exception:
-            # The live state may be half-changed: the next event reloads the table's last good one.
-            self.live.pop(item.patient_id, None)
+            # The live state may be half-changed: back to the last good one.
+            self.redo(item.patient_id)
             raise
+
+    def redo(self, patient_id: str) -> None:
+        """Rebuild a patient's live state: the table's, with the records taken since the last
+        checkpoint applied again at their clocks (what they sent is sent already: dropped)."""
+        self.live.pop(patient_id, None)
+        records = [
+            (r.item, r.now)
+            for r in self.held
+            if r.patient_id == patient_id and r.item is not None and r.now is not None
+        ]
+        if not records:
+            self.dirty.pop(patient_id, None)
+            return
+        state = self.load(patient_id)
+        for item, now in records:
+            if state is None:
+                if isinstance(item, NurseAction):
+                    continue
+                state = new_state(patient_id)
+            to_patient(state, process(state, item, now, self.rules), self.rules)
+        if state is not None:
+            self.live[patient_id] = state
 
     async def consume(self, stream: Any, parse: Callable[[bytes], Event | NurseAction], stage: str) -> None:
         """The agents' loop: validate, dead-letter what breaks the contract, evaluate, deliver.
 
         A message that breaks the contract, or that the rules fail on, goes to the dead-letter topic
-        with its reason and position; the loop carries on with the next one.
+        with its reason and position; the loop carries on with the next one. Records are acked by
+        the checkpoint that covers them, never before.
         """
-        async for event in stream.events():
+        manual = stream.noack()
+        async for event in manual.events():
             raw, key, message = event.value, event.key, event.message
-            try:
-                await self._consume_one(raw, key, message, parse, stage)
-            finally:
-                if stage == "validate":
-                    self.processed(message.partition, message.offset)
+            async with self.lock:
+                try:
+                    taken = await self._consume_one(raw, key, message, parse, stage)
+                finally:
+                    if stage == "validate":
+                        self.processed(message.partition, message.offset)
+                patient_id, item, now = taken
+                self.held.append(Held(manual, event, patient_id, item, now))
+                if len(self.held) >= self.checkpoint_events:
+                    await self._checkpoint()
 
     async def _consume_one(
         self,
@@ -206,8 +310,9 @@ class RulesRuntime:
         message: Any,
         parse: Callable[[bytes], Event | NurseAction],
         stage: str,
-    ) -> None:
-        """One message: validate, dead-letter what breaks the contract, evaluate, deliver."""
+    ) -> tuple[str | None, Event | NurseAction | None, datetime | None]:
+        """One message: validate, dead-letter what breaks the contract, evaluate, hand the messages
+        it causes to the producer. Returns the patient, what the rules took and their clock."""
         try:
             item = parse(raw)
             arrival = self.clock.arrival(item.ts, getattr(message, "timestamp", None))
@@ -216,29 +321,31 @@ class RulesRuntime:
             errors = exc.errors
         if errors:
             await self.dead_letter(raw, key, errors, stage, message)
-            return
+            return None, None, None
         self.counts["events" if stage == "validate" else "actions"] += 1
+        now = self.clock_for(item, message.partition, arrival)
         try:
-            state, alerts = self.decide(item, message.partition, arrival)
+            state, alerts = self._decide(item, now)
         except Exception as exc:  # a rule bug must not stop every other patient's alerts
             log.exception(
                 "rule evaluation failed at %s[%d]@%d", message.topic, message.partition, message.offset
             )
             reason = f"(rules): {type(exc).__name__} while evaluating [rule_error]"
             await self.dead_letter(raw, key, [reason], "rules", message)
-            return
-        # Alerts first, state second: a crash between the two redelivers the event to the old
-        # state, which fires the alert again (a duplicate), never one lost behind a stored
-        # state that already counts the event as seen.
+            return None, None, None
+        # Alerts first, state second: the checkpoint stores the state only once they are
+        # acknowledged, so a crash before it redelivers the event to the old state, which fires the
+        # alert again (a duplicate), never one lost behind a stored state that already counts it.
         try:
             await self.send_alerts(alerts)
             if state is not None:
                 await self.send_patient(to_patient(state, alerts, self.rules))
         except BaseException:
-            self.live.pop(item.patient_id, None)  # the table still holds the state before it
+            self.redo(item.patient_id)
             raise
         if state is not None:
-            self.store(state, message.partition)
+            self.keep(state, message.partition)
+        return item.patient_id, item, now
 
     def ahead_of_arrival(self, item: Event | NurseAction, arrival: datetime) -> list[str]:
         """An event or action timed too far ahead of its arrival (the record's timestamp)."""
@@ -248,26 +355,28 @@ class RulesRuntime:
 
     async def tick(self, patient_id: str, partition: int, now: datetime) -> list[Alert]:
         """Fire the timers of one patient (of events partition `partition`) that are due by `now`."""
-        state = self.load(patient_id)
-        if state is None:
-            return []
-        alerts = advance(state, now, self.rules)
-        try:
-            await self.send_alerts(alerts)  # before the state, as in consume()
-            await self.send_patient(to_patient(state, alerts, self.rules))
-        except BaseException:
-            self.live.pop(patient_id, None)
-            raise
-        self.store(state, partition)  # also when silent: a session past post-late may have been dropped
-        return alerts
+        async with self.lock:
+            state = self.load(patient_id)
+            if state is None:
+                return []
+            alerts = advance(state, now, self.rules)
+            try:
+                await self.send_alerts(alerts)  # before the state, as in consume()
+                await self.send_patient(to_patient(state, alerts, self.rules))
+            except BaseException:
+                self.redo(patient_id)
+                raise
+            self.keep(state, partition)  # also when silent: a session past post-late may have been dropped
+            return alerts
 
     async def send_alerts(self, alerts: list[Alert]) -> None:
-        """Send and wait for the broker's ack, so the source offset is committed only after."""
+        """Hand them to the producer; the checkpoint waits for the broker's acks before it stores
+        the state and lets the source offsets be committed."""
         for alert in alerts:
             fut = await self.alerts_topic.send(
                 key=alert.patient_id.encode(), value=alert.model_dump_json().encode()
             )
-            await fut
+            self.pending.append(fut)
             self.counts["alerts"] += 1
             log.info(
                 "alert %s %s %s level=%d",
@@ -279,14 +388,14 @@ class RulesRuntime:
 
     async def send_patient(self, messages: list[PatientMessage]) -> None:
         """After the alert messages they follow (a nurse's page is never behind the patient's
-        message); awaited like them, so the source offset is committed only after."""
+        message); acknowledged at the checkpoint like them."""
         if self.patient_topic is None:
             return
         for message in messages:
             fut = await self.patient_topic.send(
                 key=message.patient_id.encode(), value=message.model_dump_json().encode()
             )
-            await fut
+            self.pending.append(fut)
             self.counts["patient_messages"] += 1
 
     async def dead_letter(

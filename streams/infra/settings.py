@@ -109,6 +109,16 @@ class Settings(BaseSettings):
     rules_web_port: int = Field(6066, description="Port of the rule worker's web server")
     writer_web_port: int = Field(6067, description="Port of the writer's web server")
     tick_seconds: float = Field(5.0, description="How often timers are checked with the wall clock")
+    checkpoint_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=30,
+        description="How often the rules worker stores its changed patient states and lets the offsets "
+        "of the events they cover be committed",
+    )
+    checkpoint_events: int = Field(
+        2000, ge=1, description="Events the rules worker takes at most between two checkpoints"
+    )
     max_clock_skew_minutes: float = Field(
         DEFAULT_MAX_SKEW_MINUTES,
         gt=0,
