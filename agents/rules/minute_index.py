@@ -72,6 +72,11 @@ class MinuteIndex:
             self.buckets = {m: b for m, b in self.buckets.items() if m >= first}
 
 
+SCAN_AT_MOST = 120
+"""A window holding at most this many readings is scanned: the index is built only for a session
+whose windows are dense (a worn oximeter), so that sparse spot readings cost it no memory."""
+
+
 def index_of(session: SessionState) -> MinuteIndex:
     index: MinuteIndex | None = session._minutes
     if index is None:
@@ -79,6 +84,20 @@ def index_of(session: SessionState) -> MinuteIndex:
         for reading in session.readings:
             index.add(reading)
     return index
+
+
+def note_added(session: SessionState, reading: Reading) -> None:
+    """A reading was inserted: the index, if built, takes it."""
+    index: MinuteIndex | None = session._minutes
+    if index is not None:
+        index.add(reading)
+
+
+def note_trimmed(session: SessionState, horizon: datetime) -> None:
+    """Readings before `horizon` were dropped."""
+    index: MinuteIndex | None = session._minutes
+    if index is not None:
+        index.trimmed_before(horizon)
 
 
 def readings_between(session: SessionState, since: datetime, until: datetime) -> list[Reading]:
@@ -99,8 +118,11 @@ def _raw_extreme(
     """Over readings in [since, before) (`before` exclusive)."""
     readings = session.readings
     lo = bisect.bisect_left(readings, since, key=_ts)
-    hi = bisect.bisect_left(readings, before, lo=lo, key=_ts)
-    values = [r.values[name] for r in readings[lo:hi] if name in r.values]
+    return _extreme_of(readings[lo : bisect.bisect_left(readings, before, lo=lo, key=_ts)], name, lowest)
+
+
+def _extreme_of(readings: list[Reading], name: str, lowest: bool) -> float | None:
+    values = [r.values[name] for r in readings if name in r.values]
     if not values:
         return None
     return min(values) if lowest else max(values)
@@ -112,6 +134,11 @@ def extreme_between(
     """The lowest (or highest) value of vital `name` among the session's readings in [since, until]."""
     if until < since:
         return None
+    readings = session.readings
+    lo = bisect.bisect_left(readings, since, key=_ts)
+    hi = bisect.bisect_right(readings, until, lo=lo, key=_ts)
+    if hi - lo <= SCAN_AT_MOST:
+        return _extreme_of(readings[lo:hi], name, lowest)
     index = index_of(session)
     first = minute_of(since) + 1
     if index.trusted_from is not None:

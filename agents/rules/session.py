@@ -6,8 +6,8 @@ import bisect
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from agents.rules import baseline_windows
-from agents.rules.minute_index import extreme_between, index_of
+from agents.rules import baseline_windows, minute_index
+from agents.rules.minute_index import extreme_between
 from models.alerts import Condition
 from models.events import Infusion, InfusionAction, Profile, Symptom, Vitals
 from models.ruleset import Phase, RuleSet
@@ -89,7 +89,7 @@ def _trim(session: SessionState, newest: datetime) -> None:
     horizon = newest - HISTORY
     del session.readings[: bisect.bisect_left(session.readings, horizon, key=_reading_ts)]
     del session.symptoms[: bisect.bisect_left(session.symptoms, horizon, key=_symptom_ts)]
-    index_of(session).trimmed_before(horizon)
+    minute_index.note_trimmed(session, horizon)
     baseline_windows.note_trimmed(session, horizon)
 
 
@@ -114,7 +114,7 @@ def add_reading(
         if name in reading.values:
             _add_long(state, name, TimedValue(ts=reading.ts, value=reading.values[name]), hours)
     bisect.insort_right(session.readings, reading, key=_reading_ts)
-    index_of(session).add(reading)
+    minute_index.note_added(session, reading)
     baseline_windows.note_reading(session, reading)
     latest: set[str] = set()
     for name in reading.values:
