@@ -9,11 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.apps.bench import micro
+from streams.apps.bench import long_run, micro
 from streams.apps.bench.facts import machine_facts
 from streams.apps.bench.gateway_load import GatewayLoad, run_gateway_bench
 from streams.apps.bench.live import Plan, run_live
@@ -55,6 +55,8 @@ def main() -> None:
     else:
         _say("== in-process (no servers) ==")
         result["micro"] = micro.main(50 if args.quick else 200)
+        buckets = long_run.main(*((5, 30) if args.quick else (10, 90)))
+        result["long_session"] = [asdict(b) for b in buckets]
     if not args.micro_only:
         plan = QUICK if args.quick else FULL
         if args.steps:
