@@ -13,6 +13,9 @@ import pytest
 
 from agents import runtime as runtime_module
 from models.state import PatientState
+from streams.apps.worker_app import Role, create_app
+from streams.infra.settings import Settings
+from tests.agents.conftest import RecordingTopic
 from tests.agents.test_events_agent import agent, alerts_sent, event
 
 
@@ -114,3 +117,51 @@ async def test_a_rule_failure_redoes_the_records_since_the_checkpoint(
     assert "anaphylaxis" in conditions  # hives (redone) with throat tightness
     dead = [json.loads(v)["stage"] for _, v in runtime.deadletter_topic.sent]
     assert dead == ["rules"]
+
+
+def _restarted(settings: Settings, table_data: dict[Any, Any]) -> faust.App:
+    """A new rules worker whose table recovered what the crashed one stored (its changelog)."""
+    app = create_app(Role.RULES, settings, store="memory://")
+    app.finalize()
+    app.conf.store = "memory://"
+    app.flow_control.resume()
+    runtime = app.runtime  # type: ignore[attr-defined]
+    runtime.alerts_topic, runtime.deadletter_topic = RecordingTopic(), RecordingTopic()
+    runtime.patient_topic = RecordingTopic()
+    runtime.table.use_partitioner = False
+    runtime.table.data.update(table_data)
+    return app
+
+
+@pytest.mark.parametrize("with_ids", [True, False])
+async def test_a_crash_between_a_checkpoint_and_its_commit_loses_no_alert(
+    rules_app: faust.App, settings: Settings, with_ids: bool
+) -> None:
+    """The checkpoint stored the states and acked the records, then the worker died before Faust
+    committed their offsets: the next worker reads the same records again onto the stored states.
+    Nothing is lost; what comes again comes with the same alert ids (or, with event ids, not at all)."""
+    lines = [
+        event(0, type="infusion", action="start", rate_ml_per_h=50),
+        event(1, type="symptom", symptom="hives", severity="moderate"),
+        event(2, type="symptom", symptom="throat_tightness", severity="severe"),
+    ]
+    if with_ids:
+        lines = [
+            json.dumps({**json.loads(line), "event_id": f"e{n}"}).encode() for n, line in enumerate(lines)
+        ]
+    async with agent(rules_app, "watch_events").test_context() as ctx:
+        for line in lines:
+            await ctx.put(line, key=b"pt-1")
+        await rules_app.runtime.checkpoint()  # type: ignore[attr-defined]
+    first = alerts_sent(rules_app)
+    assert "anaphylaxis" in {a.condition.value for a in first}
+    again = _restarted(settings, dict(rules_app.runtime.table.data))  # type: ignore[attr-defined]
+    async with agent(again, "watch_events").test_context() as ctx:
+        for line in lines:  # redelivered from the last committed offset
+            await ctx.put(line, key=b"pt-1")
+    repeated = alerts_sent(again)
+    assert {a.alert_id for a in repeated} <= {a.alert_id for a in first}
+    if with_ids:
+        assert repeated == []
+    state = again.runtime.live["pt-1"]  # type: ignore[attr-defined]
+    assert "anaphylaxis" in state.sessions["s1"].alerts  # still open, as the nurse's console shows it
