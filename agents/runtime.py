@@ -151,6 +151,8 @@ class RulesRuntime:
             await self._checkpoint()
 
     async def _checkpoint(self) -> None:
+        if not (self.pending or self.dirty or self.held):
+            return
         pending, self.pending = self.pending, []
         if pending:
             await asyncio.gather(*pending)
