@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 import faust
@@ -30,9 +31,9 @@ from streams.infra.kafka.topics import partition_of
 log = logging.getLogger("ivigwatch.rules")
 
 LIVE_PATIENTS = 2000
-"""Live states kept in memory after a checkpoint (~40 KiB each with two hours of readings, against
-~7 KiB of JSON in the table): the recently active patients, whose readings come in bursts (cuff,
-oximeter, pump). Between checkpoints every changed state stays too."""
+"""Live states kept in memory (~40 KiB each with two hours of readings, against ~7 KiB of JSON in
+the table): the recently active patients, whose readings come in bursts (cuff, oximeter, pump).
+Changed states count too and stay until their checkpoint, however many."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,6 @@ class RulesRuntime:
         """Keep the state and store it in the table at once (the synchronous path: `evaluate`)."""
         self.keep(state, partition)
         self._write(state)
-        self._trim_live()
 
     def keep(self, state: PatientState, partition: int) -> None:
         """Keep the changed state live; the next checkpoint stores it."""
@@ -129,6 +129,7 @@ class RulesRuntime:
         self.live.move_to_end(state.patient_id)
         self.dirty[state.patient_id] = partition
         self.due_index(partition).update(state.patient_id, next_due(state, self.rules))
+        self._trim_live()
 
     def _write(self, state: PatientState) -> None:
         # Assign back: a mutated value that is not re-assigned never reaches the changelog.
@@ -140,7 +141,8 @@ class RulesRuntime:
         excess = len(self.live) - LIVE_PATIENTS
         if excess <= 0:
             return
-        for patient_id in [p for p in self.live if p not in self.dirty][:excess]:
+        clean = (p for p in self.live if p not in self.dirty)  # oldest first: the changed ones are newest
+        for patient_id in list(islice(clean, excess)):
             del self.live[patient_id]
 
     async def checkpoint(self) -> None:
