@@ -157,6 +157,20 @@ def cleared(
     return messages
 
 
+def trigger_cleared(
+    session: SessionState, condition: Condition, ts: datetime, patient_id: str
+) -> list[Alert]:
+    """The condition's own trigger is false at the observation at `ts`: if its alert is a pending
+    lone finding, it closes now (resolved, no page), even when a vital it lists is still past
+    another condition's limit (which keeps `cleared` from closing it)."""
+    current = session.alerts.get(condition.value)
+    if current is None or not _waiting(current, ts):
+        return []
+    current.status = AlertStatus.RESOLVED
+    close(session, condition.value, ts)
+    return [to_message(current, patient_id, session.session_id, ts)]
+
+
 def _waiting(current: AlertState, ts: datetime) -> bool:
     """A pending lone finding (not a set within its grace), opened by `ts`."""
     return (

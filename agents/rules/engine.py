@@ -257,6 +257,9 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
     for condition in touched - set(firing):
         rows = rules.rows_by_condition[condition]
         if not any(session.row_holding.get(row.id, False) for row in rows):
+            # a pending lone finding closes at this repeat, though another condition's row may
+            # still hold on the same vital (a systolic 75 after a lone 175)
+            messages.extend(confirmation.trigger_cleared(session, condition, vitals.ts, state.patient_id))
             mark_cleared(session, condition, vitals.ts)
         elif (current := session.alerts.get(condition.value)) is not None:
             current.clear_since = None
@@ -298,6 +301,7 @@ def _composites(state: PatientState, session: SessionState, ts: datetime, rules:
     for evaluation in evaluations:
         for condition, holds in evaluation.resolution.items():
             if not holds:
+                messages += confirmation.trigger_cleared(session, condition, ts, state.patient_id)
                 mark_cleared(session, condition, ts)
             elif (current := session.alerts.get(condition.value)) is not None:
                 current.clear_since = None

@@ -611,6 +611,9 @@ def run_with_clock(t: Timeline, until_minutes: float, in_time_order: bool = True
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=kept_true(), after=st.integers(0, 90))
+# found by hypothesis (2026-12-07): the lone 220's pending NEWS2 closed by the resolution timer
+# 15 min after the 160 that cleared it, because the 160 still held a hypertension row
+@example(case=KeptTrue("hypertension", "systolic_bp", [1, 2], [220.0, 160.0], []), after=15)
 def test_messages_stay_bounded_however_many_readings_keep_a_condition_true(
     case: KeptTrue, after: int
 ) -> None:
@@ -790,3 +793,19 @@ def test_a_new_anaphylaxis_episode_ends_the_first_even_with_a_report_one_resolut
     ]
     assert ("pt-0-s1:anaphylaxis:1", "resolved") in ids and ("pt-0-s1:anaphylaxis:2", "firing") in ids
     assert_lifecycle(emitted, lines)
+
+
+def test_a_pending_finding_closes_at_the_repeat_that_clears_its_own_rows() -> None:
+    """Found by hypothesis (2026-12-07): a lone 175/104 of a high-risk patient (pending hypertension)
+    and 75/49 a minute later. The hypotension rows hold on the same systolic, but hypertension's own
+    rows are clear: it closes at that repeat, not by the resolution timer 15 minutes later."""
+    t = Timeline().profile(risk_factors=["renal_disease", "heart_disease"], epinephrine_available=True)
+    t.baseline(-10).start_infusion()
+    t.vitals(50, systolic_bp=175, diastolic_bp=104).vitals(51, systolic_bp=75, diastolic_bp=49)
+    emitted = run_with_clock(t, 120)
+    hypertension = [e.alert for e in emitted if e.alert.condition is Condition.HYPERTENSION]
+    assert [(a.status, a.pending, a.ts - TIMELINE_START) for a in hypertension] == [
+        (AlertStatus.FIRING, True, timedelta(minutes=50)),
+        (AlertStatus.RESOLVED, True, timedelta(minutes=51)),
+    ]
+    assert_lifecycle(emitted, t.lines())
