@@ -56,15 +56,21 @@ async def test_states_are_stored_and_records_acked_at_the_checkpoint(rules_app: 
     assert all(r.event.message.acked for r in held)
 
 
+async def _a_reaction(ctx: Any) -> None:
+    """A start, then a severe throat tightness: an alert to deliver."""
+    await ctx.put(event(0, type="infusion", action="start", rate_ml_per_h=50), key=b"pt-1")
+    await ctx.put(event(1, type="symptom", symptom="throat_tightness", severity="severe"), key=b"pt-1")
+
+
 async def test_a_checkpoint_waits_for_the_alerts_before_it_stores_the_state(rules_app: faust.App) -> None:
     runtime = rules_app.runtime  # type: ignore[attr-defined]
     runtime.alerts_topic = topic = HeldTopic()
     async with agent(rules_app, "watch_events").test_context() as ctx:
-        await ctx.put(event(0, type="infusion", action="start", rate_ml_per_h=50), key=b"pt-1")
-        await ctx.put(event(1, type="symptom", symptom="throat_tightness", severity="severe"), key=b"pt-1")
+        await _a_reaction(ctx)
         assert topic.futures, "the reaction's alert was handed to the producer at once"
         checkpoint = asyncio.ensure_future(runtime.checkpoint())
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0)  # one turn of the loop: the checkpoint runs up to its wait
+        assert runtime.pending == [], "the checkpoint took the deliveries to wait for"
         assert not checkpoint.done() and stored(rules_app, "pt-1") is None
         held = list(runtime.held)
         assert held and not any(r.event.message.acked for r in held)
@@ -79,8 +85,7 @@ async def test_a_failed_delivery_stores_nothing_and_acks_nothing(rules_app: faus
     runtime = rules_app.runtime  # type: ignore[attr-defined]
     runtime.alerts_topic = topic = HeldTopic()
     async with agent(rules_app, "watch_events").test_context() as ctx:
-        await ctx.put(event(0, type="infusion", action="start", rate_ml_per_h=50), key=b"pt-1")
-        await ctx.put(event(1, type="symptom", symptom="throat_tightness", severity="severe"), key=b"pt-1")
+        await _a_reaction(ctx)
         held = list(runtime.held)
         for fut in topic.futures:
             fut.set_exception(RuntimeError("broker gone"))
