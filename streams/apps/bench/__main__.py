@@ -74,6 +74,7 @@ def main() -> None:
             live.steps,
             latency_rate=plan.latency_rate,
             raw_rate=live.raw_rate,
+            drain_rate=live.drain_rate,
             sessions=live.sessions,
             sessions_rss_mb=live.sessions_rss_mb,
         )
@@ -83,6 +84,7 @@ def main() -> None:
             steps=[s.as_json() for s in live.steps],
             sustained_readings_per_s=sustained(live.steps),
             raw_consume={"messages": live.raw_messages, "seconds": live.raw_seconds, "rate": live.raw_rate},
+            drain={"events": live.drain_events, "seconds": live.drain_seconds, "rate": live.drain_rate},
             sessions={
                 "active": live.sessions,
                 "rules_rss_mb": live.sessions_rss_mb,

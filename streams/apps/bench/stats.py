@@ -149,12 +149,15 @@ def verdicts(
     raw_rate: float | None,
     sessions: int,
     sessions_rss_mb: float | None,
+    drain_rate: float | None = None,
 ) -> list[Verdict]:
-    """The issue's four targets, each with what this run measured."""
+    """The issue's four targets, each with what this run measured. The pipeline's rate against the
+    raw consumer's is its rate draining the backlog the steps left, when it was measured, else its
+    best step."""
     best = sustained(steps)
     at_rate = next((s for s in steps if s.target_rate == latency_rate), None)
     p99 = None if at_rate is None else at_rate.latency_ms.get("p99")
-    capacity = max((s.processed_rate for s in steps), default=0.0)
+    capacity = drain_rate if drain_rate else max((s.processed_rate for s in steps), default=0.0)
     ratio = capacity / raw_rate if raw_rate else None
     return [
         Verdict(

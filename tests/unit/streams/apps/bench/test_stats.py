@@ -103,3 +103,14 @@ def test_verdicts_mark_each_target_pass_miss_or_not_measured() -> None:
         [_step(1000, False)], latency_rate=2000, raw_rate=None, sessions=2000, sessions_rss_mb=90
     )
     assert [v.passed for v in unmeasured] == [False, None, None, None]
+    drained = verdicts(
+        steps,
+        latency_rate=2000,
+        raw_rate=50_000.0,
+        sessions=10_000,
+        sessions_rss_mb=320.0,
+        drain_rate=5_000.0,
+    )
+    assert (
+        drained[2].measured.startswith("10%") and drained[2].passed is False
+    )  # the drain, not the best step
