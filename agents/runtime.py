@@ -43,10 +43,8 @@ class Held:
 
     stream: Any
     event: Any
-    patient_id: str | None
-    item: Event | NurseAction | None
-    """What the rules took (None: dead-lettered), with the clock they took it at."""
-    now: datetime | None
+    taken: tuple[Event | NurseAction, datetime] | None
+    """What the rules took and the clock they took it at (None: dead-lettered)."""
 
 
 @dataclass
@@ -268,11 +266,7 @@ class RulesRuntime:
         """Rebuild a patient's live state: the table's, with the records taken since the last
         checkpoint applied again at their clocks (what they sent is sent already: dropped)."""
         self.live.pop(patient_id, None)
-        records = [
-            (r.item, r.now)
-            for r in self.held
-            if r.patient_id == patient_id and r.item is not None and r.now is not None
-        ]
+        records = [r.taken for r in self.held if r.taken is not None and r.taken[0].patient_id == patient_id]
         if not records:
             self.dirty.pop(patient_id, None)
             return
@@ -302,8 +296,7 @@ class RulesRuntime:
                 finally:
                     if stage == "validate":
                         self.processed(message.partition, message.offset)
-                patient_id, item, now = taken
-                self.held.append(Held(manual, event, patient_id, item, now))
+                self.held.append(Held(manual, event, taken))
                 if len(self.held) >= self.checkpoint_events:
                     await self._checkpoint()
 
@@ -314,9 +307,9 @@ class RulesRuntime:
         message: Any,
         parse: Callable[[bytes], Event | NurseAction],
         stage: str,
-    ) -> tuple[str | None, Event | NurseAction | None, datetime | None]:
+    ) -> tuple[Event | NurseAction, datetime] | None:
         """One message: validate, dead-letter what breaks the contract, evaluate, hand the messages
-        it causes to the producer. Returns the patient, what the rules took and their clock."""
+        it causes to the producer. Returns what the rules took and their clock (None: dead-lettered)."""
         try:
             item = parse(raw)
             arrival = self.clock.arrival(item.ts, getattr(message, "timestamp", None))
@@ -325,7 +318,7 @@ class RulesRuntime:
             errors = exc.errors
         if errors:
             await self.dead_letter(raw, key, errors, stage, message)
-            return None, None, None
+            return None
         self.counts["events" if stage == "validate" else "actions"] += 1
         now = self.clock_for(item, message.partition, arrival)
         try:
@@ -336,7 +329,7 @@ class RulesRuntime:
             )
             reason = f"(rules): {type(exc).__name__} while evaluating [rule_error]"
             await self.dead_letter(raw, key, [reason], "rules", message)
-            return None, None, None
+            return None
         # Alerts first, state second: the checkpoint stores the state only once they are
         # acknowledged, so a crash before it redelivers the event to the old state, which fires the
         # alert again (a duplicate), never one lost behind a stored state that already counts it.
@@ -349,7 +342,7 @@ class RulesRuntime:
             raise
         if state is not None:
             self.keep(state, message.partition)
-        return item.patient_id, item, now
+        return item, now
 
     def ahead_of_arrival(self, item: Event | NurseAction, arrival: datetime) -> list[str]:
         """An event or action timed too far ahead of its arrival (the record's timestamp)."""
