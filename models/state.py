@@ -114,6 +114,8 @@ class SessionState(_State):
     stored, rebuilt from the readings when missing."""
     _baseline: Any = PrivateAttr(default=None)
     """The rules' sorted baseline windows (agents/rules/baseline_windows.py), likewise."""
+    _memo: Any = PrivateAttr(default=None)
+    """Values the rules derive from a few of its fields (agents/rules/memo.py), likewise."""
 
 
 class IncidentState(_State):
@@ -172,6 +174,10 @@ class PatientState(_State):
     outbox: list[PatientMessage] = Field(default_factory=list)
     """Messages to the patient that timers made (check-in prompts and reminders) and readiness
     answers: the patient channel sends them with the next evaluation's messages and empties it."""
+
+    _due: Any = PrivateAttr(default=None)
+    """When its timers are next due as the engine left it (agents/rules/timers.py `KnownDue`):
+    memory only, never stored."""
 
     @model_validator(mode="before")
     @classmethod

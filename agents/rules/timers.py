@@ -166,6 +166,48 @@ def resolve_stale(state: PatientState, session: SessionState, ts: datetime) -> l
     return _close_stale(state, session, ts)
 
 
+class KnownDue:
+    """`next_due` of the state as the engine left it (memory only, never stored): the next event's
+    `advance` and the runtime's due index read it instead of computing it again."""
+
+    __slots__ = ("at", "rules")
+
+    def __init__(self, rules: RuleSet, at: datetime | None) -> None:
+        self.rules = rules
+        self.at = at
+
+    def __eq__(self, other: object) -> bool:
+        """Derived from the state's own fields: it never makes two states differ."""
+        return other is None or isinstance(other, KnownDue)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def remember_next_due(state: PatientState, rules: RuleSet) -> datetime | None:
+    """`next_due`, kept on the state until the engine changes it again (`forget_next_due`)."""
+    at = next_due(state, rules)
+    state._due = KnownDue(rules, at)
+    return at
+
+
+def known_next_due(state: PatientState, rules: RuleSet) -> datetime | None:
+    """`next_due` as remembered, or computed (and remembered) when the engine changed the state since."""
+    known: KnownDue | None = state._due
+    if known is not None and known.rules is rules:
+        return known.at
+    return remember_next_due(state, rules)
+
+
+def quiet_before(state: PatientState, now: datetime, rules: RuleSet) -> bool:
+    """Nothing is due by `now` as the state was remembered: `advance` would only move the clock."""
+    known: KnownDue | None = state._due
+    return known is not None and known.rules is rules and (known.at is None or now < known.at)
+
+
+def forget_next_due(state: PatientState) -> None:
+    state._due = None
+
+
 def next_due(state: PatientState, rules: RuleSet) -> datetime | None:
     """The earliest clock time at which `advance` could change this patient: emit a message (baseline
     check, stale-data steps that fall while infusing, escalations, resolutions) or drop a session

@@ -30,6 +30,7 @@ from enum import Enum
 
 from agents.rules.explain import action_text, evidence
 from agents.rules.lifecycle import Finding
+from agents.rules.memo import remembered
 from agents.rules.registry import RuleLine, register
 from agents.rules.session import effective_stop, is_high_risk, phase_at, span
 from models.alerts import Condition
@@ -110,30 +111,24 @@ def _anchors(
                 at += every
 
 
-_CACHE: dict[tuple[object, ...], tuple[RuleSet, tuple[DueSet, ...]]] = {}
-_CACHE_SIZE = 4096
-"""The sets of a session change only with its start, rate increases, stop and risk factors, but are
-asked for at every event and tick: they are kept for the last few thousand of those."""
-
-
 def due_sets(state: PatientState, session: SessionState, rules: RuleSet) -> tuple[DueSet, ...]:
     """Every set the schedule asks for in this session (taken or not), in due order."""
+    key = _sets_key(state, session, rules)
+    return () if key is None else _build(*key, rules)
+
+
+def _sets_key(
+    state: PatientState, session: SessionState, rules: RuleSet
+) -> tuple[datetime, datetime, tuple[datetime, ...], bool, frozenset[RiskFactor]] | None:
+    """What the session's sets are built from: its start, stop, rate increases and risk factors."""
     start = session.start_ts
     if start is None:
-        return ()
+        return None
     stop = effective_stop(session, rules) or start + span(hours=rules.timing.session_timeout_hours)
     steps = tuple(s.ts for s in session.rate_steps if start < s.ts < stop)
     high = is_high_risk(state, rules)
     factors = frozenset(state.profile.risk_factors) if state.profile is not None else frozenset()
-    key = (id(rules), start, stop, steps, high, factors)
-    cached = _CACHE.get(key)
-    if cached is not None and cached[0] is rules:
-        return cached[1]
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.clear()
-    sets = _build(start, stop, steps, high, factors, rules)
-    _CACHE[key] = (rules, sets)
-    return sets
+    return start, stop, steps, high, factors
 
 
 def _build(
@@ -225,7 +220,22 @@ def _position(state: PatientState, session: SessionState, rules: RuleSet) -> _Po
 
 
 def next_step(state: PatientState, session: SessionState, rules: RuleSet) -> datetime | None:
-    """When the schedule's next step falls due (it is taken once the clock is strictly past it)."""
+    """When the schedule's next step falls due (it is taken once the clock is strictly past it).
+    Asked at every event and tick, it changes only with the sets, the latest reading, the steps
+    taken and whether an overdue alert is open: remembered per session."""
+    last = last_set_ts(session)
+    key = (
+        _sets_key(state, session, rules),
+        last,
+        session.schedule_step_ts if session.schedule_reading_ts == last else None,
+        Condition.STALE_DATA.value in session.alerts,
+    )
+    return remembered(
+        session, "care_schedule_next_step", key, rules, lambda: _next_step(state, session, rules)
+    )
+
+
+def _next_step(state: PatientState, session: SessionState, rules: RuleSet) -> datetime | None:
     step = next(_position(state, session, rules).pending, None)
     return None if step is None else step.at
 
@@ -235,6 +245,9 @@ def overdue(
 ) -> Iterator[Finding | Closing]:
     """The reminders, pages and closings due by `now` (strictly past their time), in order. Apply
     each before taking the next: a closing applies to the overdue alert open at that point."""
+    upcoming = next_step(state, session, rules)
+    if (upcoming is None or upcoming >= now) and not late_vitals_may_close(session):
+        return  # (on most events and ticks: no sets to build)
     position = _position(state, session, rules)
     last = position.last
     for step in position.pending:
@@ -256,6 +269,14 @@ def overdue(
         # it; closed as of the alert's last change, so its messages stay in time order
         changed = max(current.opened_ts, current.evidence.observed_at or current.opened_ts)
         yield Closing(changed, f"Vitals taken at {last:%H:%M} UTC count for every set due so far")
+
+
+def late_vitals_may_close(session: SessionState) -> bool:
+    """An overdue alert is open and the latest vitals are timed before it: if they count for every
+    set due so far, `overdue` closes it at the clock's next move, at no step's time."""
+    current = session.alerts.get(Condition.STALE_DATA.value)
+    last = last_set_ts(session)
+    return current is not None and last is not None and last < current.opened_ts
 
 
 def _finding(

@@ -13,7 +13,7 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.apps.bench import long_run, micro
+from streams.apps.bench import long_run, micro, worker_path
 from streams.apps.bench.facts import machine_facts
 from streams.apps.bench.gateway_load import GatewayLoad, run_gateway_bench
 from streams.apps.bench.live import Plan, run_live
@@ -57,6 +57,9 @@ def main() -> None:
         result["micro"] = micro.main(50 if args.quick else 200)
         buckets = long_run.main(*((5, 30) if args.quick else (10, 90)))
         result["long_session"] = [asdict(b) for b in buckets]
+        result["worker_path"] = worker_path.run(
+            *((2_000, 1000.0, 10.0) if args.quick else (10_000, 1000.0, 60.0))
+        )
     if not args.micro_only:
         plan = QUICK if args.quick else FULL
         if args.steps:
