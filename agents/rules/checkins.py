@@ -156,6 +156,18 @@ def next_step(state: PatientState, session: SessionState, rules: RuleSet) -> dat
 
 
 def _next_step(state: PatientState, session: SessionState, rules: RuleSet) -> datetime | None:
+    stop = effective_stop(session, rules)
+    if session.start_ts is None or stop is None:
+        return None
+    if (
+        session.checkin_answered_ts is None
+        and session.checkin_step_ts is None
+        and Condition.MISSED_CHECKIN.value not in session.alerts
+    ):  # nothing asked yet (every infusing session): the first check-in's prompt, unless a start ends it
+        hours = rules.checkin.due_hours()
+        first = stop + span(hours=hours[0]) if hours else None
+        ended = cutoff(state, session)
+        return None if first is None or (ended is not None and first >= ended) else first
     steps = _steps(state, session, rules)
     candidates = [steps[0][0]] if steps else []
     if (end := _window_end(session, rules)) is not None:

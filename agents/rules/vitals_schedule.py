@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 
 from agents.rules.explain import action_text, evidence
@@ -40,9 +40,9 @@ from models.ruleset import RuleSet
 from models.state import PatientState, SessionState
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DueSet:
-    """One set of vitals the schedule asks for."""
+    """One set of vitals the schedule asks for (not frozen: built by the dozen on every reading)."""
 
     row: ScheduleRow
     due: datetime
@@ -93,7 +93,7 @@ def grace_minutes(row: ScheduleRow, high_risk: bool, rules: RuleSet) -> float:
 
 
 def _anchors(
-    row: ScheduleRow, start: datetime, steps: tuple[datetime, ...], stop: datetime
+    row: ScheduleRow, every: timedelta | None, start: datetime, steps: tuple[datetime, ...], stop: datetime
 ) -> Iterator[datetime]:
     if row.anchor is SetAnchor.START:
         yield start
@@ -101,8 +101,7 @@ def _anchors(
         yield from steps
     elif row.anchor is SetAnchor.STOP:
         yield stop
-    elif row.every_minutes is not None:  # steady (the rule-file model requires its interval)
-        every = span(minutes=row.every_minutes)
+    elif every is not None:  # steady (the rule-file model requires its interval)
         points = [start, *steps]
         for point, until in zip(points, [*steps, stop], strict=True):
             at = point + every
@@ -131,6 +130,37 @@ def _sets_key(
     return start, stop, steps, high, factors
 
 
+@dataclass(frozen=True, slots=True)
+class _RowTimes:
+    """A row's durations, computed once per rule set and risk level."""
+
+    row: ScheduleRow
+    due: timedelta
+    early: timedelta
+    grace: timedelta
+    grace_minutes: float
+    every: timedelta | None
+
+
+_ROW_TIMES: dict[tuple[int, bool], tuple[RuleSet, tuple[_RowTimes, ...]]] = {}
+
+
+def _row_times(rules: RuleSet, high: bool) -> tuple[_RowTimes, ...]:
+    known = _ROW_TIMES.get((id(rules), high))
+    if known is not None and known[0] is rules:
+        return known[1]
+    times = []
+    for row in rules.care_schedule.sets:
+        grace = grace_minutes(row, high, rules)
+        every = None if row.every_minutes is None else timedelta(minutes=row.every_minutes)
+        due, early = timedelta(minutes=row.due_minutes), timedelta(minutes=row.early_minutes)
+        times.append(_RowTimes(row, due, early, timedelta(minutes=grace), grace, every))
+    if len(_ROW_TIMES) >= 64:  # rule sets reloaded again and again (tests): forget the old ones
+        _ROW_TIMES.clear()
+    _ROW_TIMES[(id(rules), high)] = (rules, tuple(times))
+    return tuple(times)
+
+
 def _build(
     start: datetime,
     stop: datetime,
@@ -140,25 +170,22 @@ def _build(
     rules: RuleSet,
 ) -> tuple[DueSet, ...]:
     sets: list[DueSet] = []
-    for row in rules.care_schedule.sets:
+    for times in _row_times(rules, high):
+        row = times.row
         if row.only_for and not row.only_for & factors:
             continue
-        grace = grace_minutes(row, high, rules)
-        for anchor in _anchors(row, start, steps, stop):
-            due = anchor + span(minutes=row.due_minutes)
-            if row.anchor in INFUSING_ANCHORS and due >= stop:
+        infusing = row.anchor in INFUSING_ANCHORS
+        for anchor in _anchors(row, times.every, start, steps, stop):
+            due = anchor + times.due
+            if infusing and due >= stop:
                 continue  # nothing is asked for while infusing once the pump has stopped
-            sets.append(
-                DueSet(
-                    row=row,
-                    due=due,
-                    counts_from=due - span(minutes=row.early_minutes),
-                    late=due + span(minutes=grace),
-                    grace_minutes=grace,
-                )
-            )
-    sets.sort(key=lambda s: s.due)
+            sets.append(DueSet(row, due, due - times.early, due + times.grace, times.grace_minutes))
+    sets.sort(key=_due_of)
     return tuple(sets)
+
+
+def _due_of(item: DueSet) -> datetime:
+    return item.due
 
 
 def last_set_ts(session: SessionState) -> datetime | None:
