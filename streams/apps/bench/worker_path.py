@@ -23,6 +23,7 @@ from agents.rules.loader import load_rules
 from agents.runtime import RulesRuntime
 from models.parsing import parse_event
 from streams.apps.bench.workload import Pool, mid_infusion_events, reading
+from streams.infra.process_tuning import quieter_garbage_collection
 
 
 @dataclass
@@ -100,9 +101,13 @@ async def _consume(runtime: RulesRuntime, records: list[_Record], parse: Callabl
     return stream
 
 
-def run(sessions: int = 10_000, rate: float = 1000.0, seconds: float = 60.0) -> dict[str, float]:
+def run(
+    sessions: int = 10_000, rate: float = 1000.0, seconds: float = 60.0, tune_gc: bool = True
+) -> dict[str, float]:
     """µs per record of the setup (new patients) and of the readings that follow."""
     setup_count, records = _records(sessions, rate, seconds)
+    if tune_gc:
+        quieter_garbage_collection()  # as the worker does
     runtime = RulesRuntime(
         rules=load_rules(),
         table={},
@@ -112,11 +117,14 @@ def run(sessions: int = 10_000, rate: float = 1000.0, seconds: float = 60.0) -> 
         clock=SimulatedClock(),
     )
 
+    acked = 0
+
     async def main() -> tuple[float, float]:
+        nonlocal acked
         began = time.perf_counter()
-        await _consume(runtime, records[:setup_count], parse_event)
+        acked += (await _consume(runtime, records[:setup_count], parse_event)).acked
         middle = time.perf_counter()
-        await _consume(runtime, records[setup_count:], parse_event)
+        acked += (await _consume(runtime, records[setup_count:], parse_event)).acked
         return middle - began, time.perf_counter() - middle
 
     setup_s, readings_s = asyncio.run(main())
@@ -128,6 +136,8 @@ def run(sessions: int = 10_000, rate: float = 1000.0, seconds: float = 60.0) -> 
         "readings_per_s": round(readings / readings_s),
         "alerts": runtime.counts["alerts"],
         "checkpoints": runtime.counts["checkpoints"],
+        "acked": acked,
+        "stored": len(runtime.table),
     }
     print(
         f"worker path {result['readings_us_per_record']:8.1f} µs/reading  ({result['readings_per_s']:,} "
