@@ -102,10 +102,13 @@ def process(state: PatientState, item: Event | NurseAction, now: datetime, rules
     timers.forget_next_due(state)
     if isinstance(item, NurseAction):
         messages += incidents.apply_action(state, item, rules)
-    else:
-        messages += incidents.settle(state, _event(state, item, now, rules), now, rules)
-    timers.remember_next_due(state, rules)
-    return messages
+        timers.remember_next_due(state, rules)
+        return messages
+    found = _event(state, item, now, rules)  # remembers the next due time at its end (`_now_due`)
+    settled = incidents.settle(state, found, now, rules)
+    if found or settled or not timers.remembered_next_due(state, rules):
+        timers.remember_next_due(state, rules)  # the incidents changed since, or nothing was remembered
+    return messages + settled
 
 
 def _event(state: PatientState, item: Event, now: datetime, rules: RuleSet) -> list[Alert]:
@@ -153,11 +156,12 @@ def _now_due(state: PatientState, now: datetime, rules: RuleSet) -> list[Alert]:
     that halves the stale limits): they fire at once, not at the next tick. None can be when the
     state's next due time is later (`advance` before it only moves the clock) and no overdue alert
     waits on vitals that arrived late (they close it at once, at no due time)."""
-    due = timers.next_due(state, rules)
+    due = timers.remember_next_due(state, rules)
     if (due is None or now < due) and not any(
         map(vitals_schedule.late_vitals_may_close, state.sessions.values())
     ):
         return []
+    timers.forget_next_due(state)  # the timers below change the state
     messages = [m for session in state.sessions.values() for m in timers.due(state, session, now, rules)]
     for session in state.sessions.values():  # a lone reading that arrived after its repeat was due
         messages.extend(confirmation.due(session, now, state.patient_id, rules))

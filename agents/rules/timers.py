@@ -198,6 +198,12 @@ def known_next_due(state: PatientState, rules: RuleSet) -> datetime | None:
     return remember_next_due(state, rules)
 
 
+def remembered_next_due(state: PatientState, rules: RuleSet) -> bool:
+    """Whether `next_due` is remembered for this rule set (the engine has not changed the state since)."""
+    known: KnownDue | None = state._due
+    return known is not None and known.rules is rules
+
+
 def quiet_before(state: PatientState, now: datetime, rules: RuleSet) -> bool:
     """Nothing is due by `now` as the state was remembered: `advance` would only move the clock."""
     known: KnownDue | None = state._due
