@@ -263,8 +263,62 @@ def next_step(state: PatientState, session: SessionState, rules: RuleSet) -> dat
 
 
 def _next_step(state: PatientState, session: SessionState, rules: RuleSet) -> datetime | None:
+    last = last_set_ts(session)
+    key = _sets_key(state, session, rules)
+    if key is not None and not (session.schedule_step_ts is not None and session.schedule_reading_ts == last):
+        # no step taken since the latest reading (after every reading): the first set not taken
+        # is the next step, its reminder; found without building the sets
+        first = first_untaken_due(*key, last, rules)
+        if first is not None:
+            return first
     step = next(_position(state, session, rules).pending, None)
     return None if step is None else step.at
+
+
+def first_untaken_due(
+    start: datetime,
+    stop: datetime,
+    steps: tuple[datetime, ...],
+    high: bool,
+    factors: frozenset[RiskFactor],
+    last: datetime | None,
+    rules: RuleSet,
+) -> datetime | None:
+    """The due time of the first set (in due order) that a reading at `last` does not count for,
+    as `_build` would list them; None when every set is taken."""
+    best: datetime | None = None
+    for times in _row_times(rules, high):
+        row = times.row
+        if row.only_for and not row.only_for & factors:
+            continue
+        infusing = row.anchor in INFUSING_ANCHORS
+        for due in _first_dues(row, times, start, steps, stop, last):
+            if (infusing and due >= stop) or (last is not None and last >= due - times.early):
+                continue
+            if best is None or due < best:
+                best = due
+    return best
+
+
+def _first_dues(
+    row: ScheduleRow,
+    times: _RowTimes,
+    start: datetime,
+    steps: tuple[datetime, ...],
+    stop: datetime,
+    last: datetime | None,
+) -> Iterator[datetime]:
+    """Per anchor kind, the due times that may be the row's first set not taken: every one of a
+    start, stop or rate step; of each steady stretch only its first set past `last`."""
+    every = times.every
+    if row.anchor is not SetAnchor.STEADY or every is None:
+        yield from (anchor + times.due for anchor in _anchors(row, every, start, steps, stop))
+        return
+    for point, until in zip([start, *steps], [*steps, stop], strict=True):
+        k = 1 if last is None else max(1, (last + times.early - times.due - point) // every + 1)
+        at = point + every * k
+        if at < until:
+            yield at + times.due
 
 
 def overdue(
