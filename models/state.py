@@ -16,6 +16,16 @@ class _State(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_assignment=False)
 
 
+def memory_of(model: BaseModel) -> dict[str, Any]:
+    """A state's memory-only attributes (`_minutes`, `_baseline`, `_memo`, `_due`: never stored) as a
+    dict. The rules read them on every event: `model._x` goes through Pydantic's attribute
+    fallback, about a microsecond each."""
+    private = model.__pydantic_private__
+    if private is None:  # a model with private attributes always has them set
+        raise TypeError(f"{type(model).__name__} keeps no private attributes")
+    return private
+
+
 class Reading(_State):
     ts: datetime
     values: dict[str, float]

@@ -7,7 +7,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from models.ruleset import RuleSet
-from models.state import SessionState
+from models.state import SessionState, memory_of
 
 T = TypeVar("T")
 
@@ -29,9 +29,9 @@ class Memo:
 
 def remembered(session: SessionState, name: str, key: Hashable, rules: RuleSet, build: Callable[[], T]) -> T:
     """`build()`, or what it gave for the same `key` and rule set last time."""
-    memo: Memo | None = session._memo
+    memo: Memo | None = memory_of(session)["_memo"]
     if memo is None:
-        memo = session._memo = Memo()
+        memo = memory_of(session)["_memo"] = Memo()
     hit = memo.values.get(name)
     if hit is not None and hit[1] is rules and hit[0] == key:
         value: T = hit[2]

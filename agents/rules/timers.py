@@ -13,7 +13,7 @@ from agents.rules.registry import RuleLine, register
 from agents.rules.session import effective_stop, freeze_baseline_if_due, phase_at, span
 from models.alerts import Alert, AlertStatus, Condition
 from models.ruleset import Phase, RuleSet
-from models.state import PatientState, SessionState
+from models.state import PatientState, SessionState, memory_of
 
 JUST_PAST = timedelta(microseconds=1)
 """The smallest step of a datetime: a care-schedule step fires only once the clock is strictly past it."""
@@ -186,13 +186,13 @@ class KnownDue:
 def remember_next_due(state: PatientState, rules: RuleSet) -> datetime | None:
     """`next_due`, kept on the state until the engine changes it again (`forget_next_due`)."""
     at = next_due(state, rules)
-    state._due = KnownDue(rules, at)
+    memory_of(state)["_due"] = KnownDue(rules, at)
     return at
 
 
 def known_next_due(state: PatientState, rules: RuleSet) -> datetime | None:
     """`next_due` as remembered, or computed (and remembered) when the engine changed the state since."""
-    known: KnownDue | None = state._due
+    known: KnownDue | None = memory_of(state)["_due"]
     if known is not None and known.rules is rules:
         return known.at
     return remember_next_due(state, rules)
@@ -200,18 +200,18 @@ def known_next_due(state: PatientState, rules: RuleSet) -> datetime | None:
 
 def remembered_next_due(state: PatientState, rules: RuleSet) -> bool:
     """Whether `next_due` is remembered for this rule set (the engine has not changed the state since)."""
-    known: KnownDue | None = state._due
+    known: KnownDue | None = memory_of(state)["_due"]
     return known is not None and known.rules is rules
 
 
 def quiet_before(state: PatientState, now: datetime, rules: RuleSet) -> bool:
     """Nothing is due by `now` as the state was remembered: `advance` would only move the clock."""
-    known: KnownDue | None = state._due
+    known: KnownDue | None = memory_of(state)["_due"]
     return known is not None and known.rules is rules and (known.at is None or now < known.at)
 
 
 def forget_next_due(state: PatientState) -> None:
-    state._due = None
+    memory_of(state)["_due"] = None
 
 
 def next_due(state: PatientState, rules: RuleSet) -> datetime | None:
