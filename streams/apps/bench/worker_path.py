@@ -23,6 +23,7 @@ from agents.rules.loader import load_rules
 from agents.runtime import RulesRuntime
 from models.parsing import parse_event
 from streams.apps.bench.workload import Pool, mid_infusion_events, reading
+from streams.infra.kafka.topics import EVENTS_TOPIC, partition_of
 
 
 @dataclass
@@ -85,10 +86,10 @@ def _records(sessions: int, rate: float, seconds: float, partitions: int = 4) ->
     offsets = [0] * partitions
     records = []
     for event in events:
-        partition = hash(event["patient_id"]) % partitions
+        key = event["patient_id"].encode()
+        partition = partition_of(key, partitions)  # as the producers place them
         raw = json.dumps(event, separators=(",", ":")).encode()
-        records.append(_Record(event["patient_id"].encode(), raw, _Message("ivig.events.v1", partition, 0)))
-        records[-1].message.offset = offsets[partition]
+        records.append(_Record(key, raw, _Message(EVENTS_TOPIC, partition, offsets[partition])))
         offsets[partition] += 1
     return setup, records
 
