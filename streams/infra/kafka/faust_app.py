@@ -22,31 +22,42 @@ class GuardedConsumer(faust_aiokafka.Consumer):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.seek_guard = SeekGuard()
+        self._reseek: dict[TP, int] = {}
 
     async def on_partitions_revoked(self, revoked: set[TP]) -> None:
         self.seek_guard.revoked(revoked)
+        for tp in revoked:
+            self._reseek.pop(tp, None)
         await super().on_partitions_revoked(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TP], generation_id: int = 0) -> None:
-        # Before Faust resumes the partitions: nothing is handed out until they are sought.
+        # Before Faust resumes the partitions: nothing is handed out until they are sought and
+        # Faust's flow is resumed.
         self.seek_guard.assigned(tp for tp in assigned if self.app.topics.acks_enabled_for(tp.topic))
         await super().on_partitions_assigned(assigned, generation_id)
 
     async def seek_to_committed(self) -> Mapping[TP, int]:
         offsets: Mapping[TP, int] = await super().seek_to_committed()
-        acked = {tp: offset for tp, offset in offsets.items() if self.app.topics.acks_enabled_for(tp.topic)}
-        for key, offset in self.seek_guard.sought(acked).items():
-            tp = cast(TP, key)
+        self.seek_guard.sought(
+            {tp: offset for tp, offset in offsets.items() if self.app.topics.acks_enabled_for(tp.topic)}
+        )
+        return offsets
+
+    def resume_flow(self) -> None:
+        # Faust has just cleared its agents' queues: from now on what is handed out is processed.
+        super().resume_flow()
+        self._reseek.update(cast(dict[TP, int], self.seek_guard.resumed()))
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:  # noqa: ASYNC109 - Faust's
+        reseek, self._reseek = self._reseek, {}
+        for tp, offset in reseek.items():
             log.info(
-                "%s[%d]: records fetched before its seek to committed offsets were dropped; read from %d",
+                "%s[%d]: records fetched before the partition was released were dropped; read from %d",
                 tp.topic,
                 tp.partition,
                 offset,
             )
             await self.seek(tp, offset)
-        return offsets
-
-    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:  # noqa: ASYNC109 - Faust's
         stale: set[Any] = set()
         async for tp, message in super().getmany(timeout):
             verdict = self.seek_guard.admit(tp, message.offset, stale)

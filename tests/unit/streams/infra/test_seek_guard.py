@@ -56,7 +56,8 @@ def test_an_assigned_partition_hands_out_nothing_until_it_is_sought() -> None:
     guard.assigned([TP0, TP1])
     stale: set[object] = set()
     assert [guard.admit(TP0, n, stale) for n in (27, 28)] == [Admit.DROP, Admit.DROP]
-    assert guard.sought({TP0: 27, TP1: 5}) == {TP0: 27}  # TP0 dropped records: sought again
+    guard.sought({TP0: 27, TP1: 5})
+    assert guard.resumed() == {TP0: 27}  # TP0 dropped records: sought again
     assert [guard.admit(TP0, n, set()) for n in (27, 28)] == [Admit.KEEP, Admit.KEEP]
     assert guard.admit(TP1, 6, set()) is Admit.RESEEK  # the usual check after a seek
 
@@ -65,7 +66,8 @@ def test_a_held_partition_without_a_committed_offset_is_read_again_from_its_firs
     guard = SeekGuard()
     guard.assigned([TP0])
     assert [guard.admit(TP0, n, set()) for n in (3, 0, 1)] == [Admit.DROP] * 3
-    assert guard.sought({TP0: None}) == {TP0: 0}  # a seek to no committed offset moved nothing
+    guard.sought({TP0: None})
+    assert guard.resumed() == {TP0: 0}  # a seek to no committed offset moved nothing
     assert guard.admit(TP0, 2, set()) is Admit.RESEEK  # still the old position: sought to 0 again
     assert guard.admit(TP0, 0, set()) is Admit.KEEP
 
@@ -75,7 +77,37 @@ def test_a_revoked_partition_is_no_longer_held() -> None:
     guard.assigned([TP0])
     guard.revoked([TP0])
     assert guard.admit(TP0, 4, set()) is Admit.KEEP
-    assert guard.sought({TP0: 4}) == {}
+    guard.sought({TP0: 4})
+    assert guard.resumed() == {}
+    assert guard.admit(TP0, 4, set()) is Admit.KEEP
+
+
+def test_a_sought_partition_stays_held_until_the_flow_is_resumed() -> None:
+    """Seen live on a frozen rules worker's rejoin: Faust sought the partitions, records were handed
+    to the agents, then Faust resumed its flow control, which cleared the agents' queues. Faust had
+    counted those records as read: one event never reached the rules and its offset was committed
+    over; with two or more lost, the partition's commits stopped for good."""
+    guard = SeekGuard()
+    guard.assigned([TP0, TP1])
+    guard.sought({TP0: 10, TP1: None})
+    assert [guard.admit(TP0, n, set()) for n in (10, 11)] == [Admit.DROP, Admit.DROP]
+    assert guard.admit(TP1, 0, set()) is Admit.DROP
+    assert guard.resumed() == {TP0: 10, TP1: 0}
+    assert guard.admit(TP0, 12, set()) is Admit.RESEEK  # the old position, before the seek lands
+    assert [guard.admit(TP0, n, set()) for n in (10, 11)] == [Admit.KEEP, Admit.KEEP]
+    assert guard.admit(TP1, 0, set()) is Admit.KEEP
+    assert guard.resumed() == {}  # a later resume releases nothing more
+
+
+def test_a_held_partition_not_sought_yet_stays_held_when_the_flow_is_resumed() -> None:
+    """Faust's recovery resumes its flow before it seeks the stream partitions when it has tables
+    to restore."""
+    guard = SeekGuard()
+    guard.assigned([TP0])
+    assert guard.resumed() == {}
+    assert guard.admit(TP0, 3, set()) is Admit.DROP
+    guard.sought({TP0: 3})
+    assert guard.resumed() == {TP0: 3}
 
 
 def test_every_worker_consumes_through_the_guard() -> None:
