@@ -19,7 +19,7 @@ from agents.live_clock import LiveClock, WallClock
 from agents.rules.engine import advance, new_state, process
 from agents.rules.patient_channel import to_patient
 from agents.rules.repair import repair_future
-from agents.rules.timers import next_due
+from agents.rules.timers import known_next_due
 from models.alerts import Alert
 from models.events import Event, NurseAction
 from models.parsing import InvalidMessage, key_problem, time_problem
@@ -126,7 +126,7 @@ class RulesRuntime:
         self.live[state.patient_id] = state
         self.live.move_to_end(state.patient_id)
         self.dirty[state.patient_id] = partition
-        self.due_index(partition).update(state.patient_id, next_due(state, self.rules))
+        self.due_index(partition).update(state.patient_id, known_next_due(state, self.rules))
         self._trim_live()
 
     def _write(self, state: PatientState) -> None:

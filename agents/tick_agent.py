@@ -15,7 +15,7 @@ from typing import Any
 
 import faust
 
-from agents.rules.timers import next_due
+from agents.rules.timers import known_next_due
 from agents.runtime import RulesRuntime
 from streams.infra.kafka.topics import EVENTS_TOPIC, partition_of
 from streams.infra.settings import Settings
@@ -63,7 +63,9 @@ def register(app: faust.App, runtime: RulesRuntime, settings: Settings) -> None:
                 if partition in active:
                     state = runtime.load(key.decode())
                     if state is not None:
-                        runtime.due_index(partition).update(state.patient_id, next_due(state, runtime.rules))
+                        runtime.due_index(partition).update(
+                            state.patient_id, known_next_due(state, runtime.rules)
+                        )
                 if n % RESCAN_BATCH == 0:
                     await asyncio.sleep(0)  # let the agents run: a full scan parses every state
         settled = runtime.clock.settled(SETTLE_SECONDS)

@@ -174,9 +174,14 @@ class Hysteresis(Row):
     weight_kg: Annotated[float, Field(ge=0)]
     default: Annotated[float, Field(ge=0)]
 
+    @cached_property
+    def margins(self) -> dict[str, float]:
+        """Each vital's margin (the default for the vitals not named), looked up on every reading."""
+        named = self.model_dump(exclude={"default"})
+        return {v: float(named[v]) if named.get(v) is not None else self.default for v in VITAL_NAMES}
+
     def for_vital(self, vital: str) -> float:
-        value = getattr(self, vital, None) if vital in VITAL_NAMES else None
-        return self.default if value is None else float(value)
+        return self.margins.get(vital, self.default)
 
 
 class RiskTightening(Row):

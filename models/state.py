@@ -16,6 +16,16 @@ class _State(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_assignment=False)
 
 
+def memory_of(model: BaseModel) -> dict[str, Any]:
+    """A state's memory-only attributes (`_minutes`, `_baseline`, `_memo`, `_due`: never stored) as a
+    dict. The rules read them on every event: `model._x` goes through Pydantic's attribute
+    fallback, about a microsecond each."""
+    private = model.__pydantic_private__
+    if private is None:  # a model with private attributes always has them set
+        raise TypeError(f"{type(model).__name__} keeps no private attributes")
+    return private
+
+
 class Reading(_State):
     ts: datetime
     values: dict[str, float]
@@ -114,6 +124,8 @@ class SessionState(_State):
     stored, rebuilt from the readings when missing."""
     _baseline: Any = PrivateAttr(default=None)
     """The rules' sorted baseline windows (agents/rules/baseline_windows.py), likewise."""
+    _memo: Any = PrivateAttr(default=None)
+    """Values the rules derive from a few of its fields (agents/rules/memo.py), likewise."""
 
 
 class IncidentState(_State):
@@ -172,6 +184,10 @@ class PatientState(_State):
     outbox: list[PatientMessage] = Field(default_factory=list)
     """Messages to the patient that timers made (check-in prompts and reminders) and readiness
     answers: the patient channel sends them with the next evaluation's messages and empties it."""
+
+    _due: Any = PrivateAttr(default=None)
+    """When its timers are next due as the engine left it (agents/rules/timers.py `KnownDue`):
+    memory only, never stored."""
 
     @model_validator(mode="before")
     @classmethod

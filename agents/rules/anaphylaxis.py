@@ -47,13 +47,15 @@ def anaphylaxis(ctx: RuleContext) -> Evaluation:
         return NOTHING
     condition = Condition.ANAPHYLAXIS
     names = {r.symptom for r in symptoms_together(session, ts, rules, condition)}
+    low_pressure = any(
+        fired_together(session, row_id, ts, rules, condition) for row_id in rule.low_pressure_rules
+    )
+    if not names and not low_pressure:
+        return NOTHING  # a low SpO2 alone meets no criterion (on almost every reading: no window scan)
     lowest = extreme_together(session, ts, rules, condition, "spo2", lowest=True)
     low_spo2 = lowest if lowest is not None and lowest <= rule.breathing_spo2_at_most else None
     skin = names & rule.skin
     breathing = bool(names & rule.breathing) or low_spo2 is not None
-    low_pressure = any(
-        fired_together(session, row_id, ts, rules, condition) for row_id in rule.low_pressure_rules
-    )
     neuro = names & rule.neuro
     gastro = names & rule.gastro
     systems = {

@@ -9,7 +9,7 @@ import bisect
 from datetime import datetime
 
 from agents.rules.minute_index import readings_between
-from models.state import Reading, SessionState
+from models.state import Reading, SessionState, memory_of
 
 
 class BaselineWindows:
@@ -58,26 +58,26 @@ def _median(ordered: list[float]) -> float:
 def windows_of(
     session: SessionState, start: datetime, pre_from: datetime, post_to: datetime
 ) -> BaselineWindows:
-    windows: BaselineWindows | None = session._baseline
+    windows: BaselineWindows | None = memory_of(session)["_baseline"]
     if windows is None or (windows.start, windows.pre_from, windows.post_to) != (start, pre_from, post_to):
-        windows = session._baseline = BaselineWindows(start, pre_from, post_to)
+        windows = memory_of(session)["_baseline"] = BaselineWindows(start, pre_from, post_to)
         for reading in readings_between(session, pre_from, post_to):
             windows.add(reading)
     return windows
 
 
 def note_reading(session: SessionState, reading: Reading) -> None:
-    windows: BaselineWindows | None = session._baseline
+    windows: BaselineWindows | None = memory_of(session)["_baseline"]
     if windows is not None:
         windows.add(reading)
 
 
 def note_trimmed(session: SessionState, horizon: datetime) -> None:
     """Readings before `horizon` were dropped: the windows go if some of them may have been theirs."""
-    windows: BaselineWindows | None = session._baseline
+    windows: BaselineWindows | None = memory_of(session)["_baseline"]
     if windows is not None and horizon > windows.pre_from:
-        session._baseline = None
+        memory_of(session)["_baseline"] = None
 
 
 def forget(session: SessionState) -> None:
-    session._baseline = None
+    memory_of(session)["_baseline"] = None

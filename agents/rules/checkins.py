@@ -22,6 +22,7 @@ from enum import Enum
 
 from agents.rules.explain import evidence
 from agents.rules.lifecycle import Finding, apply_finding, close, to_message
+from agents.rules.memo import remembered
 from agents.rules.outbox import post
 from agents.rules.registry import RuleLine, register
 from agents.rules.session import effective_stop, phase_at, span
@@ -141,7 +142,32 @@ def _window_end(session: SessionState, rules: RuleSet) -> datetime | None:
 
 
 def next_step(state: PatientState, session: SessionState, rules: RuleSet) -> datetime | None:
-    """When the session's next check-in step falls due (None: nothing left to ask)."""
+    """When the session's next check-in step falls due (None: nothing left to ask). Asked at every
+    event and tick, it changes only with the stop, a later start, an answer, a step taken or the
+    missed warning's opening or closing: remembered per session."""
+    key = (
+        effective_stop(session, rules),
+        cutoff(state, session),
+        session.checkin_answered_ts,
+        session.checkin_step_ts,
+        Condition.MISSED_CHECKIN.value in session.alerts,
+    )
+    return remembered(session, "checkin_next_step", key, rules, lambda: _next_step(state, session, rules))
+
+
+def _next_step(state: PatientState, session: SessionState, rules: RuleSet) -> datetime | None:
+    stop = effective_stop(session, rules)
+    if session.start_ts is None or stop is None:
+        return None
+    if (
+        session.checkin_answered_ts is None
+        and session.checkin_step_ts is None
+        and Condition.MISSED_CHECKIN.value not in session.alerts
+    ):  # nothing asked yet (every infusing session): the first check-in's prompt, unless a start ends it
+        hours = rules.checkin.due_hours()
+        first = stop + span(hours=hours[0]) if hours else None
+        ended = cutoff(state, session)
+        return None if first is None or (ended is not None and first >= ended) else first
     steps = _steps(state, session, rules)
     candidates = [steps[0][0]] if steps else []
     if (end := _window_end(session, rules)) is not None:
@@ -155,6 +181,9 @@ def due(state: PatientState, session: SessionState, now: datetime, rules: RuleSe
     stop = effective_stop(session, rules)
     if stop is None or now < stop + _first_step_after_stop(rules):
         return []  # (on every event of an infusion: no schedule to build)
+    upcoming = next_step(state, session, rules)
+    if upcoming is None or upcoming > now:
+        return []
     messages: list[Alert] = []
     for at, kind, item in _steps(state, session, rules):
         if at > now:

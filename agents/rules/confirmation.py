@@ -131,6 +131,8 @@ def cleared(
     """A repeat reading clears these vitals: every pending finding made only of them closes now
     (resolved, no page), and so does a pending composite that waited on them and on nothing still
     past a limit (a NEWS2 score lists every vital it read: only its abnormal ones count)."""
+    if not session.alerts:
+        return []  # (on almost every reading)
     clear = set(clear)
     messages: list[Alert] = []
 

@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from agents.rules import checkins, confirmation, high_risk, incidents, readiness, timers
+from agents.rules import checkins, confirmation, high_risk, incidents, readiness, timers, vitals_schedule
 from agents.rules.context import RuleContext
 from agents.rules.episodes import end_episode, note_fired
 from agents.rules.explain import finding
@@ -75,6 +75,9 @@ def advance(state: PatientState, now: datetime, rules: RuleSet) -> list[Alert]:
     if state.clock is not None and now <= state.clock:
         return []
     state.clock = now
+    if timers.quiet_before(state, now, rules):
+        return []
+    timers.forget_next_due(state)
     messages: list[Alert] = []
     for session_id, session in list(state.sessions.items()):
         messages.extend(timers.due(state, session, now, rules))
@@ -96,9 +99,16 @@ def _never_started(session: SessionState, now: datetime, rules: RuleSet) -> bool
 def process(state: PatientState, item: Event | NurseAction, now: datetime, rules: RuleSet) -> list[Alert]:
     """Apply one event or nurse action at clock `now`; returns the alert messages it causes."""
     messages = advance(state, now, rules)
+    timers.forget_next_due(state)
     if isinstance(item, NurseAction):
-        return messages + incidents.apply_action(state, item, rules)
-    return messages + incidents.settle(state, _event(state, item, now, rules), now, rules)
+        messages += incidents.apply_action(state, item, rules)
+        timers.remember_next_due(state, rules)
+        return messages
+    found = _event(state, item, now, rules)  # remembers the next due time at its end (`_now_due`)
+    settled = incidents.settle(state, found, now, rules)
+    if found or settled or not timers.remembered_next_due(state, rules):
+        timers.remember_next_due(state, rules)  # the incidents changed since, or nothing was remembered
+    return messages + settled
 
 
 def _event(state: PatientState, item: Event, now: datetime, rules: RuleSet) -> list[Alert]:
@@ -143,7 +153,15 @@ def _event(state: PatientState, item: Event, now: datetime, rules: RuleSet) -> l
 
 def _now_due(state: PatientState, now: datetime, rules: RuleSet) -> list[Alert]:
     """Timers that an event has just made due by `now` (a start or stop arriving late, a profile
-    that halves the stale limits): they fire at once, not at the next tick."""
+    that halves the stale limits): they fire at once, not at the next tick. None can be when the
+    state's next due time is later (`advance` before it only moves the clock) and no overdue alert
+    waits on vitals that arrived late (they close it at once, at no due time)."""
+    due = timers.remember_next_due(state, rules)
+    if (due is None or now < due) and not any(
+        map(vitals_schedule.late_vitals_may_close, state.sessions.values())
+    ):
+        return []
+    timers.forget_next_due(state)  # the timers below change the state
     messages = [m for session in state.sessions.values() for m in timers.due(state, session, now, rules)]
     for session in state.sessions.values():  # a lone reading that arrived after its repeat was due
         messages.extend(confirmation.due(session, now, state.patient_id, rules))

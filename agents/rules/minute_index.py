@@ -12,7 +12,7 @@ from __future__ import annotations
 import bisect
 from datetime import UTC, datetime, timedelta
 
-from models.state import Reading, SessionState
+from models.state import Reading, SessionState, memory_of
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
@@ -78,9 +78,9 @@ whose windows are dense (a worn oximeter), so that sparse spot readings cost it 
 
 
 def index_of(session: SessionState) -> MinuteIndex:
-    index: MinuteIndex | None = session._minutes
+    index: MinuteIndex | None = memory_of(session)["_minutes"]
     if index is None:
-        index = session._minutes = MinuteIndex()
+        index = memory_of(session)["_minutes"] = MinuteIndex()
         for reading in session.readings:
             index.add(reading)
     return index
@@ -88,14 +88,14 @@ def index_of(session: SessionState) -> MinuteIndex:
 
 def note_added(session: SessionState, reading: Reading) -> None:
     """A reading was inserted: the index, if built, takes it."""
-    index: MinuteIndex | None = session._minutes
+    index: MinuteIndex | None = memory_of(session)["_minutes"]
     if index is not None:
         index.add(reading)
 
 
 def note_trimmed(session: SessionState, horizon: datetime) -> None:
     """Readings before `horizon` were dropped."""
-    index: MinuteIndex | None = session._minutes
+    index: MinuteIndex | None = memory_of(session)["_minutes"]
     if index is not None:
         index.trimmed_before(horizon)
 

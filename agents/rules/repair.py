@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from models.state import PatientState, SessionState
+from models.state import PatientState, SessionState, memory_of
 
 
 def poisoned(state: PatientState, now: datetime, max_skew: timedelta) -> bool:
@@ -36,7 +36,7 @@ def _clamp(ts: datetime | None, now: datetime, limit: datetime) -> datetime | No
 
 def _repair_session(session: SessionState, now: datetime, limit: datetime) -> None:
     session.readings = [r for r in session.readings if r.ts <= limit]
-    session._minutes = session._baseline = None  # rebuilt from what remains
+    memory_of(session)["_minutes"] = memory_of(session)["_baseline"] = None  # rebuilt from what remains
     session.symptoms = [s for s in session.symptoms if s.ts <= limit]
     session.rate_steps = [s for s in session.rate_steps if s.ts <= limit]
     latest: dict[str, datetime] = {}

@@ -31,6 +31,10 @@ def respiratory_compromise(ctx: RuleContext) -> Evaluation:
     condition = Condition.RESPIRATORY_COMPROMISE
     names = {r.symptom for r in symptoms_together(session, ts, rules, condition)}
     breathing = sorted(s.value for s in names & table.breathing_symptoms)
+    profile = state.profile
+    myasthenia = profile is not None and bool(profile.myasthenia_gravis)
+    if not breathing and not myasthenia:
+        return NOTHING  # the readings count only with a breathing symptom (no window scan)
     spo2 = extreme_together(session, ts, rules, condition, "spo2", lowest=True)
     rate = extreme_together(session, ts, rules, condition, "respiratory_rate", lowest=False)
     values: dict[str, float] = {}
@@ -53,8 +57,7 @@ def respiratory_compromise(ctx: RuleContext) -> Evaluation:
         )
     holds: bool | None = None
     from_vitals = False
-    profile = state.profile
-    if profile is not None and profile.myasthenia_gravis:
+    if myasthenia:
         reasons = sorted(s.value for s in names & table.myasthenia.symptoms)
         rise = _myasthenia_rate_rise(state, session, ts, rules)
         if rise is not None:

@@ -68,7 +68,8 @@ def get_session(state: PatientState, session_id: str, ts: datetime) -> tuple[Ses
         session = SessionState(session_id=session_id, first_ts=ts)
         state.sessions[session_id] = session
         return session, True
-    session.first_ts = min(session.first_ts, ts)
+    if ts < session.first_ts:
+        session.first_ts = ts
     return session, False
 
 

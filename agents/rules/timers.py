@@ -13,7 +13,7 @@ from agents.rules.registry import RuleLine, register
 from agents.rules.session import effective_stop, freeze_baseline_if_due, phase_at, span
 from models.alerts import Alert, AlertStatus, Condition
 from models.ruleset import Phase, RuleSet
-from models.state import PatientState, SessionState
+from models.state import PatientState, SessionState, memory_of
 
 JUST_PAST = timedelta(microseconds=1)
 """The smallest step of a datetime: a care-schedule step fires only once the clock is strictly past it."""
@@ -164,6 +164,54 @@ def _close_stale(state: PatientState, session: SessionState, ts: datetime) -> li
 def resolve_stale(state: PatientState, session: SessionState, ts: datetime) -> list[Alert]:
     """Vitals arrived: the overdue alert resolves at that reading (any vitals reading is a set)."""
     return _close_stale(state, session, ts)
+
+
+class KnownDue:
+    """`next_due` of the state as the engine left it (memory only, never stored): the next event's
+    `advance` and the runtime's due index read it instead of computing it again."""
+
+    __slots__ = ("at", "rules")
+
+    def __init__(self, rules: RuleSet, at: datetime | None) -> None:
+        self.rules = rules
+        self.at = at
+
+    def __eq__(self, other: object) -> bool:
+        """Derived from the state's own fields: it never makes two states differ."""
+        return other is None or isinstance(other, KnownDue)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def remember_next_due(state: PatientState, rules: RuleSet) -> datetime | None:
+    """`next_due`, kept on the state until the engine changes it again (`forget_next_due`)."""
+    at = next_due(state, rules)
+    memory_of(state)["_due"] = KnownDue(rules, at)
+    return at
+
+
+def known_next_due(state: PatientState, rules: RuleSet) -> datetime | None:
+    """`next_due` as remembered, or computed (and remembered) when the engine changed the state since."""
+    known: KnownDue | None = memory_of(state)["_due"]
+    if known is not None and known.rules is rules:
+        return known.at
+    return remember_next_due(state, rules)
+
+
+def remembered_next_due(state: PatientState, rules: RuleSet) -> bool:
+    """Whether `next_due` is remembered for this rule set (the engine has not changed the state since)."""
+    known: KnownDue | None = memory_of(state)["_due"]
+    return known is not None and known.rules is rules
+
+
+def quiet_before(state: PatientState, now: datetime, rules: RuleSet) -> bool:
+    """Nothing is due by `now` as the state was remembered: `advance` would only move the clock."""
+    known: KnownDue | None = memory_of(state)["_due"]
+    return known is not None and known.rules is rules and (known.at is None or now < known.at)
+
+
+def forget_next_due(state: PatientState) -> None:
+    memory_of(state)["_due"] = None
 
 
 def next_due(state: PatientState, rules: RuleSet) -> datetime | None:

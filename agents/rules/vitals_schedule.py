@@ -25,11 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 
 from agents.rules.explain import action_text, evidence
 from agents.rules.lifecycle import Finding
+from agents.rules.memo import remembered
 from agents.rules.registry import RuleLine, register
 from agents.rules.session import effective_stop, is_high_risk, phase_at, span
 from models.alerts import Condition
@@ -39,9 +40,9 @@ from models.ruleset import RuleSet
 from models.state import PatientState, SessionState
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DueSet:
-    """One set of vitals the schedule asks for."""
+    """One set of vitals the schedule asks for (not frozen: built by the dozen on every reading)."""
 
     row: ScheduleRow
     due: datetime
@@ -92,7 +93,7 @@ def grace_minutes(row: ScheduleRow, high_risk: bool, rules: RuleSet) -> float:
 
 
 def _anchors(
-    row: ScheduleRow, start: datetime, steps: tuple[datetime, ...], stop: datetime
+    row: ScheduleRow, every: timedelta | None, start: datetime, steps: tuple[datetime, ...], stop: datetime
 ) -> Iterator[datetime]:
     if row.anchor is SetAnchor.START:
         yield start
@@ -100,8 +101,7 @@ def _anchors(
         yield from steps
     elif row.anchor is SetAnchor.STOP:
         yield stop
-    elif row.every_minutes is not None:  # steady (the rule-file model requires its interval)
-        every = span(minutes=row.every_minutes)
+    elif every is not None:  # steady (the rule-file model requires its interval)
         points = [start, *steps]
         for point, until in zip(points, [*steps, stop], strict=True):
             at = point + every
@@ -110,30 +110,55 @@ def _anchors(
                 at += every
 
 
-_CACHE: dict[tuple[object, ...], tuple[RuleSet, tuple[DueSet, ...]]] = {}
-_CACHE_SIZE = 4096
-"""The sets of a session change only with its start, rate increases, stop and risk factors, but are
-asked for at every event and tick: they are kept for the last few thousand of those."""
-
-
 def due_sets(state: PatientState, session: SessionState, rules: RuleSet) -> tuple[DueSet, ...]:
     """Every set the schedule asks for in this session (taken or not), in due order."""
+    key = _sets_key(state, session, rules)
+    return () if key is None else _build(*key, rules)
+
+
+def _sets_key(
+    state: PatientState, session: SessionState, rules: RuleSet
+) -> tuple[datetime, datetime, tuple[datetime, ...], bool, frozenset[RiskFactor]] | None:
+    """What the session's sets are built from: its start, stop, rate increases and risk factors."""
     start = session.start_ts
     if start is None:
-        return ()
+        return None
     stop = effective_stop(session, rules) or start + span(hours=rules.timing.session_timeout_hours)
     steps = tuple(s.ts for s in session.rate_steps if start < s.ts < stop)
     high = is_high_risk(state, rules)
     factors = frozenset(state.profile.risk_factors) if state.profile is not None else frozenset()
-    key = (id(rules), start, stop, steps, high, factors)
-    cached = _CACHE.get(key)
-    if cached is not None and cached[0] is rules:
-        return cached[1]
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.clear()
-    sets = _build(start, stop, steps, high, factors, rules)
-    _CACHE[key] = (rules, sets)
-    return sets
+    return start, stop, steps, high, factors
+
+
+@dataclass(frozen=True, slots=True)
+class _RowTimes:
+    """A row's durations, computed once per rule set and risk level."""
+
+    row: ScheduleRow
+    due: timedelta
+    early: timedelta
+    grace: timedelta
+    grace_minutes: float
+    every: timedelta | None
+
+
+_ROW_TIMES: dict[tuple[int, bool], tuple[RuleSet, tuple[_RowTimes, ...]]] = {}
+
+
+def _row_times(rules: RuleSet, high: bool) -> tuple[_RowTimes, ...]:
+    known = _ROW_TIMES.get((id(rules), high))
+    if known is not None and known[0] is rules:
+        return known[1]
+    times = []
+    for row in rules.care_schedule.sets:
+        grace = grace_minutes(row, high, rules)
+        every = None if row.every_minutes is None else timedelta(minutes=row.every_minutes)
+        due, early = timedelta(minutes=row.due_minutes), timedelta(minutes=row.early_minutes)
+        times.append(_RowTimes(row, due, early, timedelta(minutes=grace), grace, every))
+    if len(_ROW_TIMES) >= 64:  # rule sets reloaded again and again (tests): forget the old ones
+        _ROW_TIMES.clear()
+    _ROW_TIMES[(id(rules), high)] = (rules, tuple(times))
+    return tuple(times)
 
 
 def _build(
@@ -145,25 +170,22 @@ def _build(
     rules: RuleSet,
 ) -> tuple[DueSet, ...]:
     sets: list[DueSet] = []
-    for row in rules.care_schedule.sets:
+    for times in _row_times(rules, high):
+        row = times.row
         if row.only_for and not row.only_for & factors:
             continue
-        grace = grace_minutes(row, high, rules)
-        for anchor in _anchors(row, start, steps, stop):
-            due = anchor + span(minutes=row.due_minutes)
-            if row.anchor in INFUSING_ANCHORS and due >= stop:
+        infusing = row.anchor in INFUSING_ANCHORS
+        for anchor in _anchors(row, times.every, start, steps, stop):
+            due = anchor + times.due
+            if infusing and due >= stop:
                 continue  # nothing is asked for while infusing once the pump has stopped
-            sets.append(
-                DueSet(
-                    row=row,
-                    due=due,
-                    counts_from=due - span(minutes=row.early_minutes),
-                    late=due + span(minutes=grace),
-                    grace_minutes=grace,
-                )
-            )
-    sets.sort(key=lambda s: s.due)
+            sets.append(DueSet(row, due, due - times.early, due + times.grace, times.grace_minutes))
+    sets.sort(key=_due_of)
     return tuple(sets)
+
+
+def _due_of(item: DueSet) -> datetime:
+    return item.due
 
 
 def last_set_ts(session: SessionState) -> datetime | None:
@@ -225,9 +247,78 @@ def _position(state: PatientState, session: SessionState, rules: RuleSet) -> _Po
 
 
 def next_step(state: PatientState, session: SessionState, rules: RuleSet) -> datetime | None:
-    """When the schedule's next step falls due (it is taken once the clock is strictly past it)."""
+    """When the schedule's next step falls due (it is taken once the clock is strictly past it).
+    Asked at every event and tick, it changes only with the sets, the latest reading, the steps
+    taken and whether an overdue alert is open: remembered per session."""
+    last = last_set_ts(session)
+    key = (
+        _sets_key(state, session, rules),
+        last,
+        session.schedule_step_ts if session.schedule_reading_ts == last else None,
+        Condition.STALE_DATA.value in session.alerts,
+    )
+    return remembered(
+        session, "care_schedule_next_step", key, rules, lambda: _next_step(state, session, rules)
+    )
+
+
+def _next_step(state: PatientState, session: SessionState, rules: RuleSet) -> datetime | None:
+    last = last_set_ts(session)
+    key = _sets_key(state, session, rules)
+    if key is not None and not (session.schedule_step_ts is not None and session.schedule_reading_ts == last):
+        # no step taken since the latest reading (after every reading): the first set not taken
+        # is the next step, its reminder; found without building the sets
+        first = first_untaken_due(*key, last, rules)
+        if first is not None:
+            return first
     step = next(_position(state, session, rules).pending, None)
     return None if step is None else step.at
+
+
+def first_untaken_due(
+    start: datetime,
+    stop: datetime,
+    steps: tuple[datetime, ...],
+    high: bool,
+    factors: frozenset[RiskFactor],
+    last: datetime | None,
+    rules: RuleSet,
+) -> datetime | None:
+    """The due time of the first set (in due order) that a reading at `last` does not count for,
+    as `_build` would list them; None when every set is taken."""
+    best: datetime | None = None
+    for times in _row_times(rules, high):
+        row = times.row
+        if row.only_for and not row.only_for & factors:
+            continue
+        infusing = row.anchor in INFUSING_ANCHORS
+        for due in _first_dues(row, times, start, steps, stop, last):
+            if (infusing and due >= stop) or (last is not None and last >= due - times.early):
+                continue
+            if best is None or due < best:
+                best = due
+    return best
+
+
+def _first_dues(
+    row: ScheduleRow,
+    times: _RowTimes,
+    start: datetime,
+    steps: tuple[datetime, ...],
+    stop: datetime,
+    last: datetime | None,
+) -> Iterator[datetime]:
+    """Per anchor kind, the due times that may be the row's first set not taken: every one of a
+    start, stop or rate step; of each steady stretch only its first set past `last`."""
+    every = times.every
+    if row.anchor is not SetAnchor.STEADY or every is None:
+        yield from (anchor + times.due for anchor in _anchors(row, every, start, steps, stop))
+        return
+    for point, until in zip([start, *steps], [*steps, stop], strict=True):
+        k = 1 if last is None else max(1, (last + times.early - times.due - point) // every + 1)
+        at = point + every * k
+        if at < until:
+            yield at + times.due
 
 
 def overdue(
@@ -235,6 +326,9 @@ def overdue(
 ) -> Iterator[Finding | Closing]:
     """The reminders, pages and closings due by `now` (strictly past their time), in order. Apply
     each before taking the next: a closing applies to the overdue alert open at that point."""
+    upcoming = next_step(state, session, rules)
+    if (upcoming is None or upcoming >= now) and not late_vitals_may_close(session):
+        return  # (on most events and ticks: no sets to build)
     position = _position(state, session, rules)
     last = position.last
     for step in position.pending:
@@ -256,6 +350,14 @@ def overdue(
         # it; closed as of the alert's last change, so its messages stay in time order
         changed = max(current.opened_ts, current.evidence.observed_at or current.opened_ts)
         yield Closing(changed, f"Vitals taken at {last:%H:%M} UTC count for every set due so far")
+
+
+def late_vitals_may_close(session: SessionState) -> bool:
+    """An overdue alert is open and the latest vitals are timed before it: if they count for every
+    set due so far, `overdue` closes it at the clock's next move, at no step's time."""
+    current = session.alerts.get(Condition.STALE_DATA.value)
+    last = last_set_ts(session)
+    return current is not None and last is not None and last < current.opened_ts
 
 
 def _finding(

@@ -24,6 +24,7 @@ from agents.runtime import RulesRuntime
 from models.parsing import parse_event
 from streams.apps.bench.workload import Pool, mid_infusion_events, reading
 from streams.infra.kafka.topics import EVENTS_TOPIC, partition_of
+from streams.infra.process_tuning import quieter_garbage_collection
 
 
 @dataclass
@@ -101,9 +102,13 @@ async def _consume(runtime: RulesRuntime, records: list[_Record], parse: Callabl
     return stream
 
 
-def run(sessions: int = 10_000, rate: float = 1000.0, seconds: float = 60.0) -> dict[str, float]:
+def run(
+    sessions: int = 10_000, rate: float = 1000.0, seconds: float = 60.0, tune_gc: bool = True
+) -> dict[str, float]:
     """µs per record of the setup (new patients) and of the readings that follow."""
     setup_count, records = _records(sessions, rate, seconds)
+    if tune_gc:
+        quieter_garbage_collection()  # as the worker does
     runtime = RulesRuntime(
         rules=load_rules(),
         table={},

@@ -12,6 +12,7 @@ from agents.rules.loader import RuleFileError, load_rules
 from streams.apps.cli.unreachable import kafka_unreachable
 from streams.apps.worker_app import Role, create_app
 from streams.infra.kafka.topics import ensure_topics
+from streams.infra.process_tuning import quieter_garbage_collection
 from streams.infra.settings import get_settings
 
 
@@ -42,4 +43,5 @@ def worker(role: Role = typer.Argument(..., help="rules, writer or pager (webhoo
         raise typer.Exit(1) from None
     app = create_app(role, settings)
     logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    quieter_garbage_collection()
     faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()

@@ -8,6 +8,8 @@ import json
 from datetime import datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agents.rules import vitals_schedule
 from agents.rules.engine import advance, new_state, process
@@ -340,3 +342,32 @@ def test_rules_show_lists_each_set_with_its_grace() -> None:
     assert "(7.5 for high risk)" in by_id["care_schedule.rate_step"].trigger
     assert "only for brand_switch, first_infusion, long_gap" in by_id["care_schedule.after_end"].trigger
     assert by_id["care_schedule.after_end"].severity == "info reminder, then warning / urgent"
+
+
+_minutes = st.integers(min_value=-90, max_value=16 * 60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    steps=st.lists(st.integers(min_value=1, max_value=11 * 60), max_size=3),
+    hours=st.integers(min_value=1, max_value=12),
+    high=st.booleans(),
+    factors=st.sets(st.sampled_from([RiskFactor.FIRST_INFUSION, RiskFactor.RENAL_DISEASE])),
+    last=st.one_of(
+        st.none(),
+        _minutes.map(at),
+        st.tuples(_minutes, st.integers(0, 59)).map(lambda m: at(m[0]) + timedelta(seconds=m[1])),
+    ),
+)
+def test_the_first_set_not_taken_is_found_as_the_built_sets_give_it(
+    steps: list[int], hours: int, high: bool, factors: set[RiskFactor], last: datetime | None
+) -> None:
+    """The shortcut after every reading (no set built) against the sets: rate steps in any order,
+    steady stretches, the infusing sets at or after the stop left out, risk-only rows."""
+    stop = at(hours * 60)
+    rate_steps = tuple(at(m) for m in steps)
+    sets = vitals_schedule._build(at(0), stop, rate_steps, high, frozenset(factors), RULES)
+    first = next(vitals_schedule.steps(sets, last, RULES), None)
+    expected = first.at if first is not None and first.kind is vitals_schedule.StepKind.REMINDER else None
+    got = vitals_schedule.first_untaken_due(at(0), stop, rate_steps, high, frozenset(factors), last, RULES)
+    assert got == expected
