@@ -39,6 +39,10 @@ def register(app: faust.App, settings: Settings) -> RulesRuntime:
     async def checkpoint() -> None:
         # Also while rebalancing: Faust waits for every record to be acked before a revocation.
         await runtime.checkpoint()
+        if not app.rebalancing and app.consumer is not None:
+            # The offsets just acked are committed now, not up to Faust's commit interval later: an
+            # event waits for its commit at most one checkpoint interval.
+            await app.consumer.commit()
 
     app.timer(interval=settings.checkpoint_seconds, name="ivigwatch.checkpoint")(checkpoint)
     app.runtime = runtime  # for tests and the CLI

@@ -86,6 +86,7 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
         influx_db="ivigwatch_watchdog",
         topic_partitions=4,
         tick_seconds=1.0,
+        checkpoint_seconds=1.0,  # an event's commit waits for a checkpoint: within the 2 s "caught up"
         watchdog_interval_seconds=1.0,
         watchdog_stall_seconds=5.0,
         watchdog_unanswered_seconds=5.0,
