@@ -18,6 +18,7 @@ from deploy.processes import (
     ensure_tool,
     free_port,
     http_ok,
+    kill_process,
     open_private,
     port_open,
     read_pid,
@@ -231,3 +232,15 @@ def stop(settings: Settings, log: Log = print) -> int | None:
     """Stop the local InfluxDB (SIGTERM, SIGKILL after 15 s); its pid or None."""
     paths = InfluxPaths.of(settings.state_dir)
     return stop_server("InfluxDB", paths.pid, paths.identity, log, grace=STOP_GRACE_SECONDS)
+
+
+def kill(settings: Settings, log: Log = print) -> int | None:
+    """kill -9 the local InfluxDB, as a crash would, and wait until it is gone; its pid or None.
+
+    Its meta, data and WAL dirs stay as the crash left them: `ensure_running` starts it again on
+    them (same state dir, same HTTP port), and it replays its WAL on start. For fault tests.
+    """
+    paths = InfluxPaths.of(settings.state_dir)
+    pid = kill_process(paths.pid, paths.identity)
+    log(f"InfluxDB killed (pid {pid})" if pid is not None else "InfluxDB is not running")
+    return pid

@@ -273,6 +273,20 @@ def stop_process(pid_path: Path, expect: str, *, grace: float = 15.0) -> int | N
     return pid
 
 
+def kill_process(pid_path: Path, expect: str, *, timeout: float = 5.0) -> int | None:
+    """SIGKILL the process of `pid_path` at once, as a crash would (no shutdown, nothing flushed that
+    it had not already written), and wait until it is gone; returns its pid or None (not running)."""
+    pid = read_pid(pid_path, expect)
+    if pid is None:
+        return None
+    _signal(pid, signal.SIGKILL)
+    if not _wait_gone(pid, timeout):
+        raise ServerError(f"pid {pid} ({expect}) survived SIGKILL")
+    _children.pop(pid, None)
+    pid_path.unlink(missing_ok=True)
+    return pid
+
+
 def stop_server(what: str, pid_path: Path, expect: str, log: Log, *, grace: float = 15.0) -> int | None:
     """Stop one of our servers with progress lines; its pid, or None when it was not running."""
     if read_pid(pid_path, expect) is None:

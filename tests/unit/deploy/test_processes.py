@@ -20,6 +20,7 @@ from deploy.processes import (
     free_ports,
     http_ok,
     http_request,
+    kill_process,
     log_tail,
     pid_alive,
     port_open,
@@ -118,6 +119,26 @@ def test_stop_process_kills_what_ignores_sigterm(tmp_path: Path) -> None:
     assert stop_process(pid_path, "trap", grace=0.5) == pid
     assert time.monotonic() - started < 5
     assert not pid_alive(pid)
+
+
+def test_kill_process_sigkills_at_once_and_removes_pid_file(tmp_path: Path) -> None:
+    pid_path = tmp_path / "stubborn.pid"
+    pid = start_detached(
+        ["sh", "-c", "trap '' TERM; echo ready; sleep 60"],
+        log_path=tmp_path / "stubborn.log",
+        pid_path=pid_path,
+    )
+    wait_ready(
+        lambda: "ready" in log_tail(tmp_path / "stubborn.log"),
+        pid=pid,
+        what="stub",
+        log_path=tmp_path / "stubborn.log",
+        timeout=5,
+    )
+    assert kill_process(pid_path, "trap") == pid
+    assert not pid_alive(pid)
+    assert not pid_path.exists()
+    assert kill_process(pid_path, "trap") is None
 
 
 def test_wait_ready_fails_fast_when_the_process_exits(tmp_path: Path) -> None:
