@@ -80,9 +80,11 @@ class InfluxClient:
         if self._session is not None:
             await self._session.close()
 
-    async def _post_lines(self, lines: Sequence[str]) -> tuple[int, str]:
+    async def _post_lines(self, lines: Sequence[str], rp: str | None) -> tuple[int, str]:
         body = "\n".join(lines).encode()
         params = {"db": self.db, "precision": "ms"}
+        if rp is not None:
+            params["rp"] = rp
         try:
             async with self._http().post(f"{self.base_url}/write", params=params, data=body) as resp:
                 return resp.status, (await resp.text())[:300]
@@ -91,12 +93,13 @@ class InfluxClient:
                 f"InfluxDB unreachable at {self.base_url}: {type(exc).__name__}"
             ) from None
 
-    async def write_once(self, lines: Sequence[str]) -> WriteReport:
-        """Write a batch once; bad lines (400) are isolated by bisection. Raises InfluxUnavailable."""
+    async def write_once(self, lines: Sequence[str], *, rp: str | None = None) -> WriteReport:
+        """Write a batch once, into retention policy `rp` (None: the database's default); bad lines
+        (400) are isolated by bisection. Raises InfluxUnavailable."""
         report = WriteReport()
         if not lines:
             return report
-        status, text = await self._post_lines(lines)
+        status, text = await self._post_lines(lines, rp)
         if status == 204:
             report.written = len(lines)
         elif status == 404 and "database not found" in text:
@@ -113,7 +116,7 @@ class InfluxClient:
             else:
                 mid = len(lines) // 2
                 for half in (lines[:mid], lines[mid:]):
-                    sub = await self.write_once(half)
+                    sub = await self.write_once(half, rp=rp)
                     report.written += sub.written
                     report.rejected.extend(sub.rejected)
         elif status in (401, 403):

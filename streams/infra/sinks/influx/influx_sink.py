@@ -42,12 +42,15 @@ class InfluxSink(Sink[str]):
         report = await self.write_report(batch)
         return [Refused(line, reason) for line, reason in report.rejected]
 
-    async def write_report(self, lines: Sequence[str], stop: asyncio.Event | None = None) -> WriteReport:
-        """Write a batch, retrying while InfluxDB is down (until `stop` is set, when given)."""
+    async def write_report(
+        self, lines: Sequence[str], stop: asyncio.Event | None = None, *, rp: str | None = None
+    ) -> WriteReport:
+        """Write a batch (into retention policy `rp`, when given), retrying while InfluxDB is down
+        (until `stop` is set, when given)."""
         delay, attempt = FIRST_BACKOFF_SECONDS, 0
         while True:
             try:
-                report = await self.client.write_once(lines)
+                report = await self.client.write_once(lines, rp=rp)
             except InfluxUnavailable as exc:
                 attempt += 1
                 if stop is not None and stop.is_set():
