@@ -19,7 +19,7 @@ CREDENTIALS: dict[InfluxRole, tuple[str, str]] = {
 """The environment variables of each InfluxDB login (fields of streams/infra/settings.py)."""
 
 ROLES_OF: dict[str, tuple[InfluxRole, ...]] = {
-    "worker writer": ("writer",),
+    "worker writer": ("writer", "reader"),  # the reader reads back minutes for the rollups
     "import": ("writer", "admin"),  # the admin rebuilds the period's rollups
     "influx": ("admin",),  # influx setup | backfill
     "console": ("reader",),

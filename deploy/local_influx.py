@@ -147,7 +147,7 @@ def _create_user(login: InfluxLogin, *, admin: bool) -> str:
 
 
 def prepare(settings: Settings, log: Log = print) -> list[str]:
-    """Users (secured stack), database, retention policies and the vitals rollup, as the admin;
+    """Users (secured stack), database and retention policies (the vitals rollup's included), as the admin;
     ServerError naming what failed (never a password)."""
 
     async def run() -> list[str]:

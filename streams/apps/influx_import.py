@@ -83,7 +83,7 @@ async def import_lines(
         if progress is not None:
             progress(min(start + BATCH_LINES, len(points)), len(points))
     if backfill is not None and summary.first is not None and summary.last is not None:
-        # continuous queries only cover new data: the imported period's 1-minute rollups are made here
+        # the writer worker computes the rollups of what it writes: the imported period's are made here
         summary.rollup_points = await backfill_rollups(
             client, backfill, summary.first, summary.last + timedelta(minutes=1)
         )

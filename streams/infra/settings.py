@@ -62,7 +62,9 @@ class Settings(BaseSettings):
     influx_username: str | None = Field(None, description="InfluxDB user (v1 basic auth)")
     influx_password: SecretStr | None = Field(None, description="InfluxDB password")
     influx_read_username: str | None = Field(
-        None, description="InfluxDB user with read rights only (query, report, export, console charts)"
+        None,
+        description="InfluxDB user with read rights only (query, report, export, console charts; the "
+        "writer's rollup read-backs)",
     )
     influx_read_password: SecretStr | None = Field(None, description="Password of the read-only user")
     influx_admin_username: str | None = Field(

@@ -64,10 +64,11 @@ def parse_time(text: str, option: str) -> datetime:
 
 @app.command()
 def setup() -> None:
-    """Create or update the retention policies and the rollup continuous query (safe to re-run).
+    """Create or update the retention policies (safe to re-run).
 
-    Creates the database, the policies and the continuous query when missing, alters a policy whose
-    duration differs from the settings, and prints every statement it ran.
+    Creates the database and the policies when missing, alters a policy whose duration differs from
+    the settings, drops the rollup continuous query of earlier versions (the writer worker computes
+    the rollups now), and prints every statement it ran.
     """
     settings = _settings()
     changes = _run(settings, lambda client: ensure_schema(client, settings))
@@ -85,7 +86,8 @@ def backfill(
 ) -> None:
     """Compute the 1-minute vitals rollups of a past period (after importing or replaying it).
 
-    Continuous queries only cover new data. Re-running a backfill rewrites the same points.
+    The writer worker computes the minutes it writes; imports and gaps need this. Re-running a
+    backfill rewrites the same points.
     """
     settings = _settings()
     start = parse_time(since, "--since")

@@ -90,7 +90,7 @@ def test_only_the_writer_service_holds_the_writer_login() -> None:
     assert held == {
         "rules": set(),
         "influx-setup": {"admin"},
-        "writer": {"writer"},
+        "writer": {"writer", "reader"},  # the reader reads back minutes for the rollups
         "pager": set(),
         "watchdog": set(),
         "gateway": set(),

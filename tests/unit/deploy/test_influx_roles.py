@@ -26,7 +26,7 @@ WHO_HOLDS_WHAT: dict[tuple[str, ...], set[str]] = {
     ("query", "alerts"): {"reader"},
     ("report", "pt-1-s1"): {"reader"},
     ("export", "fhir", "pt-1-s1"): {"reader"},
-    ("worker", "writer"): {"writer"},
+    ("worker", "writer"): {"writer", "reader"},
     ("import", "recorded.jsonl"): {"writer", "admin"},
     ("influx", "setup"): {"admin"},
 }
@@ -84,7 +84,7 @@ def test_the_workers_and_the_watchdog_the_stack_starts(settings: Settings) -> No
     workers.start_replica("rules", settings, "b")
     workers.start_watchdog(settings)
     rules, writer, replica, watchdog = (held(call["env"]) for call in Spawned.calls)
-    assert (rules, writer, replica, watchdog) == (set(), {"writer"}, set(), set())
+    assert (rules, writer, replica, watchdog) == (set(), {"writer", "reader"}, set(), set())
 
 
 def test_an_extra_env_cannot_hand_the_writer_login_to_another_child(settings: Settings) -> None:
@@ -96,7 +96,7 @@ def test_an_extra_env_cannot_hand_the_writer_login_to_another_child(settings: Se
 
 
 def test_roles_of_reads_the_command_words() -> None:
-    assert influx_roles.roles_of(["worker", "writer"]) == ("writer",)
+    assert influx_roles.roles_of(["worker", "writer"]) == ("writer", "reader")
     assert influx_roles.roles_of(["worker", "rules"]) == ()
     assert influx_roles.roles_of(["--help"]) == ()
     assert influx_roles.roles_of([]) == ()

@@ -5,8 +5,10 @@
   refused as "beyond retention policy").
 - `rollup`: the measurement `vitals_1m`, mean/min/max of every vital field and the number of
   readings per minute, per `patient_id` and `session_id`, kept for `IVIGWATCH_INFLUX_ROLLUP_RETENTION`
-  (default INF). A continuous query fills it from new data (recomputing the last hour each minute,
-  so readings that arrive a little late are included); `backfill_rollups` fills a past range.
+  (default INF). The writer worker fills it as it writes the raw points (`rollups`, `rollup_writer`:
+  a late reading rewrites its minute); `backfill_rollups` fills a past range (imports, or after
+  the writer could not read a minute back). The continuous query that used to fill it (`vitals_1m`,
+  most of InfluxDB's CPU) is no longer created, and `ensure_schema` drops it where it still exists.
 
 The builders below are pure (no I/O); `ensure_schema` and `backfill_rollups` talk to InfluxDB.
 docs/schema.md documents the schema for analysts.
@@ -31,14 +33,13 @@ ROLLUP_POLICY = "rollup"
 RAW_MEASUREMENT = "vitals"
 ROLLUP_MEASUREMENT = "vitals_1m"
 ROLLUP_QUERY = "vitals_1m"
+"""The continuous query that filled the rollup before the writer did: dropped by `ensure_schema`."""
 ROLLUP_INTERVAL = timedelta(minutes=1)
 ROLLUP_TAGS = ("patient_id", "session_id")
 ROLLUP_STATS = ("mean", "min", "max")
 ROLLUP_COUNT_FIELD = "readings"
 COUNTED_FIELD = "on_oxygen"
 """On every vitals point (false when the event left it out): its count is the number of readings."""
-RESAMPLE_FOR = "1h"
-"""Each run of the continuous query recomputes the last hour of minutes: late readings are included."""
 BACKFILL_CHUNK = timedelta(days=7)
 """A backfill runs one SELECT ... INTO per 7-day bucket that holds vitals (empty ones are skipped)."""
 
@@ -91,37 +92,20 @@ def rollup_fields() -> list[tuple[str, str, str]]:
     return [*fields, ("count", COUNTED_FIELD, ROLLUP_COUNT_FIELD)]
 
 
-def rollup_select(db: str, start: datetime | None = None, end: datetime | None = None) -> str:
-    """SELECT ... INTO the rollup measurement, grouped by minute and the rollup tags; with a time range
-    for a backfill, without one for the continuous query (which adds its own)."""
+def rollup_select(db: str, start: datetime, end: datetime) -> str:
+    """SELECT ... INTO the rollup measurement over [start, end), grouped by minute and the rollup tags."""
     columns = ", ".join(f"{fn}({quote_ident(src)}) AS {quote_ident(dst)}" for fn, src, dst in rollup_fields())
     into = f"{quote_ident(db)}.{quote_ident(ROLLUP_POLICY)}.{quote_ident(ROLLUP_MEASUREMENT)}"
     source = f"{quote_ident(db)}.{quote_ident(RAW_POLICY)}.{quote_ident(RAW_MEASUREMENT)}"
-    where = ""
-    if start is not None and end is not None:
-        where = f" WHERE time >= {time_literal(start)} AND time < {time_literal(end)}"
+    where = f" WHERE time >= {time_literal(start)} AND time < {time_literal(end)}"
     tags = ", ".join(quote_ident(tag) for tag in ROLLUP_TAGS)
     minutes = int(ROLLUP_INTERVAL.total_seconds() // 60)
     # Identifiers are quoted by quote_ident and times are formatted here: nothing comes from input.
     return f"SELECT {columns} INTO {into} FROM {source}{where} GROUP BY time({minutes}m), {tags}"  # noqa: S608
 
 
-def create_continuous_query(db: str) -> str:
-    minutes = int(ROLLUP_INTERVAL.total_seconds() // 60)
-    return (
-        f"CREATE CONTINUOUS QUERY {quote_ident(ROLLUP_QUERY)} ON {quote_ident(db)} "
-        f"RESAMPLE EVERY {minutes}m FOR {RESAMPLE_FOR} BEGIN {rollup_select(db)} END"
-    )
-
-
 def drop_continuous_query(db: str) -> str:
     return f"DROP CONTINUOUS QUERY {quote_ident(ROLLUP_QUERY)} ON {quote_ident(db)}"
-
-
-def canonical(influxql: str) -> str:
-    """A statement without quotes, case or spacing differences: InfluxDB prints a stored continuous
-    query in its own normal form (`mean(heart_rate)`, identifiers unquoted when they may be)."""
-    return " ".join(influxql.replace('"', "").replace(",", " , ").lower().split())
 
 
 def short(statement: str) -> str:
@@ -170,8 +154,9 @@ async def continuous_queries(client: InfluxClient, db: str) -> dict[str, str]:
 
 
 async def ensure_schema(client: InfluxClient, settings: Settings) -> list[str]:
-    """Create what is missing and alter what differs: the database, both retention policies and the
-    rollup continuous query. Returns the statements it ran; [] when everything was already in place.
+    """Create what is missing and alter what differs: the database and both retention policies; drop
+    the rollup continuous query of earlier versions (the writer computes the rollups now). Returns
+    the statements it ran; [] when everything was already in place.
     Raises InfluxUnavailable (server down) or RuntimeError (InfluxQL error, e.g. no admin right)."""
     db = settings.influx_db
     changes: list[str] = []
@@ -199,12 +184,8 @@ async def ensure_schema(client: InfluxClient, settings: Settings) -> list[str]:
         elif current.seconds != duration.seconds or (default and not current.default):
             changed = duration if current.seconds != duration.seconds else None
             await run(alter_retention_policy(db, name, changed, default=default and not current.default))
-    statement = create_continuous_query(db)
-    existing = (await continuous_queries(client, db)).get(ROLLUP_QUERY)
-    if existing is None or canonical(existing) != canonical(statement):
-        if existing is not None:
-            await run(drop_continuous_query(db))
-        await run(statement)
+    if ROLLUP_QUERY in await continuous_queries(client, db):
+        await run(drop_continuous_query(db))
     return changes
 
 

@@ -2,7 +2,7 @@
 
 A rewrite of the same message gives the same measurement, tag set and timestamp, so InfluxDB
 overwrites the point instead of adding one: writes are idempotent. `line_for` is the writer's
-encoding of one Kafka message.
+encoding of one Kafka message (`encode` gives the message with it).
 """
 
 from __future__ import annotations
@@ -196,17 +196,30 @@ def line_for(
     (the rule worker dead-letters those, a wrong message key included, and, given `arrival` and
     `max_skew`, one timed too far ahead of its arrival; the writer only skips them, so InfluxDB
     never holds a reading the rules did not see)."""
+    encoded = encode(topic, raw, key, arrival, max_skew)
+    return None if encoded is None else encoded[0]
+
+
+def encode(
+    topic: str,
+    raw: bytes,
+    key: bytes | None,
+    arrival: datetime | None = None,
+    max_skew: timedelta | None = None,
+) -> tuple[str, Event | Alert | NurseAction] | None:
+    """`line_for`'s line with the message it encodes (the writer's rollups take the vitals)."""
     try:
         if topic == EVENTS_TOPIC:
             event = parse_event(raw)
             refused = key_problem(key, event.patient_id) or _ahead(event.ts, arrival, max_skew)
-            return None if refused else to_line(event_point(event))
+            return None if refused else (to_line(event_point(event)), event)
         if topic == ALERTS_TOPIC:
-            return to_line(alert_point(Alert.model_validate_json(raw)))
+            alert = Alert.model_validate_json(raw)
+            return to_line(alert_point(alert)), alert
         if topic == ACTIONS_TOPIC:
             action = parse_action(raw)
             refused = key_problem(key, action.patient_id) or _ahead(action.ts, arrival, max_skew)
-            return None if refused else to_line(action_point(action))
+            return None if refused else (to_line(action_point(action)), action)
     except (InvalidMessage, ValueError):
         return None
     return None
