@@ -238,6 +238,32 @@ async def vitals_counts(settings: Settings, prefix: str) -> dict[str, int]:
     return {s["tags"]["patient_id"]: int(s["values"][0][1]) for s in series}
 
 
+async def rollup_counts(settings: Settings, prefix: str) -> dict[str, int]:
+    """Readings per patient of this run as the writer's 1-minute rollups count them."""
+    influxql = (
+        f'SELECT SUM("readings") FROM "rollup"."vitals_1m" WHERE "patient_id" =~ /^{prefix}-/ '
+        'GROUP BY "patient_id"'
+    )
+    async with InfluxClient(settings, role="reader") as client:
+        try:
+            series = await client.query(influxql)
+        except InfluxUnavailable:
+            return {}
+    return {s["tags"]["patient_id"]: int(s["values"][0][1]) for s in series}
+
+
+async def wait_for_rollups(
+    settings: Settings, prefix: str, expected: dict[str, int], timeout: float
+) -> dict[str, int]:
+    """Poll until the rollups count `expected` readings of each patient, or the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        counts = await rollup_counts(settings, prefix)
+        if counts == expected or time.monotonic() > deadline:
+            return counts
+        await asyncio.sleep(1.0)
+
+
 async def wait_for_counts(
     settings: Settings, prefix: str, expected: dict[str, int], timeout: float
 ) -> dict[str, int]:

@@ -29,6 +29,7 @@ from tests.integration.faults.io_support import (
     log_lines,
     p95,
     wait_for_counts,
+    wait_for_rollups,
     watching,
 )
 
@@ -108,6 +109,8 @@ async def test_influxdb_outage_delays_no_alert_and_every_reading_is_written_once
         )
         assert counts == expected, "InfluxDB must hold every acked reading exactly once"
         assert outage_readings, "no reading was produced during the outage"
+        rolled = await wait_for_rollups(settings, load.prefix, expected, timeout=30)
+        assert rolled == expected, "the writer's 1-minute rollups must count every reading once"
         assert not watch.records[DEADLETTER_TOPIC], "nothing may be dead-lettered for an outage"
 
     assert workers["writer"].process.pid == writer_pid and workers["writer"].process.poll() is None
@@ -145,6 +148,8 @@ async def test_a_writer_stopped_while_it_holds_readings_for_a_dead_influxdb_lose
         f"{sum(expected.values()) - sum(counts.values())} of {sum(expected.values())} readings held "
         "during the outage were lost when the writer stopped"
     )
+    rolled = await wait_for_rollups(settings, load.prefix, expected, timeout=30)
+    assert rolled == expected, "the restarted writer's rollups must count every reading once"
 
 
 async def test_a_reading_influxdb_refuses_is_dead_lettered_with_its_source_position(stack: Stack) -> None:
