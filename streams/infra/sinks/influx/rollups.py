@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from influxdb_client import Point, WritePrecision
-
 from models.events import VITAL_NAMES, Vitals
 from streams.infra.sinks.influx.influx_schema import (
     COUNTED_FIELD,
@@ -114,14 +112,26 @@ def reading_key(reading: Vitals) -> tuple[MinuteKey, str, int]:
     return (reading.patient_id, reading.session_id, minute), reading.device_id or NO_DEVICE, ts_ms - minute
 
 
+_ESCAPE_TAG = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n", "\t": r"\t", "\r": r"\r"})
+"""Line protocol's escapes of a tag value, as the client library's `Point` writes them."""
+
+
+def _tag(value: str) -> str:
+    return value.translate(_ESCAPE_TAG)
+
+
 def rollup_line(key: MinuteKey, rollup: MinuteRollup) -> str:
-    """The line-protocol line of one rollup point (policy `rollup`, timestamped at its minute)."""
+    """The line-protocol line of one rollup point (policy `rollup`, timestamped at its minute): floats
+    as Python's shortest repr, `readings` an integer (`3i`). Formatted here rather than by the client
+    library's `Point`, which took four times as long (one line per session and batch)."""
     patient_id, session_id, minute = key
-    point = Point(ROLLUP_MEASUREMENT).tag("patient_id", patient_id).tag("session_id", session_id)
-    for name, value in rollup.fields().items():
-        point.field(name, value)
-    line: str = point.time(minute, WritePrecision.MS).to_line_protocol()
-    return line
+    fields = ",".join(
+        f"{name}={value}i" if isinstance(value, int) else f"{name}={value!r}"
+        for name, value in rollup.fields().items()
+    )
+    return (
+        f"{ROLLUP_MEASUREMENT},patient_id={_tag(patient_id)},session_id={_tag(session_id)} {fields} {minute}"
+    )
 
 
 @dataclass

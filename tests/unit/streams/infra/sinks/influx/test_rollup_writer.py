@@ -77,10 +77,10 @@ async def test_an_unknown_minute_is_read_back_then_kept_in_memory() -> None:
     (lines1, rp1), (lines2, rp2) = client.writes
     assert rp1 == rp2 == "rollup"
     assert lines1 == [
-        "vitals_1m,patient_id=pt-a,session_id=pt-a-d1 heart_rate_max=80,heart_rate_mean=70,"
-        f"heart_rate_min=60,readings=2i {MINUTE_START_MS}"
+        "vitals_1m,patient_id=pt-a,session_id=pt-a-d1 heart_rate_mean=70.0,heart_rate_min=60.0,"
+        f"heart_rate_max=80.0,readings=2i {MINUTE_START_MS}"
     ]
-    assert "heart_rate_mean=80,heart_rate_min=60,readings=3i" in lines2[0]
+    assert "heart_rate_mean=80.0,heart_rate_min=60.0,heart_rate_max=100.0,readings=3i" in lines2[0]
 
 
 async def test_the_read_back_is_held_and_retried_while_influxdb_is_down() -> None:
@@ -88,7 +88,7 @@ async def test_the_read_back_is_held_and_retried_while_influxdb_is_down() -> Non
     rollups, client, slept = writer(reader)
     report = await rollups.write([reading(5, spo2=97)])
     assert slept == [0.5, 1.0, 2.0] and len(reader.queries) == 4
-    assert report.written == 1 and "spo2_mean=97" in client.writes[0][0][0]
+    assert report.written == 1 and "spo2_mean=97.0" in client.writes[0][0][0]
 
 
 async def test_a_refused_read_back_writes_nothing_for_the_minute_and_logs_no_id(

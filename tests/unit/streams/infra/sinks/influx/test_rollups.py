@@ -99,10 +99,11 @@ def test_the_rollup_line_is_the_minutes_point_in_vitals_1m() -> None:
     rollup = book.get(KEY)
     assert rollup is not None
     assert rollup_line(KEY, rollup) == (
-        # a float without a decimal point is still a float in line protocol; only `i` makes an integer
-        "vitals_1m,patient_id=pt-a,session_id=pt-a-d1 heart_rate_max=81.5,heart_rate_mean=80.75,"
-        f"heart_rate_min=80,readings=2i {MINUTE_START_MS}"
+        "vitals_1m,patient_id=pt-a,session_id=pt-a-d1 heart_rate_mean=80.75,heart_rate_min=80.0,"
+        f"heart_rate_max=81.5,readings=2i {MINUTE_START_MS}"
     )
+    odd = rollup_line(("a b", "c,d=e", 0), rollup)  # escaped as the client library escapes tags
+    assert odd.startswith("vitals_1m,patient_id=a\\ b,session_id=c\\,d\\=e heart_rate_mean=")
 
 
 def test_a_minute_first_seen_is_unknown_until_read_back_and_then_counted_in_memory() -> None:
