@@ -97,6 +97,7 @@ def test_influx_config_stays_in_state_dir_and_on_loopback(tmp_path: Path) -> Non
     assert conf["data"]["wal-dir"] == str(paths.wal)
     assert conf["data"]["query-log-enabled"] is False
     assert conf["data"]["wal-fsync-delay"] == "0s", "a 204 must mean the point is fsynced"
+    assert conf["data"]["cache-snapshot-memory-size"] == "256m"  # a third less write CPU than 25m
     assert conf["http"]["bind-address"] == "127.0.0.1:28086"
     assert conf["http"]["auth-enabled"] is True  # the secured local stack is the default
     assert tomllib.loads(render_config(paths, 28086, 28088, auth=False))["http"]["auth-enabled"] is False
