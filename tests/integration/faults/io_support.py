@@ -14,7 +14,7 @@ import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -229,21 +229,23 @@ def p95(values: list[float]) -> float:
 
 async def vitals_counts(settings: Settings, prefix: str) -> dict[str, int]:
     """Points in `vitals` per patient of this run (0 while InfluxDB does not answer)."""
-    influxql = f'SELECT COUNT("spo2") FROM "vitals" WHERE "patient_id" =~ /^{prefix}-/ GROUP BY "patient_id"'
-    async with InfluxClient(settings, role="reader") as client:
-        try:
-            series = await client.query(influxql)
-        except InfluxUnavailable:
-            return {}
-    return {s["tags"]["patient_id"]: int(s["values"][0][1]) for s in series}
+    return await _per_patient(
+        settings,
+        f'SELECT COUNT("spo2") FROM "vitals" WHERE "patient_id" =~ /^{prefix}-/ GROUP BY "patient_id"',
+    )
 
 
 async def rollup_counts(settings: Settings, prefix: str) -> dict[str, int]:
     """Readings per patient of this run as the writer's 1-minute rollups count them."""
-    influxql = (
+    return await _per_patient(
+        settings,
         f'SELECT SUM("readings") FROM "rollup"."vitals_1m" WHERE "patient_id" =~ /^{prefix}-/ '
-        'GROUP BY "patient_id"'
+        'GROUP BY "patient_id"',
     )
+
+
+async def _per_patient(settings: Settings, influxql: str) -> dict[str, int]:
+    """The query's one value per `patient_id` group, as an int ({} while InfluxDB does not answer)."""
     async with InfluxClient(settings, role="reader") as client:
         try:
             series = await client.query(influxql)
@@ -256,22 +258,28 @@ async def wait_for_rollups(
     settings: Settings, prefix: str, expected: dict[str, int], timeout: float
 ) -> dict[str, int]:
     """Poll until the rollups count `expected` readings of each patient, or the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        counts = await rollup_counts(settings, prefix)
-        if counts == expected or time.monotonic() > deadline:
-            return counts
-        await asyncio.sleep(1.0)
+    return await _poll_counts(lambda: rollup_counts(settings, prefix), lambda c: c == expected, timeout)
 
 
 async def wait_for_counts(
     settings: Settings, prefix: str, expected: dict[str, int], timeout: float
 ) -> dict[str, int]:
     """Poll until InfluxDB holds the expected number of readings of each patient, or the deadline."""
+    return await _poll_counts(
+        lambda: vitals_counts(settings, prefix),
+        lambda c: all(c.get(p, 0) >= n for p, n in expected.items()),
+        timeout,
+    )
+
+
+async def _poll_counts(
+    fetch: Callable[[], Awaitable[dict[str, int]]], done: Callable[[dict[str, int]], bool], timeout: float
+) -> dict[str, int]:
+    """The counts once `done` holds, or the last counts at the deadline (for the failure message)."""
     deadline = time.monotonic() + timeout
     while True:
-        counts = await vitals_counts(settings, prefix)
-        if all(counts.get(p, 0) >= n for p, n in expected.items()) or time.monotonic() > deadline:
+        counts = await fetch()
+        if done(counts) or time.monotonic() > deadline:
             return counts
         await asyncio.sleep(1.0)
 

@@ -101,8 +101,8 @@ def test_stop_process_terminates_and_removes_pid_file(sleeper: tuple[int, Path])
     assert stop_process(pid_path, "sleep") is None
 
 
-def test_stop_process_kills_what_ignores_sigterm(tmp_path: Path) -> None:
-    pid_path = tmp_path / "stubborn.pid"
+def _start_stubborn(tmp_path: Path, pid_path: Path) -> int:
+    """A detached shell that ignores SIGTERM, once it is ready; its pid."""
     pid = start_detached(
         ["sh", "-c", "trap '' TERM; echo ready; sleep 60"],
         log_path=tmp_path / "stubborn.log",
@@ -115,6 +115,12 @@ def test_stop_process_kills_what_ignores_sigterm(tmp_path: Path) -> None:
         log_path=tmp_path / "stubborn.log",
         timeout=5,
     )
+    return pid
+
+
+def test_stop_process_kills_what_ignores_sigterm(tmp_path: Path) -> None:
+    pid_path = tmp_path / "stubborn.pid"
+    pid = _start_stubborn(tmp_path, pid_path)
     started = time.monotonic()
     assert stop_process(pid_path, "trap", grace=0.5) == pid
     assert time.monotonic() - started < 5
@@ -123,18 +129,7 @@ def test_stop_process_kills_what_ignores_sigterm(tmp_path: Path) -> None:
 
 def test_kill_process_sigkills_at_once_and_removes_pid_file(tmp_path: Path) -> None:
     pid_path = tmp_path / "stubborn.pid"
-    pid = start_detached(
-        ["sh", "-c", "trap '' TERM; echo ready; sleep 60"],
-        log_path=tmp_path / "stubborn.log",
-        pid_path=pid_path,
-    )
-    wait_ready(
-        lambda: "ready" in log_tail(tmp_path / "stubborn.log"),
-        pid=pid,
-        what="stub",
-        log_path=tmp_path / "stubborn.log",
-        timeout=5,
-    )
+    pid = _start_stubborn(tmp_path, pid_path)
     assert kill_process(pid_path, "trap") == pid
     assert not pid_alive(pid)
     assert not pid_path.exists()
