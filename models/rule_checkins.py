@@ -79,11 +79,21 @@ class CheckinRule(Row):
     prompt: PatientText
     reminder: PatientText
     source: Source
+    later_after_hours: Annotated[float, Field(gt=0)] | None = None
+    """With it, a missed check-in due more than this many hours after the stop is first at
+    `later_severity` (on the nurses' list, not paged); it rises to `severity`, and pages, when the
+    next check-in is missed too (no answer in between). None: every missed check-in pages."""
+    later_severity: Severity = Severity.INFO
+    later_source: Source | None = None
 
     @model_validator(mode="after")
     def _order(self) -> Self:
         if self.missed_after_minutes <= self.remind_after_minutes:
             raise ValueError("missed_after_minutes must be after remind_after_minutes")
+        if self.later_after_hours is not None and self.later_source is None:
+            raise ValueError("later_after_hours needs its later_source")
+        if self.later_severity.rank >= self.severity.rank:
+            raise ValueError("later_severity must be below severity")
         for text in (self.title, self.prompt, self.reminder):
             check_template(text, CHECKIN_PLACEHOLDERS)
         if twice := repeated([q.id for q in self.question]):

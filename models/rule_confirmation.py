@@ -7,6 +7,7 @@ from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
+from models.alerts import Severity
 from models.rule_common import Row, Source, VitalName
 
 
@@ -39,6 +40,16 @@ class ConfirmationRule(Row):
 
     delay_minutes: Annotated[float, Field(gt=0, le=3)]
     """At most 3 minutes, so every confirmed or unconfirmed page comes within 5 of the first evidence."""
+    warning_delay_minutes: Annotated[float, Field(gt=0, le=15)] | None = None
+    """A lone reading past a warning limit only waits this long for its repeat instead (None: as
+    `delay_minutes`). Urgent and critical findings keep `delay_minutes`, so every urgent page still
+    comes within 5 minutes of its first evidence."""
     alarm_delay_seconds: Annotated[float, Field(ge=0, le=60)]
     extreme: Annotated[tuple[ExtremeLimit, ...], Field(min_length=1)]
     source: Source
+
+    def delay_for(self, severity: Severity) -> float:
+        """Minutes a lone reading of this severity waits for its repeat."""
+        if severity is Severity.WARNING and self.warning_delay_minutes is not None:
+            return self.warning_delay_minutes
+        return self.delay_minutes

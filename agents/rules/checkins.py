@@ -39,6 +39,8 @@ class DueCheckin:
 
     checkin_id: str
     day: int
+    hours: float
+    """Hours after the stop."""
     due: datetime
     counts_from: datetime
     remind: datetime
@@ -101,6 +103,7 @@ def due_checkins(state: PatientState, session: SessionState, rules: RuleSet) -> 
             DueCheckin(
                 checkin_id=f"{session.session_id}:checkin:{hours:g}h",
                 day=day,
+                hours=hours,
                 due=due,
                 counts_from=due - span(minutes=rule.early_minutes),
                 remind=due + span(minutes=rule.remind_after_minutes),
@@ -237,13 +240,18 @@ def _missed(state: PatientState, session: SessionState, item: DueCheckin, rules:
         f"{rule.missed_after_minutes:g} min after it was asked; the patient was reminded after "
         f"{rule.remind_after_minutes:g} min"
     )
-    if current is not None:  # still open: one warning per episode of silence, not one per day
+    if current is not None and current.severity.rank >= rule.severity.rank:
+        # still open: one warning per episode of silence, not one per day
         earlier = current.evidence.summary.split("; also ")[0]
         current.evidence = evidence(session, item.missed, phase, rules, f"{earlier}; also {summary}")
         return []
+    later = rule.later_after_hours is not None and item.hours > rule.later_after_hours
+    if current is not None:  # a later check-in missed, and now the next one too: two in a row
+        earlier = current.evidence.summary.split("; also ")[0]
+        summary = f"{earlier}; also {summary}: two check-ins in a row not answered"
     finding = Finding(
         condition=Condition.MISSED_CHECKIN,
-        severity=rule.severity,
+        severity=rule.later_severity if later and current is None else rule.severity,
         rule_id=rule.id,
         title=rule.title.format(day=item.day),
         action=rule.action,

@@ -17,7 +17,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from agents.rules.lifecycle import OPEN, Finding, apply_finding, close, to_message
-from models.alerts import Alert, AlertStatus, Condition
+from models.alerts import Alert, AlertStatus, Condition, RuleRef
 from models.events import Vitals
 from models.ruleset import RuleSet
 from models.state import AlertState, SessionState
@@ -69,14 +69,28 @@ def decide(
     confirms it (a continuous stream only once past the trigger for the alarm delay)."""
     current = session.alerts.get(found.condition.value)
     if current is not None and current.status in OPEN and current.pending:
+        if found.severity.rank < current.severity.rank and not lone_again(current, own):
+            lower(current, found, rules)
         if vitals.mode == "continuous":
             held = vitals.ts - current.opened_ts >= timedelta(seconds=rules.confirmation.alarm_delay_seconds)
-            return found if held and not lone_again(current, own) else replace(found, pending=True)
+            if held and not lone_again(current, own):
+                return found
+            own_due = vitals.ts + timedelta(minutes=rules.confirmation.delay_for(found.severity))
+            return replace(found, pending=True, confirm_due=min(own_due, current.confirm_due or own_due))
         return found
     if current is None and lone:
-        due = vitals.ts + timedelta(minutes=rules.confirmation.delay_minutes)
+        due = vitals.ts + timedelta(minutes=rules.confirmation.delay_for(found.severity))
         return replace(found, pending=True, confirm_due=due)
     return found
+
+
+def lower(current: AlertState, found: Finding, rules: RuleSet) -> None:
+    """A repeat (or a later sample of the stream) of a pending finding's vitals is past a lower
+    limit only: the finding now stands on that lower row (a lone SpO2 88 repeated at 92 is a
+    warning, not an urgent low oxygen), and is confirmed or still waits at its severity."""
+    current.severity = found.severity
+    current.title, current.action, current.evidence = found.title, found.action, found.evidence
+    current.rule = RuleRef(id=found.rule_id, version=rules.version)
 
 
 def lone_again(current: AlertState, own: set[str]) -> bool:
@@ -122,7 +136,8 @@ def composite(session: SessionState, found: Finding, rules: RuleSet) -> Finding:
     ]
     if not dues:
         return found
-    return replace(found, pending=True, confirm_due=min(dues))
+    own_due = found.ts + timedelta(minutes=rules.confirmation.delay_for(found.severity))
+    return replace(found, pending=True, confirm_due=min(*dues, own_due))
 
 
 def cleared(
@@ -186,10 +201,10 @@ def _waiting(current: AlertState, ts: datetime) -> bool:
 def due(session: SessionState, now: datetime, patient_id: str, rules: RuleSet) -> list[Alert]:
     """Pending findings whose repeat did not come in time: they page now, as unconfirmed."""
     messages: list[Alert] = []
-    minutes = rules.confirmation.delay_minutes
     for current in list(session.alerts.values()):
         if not current.pending or current.confirm_due is None or current.confirm_due > now:
             continue
+        minutes = rules.confirmation.delay_for(current.severity)
         if current.status is not AlertStatus.FIRING:  # a nurse acknowledged it meanwhile
             current.pending, current.confirm_due = False, None
             continue

@@ -287,7 +287,11 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
         if name in latest
         and not any(session.row_holding.get(row.id, False) for row in rules.rows_by_vital[name])
     }
-    messages.extend(confirmation.cleared(session, clear, vitals.ts, state.patient_id, rules))
+    # A repeat decides a pending lone finding on the rows' own limits: a repeat that fires no row
+    # of its vital does not confirm it, so it closes it (the hysteresis margin keeps an alert that
+    # was confirmed from flickering; it does not turn a repeat back inside the limit into a page).
+    not_past = {name for name in vitals.values() if name in latest and name not in abnormal}
+    messages.extend(confirmation.cleared(session, clear | not_past, vitals.ts, state.patient_id, rules))
     return messages
 
 

@@ -112,6 +112,9 @@ def apply_finding(session: SessionState, finding: Finding, patient_id: str, rule
         if not finding.from_vitals:
             current.auto_resolvable = False  # a symptom report now stands behind it
         confirmed = current.pending and not finding.pending
+        if current.pending and finding.pending and finding.confirm_due is not None:
+            # a pending finding raised while it waits: its deadline is the raised one's, if sooner
+            current.confirm_due = min(current.confirm_due or finding.confirm_due, finding.confirm_due)
         if finding.severity.rank <= current.severity.rank and not confirmed:
             return None
         current.pending = current.pending and finding.pending

@@ -10,6 +10,7 @@ from agents.rules.loader import load_rules
 from models.alerts import Alert, AlertStatus
 from models.parsing import parse_replay_line
 from models.patient_messages import PatientMessage, PatientMessageKind
+from models.ruleset import RuleSet
 from tests.builders import START, Timeline, of, run_with_patient
 from tests.unit.agents.rules.test_timers import feed
 
@@ -120,3 +121,53 @@ def test_a_later_start_ends_the_reminders_and_warnings_of_a_check_in_due_just_be
     asked = [(m.checkin_id, m.reminder) for m in prompts(out)]
     assert asked == [("s1:checkin:24h", False)]  # asked just before the start; no reminder during it
     assert not of(alerts(out), "missed_checkin")
+
+
+def later_rules() -> RuleSet:
+    """`later_after_hours = 72`: from day 4 on, one missed check-in goes on the nurses' list."""
+    checkin = RULES.checkin.model_copy(update={"later_after_hours": 72.0, "later_source": "test"})
+    return RULES.model_copy(update={"checkin": checkin})
+
+
+def answered_through_day(day: int) -> Timeline:
+    t = infusion()
+    for d in range(1, day + 1):
+        t.checkin(STOP + d * DAY + 30)
+    return t
+
+
+def test_a_later_missed_check_in_alone_is_listed_not_paged() -> None:
+    # days 1-3 answered, day 4 missed, day 5 answered: day 4 is shown (info), never paged
+    t = answered_through_day(3).checkin(STOP + 5 * DAY + 30)
+    out = run_with_patient(t, until_minutes=STOP + 5 * DAY + 60, rules=later_rules())
+    missed = of(alerts(out), "missed_checkin")
+    assert [(m.status, m.severity.value, m.page) for m in missed] == [
+        (AlertStatus.FIRING, "info", False),
+        (AlertStatus.RESOLVED, "info", False),
+    ]
+    assert "Day-4" in missed[0].title
+    assert not [m for m in alerts(out) if m.page]
+
+
+def test_two_later_check_ins_missed_in_a_row_page() -> None:
+    t = answered_through_day(3)
+    out = run_with_patient(
+        t, until_minutes=STOP + 5 * DAY + RULES.checkin.missed_after_minutes + 5, rules=later_rules()
+    )
+    missed = of(alerts(out), "missed_checkin")
+    day5 = START + timedelta(minutes=STOP + 5 * DAY + RULES.checkin.missed_after_minutes)
+    assert [(m.severity.value, m.page) for m in missed] == [("info", False), ("warning", True)]
+    assert missed[-1].ts == day5 and "two check-ins in a row" in missed[-1].evidence.summary
+    paged = [m for m in alerts(out) if m.page]
+    assert [(m.condition.value, m.severity.value) for m in paged] == [
+        ("missed_checkin", "warning")
+    ]  # one page
+
+
+def test_an_early_missed_check_in_still_pages_alone() -> None:
+    out = run_with_patient(
+        infusion(), until_minutes=STOP + DAY + RULES.checkin.missed_after_minutes + 5, rules=later_rules()
+    )
+    missed = of(alerts(out), "missed_checkin")
+    assert [(m.severity.value, "Day-1" in m.title) for m in missed] == [("warning", True)]
+    assert len([m for m in alerts(out) if m.page]) == 1

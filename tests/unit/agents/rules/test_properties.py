@@ -248,7 +248,9 @@ def alert_problems(
         at = brief(cur)
         if prev.status is AlertStatus.RESOLVED:
             problems.append(f"{at}: comes after the alert was resolved")
-        if cur.severity.rank < prev.severity.rank:
+        if cur.severity.rank < prev.severity.rank and not (prev.pending and not prev.page):
+            # (a lone reading that never paged is confirmed at what its repeat shows: a critical
+            # systolic 220 repeated at 165 pages as the urgent it is)
             problems.append(f"{at}: severity fell from {prev.severity.value} while open")
         if (cur.status, cur.severity, cur.escalation_level, cur.pending) == (
             prev.status,
