@@ -240,15 +240,15 @@ def _missed(state: PatientState, session: SessionState, item: DueCheckin, rules:
         f"{rule.missed_after_minutes:g} min after it was asked; the patient was reminded after "
         f"{rule.remind_after_minutes:g} min"
     )
-    if current is not None and current.severity.rank >= rule.severity.rank:
-        # still open: one warning per episode of silence, not one per day
+    if current is not None:
         earlier = current.evidence.summary.split("; also ")[0]
-        current.evidence = evidence(session, item.missed, phase, rules, f"{earlier}; also {summary}")
-        return []
-    later = rule.later_after_hours is not None and item.hours > rule.later_after_hours
-    if current is not None:  # a later check-in missed, and now the next one too: two in a row
-        earlier = current.evidence.summary.split("; also ")[0]
+        if current.severity.rank >= rule.severity.rank:
+            # still open: one warning per episode of silence, not one per day
+            current.evidence = evidence(session, item.missed, phase, rules, f"{earlier}; also {summary}")
+            return []
+        # a later check-in missed, and now the next one too: two in a row
         summary = f"{earlier}; also {summary}: two check-ins in a row not answered"
+    later = rule.later_after_hours is not None and item.hours > rule.later_after_hours
     finding = Finding(
         condition=Condition.MISSED_CHECKIN,
         severity=rule.later_severity if later and current is None else rule.severity,

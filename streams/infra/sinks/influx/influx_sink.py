@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from typing import TypeVar
 
 from streams.infra.settings import Settings
 from streams.infra.sinks.influx.influx_client import InfluxClient, InfluxUnavailable, WriteReport
 from streams.infra.sinks.interface import Refused, Sink
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 FIRST_BACKOFF_SECONDS = 0.5
 
 
@@ -47,22 +49,30 @@ class InfluxSink(Sink[str]):
     ) -> WriteReport:
         """Write a batch (into retention policy `rp`, when given), retrying while InfluxDB is down
         (until `stop` is set, when given)."""
+        report, attempt = await self.retrying(
+            lambda: self.client.write_once(lines, rp=rp), f"{len(lines)} lines held", stop
+        )
+        report.retries = attempt
+        if attempt:
+            log.info("InfluxDB is back: wrote %d held lines after %d retries", report.written, attempt)
+        return report
+
+    async def retrying(
+        self, call: Callable[[], Awaitable[T]], held: str, stop: asyncio.Event | None = None
+    ) -> tuple[T, int]:
+        """`call`'s result and the retries it took: retried with capped exponential backoff while
+        InfluxDB is unreachable (until `stop` is set, when given). `held` says what waits, for the log."""
         delay, attempt = FIRST_BACKOFF_SECONDS, 0
         while True:
             try:
-                report = await self.client.write_once(lines, rp=rp)
+                return await call(), attempt
             except InfluxUnavailable as exc:
                 attempt += 1
                 if stop is not None and stop.is_set():
                     raise
-                log.warning("%s; %d lines held, retry %d in %.1fs", exc, len(lines), attempt, delay)
+                log.warning("%s; %s, retry %d in %.1fs", exc, held, attempt, delay)
                 await self.sleep(delay)
                 delay = next_backoff(delay, self.max_backoff)
-                continue
-            report.retries = attempt
-            if attempt:
-                log.info("InfluxDB is back: wrote %d held lines after %d retries", report.written, attempt)
-            return report
 
     async def close(self) -> None:
         await self.client.close()

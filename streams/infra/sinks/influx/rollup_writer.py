@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from models.events import Vitals
-from streams.infra.sinks.influx.influx_client import InfluxClient, InfluxUnavailable
+from streams.infra.sinks.influx.influx_client import InfluxClient
 from streams.infra.sinks.influx.influx_schema import ROLLUP_POLICY
-from streams.infra.sinks.influx.influx_sink import FIRST_BACKOFF_SECONDS, InfluxSink, next_backoff
+from streams.infra.sinks.influx.influx_sink import InfluxSink
 from streams.infra.sinks.influx.rollups import (
     MinuteKey,
     MinuteRollup,
@@ -99,15 +99,11 @@ class RollupWriter:
 
     async def _query(self, influxql: str) -> list[dict[str, object]]:
         """One read-back, retried with the sink's backoff while InfluxDB is unreachable."""
-        delay, attempt = FIRST_BACKOFF_SECONDS, 0
-        while True:
-            try:
-                return await self.reader.query(influxql, write=True)  # POST: a long statement
-            except InfluxUnavailable as exc:
-                attempt += 1
-                log.warning("%s; rollup read-back held, retry %d in %.1fs", exc, attempt, delay)
-                await self.sink.sleep(delay)
-                delay = next_backoff(delay, self.sink.max_backoff)
+        series, _ = await self.sink.retrying(
+            lambda: self.reader.query(influxql, write=True),  # POST: a long statement
+            "rollup read-back held",
+        )
+        return series
 
     async def close(self) -> None:
         await self.reader.close()
