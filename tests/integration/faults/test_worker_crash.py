@@ -188,7 +188,14 @@ async def test_kill_9_of_the_workers_loses_no_event_and_no_alert(crash_stack: Fa
         f"live differs from the replay: {len(lacking)} messages missing {lacking[:5]}, "
         f"{len(extra)} extra {extra[:5]}"
     )
-    assert [k for k, n in firing.items() if n > 2] == [], "an alert was sent as firing 3 times or more"
+    # A crash may repeat what was sent since the last commit, once per crash: a rules worker killed
+    # again before its first checkpoint after a restart (seen under a CPU hog: killed 1.6 s after it
+    # was back) sends those alerts a third time. Nothing is lost (checked above); at most one copy
+    # per rules worker start.
+    starts = 1 + len(rules_restarts)
+    assert [k for k, n in firing.items() if n > starts] == [], (
+        f"an alert was sent as firing more than {starts} times"
+    )
     assert dict(points) == dict(points_expected), "InfluxDB lost or doubled points"
 
 
