@@ -16,7 +16,6 @@ from deploy.processes import (
     Log,
     ServerError,
     ensure_tool,
-    free_port,
     http_ok,
     kill_process,
     open_private,
@@ -204,13 +203,19 @@ def ensure_running(settings: Settings, log: Log = print) -> int:
             f"Port {HOST}:{port} is taken by another program, not this stack's InfluxDB "
             f"(state dir {settings.state_dir}): stop it or set IVIGWATCH_LOCAL_INFLUX_PORT"
         )
+    rpc_port = settings.local_influx_rpc_port
+    if port_open(HOST, rpc_port):
+        raise ServerError(
+            f"Port {HOST}:{rpc_port} (InfluxDB's backup/restore service) is taken by another program: "
+            "stop it or set IVIGWATCH_LOCAL_INFLUX_RPC_PORT"
+        )
     influxd = ensure_influxd(log)
     if settings.local_secure:
         local_secrets.ensure_logins(settings)
     for folder in (paths.meta, paths.data, paths.wal):
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     with open_private(paths.conf, "w") as conf:
-        conf.write(render_config(paths, port, free_port(HOST), auth=settings.local_secure))
+        conf.write(render_config(paths, port, rpc_port, auth=settings.local_secure))
     log(f"Starting InfluxDB on {HOST}:{port}...")
     started = time.monotonic()
     pid = start_detached(

@@ -25,12 +25,13 @@ def isolated_settings(state_dir: Path, **overrides: Any) -> Settings:
     loopback ports for both servers and the rules and writer web servers; the simulated clock, since
     these stacks run accelerated timelines (a test of the production clock overrides it); the rest
     as configured."""
-    kafka, controller, influx, rules_web, writer_web = free_ports(5)
+    kafka, controller, influx, influx_rpc, rules_web, writer_web = free_ports(6)
     values: dict[str, Any] = {
         "state_dir": state_dir,
         "local_kafka_port": kafka,
         "local_kafka_controller_port": controller,
         "local_influx_port": influx,
+        "local_influx_rpc_port": influx_rpc,
         "rules_web_port": rules_web,
         "writer_web_port": writer_web,
         "kafka_bootstrap": None,

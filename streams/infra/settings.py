@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     local_kafka_controller_port: int = Field(19093, description="Local KRaft controller port")
     local_kafka_heap_mb: int = Field(768, description="Heap of the local broker JVM (MiB)")
     local_influx_port: int = Field(18086, description="Loopback port of the local InfluxDB")
+    local_influx_rpc_port: int = Field(
+        18088, description="Loopback port of the local InfluxDB's backup/restore (RPC) service"
+    )
     local_secure: bool = Field(
         True, description="Local stack with logins: Kafka SASL/SCRAM over TLS, InfluxDB users (false: none)"
     )

@@ -201,7 +201,7 @@ def test_influxdb_statistics_pages_answer_on_loopback_only_and_hold_no_secret(li
     settings = live.settings
     conf = local_influx.InfluxPaths.of(settings.state_dir).conf.read_text()
     ports = {int(port) for port in re.findall(r'bind-address = "127\.0\.0\.1:(\d+)"', conf)}
-    assert settings.local_influx_port in ports and len(ports) == 2  # HTTP and the backup RPC
+    assert ports == {settings.local_influx_port, settings.local_influx_rpc_port}  # HTTP, backup RPC
     for address in machine_addresses():
         for port in ports:
             assert not port_open(address, port, timeout=2.0), f"InfluxDB answers on {address}:{port}"

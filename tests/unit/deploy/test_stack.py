@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from deploy import local_kafka, stack
-from deploy.processes import ServerError, free_ports
+from deploy.processes import LISTEN_PORTS, ServerError, free_ports
 from streams.apps.cli.main import app
 from streams.infra.settings import Settings, get_settings
 
@@ -153,3 +153,19 @@ def test_cli_up_reports_errors_without_traceback(tmp_path: Path, monkeypatch: py
     assert "error:" in result.output
     assert "IVIGWATCH_KAFKA_BOOTSTRAP" in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_an_isolated_stack_draws_every_port_it_listens_on_at_once(tmp_path: Path) -> None:
+    """Every port of an isolated stack is drawn in one go, so no two of its servers can collide
+    (InfluxDB's backup service once picked its own port later and took the writer's)."""
+    settings = stack.isolated_settings(tmp_path)
+    ports = [
+        settings.local_kafka_port,
+        settings.local_kafka_controller_port,
+        settings.local_influx_port,
+        settings.local_influx_rpc_port,
+        settings.rules_web_port,
+        settings.writer_web_port,
+    ]
+    assert len(set(ports)) == len(ports)
+    assert all(port in LISTEN_PORTS for port in ports)  # drawn, not a fixed default
