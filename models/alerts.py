@@ -114,6 +114,12 @@ class Alert(BaseModel):
     page: bool = False
     """True when this message asks a nurse to act, on the pager or in the console (contract v2): a
     new or raised finding, an escalation; false for pending findings, information and updates."""
+    owner: str | None = None
+    """(v2) Who owns the incident once acknowledged: the nurse who acknowledged it, or to whom it
+    was handed over (a console login name)."""
+    notify: str | None = None
+    """(v2) A page meant for one person only (an acknowledgement reminder names the incident's
+    owner); None: whoever the roster puts on call for this severity and escalation level."""
     pending: bool = False
     """(v2) A finding shown but not paged yet: a lone reading waiting for its repeat, a set of vitals
     within its grace. The same alert pages once confirmed (or unconfirmed after the delay)."""
