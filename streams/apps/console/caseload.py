@@ -14,10 +14,9 @@ what needs a look first:
 0. an open critical or urgent incident that needs a look (firing, escalated, or new since its
    acknowledgement);
 1. vitals overdue on the care schedule (a set past its grace);
-2. an open warning or information incident that needs a look, or a set of vitals due now (within
-   its grace);
+2. an open warning incident that needs a look, or a set of vitals due now (within its grace);
 3. a rate increase within the rule file's rate-step window ([timing] rate_step_window_minutes);
-4. open incidents, all acknowledged;
+4. any other open incident (acknowledged, or information only: nothing to do yet);
 5. infusing, nothing outstanding; 6. in the post-infusion window, nothing outstanding.
 Within a tier: the most severe open incident first, then the longest since the latest vitals (none
 yet first), then by patient id.
@@ -211,6 +210,8 @@ class IncidentView:
 
     alert_id: str
     condition: str
+    conditions: tuple[str, ...]
+    """What it is about: an incident's open members' conditions, else the alert's own."""
     title: str
     severity: Severity
     status: AlertStatus
@@ -222,9 +223,11 @@ class IncidentView:
         alert = group.head.alert
         severity = max((alert.severity, *(m.alert.severity for m in group.members)), key=lambda s: s.rank)
         owner = alert.owner or (alert.by if alert.status is AlertStatus.ACKNOWLEDGED else None)
+        members = tuple(dict.fromkeys(m.alert.condition.value for m in group.members))
         return cls(
             alert.alert_id,
             alert.condition.value,
+            members or (alert.condition.value,),
             alert.title,
             severity,
             alert.status,
@@ -236,6 +239,7 @@ class IncidentView:
         return {
             "alert_id": self.alert_id,
             "condition": self.condition,
+            "conditions": list(self.conditions),
             "title": self.title,
             "severity": self.severity.value,
             "status": self.status.value,
@@ -277,13 +281,13 @@ class BoardRow:
 
     @property
     def tier(self) -> int:
-        look = [i for i in self.incidents if i.needs_look]
+        look = [i.severity for i in self.incidents if i.needs_look]
         vitals = self.vitals.status if self.vitals is not None else None
-        if any(i.severity in PRESSING for i in look):
+        if any(s in PRESSING for s in look):
             return 0
         if vitals == "overdue":
             return 1
-        if look or vitals == "due":
+        if Severity.WARNING in look or vitals == "due":
             return 2
         if self.recent_rate_step:
             return 3

@@ -76,7 +76,7 @@
       return el("div", { className: "incident sev-" + i.severity + (i.needs_look ? " needs-look" : ""),
         "data-alert-id": i.alert_id, title: i.title }, [
         el("span", { className: "badge", text: i.severity }),
-        el("span", { text: " " + Ivig.words(i.condition === "incident" ? "incident" : i.condition) + " · " + i.status }),
+        el("span", { text: " " + i.conditions.map(Ivig.words).join(", ") + " · " + i.status }),
       ]);
     }));
   }

@@ -4,7 +4,7 @@ what needs a look first, and nothing of a vital's value kept."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from agents.rules.loader import load_rules
@@ -33,7 +33,9 @@ def infusion(patient: str, minutes: float, action: str, rate: float | None = Non
 
 
 def vitals(patient: str, minutes: float) -> Vitals:
-    return Vitals(type="vitals", patient_id=patient, session_id=f"{patient}-s1", ts=at(minutes), heart_rate=77)
+    return Vitals(
+        type="vitals", patient_id=patient, session_id=f"{patient}-s1", ts=at(minutes), heart_rate=77
+    )
 
 
 def running(patient: str, vitals_at: tuple[float, ...] = (0,)) -> list[Any]:
@@ -88,7 +90,9 @@ def test_a_new_reading_counts_for_the_sets_due_and_the_next_one_is_the_steady_se
 
 
 def test_a_high_risk_patient_falls_overdue_sooner_as_the_rules_say() -> None:
-    profile = Profile(type="profile", patient_id="pt-h", ts=at(-1), risk_factors=["first_infusion"], weight_kg=70)
+    profile = Profile(
+        type="profile", patient_id="pt-h", ts=at(-1), risk_factors=["first_infusion"], weight_kg=70
+    )
     plain, risky = board(running("pt-p"), now=25)["pt-p"], board([profile, *running("pt-h")], now=25)["pt-h"]
     assert (plain["vitals_status"], risky["vitals_status"]) == ("due", "overdue")  # grace 15 min x 0.5
 
@@ -120,13 +124,23 @@ def test_incidents_show_with_owner_and_the_latest_note_as_handoff() -> None:
     book = AlertBook()
     book.apply(alert("pt-a-s1", "fever", "urgent", 30, status="acknowledged", by="rn-ann"))
     book.note(note("pt-a-s1:fever:1", "rn-ann", 31, "called, paracetamol given"))
-    book.apply(alert("pt-b-s1", "tachycardia", "warning", 30, status="acknowledged", by="rn-ann", owner="rn-bob"))
+    book.apply(
+        alert("pt-b-s1", "tachycardia", "warning", 30, status="acknowledged", by="rn-ann", owner="rn-bob")
+    )
     rows = board([*running("pt-a"), *running("pt-b")], now=35, book=book)
     assert rows["pt-a"]["owner"] == "rn-ann"  # no owner field yet: the acknowledging nurse
     assert rows["pt-b"]["owner"] == "rn-bob"  # the owner once handed over
-    assert rows["pt-a"]["note"] == {"by": "rn-ann", "ts": "2026-11-24T10:31:00Z", "note": "called, paracetamol given"}
+    assert rows["pt-a"]["note"] == {
+        "by": "rn-ann",
+        "ts": "2026-11-24T10:31:00Z",
+        "note": "called, paracetamol given",
+    }
     [incident] = rows["pt-a"]["incidents"]
-    assert (incident["severity"], incident["status"], incident["needs_look"]) == ("urgent", "acknowledged", False)
+    assert (incident["severity"], incident["status"], incident["needs_look"]) == (
+        "urgent",
+        "acknowledged",
+        False,
+    )
 
 
 def test_a_patient_with_an_open_incident_and_no_followed_session_is_on_the_board() -> None:
@@ -140,6 +154,7 @@ def test_the_patient_who_needs_a_look_comes_first() -> None:
     book.apply(alert("pt-crit-s1", "anaphylaxis", "critical", 40))
     book.apply(alert("pt-warn-s1", "tachycardia", "warning", 40))
     book.apply(alert("pt-ackd-s1", "fever", "urgent", 40, status="acknowledged", by="rn-ann"))
+    book.apply(alert("pt-info-s1", "baseline_missing", "info", 40))  # nothing to do yet
     events = [
         *running("pt-crit", (0, 40)),
         *running("pt-late"),  # the after-start set (minute 16) past its grace at minute 45
@@ -147,6 +162,7 @@ def test_the_patient_who_needs_a_look_comes_first() -> None:
         *running("pt-step", (0, 40)),
         infusion("pt-step", 38, "rate_change", 60),
         *running("pt-ackd", (0, 40)),
+        *running("pt-info", (0, 40)),
         *running("pt-calm", (0, 44)),
         *running("pt-calm2", (0, 40)),
         *running("pt-post", (0, 30)),
@@ -159,6 +175,7 @@ def test_the_patient_who_needs_a_look_comes_first() -> None:
         "pt-warn",  # a warning nobody has acknowledged
         "pt-step",  # a rate increase 7 min ago
         "pt-ackd",  # an acknowledged incident
+        "pt-info",  # an information alert: after the acknowledged urgent one
         "pt-calm2",  # infusing, nothing outstanding: the longest since vitals first
         "pt-calm",
         "pt-post",  # in the post-infusion window
