@@ -64,7 +64,8 @@ class Board:
         return "live" if self.caught_up.is_set() else "loading"
 
     def snapshot(self) -> dict[str, Any]:
-        return board_json(self.caseload, self.alerts.book, self.clock.now())
+        """The board now, and whether the event history is read yet (`status`)."""
+        return {**board_json(self.caseload, self.alerts.book, self.clock.now()), "status": self.status}
 
     def subscribe(self) -> tuple[Subscriber, dict[str, Any]]:
         subscriber = Subscriber()
@@ -141,13 +142,12 @@ class KafkaBoard(Board):
     def __init__(self, settings: Settings, rules: RuleSet, alerts: Feed) -> None:
         skew = None if settings.simulated_clock else timedelta(minutes=settings.max_clock_skew_minutes)
         super().__init__(rules, alerts, live_clock(settings.simulated_clock), skew)
-        timing = rules.timing
         self.reader = TopicReader(
             settings,
             (EVENTS_TOPIC,),
             self._take,
             name="console-board",
-            since_hours=timing.post_late_days * 24 + 2 * timing.session_timeout_hours,
+            since_hours=self.caseload.history_hours,
             client_id="ivigwatch-console-board",
             caught_up=self.caught_up,
             on_caught_up=lambda: log.info(

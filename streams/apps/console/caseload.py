@@ -29,7 +29,14 @@ from datetime import datetime
 from typing import Any
 
 from agents.rules import checkins, vitals_schedule
-from agents.rules.session import apply_infusion, apply_profile, get_session, latest_rate_step, phase_at
+from agents.rules.session import (
+    apply_infusion,
+    apply_profile,
+    get_session,
+    latest_rate_step,
+    phase_at,
+    span,
+)
 from models.alerts import AlertStatus, Severity
 from models.events import Checkin, Infusion, InfusionAction, Profile, Vitals
 from models.rule_common import Phase
@@ -87,16 +94,31 @@ class Caseload:
         return True
 
     def prune(self, now: datetime) -> bool:
-        """Forget sessions past their post-infusion window (and patients left with none)."""
+        """Forget sessions past their post-infusion window, sessions that never started and have
+        been quiet for the rule file's session timeout, and patients left with none whose profile is
+        older than the board's history (`history_hours`)."""
         changed = False
+        quiet = now - span(hours=self.rules.timing.session_timeout_hours)
         for patient_id, state in list(self.patients.items()):
             for session_id, session in list(state.sessions.items()):
-                if session.start_ts is not None and phase_at(session, now, self.rules) is Phase.AFTER:
+                if session.start_ts is None:
+                    gone = max(session.first_ts, session.last_vitals_ts or session.first_ts) < quiet
+                else:
+                    gone = phase_at(session, now, self.rules) is Phase.AFTER
+                if gone:
                     del state.sessions[session_id]
                     changed = True
-            if not state.sessions:
+            profiled = state.profile is not None and state.profile.ts >= now - span(hours=self.history_hours)
+            if not state.sessions and not profiled:
                 del self.patients[patient_id]
         return changed
+
+    @property
+    def history_hours(self) -> float:
+        """How far back the events are read at start: a session stopped up to the end of its
+        post-infusion window, started up to twice the session timeout before that."""
+        timing = self.rules.timing
+        return timing.post_late_days * 24 + 2 * timing.session_timeout_hours
 
     def current(self, state: PatientState, now: datetime) -> SessionState | None:
         """The patient's session the board shows: the latest started one infusing or in its window."""

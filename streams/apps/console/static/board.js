@@ -120,8 +120,9 @@
     }
 
     function onBoard(event) {
-      render(JSON.parse(event.data));
-      show("live", true);
+      const board = JSON.parse(event.data);
+      render(board);
+      show(board.status === "loading" ? "loading…" : "live", board.status !== "loading");
     }
 
     function connect() {

@@ -188,3 +188,14 @@ def test_sessions_past_their_window_are_pruned() -> None:
         caseload.apply(e)
     assert caseload.prune(at(60 + 5 * 24 * 60)) is False and caseload.patients
     assert caseload.prune(at(60 + 11 * 24 * 60)) is True and not caseload.patients
+
+
+def test_sessions_that_never_started_go_after_the_session_timeout_and_a_profile_waits_for_its_start() -> None:
+    caseload = Caseload(RULES)
+    profile = Profile(type="profile", patient_id="pt-b", ts=at(0), risk_factors=["first_infusion"])
+    for e in [vitals("pt-a", 0), profile]:
+        caseload.apply(e)
+    assert caseload.prune(at(11 * 60)) is False and set(caseload.patients) == {"pt-a", "pt-b"}
+    assert caseload.prune(at(13 * 60)) is True and set(caseload.patients) == {"pt-b"}
+    caseload.prune(at(caseload.history_hours * 60 + 1))
+    assert not caseload.patients
