@@ -149,6 +149,7 @@ class KafkaBoard(Board):
             name="console-board",
             since_hours=self.caseload.history_hours,
             client_id="ivigwatch-console-board",
+            max_records=500,  # a batch is folded in one go: small ones keep the console answering
             caught_up=self.caught_up,
             on_caught_up=lambda: log.info(
                 "event history read for the board: %d patients", len(self.caseload.patients)
