@@ -548,3 +548,47 @@ async def test_the_login_form_says_how_long_to_wait_after_repeated_failures(
     await expect(tab.locator("#login-wait")).to_contain_text("Too many failed logins")
     await expect(tab.locator("input#username")).to_be_visible()
     await screenshot(tab, "login-throttled")
+
+
+async def test_the_board_lists_a_running_infusion_with_its_vitals_freshness_and_follows_a_new_reading(
+    page: Page, console: ConsoleServer, event_clock: EventClock
+) -> None:
+    """The caseload board (/board): a running infusion's row with its phase, rate, minutes since the
+    last vitals and the next set due (the rules' care schedule), redrawn live when a reading
+    arrives. The console's clock in these stacks is the latest event time, so the minutes are exact."""
+    patient = event_clock.patient()
+    await send(
+        console,
+        [
+            patient.event(0, type="vitals", heart_rate=74, systolic_bp=124, diastolic_bp=80, spo2=98),
+            patient.event(1, type="infusion", action="start", rate_ml_per_h=40, product="Privigen"),
+            patient.event(20, type="infusion", action="rate_change", rate_ml_per_h=80),
+        ],
+    )
+    async with page.expect_navigation():
+        await page.click("nav a#nav-board")
+    await expect(page.locator("span#connection")).to_have_text(re.compile("live"), timeout=15_000)
+    board_row = page.locator(f'table#board tbody tr.board-row[data-patient-id="{patient.patient_id}"]')
+    await expect(board_row).to_be_visible(timeout=15_000)
+    await expect(board_row.locator("td.phase")).to_contain_text("infusing")
+    await expect(board_row.locator("td.rate")).to_contain_text("80 mL/h")
+    await expect(board_row.locator("td.rate")).to_have_class(re.compile(r"\brecent-step\b"))
+    await expect(board_row.locator("td.last-vitals")).to_contain_text("20 min ago")
+    # the set 15 min after the start (minute 16) is due, the rate step's set (minute 20) with it
+    due = await page.evaluate("iso => Ivig.clock(iso)", (patient.start + timedelta(minutes=16)).isoformat())
+    next_vitals = board_row.locator("td.next-vitals")
+    await expect(next_vitals).to_contain_text("due now (4 min)")
+    await expect(next_vitals).to_contain_text(f"{due} · after-start")
+    await screenshot(page, "board-due")
+
+    started = time.monotonic()
+    await send(console, [patient.event(21, type="vitals", heart_rate=80, systolic_bp=120, diastolic_bp=78)])
+    await expect(board_row.locator("td.last-vitals")).to_contain_text("just now", timeout=15_000)
+    latency = time.monotonic() - started
+    steady = await page.evaluate(
+        "iso => Ivig.clock(iso)", (patient.start + timedelta(minutes=80)).isoformat()
+    )
+    await expect(next_vitals).to_contain_text("in 59 min")  # hourly after the rate increase
+    await expect(next_vitals).to_contain_text(f"{steady} · steady")
+    await screenshot(page, "board-live")
+    assert latency < 10, f"the board took {latency:.1f} s to show the reading"

@@ -11,6 +11,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 from pydantic import ValidationError
@@ -72,6 +73,17 @@ async def api_stream(request: web.Request) -> web.StreamResponse:
     session ends (logout, expiry; a Basic-auth stream after one session's length) the stream sends
     `end` {"reason": "logged_out" | "expired"} and closes."""
     feed = request.app[CONSOLE_KEY].feed
+    return await sse_stream(request, feed.subscribe, feed.unsubscribe, "alert")
+
+
+async def sse_stream(
+    request: web.Request,
+    subscribe: Callable[[], tuple[Subscriber, dict[str, Any]]],
+    unsubscribe: Callable[[Subscriber], None],
+    event: str,
+) -> web.StreamResponse:
+    """A stream of server-sent events: `snapshot` on connect, then `event` with each text the
+    subscriber is given, until its session ends (`end`, as /api/stream) or the source drops it."""
     authenticator = request.app[access.AUTH_KEY]
     session = access.session_of(request)
     ends = session.ends if session is not None else authenticator.clock() + authenticator.session_seconds
@@ -79,7 +91,7 @@ async def api_stream(request: web.Request) -> web.StreamResponse:
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
     await response.prepare(request)
-    subscriber, snapshot = feed.subscribe()
+    subscriber, snapshot = subscribe()
     logged_out = asyncio.Event()
 
     def end() -> None:
@@ -92,14 +104,14 @@ async def api_stream(request: web.Request) -> web.StreamResponse:
         await response.write(
             b"retry: 2000\n\n" + _sse("snapshot", json.dumps(snapshot, separators=(",", ":")))
         )
-        reason = await _relay(response, subscriber, logged_out, lambda: ends - authenticator.clock())
+        reason = await _relay(response, subscriber, logged_out, lambda: ends - authenticator.clock(), event)
         if reason is not None:  # the page stops following and goes to the login form
             await response.write(_sse("end", json.dumps({"reason": reason})))
     except (ConnectionResetError, asyncio.CancelledError):
         pass  # the browser went away (or the server stops)
     finally:
         unwatch()
-        feed.unsubscribe(subscriber)
+        unsubscribe(subscriber)
     return response
 
 
@@ -108,8 +120,9 @@ async def _relay(
     subscriber: Subscriber,
     logged_out: asyncio.Event,
     seconds_left: Callable[[], float],
+    event: str = "alert",
 ) -> str | None:
-    """Send the subscriber's alert views until its session ends (returns why) or the feed drops it
+    """Send the subscriber's alert views (or boards) until its session ends (returns why) or the feed drops it
     or stops (None: the browser reconnects)."""
     while not subscriber.dropped or not subscriber.queue.empty():
         if logged_out.is_set():
@@ -128,7 +141,7 @@ async def _relay(
             return "logged_out"
         if text is None:
             return None
-        await response.write(_sse("alert", text))
+        await response.write(_sse(event, text))
     return None
 
 

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -44,6 +45,8 @@ class Feed(Protocol):
 
     book: AlertBook
     caught_up: asyncio.Event
+    listeners: list[Callable[[], None]]
+    """Called after each change of the book (the caseload board redraws)."""
 
     @property
     def status(self) -> str: ...
@@ -67,6 +70,7 @@ class Hub:
         self.subscribers: set[Subscriber] = set()
         self.caught_up = asyncio.Event()
         self.closed = False
+        self.listeners: list[Callable[[], None]] = []
 
     @property
     def status(self) -> str:
@@ -114,11 +118,17 @@ class Hub:
         if entry is not None:
             for changed in self.book.changed_with(entry):
                 self.publish(changed)
+            self._tell()
 
     def on_action(self, action: NurseAction) -> None:
         entry = self.book.note(action)
         if entry is not None:
             self.publish(entry)
+            self._tell()
+
+    def _tell(self) -> None:
+        for listener in self.listeners:
+            listener()
 
 
 class KafkaFeed(Hub):

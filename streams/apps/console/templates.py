@@ -25,6 +25,7 @@ def _head(title: str, *scripts: str) -> str:
 def _bar(user: str) -> str:
     return f"""<header class="bar">
 <a class="brand" href="/">ivigwatch · on-call</a>
+<nav class="pages"><a id="nav-alerts" href="/">Alerts</a> <a id="nav-board" href="/board">Board</a></nav>
 <span id="connection" class="connection" aria-live="polite">connecting</span>
 <span class="spacer"></span>
 <button id="mute" type="button" aria-pressed="false" title="Mute the critical alert sound">Sound on</button>
@@ -121,6 +122,36 @@ def session_page(user: str, session_id: str) -> str:
 <section id="session-alerts"><h2>Alerts in this session</h2>
 <table class="alerts"><thead><tr><th>Time</th><th>Condition</th><th>Severity</th><th>Status</th>
 <th>Evidence</th><th>By</th></tr></thead><tbody></tbody></table></section>
+</main>
+</body>
+</html>
+"""
+    )
+
+
+_BOARD_COLUMNS = (
+    "<th>Patient</th><th>Phase</th><th>Rate</th><th>Last vitals</th><th>Next vitals due</th>"
+    "<th>Open incidents</th><th>Owner</th><th>Handoff note</th>"
+)
+
+
+def board_page(user: str) -> str:
+    """The caseload board: one row per patient infusing or inside the post-infusion window (and
+    every patient with an open incident), what needs a look first; drawn live by board.js."""
+    return (
+        _head("Board", "common.js", "board.js")
+        + "<body>\n"
+        + _bar(user)
+        + f"""<main>
+<section class="board">
+<h2>Caseload <span id="board-count" class="count">0</span>
+<span id="board-now" class="muted"></span></h2>
+<table id="board" class="alerts board">
+<thead><tr>{_BOARD_COLUMNS}</tr></thead>
+<tbody></tbody>
+</table>
+<p id="board-empty" class="empty">No infusion running and nobody in a post-infusion window.</p>
+</section>
 </main>
 </body>
 </html>

@@ -31,9 +31,11 @@ from streams.apps.console.api import (
     api_session,
     api_stream,
 )
+from streams.apps.console.board import Board, KafkaBoard
+from streams.apps.console.board_api import BOARD_KEY, api_board, api_board_stream
 from streams.apps.console.feed import Feed, KafkaFeed
 from streams.apps.console.revocations import RevocationFileError, RevocationStore, revocation_path
-from streams.apps.console.templates import console_page, login_page, session_page
+from streams.apps.console.templates import board_page, console_page, login_page, session_page
 from streams.apps.console.throttle import LoginThrottle, ThrottlePolicy
 from streams.apps.http_site import start_site
 from streams.apps.sessions import PSEUDONYM
@@ -61,12 +63,14 @@ def create_console_app(
     sessions: SessionLoader | None = None,
     rules: RuleSet | None = None,
     bind_host: str | None = None,
+    board: Board | None = None,
 ) -> web.Application:
     """The console app (`bind_host`: the interface it will listen on, default IVIGWATCH_CONSOLE_HOST).
     Raises auth.AccountsError when IVIGWATCH_CONSOLE_USERS is unset or malformed, hosts.HostsError or
     clients.TrustedProxiesError for a bad IVIGWATCH_CONSOLE_HOSTS or IVIGWATCH_CONSOLE_TRUSTED_PROXIES,
     and agents.rules.loader.RuleFileError for a bad rule file. Kafka is reached when the app starts (an
-    unreachable broker raises aiokafka's KafkaConnectionError from `AppRunner.setup`)."""
+    unreachable broker raises aiokafka's KafkaConnectionError from `AppRunner.setup`). The caseload
+    board follows ivig.events.v1 when the feed is the Kafka one (with a fake feed: a board with no Kafka)."""
     accounts = auth.parse_accounts(
         settings.console_users.get_secret_value() if settings.console_users else None
     )
@@ -84,7 +88,9 @@ def create_console_app(
     app[clients.CLIENTS_KEY] = proxies
     app[access.AUTH_KEY] = _authenticator(settings, accounts)
     app[CONSOLE_KEY] = console
+    app[BOARD_KEY] = board if board is not None else _board(settings, console, fake_feed=feed is not None)
     app.cleanup_ctx.append(_components)
+    app.cleanup_ctx.append(_board_feed)
     app.on_shutdown.append(_end_streams)
     app.on_response_prepare.append(_security_headers)
     app.add_routes(
@@ -99,6 +105,9 @@ def create_console_app(
             web.get("/api/stream", api_stream),
             web.post("/api/alerts/{alert_id}/{kind}", api_action),
             web.get("/api/sessions/{session_id}", api_session),
+            web.get("/board", board_get),
+            web.get("/api/board", api_board),
+            web.get("/api/board/stream", api_board_stream),
             web.static("/static", STATIC_DIR),
         ]
     )
@@ -148,8 +157,23 @@ async def _components(app: web.Application) -> AsyncIterator[None]:
         await console.influx.close()
 
 
+def _board(settings: Settings, console: Console, *, fake_feed: bool) -> Board:
+    if fake_feed:
+        return Board(console.rules, console.feed)
+    return KafkaBoard(settings, console.rules, console.feed)
+
+
+async def _board_feed(app: web.Application) -> AsyncIterator[None]:
+    """The board starts after the alert feed (which makes sure the topics exist) and stops before it."""
+    board = app[BOARD_KEY]
+    await board.start()
+    yield
+    await board.stop()
+
+
 async def _end_streams(app: web.Application) -> None:
     app[CONSOLE_KEY].feed.close_subscribers()
+    app[BOARD_KEY].close_subscribers()
 
 
 async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
@@ -162,8 +186,11 @@ def _html(text: str, status: int = 200) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """Anonymous: whether the console is up and has read the alert history (no patient data)."""
-    return web.json_response({"status": "ok", "feed": request.app[CONSOLE_KEY].feed.status})
+    """Anonymous: whether the console is up and has read the alert history and the board's event
+    history (no patient data)."""
+    return web.json_response(
+        {"status": "ok", "feed": request.app[CONSOLE_KEY].feed.status, "board": request.app[BOARD_KEY].status}
+    )
 
 
 async def login_get(request: web.Request) -> web.Response:
@@ -174,6 +201,10 @@ async def login_get(request: web.Request) -> web.Response:
 
 async def index(request: web.Request) -> web.Response:
     return _html(console_page(access.nurse(request)))
+
+
+async def board_get(request: web.Request) -> web.Response:
+    return _html(board_page(access.nurse(request)))
 
 
 async def session_get(request: web.Request) -> web.Response:
@@ -202,6 +233,7 @@ async def running_console(
         )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(app[CONSOLE_KEY].feed.caught_up.wait(), ready_timeout)
+            await asyncio.wait_for(app[BOARD_KEY].caught_up.wait(), ready_timeout)
         yield url
     finally:
         await runner.cleanup()
