@@ -26,7 +26,7 @@ def audit_command(
     until: Until = None,
     as_json: AsJson = False,
 ) -> None:
-    """List the console's audit records of patient views: when, who (role), which patient, what, from where."""
+    """List the console's audit records of patient views: when, who (role), which patient, what, where."""
     start, end = _period(since, until)
     path = audit_path(get_settings().state_dir)
     records = list(read_records(path, user=user, patient=patient, since=start, until=end))
