@@ -19,8 +19,8 @@ import pytest
 from playwright.async_api import BrowserContext, Locator, Page, expect
 
 from models.alerts import Alert
-from streams.apps.console.audit_log import audit_path, read_records
 from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC
+from streams.infra.sinks.audit.audit_file import audit_path, read_records
 from tests.e2e.conftest import (
     ANALYST,
     NURSE,

@@ -11,8 +11,8 @@ from typing import Annotated
 import typer
 
 from streams.apps.cli.query_cmd import Since, Until, _period
-from streams.apps.console.audit_log import audit_path, read_records
 from streams.infra.settings import get_settings
+from streams.infra.sinks.audit.audit_file import audit_path, read_records
 
 User = Annotated[str | None, typer.Option(help="Only this console user's views")]
 Patient = Annotated[str | None, typer.Option(help="Only views of this patient (pseudonymous id)")]

@@ -26,6 +26,7 @@ from streams.apps.console.feed import Feed, Subscriber
 from streams.apps.console.roles import Action
 from streams.apps.sessions import PSEUDONYM, SessionNotFound, SessionRecord, load_session
 from streams.infra.settings import Settings
+from streams.infra.sinks.audit.audit_file import read_records
 from streams.infra.sinks.influx.influx_client import InfluxClient, InfluxUnavailable
 
 log = logging.getLogger(__name__)
@@ -254,7 +255,7 @@ async def api_audit(request: web.Request) -> web.Response:
     since, until = _time_filter(request, "since"), _time_filter(request, "until")
     records = await asyncio.to_thread(
         lambda: list(
-            audit_log.read_records(
+            read_records(
                 path,
                 user=query.get("user") or None,
                 patient=query.get("patient") or None,

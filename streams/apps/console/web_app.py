@@ -41,6 +41,7 @@ from streams.apps.console.throttle import LoginThrottle, ThrottlePolicy
 from streams.apps.http_site import start_site
 from streams.apps.sessions import PSEUDONYM
 from streams.infra.settings import Settings
+from streams.infra.sinks.audit.audit_file import audit_path
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def create_console_app(
     authenticator.roles = {name: role for name, (_, role) in local.items()}
     app[access.AUTH_KEY] = authenticator
     app[CONSOLE_KEY] = console
-    app[audit_log.AUDIT_KEY] = audit_log.AuditLog(audit_log.audit_path(settings.state_dir))
+    app[audit_log.AUDIT_KEY] = audit_log.AuditLog(audit_path(settings.state_dir))
     if sso is not None:
         authenticator.sso = True
         app[SSO_KEY] = Sso(OidcClient(sso), PendingCodec(authenticator.secret))

@@ -11,8 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 from streams.apps.cli.main import app
-from streams.apps.console.audit_log import AuditLog, AuditRecord, audit_path
 from streams.infra.settings import get_settings
+from streams.infra.sinks.audit.audit_file import AuditRecord, append_records, audit_path
 
 runner = CliRunner()
 T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
@@ -27,13 +27,14 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
         ("an-cy", "analyst", "pt-1", 10),
         ("an-cy", "analyst", "pt-2", 20),
     ]
-    AuditLog(audit_path(tmp_path)).append(
+    append_records(
+        audit_path(tmp_path),
         [
             AuditRecord(
                 ts=T0 + timedelta(minutes=m), user=u, role=r, patient=p, what="alert list", client="127.0.0.1"
             )
             for u, r, p, m in views
-        ]
+        ],
     )
     yield tmp_path
     get_settings.cache_clear()
