@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 from authlib.integrations.base_client import OAuthError
@@ -41,6 +42,7 @@ PENDING_SECONDS = 600
 ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA")
 """ID token signatures accepted (asymmetric only: never `none`, never HS* with the client secret)."""
 LEEWAY_SECONDS = 60
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
 TIMEOUT_SECONDS = 10.0
 
 
@@ -112,6 +114,11 @@ class SsoConfig:
         if not settings.console_oidc_client_id:
             raise SsoSettingsError(
                 "IVIGWATCH_CONSOLE_OIDC_ISSUER is set: set IVIGWATCH_CONSOLE_OIDC_CLIENT_ID too"
+            )
+        issuer = urlsplit(settings.console_oidc_issuer)
+        if issuer.scheme != "https" and not (issuer.scheme == "http" and issuer.hostname in LOOPBACK):
+            raise SsoSettingsError(
+                "IVIGWATCH_CONSOLE_OIDC_ISSUER must be an https URL (plain http only on loopback, for tests)"
             )
         secret = settings.console_oidc_client_secret
         return cls(

@@ -26,6 +26,7 @@ from streams.apps.console.sso import (
     parse_role_map,
     role_from_claims,
 )
+from streams.infra.settings import Settings
 
 ISSUER, CLIENT = "https://idp.example", "ivigwatch-console"
 ROLES = parse_role_map("ivig-nurses=nurse, ivig-charge=charge_nurse,ivig-analysts=analyst,ivig-admins=admin")
@@ -42,6 +43,26 @@ def test_the_role_mapping_and_the_strongest_mapped_role() -> None:
     assert role_from_claims({"groups": "ivig-admins staff"}, "groups", ROLES) == "admin"
     assert role_from_claims({"groups": ["staff"]}, "groups", ROLES) is None
     assert role_from_claims({"roles": ["ivig-admins"]}, "groups", ROLES) is None
+
+
+def test_single_sign_on_settings_need_a_client_roles_and_https() -> None:
+    base = {"console_oidc_client_id": CLIENT, "console_oidc_roles": "g=nurse"}
+    assert SsoConfig.from_settings(Settings()) is None
+    config = SsoConfig.from_settings(Settings(console_oidc_issuer="https://idp.example/realm/", **base))
+    assert (
+        config is not None and config.issuer == "https://idp.example/realm" and config.roles == {"g": "nurse"}
+    )
+    assert SsoConfig.from_settings(Settings(console_oidc_issuer="http://localhost:8089", **base)) is not None
+    with pytest.raises(SsoSettingsError, match="https"):
+        SsoConfig.from_settings(Settings(console_oidc_issuer="http://idp.example", **base))
+    with pytest.raises(SsoSettingsError, match="CLIENT_ID"):
+        SsoConfig.from_settings(
+            Settings(console_oidc_issuer="https://idp.example", console_oidc_roles="g=nurse")
+        )
+    with pytest.raises(SsoSettingsError, match="ROLES"):
+        SsoConfig.from_settings(
+            Settings(console_oidc_issuer="https://idp.example", console_oidc_client_id="c")
+        )
 
 
 def test_the_user_name_falls_back_to_email_then_sub_and_must_be_a_valid_name() -> None:
