@@ -607,3 +607,18 @@ async def test_a_nurse_logs_in_through_single_sign_on(
     async with tab.expect_navigation():
         await tab.click("#logout")
     assert (await anonymous.request.get("/api/alerts")).status == 401
+
+
+async def test_every_patient_these_tests_showed_is_in_the_audit_log(
+    page: Page, console: ConsoleServer
+) -> None:
+    """Run last: each patient of the module's alert list was seen on a live page (the audit has their
+    "alert stream" view), and the session chart's data view is there too; no record holds a value."""
+    path = audit_path(console.settings.state_dir)
+    before = list(read_records(path))
+    shown = {a["patient_id"] for key in ("open", "resolved") for a in (await api_alerts(page))[key]} - {"-"}
+    streamed = {r.patient for r in before if r.what == "alert stream"}
+    assert shown and shown <= streamed, f"shown but not audited: {shown - streamed}"
+    assert {r.user for r in before if r.what == "session data"} == {NURSE}
+    assert {r.role for r in before} == {"nurse", "analyst"}
+    assert "throat" not in path.read_text() and "36.7" not in path.read_text()
