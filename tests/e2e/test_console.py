@@ -1,7 +1,9 @@
 """The nurse console in a real browser on the real pipeline: events in Kafka become alert rows over
 SSE, a nurse's click acknowledges (and stops the escalation), an incident is one row with its
 members and a page into an acknowledged incident is marked new, the session chart draws, anonymous
-requests are refused and the alarm sound can be muted. docs/console-contract.md fixes the DOM."""
+requests are refused and the alarm sound can be muted; an analyst sees alerts without action buttons
+(their views in the audit log) and a nurse logs in through single sign-on. docs/console-contract.md
+fixes the DOM."""
 
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from playwright.async_api import BrowserContext, Locator, Page, expect
 
 from models.alerts import Alert
 from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC
+from streams.infra.sinks.audit.audit_file import audit_path, read_records
 from tests.e2e.conftest import (
+    ANALYST,
     NURSE,
     ConsoleServer,
     EventClock,
@@ -592,3 +596,73 @@ async def test_the_board_lists_a_running_infusion_with_its_vitals_freshness_and_
     await expect(next_vitals).to_contain_text(f"{steady} · steady")
     await screenshot(page, "board-live")
     assert latency < 10, f"the board took {latency:.1f} s to show the reading"
+
+
+async def test_an_analyst_sees_the_alerts_but_cannot_act(
+    anonymous: BrowserContext, console: ConsoleServer, event_clock: EventClock
+) -> None:
+    """No action button is drawn for an analyst, the server refuses a scripted action, and the view of
+    the patient's alert is in the audit log."""
+    patient = event_clock.patient()
+    alert_id = patient.alert_id("anaphylaxis")
+    tab = await anonymous.new_page()
+    await login_with_form(tab, ANALYST, console.password)
+    await expect(tab.locator("#role")).to_have_text("analyst")
+    await expect(tab.locator("span#connection")).to_have_text(re.compile("live"), timeout=15_000)
+    await send(console, anaphylaxis(patient))
+    await expect(row(tab, alert_id)).to_be_visible(timeout=15_000)
+    await expect(tab.locator("table#open-alerts button[data-kind]")).to_have_count(0)
+    await screenshot(tab, "analyst-no-action-buttons")
+    status = await tab.evaluate(
+        """(id) => fetch("/api/alerts/" + encodeURIComponent(id) + "/ack", {method: "POST",
+             headers: {"X-Requested-With": "ivigwatch", "Content-Type": "application/json"}, body: "{}"})
+           .then((r) => r.status)""",
+        alert_id,
+    )
+    assert status == 403
+    views = list(
+        read_records(audit_path(console.settings.state_dir), user=ANALYST, patient=patient.patient_id)
+    )
+    assert views and {(v.role, v.what) for v in views} == {("analyst", "alert stream")}
+
+
+async def test_a_nurse_logs_in_through_single_sign_on(
+    anonymous: BrowserContext, console: ConsoleServer, oidc_issuer: str
+) -> None:
+    """The login form's single sign-on link goes to the identity provider (a real one, run by the tests)
+    and back: the nurse is logged in with the role their groups map to."""
+    known = await anonymous.request.put(
+        f"{oidc_issuer}/users/u-sso-nurse", data={"preferred_username": "rn.sso", "groups": ["ivig-nurses"]}
+    )
+    assert known.status == 204, await known.text()
+    tab = await anonymous.new_page()
+    await tab.goto("/login")
+    async with tab.expect_navigation(url=re.compile(r"/oauth2/authorize")):
+        await tab.click("a#sso-login")
+    await screenshot(tab, "sso-identity-provider")
+    await tab.fill("input[name=sub]", "u-sso-nurse")
+    await tab.get_by_role("button", name="Authorize").click()
+    await expect(tab).to_have_url(re.compile(r"^[^?]*//[^/]+/$"), timeout=15_000)
+    await expect(tab.locator("span.user")).to_have_text("rn.sso")
+    await expect(tab.locator("#role")).to_have_text("nurse")
+    await expect(tab.locator("span#connection")).to_have_text(re.compile("live"), timeout=15_000)
+    await screenshot(tab, "sso-logged-in")
+    assert (await anonymous.request.get("/api/alerts")).status == 200
+    async with tab.expect_navigation():
+        await tab.click("#logout")
+    assert (await anonymous.request.get("/api/alerts")).status == 401
+
+
+async def test_every_patient_these_tests_showed_is_in_the_audit_log(
+    page: Page, console: ConsoleServer
+) -> None:
+    """Run last: each patient of the module's alert list was seen on a live page (the audit has their
+    "alert stream" view), and the session chart's data view is there too; no record holds a value."""
+    path = audit_path(console.settings.state_dir)
+    before = list(read_records(path))
+    shown = {a["patient_id"] for key in ("open", "resolved") for a in (await api_alerts(page))[key]} - {"-"}
+    streamed = {r.patient for r in before if r.what == "alert stream"}
+    assert shown and shown <= streamed, f"shown but not audited: {shown - streamed}"
+    assert {r.user for r in before if r.what == "session data"} == {NURSE}
+    assert {r.role for r in before} == {"nurse", "analyst"}
+    assert "throat" not in path.read_text() and "36.7" not in path.read_text()

@@ -6,6 +6,7 @@ import typer
 
 from streams.apps.cli import influx_cmd, rules_cmd, stack_cmd
 from streams.apps.cli.alerts_cmd import alerts_command
+from streams.apps.cli.audit_cmd import audit_command
 from streams.apps.cli.cohort_cmd import cohort_command
 from streams.apps.cli.console_cmd import app as console_app
 from streams.apps.cli.demo_cmd import demo
@@ -43,6 +44,7 @@ app.command("note")(note_command)
 app.add_typer(export_app, name="export")
 app.command("import")(import_command)
 app.add_typer(query_app, name="query")
+app.command("audit")(audit_command)
 app.command()(simulate)
 app.command()(demo)
 app.command()(watchdog)

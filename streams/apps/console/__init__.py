@@ -8,6 +8,10 @@
 - `clients`: who a request comes from (the remote address, or what a trusted reverse proxy forwarded)
 - `throttle`: pure failed-login throttle, a growing delay per client and per (client, name)
 - `revocations`: ended sessions on disk (0600, atomic), so a logout outlives a restart
+- `roles`: the roles and the one permission table `can(role, action)` (pure)
+- `audit_log`: who saw which patient's data, appended to a 0600 JSONL file; read back by filter
+- `sso`, `sso_routes`: OpenID Connect single sign-on (code flow with PKCE, ID token checked) and its
+  two routes
 - `alertbook`: pure fold of alert messages into open alerts (severity, then age) and recently resolved,
   and of incidents into groups (an incident with its members; what paged after an acknowledgement is new)
 - `feed`: `ivig.alerts.v1` (and notes on `ivig.actions.v1`) from the beginning into the alert book,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from html import escape
 
 _HEAD = """<!doctype html>
@@ -22,27 +23,31 @@ def _head(title: str, *scripts: str) -> str:
     return _HEAD.format(title=escape(title), scripts=tags)
 
 
-def _bar(user: str) -> str:
+def _bar(user: str, role: str = "nurse") -> str:
     return f"""<header class="bar">
 <a class="brand" href="/">ivigwatch · on-call</a>
 <nav class="pages"><a id="nav-alerts" href="/">Alerts</a> <a id="nav-board" href="/board">Board</a></nav>
 <span id="connection" class="connection" aria-live="polite">connecting</span>
 <span class="spacer"></span>
 <button id="mute" type="button" aria-pressed="false" title="Mute the critical alert sound">Sound on</button>
-<span class="user">{escape(user)}</span>
+<span class="user">{escape(user)}</span> <span id="role" class="role">{escape(role.replace("_", " "))}</span>
 <form method="post" action="/logout" class="logout"><button id="logout" type="submit">Log out</button></form>
 </header>
 """
 
 
-def login_page(error: bool, wait: int | None = None) -> str:
-    """The login form; `wait`: too many failed logins from here, say how many seconds to wait."""
+def login_page(error: bool, wait: int | None = None, sso: bool = False, sso_error: str | None = None) -> str:
+    """The login form; `wait`: too many failed logins from here, say how many seconds to wait; `sso`:
+    offer single sign-on (`sso_error`: why the last one failed)."""
     message = '<p class="error" id="login-error">Wrong name or password.</p>' if error else ""
     if wait is not None:
         message = (
             f'<p class="error" id="login-wait" role="alert">Too many failed logins from this computer. '
             f"Wait {int(wait)} seconds, then try again.</p>"
         )
+    if sso_error is not None:
+        message = f'<p class="error" id="sso-error" role="alert">{escape(sso_error)}</p>'
+    sso_link = '<p class="sso"><a id="sso-login" href="/login/sso">Log in with single sign-on</a></p>\n'
     return (
         _head("Log in")
         + f"""<body class="login">
@@ -56,7 +61,7 @@ def login_page(error: bool, wait: int | None = None) -> str:
 <input id="password" name="password" type="password" autocomplete="current-password" required>
 <button id="login" type="submit">Log in</button>
 </form>
-</main>
+{sso_link if sso else ""}</main>
 </body>
 </html>
 """
@@ -69,11 +74,25 @@ _ALERT_COLUMNS = (
 )
 
 
-def console_page(user: str) -> str:
+def sso_done_page() -> str:
+    """After a single sign-on callback: go on to / from this page (so the Strict cookie is sent)."""
+    return (
+        _head("Logged in").replace("</head>", '<meta http-equiv="refresh" content="0; url=/">\n</head>')
+        + """<body class="login">
+<main class="login-box"><p id="sso-done">Logged in. <a href="/">Open the console</a>.</p></main>
+</body>
+</html>
+"""
+    )
+
+
+def console_page(user: str, role: str = "nurse", actions: Iterable[str] = ("ack", "resolve", "note")) -> str:
+    """The alert list; `actions`: what this user may do (the page shows only those buttons)."""
+    allowed = escape(" ".join(actions))
     return (
         _head("Alerts", "common.js", "console.js")
-        + "<body>\n"
-        + _bar(user)
+        + f'<body data-role="{escape(role)}" data-actions="{allowed}">\n'
+        + _bar(user, role)
         + f"""<main>
 <section class="open">
 <h2>Open alerts <span id="open-count" class="count">0</span></h2>
@@ -100,12 +119,12 @@ def console_page(user: str) -> str:
     )
 
 
-def session_page(user: str, session_id: str) -> str:
+def session_page(user: str, session_id: str, role: str = "nurse") -> str:
     sid = escape(session_id)
     return (
         _head(f"Session {session_id}", "common.js", "session.js")
         + "<body>\n"
-        + _bar(user)
+        + _bar(user, role)
         + f"""<main id="session" data-session-id="{sid}">
 <p><a href="/">← all alerts</a></p>
 <h1>Session <span id="session-id">{sid}</span> <span id="session-patient" class="muted"></span></h1>
@@ -135,13 +154,13 @@ _BOARD_COLUMNS = (
 )
 
 
-def board_page(user: str) -> str:
+def board_page(user: str, role: str = "nurse") -> str:
     """The caseload board: one row per patient infusing or inside the post-infusion window (and
     every patient with an open incident), what needs a look first; drawn live by board.js."""
     return (
         _head("Board", "common.js", "board.js")
         + "<body>\n"
-        + _bar(user)
+        + _bar(user, role)
         + f"""<main>
 <section class="board">
 <h2>Caseload <span id="board-count" class="count">0</span>
