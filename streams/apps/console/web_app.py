@@ -32,8 +32,9 @@ from streams.apps.console.api import (
     api_stream,
 )
 from streams.apps.console.feed import Feed, KafkaFeed
+from streams.apps.console.limits_api import SETTINGS_KEY, api_set, api_settings
 from streams.apps.console.revocations import RevocationFileError, RevocationStore, revocation_path
-from streams.apps.console.templates import console_page, login_page, session_page
+from streams.apps.console.templates import console_page, limits_page, login_page, session_page
 from streams.apps.console.throttle import LoginThrottle, ThrottlePolicy
 from streams.apps.http_site import start_site
 from streams.apps.sessions import PSEUDONYM
@@ -84,6 +85,7 @@ def create_console_app(
     app[clients.CLIENTS_KEY] = proxies
     app[access.AUTH_KEY] = _authenticator(settings, accounts)
     app[CONSOLE_KEY] = console
+    app[SETTINGS_KEY] = console.feed.setting_actions
     app.cleanup_ctx.append(_components)
     app.on_shutdown.append(_end_streams)
     app.on_response_prepare.append(_security_headers)
@@ -99,6 +101,9 @@ def create_console_app(
             web.get("/api/stream", api_stream),
             web.post("/api/alerts/{alert_id}/{kind}", api_action),
             web.get("/api/sessions/{session_id}", api_session),
+            web.get("/patients/{patient_id}/limits", limits_get),
+            web.get("/api/patients/{patient_id}/settings", api_settings),
+            web.post("/api/patients/{patient_id}/{kind}", api_set),
             web.static("/static", STATIC_DIR),
         ]
     )
@@ -174,6 +179,14 @@ async def login_get(request: web.Request) -> web.Response:
 
 async def index(request: web.Request) -> web.Response:
     return _html(console_page(access.nurse(request)))
+
+
+async def limits_get(request: web.Request) -> web.Response:
+    """The patient's limits and snoozes page (issue 16)."""
+    patient_id = request.match_info["patient_id"]
+    if not PSEUDONYM.fullmatch(patient_id):
+        raise web.HTTPNotFound(text="no such patient")
+    return _html(limits_page(access.nurse(request), patient_id))
 
 
 async def session_get(request: web.Request) -> web.Response:
