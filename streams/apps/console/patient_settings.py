@@ -72,9 +72,7 @@ def form_options(rules: RuleSet) -> dict[str, Any]:
             for r in rules.threshold
             if r.condition.value == condition
         ]
-    conditions += [
-        {"condition": c, "rule": None, "severity": None, "snoozable": False} for c in COMPOSITES
-    ]
+    conditions += [{"condition": c, "rule": None, "severity": None, "snoozable": False} for c in COMPOSITES]
     return {
         "max_limit_hours": None if bounds is None else bounds.max_limit_hours,
         "max_snooze_hours": None if bounds is None else bounds.max_snooze_hours,

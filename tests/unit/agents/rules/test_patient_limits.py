@@ -137,7 +137,9 @@ def test_a_limit_never_moves_a_composite() -> None:
         return [(a.status.value, a.severity.value) for a in of(run(line), "early_warning_score")]
 
     def readings(line: Timeline) -> Timeline:
-        return line.vitals(30, spo2=91, heart_rate=115, respiratory_rate=22, systolic_bp=122, temperature_c=37)
+        return line.vitals(
+            30, spo2=91, heart_rate=115, respiratory_rate=22, systolic_bp=122, temperature_c=37
+        )
 
     plain = news2(readings(course()))
     assert plain and plain == news2(readings(course().limit(20, "spo2", "low", 91).snooze(20, "tachycardia")))
