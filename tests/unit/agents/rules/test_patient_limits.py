@@ -150,3 +150,16 @@ def test_replay_refuses_a_setting_the_rule_file_does_not_allow() -> None:
     lines = sorted(line.lines(), key=lambda text: json.loads(text)["ts"])
     errors = [item for item in replay(lines, RULES) if isinstance(item, LineError)]
     assert len(errors) == 1 and "[not_snoozable]" in errors[0].reason
+
+
+def test_limits_and_snoozes_are_kept_in_the_stored_state() -> None:
+    from agents.rules.engine import new_state, process
+    from agents.rules.patient_limits import apply
+    from models.state import PatientState
+
+    state = new_state("pt-1")
+    process(state, action("limit", vital="spo2", side="low", value=91), START, RULES)
+    apply(state, action("snooze", condition="hypoxemia"), RULES)
+    stored = PatientState.model_validate_json(state.model_dump_json())
+    assert [(x.vital, x.value) for x in stored.limits] == [("spo2", 91)]
+    assert [x.condition.value for x in stored.snoozes] == ["hypoxemia"]
