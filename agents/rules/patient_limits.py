@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from agents.rules.confirmation import beyond_extreme
+from agents.rules.registry import RuleLine, register
 from agents.rules.thresholds import RowResult
 from models.alerts import Condition
 from models.events import NurseAction
@@ -217,3 +218,35 @@ def evidence(force: InForce | None, condition: Condition, results: list[RowResul
     ]
     texts += [snooze_text(s) for s in force.snoozes.get(condition, ())]
     return "; ".join(texts)
+
+
+def show(rules: RuleSet) -> list[RuleLine]:
+    """`ivigwatch rules show`: how far a nurse's limit of each vital may go, and for how long."""
+    bounds = rules.patient_limits
+    if bounds is None:
+        return []
+    lines = [
+        RuleLine(
+            f"patient_limits.{b.vital}.{b.side}",
+            "(nurse limit)",
+            f"{b.vital} {b.side} limit {b.min:g}-{b.max:g}, at most {bounds.max_limit_hours:g} h",
+            "warning, urgent",
+            "any",
+            b.source,
+        )
+        for b in bounds.bounds
+    ]
+    lines.append(
+        RuleLine(
+            "patient_limits.snooze",
+            "(nurse snooze)",
+            f"a condition's warning and urgent rows, at most {bounds.max_snooze_hours:g} h",
+            "warning, urgent",
+            "any",
+            bounds.source,
+        )
+    )
+    return lines
+
+
+register("patient_limits", show_order=15, show=show)
