@@ -21,7 +21,7 @@ from agents.rules.patient_channel import to_patient
 from agents.rules.repair import repair_future
 from agents.rules.timers import known_next_due
 from models.alerts import Alert
-from models.events import Event, NurseAction
+from models.events import SETTING_TYPES, Event, NurseAction
 from models.parsing import InvalidMessage, key_problem, time_problem
 from models.patient_messages import PatientMessage
 from models.ruleset import RuleSet
@@ -251,7 +251,7 @@ class RulesRuntime:
     def _decide(self, item: Event | NurseAction, now: datetime) -> tuple[PatientState | None, list[Alert]]:
         state = self.load(item.patient_id)
         if state is None:
-            if isinstance(item, NurseAction):
+            if isinstance(item, NurseAction) and item.type not in SETTING_TYPES:
                 return None, []
             state = new_state(item.patient_id)
             self.counts["new_patients"] += 1
@@ -273,7 +273,7 @@ class RulesRuntime:
         state = self.load(patient_id)
         for item, now in records:
             if state is None:
-                if isinstance(item, NurseAction):
+                if isinstance(item, NurseAction) and item.type not in SETTING_TYPES:
                     continue
                 state = new_state(patient_id)
             to_patient(state, process(state, item, now, self.rules), self.rules)

@@ -34,6 +34,8 @@ ARTIFACTS = REPO_ROOT / "artifacts" / "e2e"
 NURSE = "rn-e2e"
 ANALYST = "an-e2e"
 """A local account with the analyst role (same password as the nurse)."""
+CHARGE = "cn-e2e"
+"""A local account with the charge nurse role: patient limits and snoozes (same password)."""
 SSO_ROLES = "ivig-nurses=nurse,ivig-analysts=analyst"
 
 
@@ -115,8 +117,8 @@ def oidc_issuer() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def e2e_settings(tmp_path_factory: pytest.TempPathFactory, oidc_issuer: str) -> tuple[Settings, str]:
-    """Settings of the module's stack and console: a nurse and an analyst account (one fresh random
-    password) and single sign-on through the module's identity provider."""
+    """Settings of the module's stack and console: a nurse, an analyst and a charge nurse account (one
+    fresh random password) and single sign-on through the module's identity provider."""
     password = secrets.token_urlsafe(12)
     hashed = hash_password(password)
     settings = local_settings(
@@ -125,7 +127,7 @@ def e2e_settings(tmp_path_factory: pytest.TempPathFactory, oidc_issuer: str) -> 
         tick_seconds=1.0,
         topic_partitions=2,
         console_port=free_port(),
-        console_users=f"{NURSE}:{hashed},{ANALYST}:{hashed}:analyst",
+        console_users=f"{NURSE}:{hashed},{ANALYST}:{hashed}:analyst,{CHARGE}:{hashed}:charge_nurse",
         console_secret=secrets.token_hex(32),
         console_oidc_issuer=oidc_issuer,
         console_oidc_client_id="ivigwatch-console",

@@ -23,6 +23,7 @@ from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC
 from streams.infra.sinks.audit.audit_file import audit_path, read_records
 from tests.e2e.conftest import (
     ANALYST,
+    CHARGE,
     NURSE,
     ConsoleServer,
     EventClock,
@@ -666,3 +667,60 @@ async def test_every_patient_these_tests_showed_is_in_the_audit_log(
     assert {r.user for r in before if r.what == "session data"} == {NURSE}
     assert {r.role for r in before} == {"nurse", "analyst"}
     assert "throat" not in path.read_text() and "36.7" not in path.read_text()
+
+
+async def test_a_charge_nurse_sets_a_limit_and_a_snooze_and_the_next_readings_honour_them(
+    anonymous: BrowserContext, console: ConsoleServer, event_clock: EventClock
+) -> None:
+    """Issue 16: a patient's own limit (a usual SpO2 of 91) and a snooze (tachycardia), each with a
+    reason and an expiry; a snooze of a critical row is refused before it is sent."""
+    patient = event_clock.patient()
+    page = await anonymous.new_page()
+    await login_with_form(page, CHARGE, console.password)
+    await page.goto(f"/patients/{patient.patient_id}/limits")
+    await expect(page.locator("#none-in-force")).to_be_visible(timeout=10_000)
+    await page.select_option("#limit-target", label="SpO2 low (pages below)")
+    await page.fill("#limit-value", "91")
+    await page.fill("#limit-hours", "8")
+    await page.click("#limit-set")  # no reason: the form is not sent
+    await expect(page.locator("#limit-reason:invalid")).to_have_count(1)
+    await page.fill("#limit-reason", "usual SpO2 91 (COPD)")
+    await page.click("#limit-set")
+    in_force = page.locator("#in-force-list li")
+    await expect(in_force).to_contain_text(["patient limit SpO2 < 91 set by cn-e2e"], timeout=15_000)
+
+    await page.select_option("#snooze-target", label="  hypotension.absolute (critical)")
+    await page.fill("#snooze-hours", "2")
+    await page.fill("#snooze-reason", "known low pressure")
+    await page.click("#snooze-set")
+    await expect(page.locator("#limits-error")).to_contain_text("critical rows are never snoozed")
+    await page.select_option("#snooze-target", label="tachycardia (its warning and urgent rows)")
+    await page.click("#snooze-set")
+    await expect(in_force).to_have_count(2, timeout=15_000)
+    await expect(in_force.nth(1)).to_contain_text("tachycardia snoozed by cn-e2e")
+    await screenshot(page, "patient-limits")
+
+    collector = Collector(console.settings)
+    await collector.start()
+    try:  # readings after the settings (their event times are minutes after the patient's start)
+        await send(
+            console,
+            [
+                patient.event(5, type="vitals", heart_rate=72, systolic_bp=122, temperature_c=36.8, spo2=97),
+                patient.event(6, type="infusion", action="start", rate_ml_per_h=40),
+                patient.event(7, type="vitals", spo2=91, heart_rate=115),
+                patient.event(8, type="vitals", spo2=91, heart_rate=115),
+                patient.event(9, type="vitals", spo2=89),
+                patient.event(10, type="vitals", spo2=89),
+            ],
+        )
+        paged = await collector.wait_for(
+            ALERTS_TOPIC,
+            lambda m: m["patient_id"] == patient.patient_id and m["condition"] == "hypoxemia" and m["page"],
+        )
+    finally:
+        await collector.stop()
+    assert paged and "patient limit SpO2 < 91" in paged[0]["evidence"]["summary"]
+    seen = [m for m in collector.seen[ALERTS_TOPIC] if m["patient_id"] == patient.patient_id]
+    assert {m["condition"] for m in seen} <= {"hypoxemia", "incident"}  # no tachycardia: snoozed
+    assert next(m for m in seen if m["condition"] == "hypoxemia")["evidence"]["values"] == {"spo2": 89}

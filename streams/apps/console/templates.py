@@ -176,3 +176,45 @@ def board_page(user: str, role: str = "nurse") -> str:
 </html>
 """
     )
+
+
+def limits_page(user: str, patient_id: str, role: str = "nurse") -> str:
+    """(issue 16) One patient's own limits and snoozes: those in force, and the forms to set or end
+    them (reason and expiry required; what the rule file does not allow is refused before sending)."""
+    pid = escape(patient_id)
+    return (
+        _head(f"Limits {patient_id}", "common.js", "limits.js")
+        + "<body>\n"
+        + _bar(user, role)
+        + f"""<main id="limits" data-patient-id="{pid}">
+<p><a href="/">← all alerts</a></p>
+<h1>Limits and snoozes of <span id="limits-patient">{pid}</span></h1>
+<p class="muted">Warning and urgent single-vital rows only: critical rows, composites (NEWS2, infusion
+reaction, anaphylaxis, respiratory compromise), symptom rows and extreme values always page.</p>
+<p id="limits-error" class="error" role="alert" hidden></p>
+<p id="limits-done" class="muted" role="status" hidden></p>
+<section id="in-force"><h2>In force</h2><ul id="in-force-list"></ul>
+<p id="none-in-force" class="empty">None: the rule file's limits apply.</p></section>
+<section><h2>Set a limit</h2>
+<form id="limit-form">
+<label for="limit-target">Vital and side</label> <select id="limit-target" required></select>
+<label for="limit-value">Limit</label> <input id="limit-value" type="number" step="any" required>
+<span id="limit-bounds" class="muted"></span><br>
+<label for="limit-hours">Expires in (hours)</label>
+<input id="limit-hours" type="number" step="any" min="0" required>
+<label for="limit-reason">Reason</label> <input id="limit-reason" maxlength="500" required>
+<button id="limit-set" type="submit">Set limit</button>
+</form></section>
+<section><h2>Snooze a condition</h2>
+<form id="snooze-form">
+<label for="snooze-target">Condition or row</label> <select id="snooze-target" required></select><br>
+<label for="snooze-hours">Expires in (hours)</label>
+<input id="snooze-hours" type="number" step="any" min="0" required>
+<label for="snooze-reason">Reason</label> <input id="snooze-reason" maxlength="500" required>
+<button id="snooze-set" type="submit">Snooze</button>
+</form></section>
+</main>
+</body>
+</html>
+"""
+    )

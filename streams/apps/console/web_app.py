@@ -35,10 +35,11 @@ from streams.apps.console.api import (
 from streams.apps.console.board import Board, KafkaBoard
 from streams.apps.console.board_api import BOARD_KEY, api_board, api_board_stream
 from streams.apps.console.feed import Feed, KafkaFeed
+from streams.apps.console.limits_api import SETTINGS_KEY, api_set, api_settings
 from streams.apps.console.revocations import RevocationFileError, RevocationStore, revocation_path
 from streams.apps.console.sso import CALLBACK_PATH, OidcClient, PendingCodec, SsoConfig
 from streams.apps.console.sso_routes import SSO_KEY, Sso, sso_callback, sso_start
-from streams.apps.console.templates import board_page, console_page, login_page, session_page
+from streams.apps.console.templates import board_page, console_page, limits_page, login_page, session_page
 from streams.apps.console.throttle import LoginThrottle, ThrottlePolicy
 from streams.apps.http_site import start_site
 from streams.apps.sessions import PSEUDONYM
@@ -101,6 +102,7 @@ def create_console_app(
         authenticator.sso = True
         app[SSO_KEY] = Sso(OidcClient(sso), PendingCodec(authenticator.secret))
         app.add_routes([web.get("/login/sso", sso_start), web.get(CALLBACK_PATH, sso_callback)])
+    app[SETTINGS_KEY] = console.feed.setting_actions
     app.cleanup_ctx.append(_components)
     app.cleanup_ctx.append(_board_feed)
     app.on_shutdown.append(_end_streams)
@@ -121,6 +123,9 @@ def create_console_app(
             web.get("/api/board", api_board),
             web.get("/api/board/stream", api_board_stream),
             web.get("/api/audit", api_audit),
+            web.get("/patients/{patient_id}/limits", limits_get),
+            web.get("/api/patients/{patient_id}/settings", api_settings),
+            web.post("/api/patients/{patient_id}/{kind}", api_set),
             web.static("/static", STATIC_DIR),
         ]
     )
@@ -219,6 +224,14 @@ async def index(request: web.Request) -> web.Response:
 
 async def board_get(request: web.Request) -> web.Response:
     return _html(board_page(access.nurse(request), access.role(request)))
+
+
+async def limits_get(request: web.Request) -> web.Response:
+    """The patient's limits and snoozes page (issue 16)."""
+    patient_id = request.match_info["patient_id"]
+    if not PSEUDONYM.fullmatch(patient_id):
+        raise web.HTTPNotFound(text="no such patient")
+    return _html(limits_page(access.nurse(request), patient_id, access.role(request)))
 
 
 async def session_get(request: web.Request) -> web.Response:
