@@ -14,8 +14,11 @@ from typing import Any
 import faust
 from faust.web.base import BlueprintManager
 
-from streams.infra.kafka.faust_app import WorkerApp
+from streams.infra.kafka.faust_app import WorkerApp, committed_offset
 from streams.infra.kafka.kafka_clients import faust_credentials
+from streams.infra.kafka.topics import EVENTS_TOPIC
+from streams.infra.metrics.scrape_access import CHALLENGE, FORWARDED_HEADERS, exposition, scrape_allowed
+from streams.infra.metrics.worker_metrics import set_consumer_lag
 from streams.infra.settings import Settings
 
 
@@ -53,7 +56,8 @@ def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
         "web_enabled": True,
         "web_host": settings.web_host,
         "web_port": port,
-        # Faust's own pages are off, /healthz is the one page (_register_healthz): /table would serve
+        # Faust's own pages are off, /healthz and /metrics are the pages (_register_healthz,
+        # _register_metrics): /table would serve
         # patient state, /router the cluster's workers, /, /graph and /performance internals.
         "web_tables_enabled": False,
         "web_router_enabled": False,
@@ -96,11 +100,12 @@ def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
 
         timeseries_agent.register(app, settings)
     _register_healthz(app, role)
+    _register_metrics(app, settings)
     return app
 
 
 def _register_healthz(app: faust.App, role: Role) -> None:
-    """/healthz as the web server's only page: Faust's built-in pages (the index at /, which has no
+    """/healthz as the web server's first page: Faust's built-in pages (the index at /, which has no
     setting of its own, and any its settings leave on) are dropped before the server applies them."""
     app.web.blueprints = BlueprintManager()
 
@@ -118,3 +123,46 @@ def _register_healthz(app: faust.App, role: Role) -> None:
         )
 
     app.page("/healthz")(healthz)
+
+
+def _register_metrics(app: faust.App, settings: Settings) -> None:
+    """/metrics in Prometheus' text format, for the scrape token (or a loopback client when none is
+    set: `scrape_access`); the consumer lag of the assigned partitions is read at each scrape."""
+
+    async def metrics(web: Any, request: Any) -> Any:
+        forwarded = any(name in request.headers for name in FORWARDED_HEADERS)
+        allowed = scrape_allowed(
+            settings.metrics_token, request.headers.get("Authorization"), request.remote, forwarded
+        )
+        if not allowed:
+            return web.text(
+                "scrape credential required\n", status=401, headers={"WWW-Authenticate": CHALLENGE}
+            )
+        set_consumer_lag(consumer_lags(app))
+        body, content_type = exposition()
+        return web.bytes(body, content_type=content_type)
+
+    app.page("/metrics")(metrics)
+
+
+def consumer_lags(app: faust.App) -> list[tuple[str, int, int]]:
+    """(topic, partition, lag) of each assigned partition whose end offset and position are known:
+    the end offset the last fetch saw minus the rules' next offset to process (the rules worker's
+    positions, as its timers use them) or else the group's committed offset."""
+    consumer = app.consumer
+    if consumer is None or app.rebalancing:
+        return []
+    positions: dict[int, int] = getattr(getattr(app, "runtime", None), "positions", {})
+    lags = []
+    for tp in consumer.assignment():
+        try:
+            end = consumer.highwater(tp)
+        except Exception:  # noqa: BLE001, S112 - not fetched yet: no figure
+            continue
+        position = positions.get(tp.partition) if tp.topic == EVENTS_TOPIC else None
+        if position is None:
+            position = committed_offset(app, tp.topic, tp.partition)
+        if end is None or end < 0 or position is None:
+            continue
+        lags.append((tp.topic, tp.partition, max(0, int(end) - position)))
+    return lags

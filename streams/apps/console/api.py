@@ -21,6 +21,7 @@ from streams.apps.console import access
 from streams.apps.console.action_sender import ActionNotSent, ActionSink
 from streams.apps.console.feed import Feed, Subscriber
 from streams.apps.sessions import PSEUDONYM, SessionNotFound, SessionRecord, load_session
+from streams.infra.metrics.web_metrics import CONSOLE_ACTIONS, CONSOLE_OPEN_STREAMS
 from streams.infra.settings import Settings
 from streams.infra.sinks.influx.influx_client import InfluxClient, InfluxUnavailable
 
@@ -80,6 +81,7 @@ async def api_stream(request: web.Request) -> web.StreamResponse:
     )
     await response.prepare(request)
     subscriber, snapshot = feed.subscribe()
+    CONSOLE_OPEN_STREAMS.inc()
     logged_out = asyncio.Event()
 
     def end() -> None:
@@ -100,6 +102,7 @@ async def api_stream(request: web.Request) -> web.StreamResponse:
     finally:
         unwatch()
         feed.unsubscribe(subscriber)
+        CONSOLE_OPEN_STREAMS.dec()
     return response
 
 
@@ -187,7 +190,9 @@ async def api_action(request: web.Request) -> web.Response:
     try:
         await console.actions.send(action)
     except ActionNotSent as exc:
+        CONSOLE_ACTIONS.labels(kind=kind, outcome="unsent").inc()
         return web.json_response({"error": str(exc)}, status=503)
+    CONSOLE_ACTIONS.labels(kind=kind, outcome="sent").inc()
     log.info("%s sent %s on alert %s", action.by, action.type, action.alert_id)
     return web.json_response({"action": action.model_dump(mode="json", exclude_none=True)}, status=202)
 

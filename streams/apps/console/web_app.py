@@ -36,6 +36,7 @@ from streams.apps.console.revocations import RevocationFileError, RevocationStor
 from streams.apps.console.templates import console_page, login_page, session_page
 from streams.apps.console.throttle import LoginThrottle, ThrottlePolicy
 from streams.apps.http_site import start_site
+from streams.apps.metrics_page import metrics_route, request_metrics
 from streams.apps.sessions import PSEUDONYM
 from streams.infra.settings import Settings
 
@@ -79,7 +80,9 @@ def create_console_app(
         sessions,
         rules if rules is not None else load_rules(settings.rules_file),
     )
-    app = web.Application(middlewares=[hosts.host_middleware, access.auth_middleware])
+    app = web.Application(
+        middlewares=[request_metrics("console"), hosts.host_middleware, access.auth_middleware]
+    )
     app[hosts.HOSTS_KEY] = host_check
     app[clients.CLIENTS_KEY] = proxies
     app[access.AUTH_KEY] = _authenticator(settings, accounts)
@@ -90,6 +93,7 @@ def create_console_app(
     app.add_routes(
         [
             web.get("/healthz", healthz),
+            web.route(*metrics_route(settings)),
             web.get("/login", login_get),
             web.post("/login", access.login_page_post),
             web.post("/logout", access.logout),

@@ -1,4 +1,4 @@
-"""A worker's web server serves /healthz and nothing of Faust's own: no /router, /table, /graph,
+"""A worker's web server serves /healthz and /metrics and nothing of Faust's own: no /router, /table, /graph,
 statistics, /performance, nor the index at /."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from streams.infra.settings import Settings
 
 
 @pytest.mark.parametrize("role", list(Role))
-def test_healthz_is_the_only_page(tmp_path: Path, role: Role) -> None:
+def test_healthz_and_metrics_are_the_only_pages(tmp_path: Path, role: Role) -> None:
     settings = Settings(
         state_dir=tmp_path,
         local_secure=False,
@@ -22,4 +22,4 @@ def test_healthz_is_the_only_page(tmp_path: Path, role: Role) -> None:
     app = create_app(role, settings)
     app.web.init_server()  # what the worker does before it serves: applies the blueprints
     paths = {route.resource.canonical for route in app.web.web_app.router.routes() if route.resource}
-    assert paths == {"/healthz"}
+    assert paths == {"/healthz", "/metrics"}
