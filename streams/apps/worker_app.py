@@ -8,10 +8,13 @@ the write succeeded. It is a separate app so an InfluxDB outage never delays an 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from enum import StrEnum
 from typing import Any
 
 import faust
+from faust.exceptions import ConsumerNotStarted
 from faust.web.base import BlueprintManager
 
 from streams.infra.kafka.faust_app import WorkerApp, committed_offset
@@ -20,6 +23,9 @@ from streams.infra.kafka.topics import EVENTS_TOPIC
 from streams.infra.metrics.scrape_access import CHALLENGE, FORWARDED_HEADERS, exposition, scrape_allowed
 from streams.infra.metrics.worker_metrics import set_consumer_lag
 from streams.infra.settings import Settings
+
+POSITION_TIMEOUT_SECONDS = 1.0
+"""How long a scrape waits for the consumer's fetch position of a partition it knows nothing else of."""
 
 
 class Role(StrEnum):
@@ -138,23 +144,29 @@ def _register_metrics(app: faust.App, settings: Settings) -> None:
             return web.text(
                 "scrape credential required\n", status=401, headers={"WWW-Authenticate": CHALLENGE}
             )
-        set_consumer_lag(consumer_lags(app))
+        set_consumer_lag(await consumer_lags(app))
         body, content_type = exposition()
-        return web.bytes(body, content_type=content_type)
+        # in the headers: aiohttp refuses a content_type argument that carries a charset
+        return web.bytes(body, headers={"Content-Type": content_type})
 
     app.page("/metrics")(metrics)
 
 
-def consumer_lags(app: faust.App) -> list[tuple[str, int, int]]:
-    """(topic, partition, lag) of each assigned partition whose end offset and position are known:
-    the end offset the last fetch saw minus the rules' next offset to process (the rules worker's
-    positions, as its timers use them) or else the group's committed offset."""
+async def consumer_lags(app: faust.App) -> list[tuple[str, int, int]]:
+    """(topic, partition, lag) of each assigned partition: the end offset the last fetch saw minus
+    the next offset to process, which is the rules' own position on an events partition (as its
+    timers use it), else the group's committed offset, else (nothing processed nor committed yet)
+    the consumer's fetch position."""
     consumer = app.consumer
     if consumer is None or app.rebalancing:
         return []
+    try:
+        assigned = consumer.assignment()
+    except ConsumerNotStarted:  # scraped while the worker starts
+        return []
     positions: dict[int, int] = getattr(getattr(app, "runtime", None), "positions", {})
     lags = []
-    for tp in consumer.assignment():
+    for tp in assigned:
         try:
             end = consumer.highwater(tp)
         except Exception:  # noqa: BLE001, S112 - not fetched yet: no figure
@@ -162,7 +174,10 @@ def consumer_lags(app: faust.App) -> list[tuple[str, int, int]]:
         position = positions.get(tp.partition) if tp.topic == EVENTS_TOPIC else None
         if position is None:
             position = committed_offset(app, tp.topic, tp.partition)
+        if position is None:
+            with contextlib.suppress(Exception):
+                position = await asyncio.wait_for(consumer.position(tp), POSITION_TIMEOUT_SECONDS)
         if end is None or end < 0 or position is None:
             continue
-        lags.append((tp.topic, tp.partition, max(0, int(end) - position)))
+        lags.append((tp.topic, tp.partition, max(0, int(end) - int(position))))
     return lags

@@ -1,5 +1,6 @@
 """What the rule and pager agents count for /metrics: events by type, dead letters, alerts, pages,
-latency, deliveries; never a patient or session id in a label."""
+deliveries, retries, skips; never a patient or session id in a label. (The pager's fixtures are
+those of test_pager_agent.)"""
 
 from __future__ import annotations
 
@@ -9,6 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import faust
 from prometheus_client import REGISTRY
+
+from tests.agents.test_pager_agent import Webhook, message, pager_agent
+from tests.agents.test_pager_agent import pager_app as pager_app
+from tests.agents.test_pager_agent import webhook as webhook
 
 PATIENT, SESSION = "pt-metrics-7f3", "sess-metrics-7f3"
 
@@ -65,3 +70,35 @@ async def test_the_rules_count_events_dead_letters_alerts_and_pages_without_ids(
         for sample in family.samples:
             for label in sample.labels.values():
                 assert PATIENT not in label and SESSION not in label, (sample.name, sample.labels)
+
+
+def pager_value(name: str, **labels: str) -> float:
+    return value(f"ivigwatch_pager_{name}_total", **labels)
+
+
+async def test_the_pager_counts_deliveries_failures_retries_and_skips(
+    pager_app: faust.App, webhook: Webhook
+) -> None:
+    webhook.answers = {"pt-1-s1:fever:1": [503], "pt-2-s1:fever:1": [400]}
+    before = {
+        "delivered": pager_value("deliveries", severity="urgent", outcome="delivered"),
+        "failed": pager_value("deliveries", severity="urgent", outcome="failed"),
+        "retries": pager_value("retries"),
+        "below": pager_value("skipped", reason="below_urgent"),
+        "dead": value("ivigwatch_dead_letters_total", stage="page"),
+        "latency": value("ivigwatch_page_latency_seconds_count", severity="urgent"),
+    }
+    async with pager_agent(pager_app).test_context() as ctx:
+        await ctx.put(message("pt-1-s1:fever:1"), key=b"pt-1")  # a 503, then delivered
+        await ctx.put(message("pt-2-s1:fever:1"), key=b"pt-2")  # refused for good: dead-lettered
+        await ctx.put(message("pt-3-s1:hypotension:1", severity="warning"), key=b"pt-3")
+    assert pager_value("deliveries", severity="urgent", outcome="delivered") == before["delivered"] + 1
+    assert pager_value("deliveries", severity="urgent", outcome="failed") == before["failed"] + 1
+    assert pager_value("retries") == before["retries"] + 1
+    assert pager_value("skipped", reason="below_urgent") == before["below"] + 1
+    assert value("ivigwatch_dead_letters_total", stage="page") == before["dead"] + 1
+    # test_context stamps no record time: no arrival, no latency observed (never a made-up one)
+    assert value("ivigwatch_page_latency_seconds_count", severity="urgent") in {
+        before["latency"],
+        before["latency"] + 1,
+    }

@@ -24,9 +24,9 @@ TOKEN = SecretStr("s3cret-scrape-token-0123456789")
 def instruments() -> dict[str, tuple[str, ...]]:
     """Name -> label names of every ivigwatch instrument."""
     found: dict[str, tuple[str, ...]] = {}
-    for collector, names in REGISTRY._collector_to_names.items():  # noqa: SLF001 - no public listing
+    for collector, names in REGISTRY._collector_to_names.items():  # no public listing of label names
         if any(n.startswith("ivigwatch_") for n in names):
-            found[collector._name] = tuple(collector._labelnames)  # type: ignore[attr-defined]  # noqa: SLF001
+            found[collector._name] = tuple(collector._labelnames)  # type: ignore[attr-defined]
     return found
 
 
