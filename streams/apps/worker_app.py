@@ -25,7 +25,7 @@ from streams.infra.metrics.worker_metrics import set_consumer_lag
 from streams.infra.settings import Settings
 
 POSITION_TIMEOUT_SECONDS = 1.0
-"""How long a scrape waits for the consumer's fetch position of a partition it knows nothing else of."""
+"""How long a scrape waits for the consumer's fetch positions of partitions it knows nothing else of."""
 
 
 class Role(StrEnum):
@@ -63,8 +63,8 @@ def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
         "web_host": settings.web_host,
         "web_port": port,
         # Faust's own pages are off, /healthz and /metrics are the pages (_register_healthz,
-        # _register_metrics): /table would serve
-        # patient state, /router the cluster's workers, /, /graph and /performance internals.
+        # _register_metrics): /table would serve patient state, /router the cluster's workers, /,
+        # /graph and /performance internals.
         "web_tables_enabled": False,
         "web_router_enabled": False,
         "web_stats_enabled": False,
@@ -153,31 +153,35 @@ def _register_metrics(app: faust.App, settings: Settings) -> None:
 
 
 async def consumer_lags(app: faust.App) -> list[tuple[str, int, int]]:
-    """(topic, partition, lag) of each assigned partition: the end offset the last fetch saw minus
-    the next offset to process, which is the rules' own position on an events partition (as its
-    timers use it), else the group's committed offset, else (nothing processed nor committed yet)
-    the consumer's fetch position."""
+    """(topic, partition, lag) of each assigned partition of the topics the agents read (not the
+    tables' changelogs): the end offset the last fetch saw minus the next offset to process, which is
+    the rules' own position on an events partition (as its timers use it), else the group's committed
+    offset, else (nothing processed nor committed yet) the consumer's fetch position."""
     consumer = app.consumer
     if consumer is None or app.rebalancing:
         return []
     try:
-        assigned = consumer.assignment()
+        assigned = [tp for tp in consumer.assignment() if app.topics.acks_enabled_for(tp.topic)]
     except ConsumerNotStarted:  # scraped while the worker starts
         return []
-    positions: dict[int, int] = getattr(getattr(app, "runtime", None), "positions", {})
-    lags = []
+    processed: dict[int, int] = getattr(getattr(app, "runtime", None), "positions", {})
+    known: dict[Any, int | None] = {}
     for tp in assigned:
+        position = processed.get(tp.partition) if tp.topic == EVENTS_TOPIC else None
+        known[tp] = position if position is not None else committed_offset(app, tp.topic, tp.partition)
+    unknown = [tp for tp, position in known.items() if position is None]
+    if unknown:
+        with contextlib.suppress(Exception):  # none known in time: those partitions have no figure
+            fetched = await asyncio.wait_for(
+                asyncio.gather(*(consumer.position(tp) for tp in unknown)), POSITION_TIMEOUT_SECONDS
+            )
+            known.update(zip(unknown, fetched, strict=True))
+    lags = []
+    for tp, position in known.items():
         try:
             end = consumer.highwater(tp)
         except Exception:  # noqa: BLE001, S112 - not fetched yet: no figure
             continue
-        position = positions.get(tp.partition) if tp.topic == EVENTS_TOPIC else None
-        if position is None:
-            position = committed_offset(app, tp.topic, tp.partition)
-        if position is None:
-            with contextlib.suppress(Exception):
-                position = await asyncio.wait_for(consumer.position(tp), POSITION_TIMEOUT_SECONDS)
-        if end is None or end < 0 or position is None:
-            continue
-        lags.append((tp.topic, tp.partition, max(0, int(end) - int(position))))
+        if end is not None and end >= 0 and position is not None:
+            lags.append((tp.topic, tp.partition, max(0, int(end) - int(position))))
     return lags
