@@ -15,6 +15,9 @@ from streams.infra.settings import Settings
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 METRICS_PATH = "/metrics"
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Methods counted by name; any other (a client may send any token) counts as `other`, so no
+client can create series at will."""
 
 
 def metrics_route(settings: Settings) -> tuple[str, str, Handler]:
@@ -58,7 +61,8 @@ def request_metrics(server: str) -> Middleware:
             return response
         finally:
             route = route_of(request)
-            HTTP_REQUESTS.labels(server=server, route=route, method=request.method, status=str(status)).inc()
+            method = request.method if request.method in KNOWN_METHODS else "other"
+            HTTP_REQUESTS.labels(server=server, route=route, method=method, status=str(status)).inc()
             if not streamed:
                 HTTP_SECONDS.labels(server=server, route=route).observe(time.perf_counter() - began)
 

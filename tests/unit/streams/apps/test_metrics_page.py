@@ -48,6 +48,16 @@ async def test_the_token_is_required_and_requests_are_counted_by_route_template(
     assert "pt-secret-7" not in text  # the path's id never becomes a label
 
 
+async def test_made_up_methods_and_paths_create_no_series() -> None:
+    async with TestClient(TestServer(app_with(Settings()))) as client:
+        for n, method in enumerate(("PROPFIND", "MKCOL", "PURGE")):  # methods HTTP parsers know
+            await client.request(method, f"/no/such/page-{n}")
+    labels = {"server": "test", "route": "unmatched", "method": "other", "status": "404"}
+    assert REGISTRY.get_sample_value("ivigwatch_http_requests_total", labels) == 3
+    body = "".join(f"{s.labels}" for m in REGISTRY.collect() for s in m.samples)
+    assert "PROPFIND" not in body and "page-" not in body
+
+
 async def test_without_a_token_a_loopback_client_may_scrape_unless_forwarded() -> None:
     async with TestClient(TestServer(app_with(Settings()), host="127.0.0.1")) as client:
         assert (await client.get("/metrics")).status == 200
