@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from agents.page_policy import Skip, page_decision, prune
 from models.alerts import Alert
 from models.errors import safe_errors
 from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC
+from streams.infra.metrics import pager_metrics as metrics
 from streams.infra.settings import Settings
 from streams.infra.sinks.pager.page_encoding import page_key
 from streams.infra.sinks.pager.pager_sink import PagerSink
@@ -73,15 +75,24 @@ class PagerRuntime:
         skip = page_decision(alert, self.clock(), self.delivered(alert.patient_id))
         if skip is not None:
             self.counts["skipped"] += 1
+            metrics.PAGER_SKIPPED.labels(reason=skip.value).inc()
             if skip is Skip.ALREADY_PAGED:
                 log.info("not paging %s %s again: already delivered", alert.alert_id, alert.status.value)
             return
+        retries_before = self.sink.retries
         refused = await self.sink.write([alert])
         self.counts["retries"] = self.sink.retries
+        metrics.PAGER_RETRIES.inc(self.sink.retries - retries_before)
+        severity = alert.severity.value
         if not refused:
             self.remember(alert)
             self.counts["paged"] += 1
+            metrics.PAGER_DELIVERIES.labels(severity=severity, outcome="delivered").inc()
+            record_ts = getattr(message, "timestamp", None)
+            if isinstance(record_ts, int | float) and record_ts:
+                metrics.PAGE_LATENCY.labels(severity=severity).observe(max(0.0, time.time() - record_ts))
             return
+        metrics.PAGER_DELIVERIES.labels(severity=severity, outcome="failed").inc()
         await self.dead_letter(raw, key, [refused[0].reason], message)
 
     async def dead_letter(self, raw: bytes, key: bytes | None, errors: list[str], message: Any) -> None:

@@ -252,6 +252,14 @@ class Settings(BaseSettings):
     )
     watchdog_web_port: int = Field(6069, description="Port of the watchdog's own /healthz")
 
+    # --- metrics (Prometheus) -------------------------------------------------------------------
+    metrics_token: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="Bearer token a scrape must send to /metrics of the workers, watchdog, console and "
+        "gateway; unset = /metrics answers loopback clients only",
+    )
+
     # --- time-series writer -----------------------------------------------------------------
     writer_batch_lines: int = Field(5000, description="Flush a batch at this many lines")
     writer_flush_seconds: float = Field(1.0, description="... or after this many seconds")

@@ -20,6 +20,7 @@ from streams.apps.console.hosts import Handler, origin_allowed
 from streams.apps.console.roles import Action, Role, allowed_actions, can
 from streams.apps.console.templates import login_page
 from streams.apps.console.throttle import whole_seconds
+from streams.infra.metrics.web_metrics import CONSOLE_LOGINS
 
 CSRF_HEADER, CSRF_VALUE = "X-Requested-With", "ivigwatch"
 PUBLIC = frozenset(
@@ -27,14 +28,16 @@ PUBLIC = frozenset(
         ("GET", "/login"),
         ("POST", "/login"),
         ("GET", "/healthz"),
+        ("GET", "/metrics"),  # its own scrape credential (streams.apps.metrics_page)
         ("GET", "/static/console.css"),
         ("GET", "/static/favicon.svg"),
         ("GET", "/login/sso"),
         ("GET", "/login/sso/callback"),
     }
 )
-"""What an anonymous request may reach: the login form, its stylesheet and icon, the health check, and
-the single sign-on redirect and callback (when OpenID Connect is configured)."""
+"""What a request without a session may reach: the login form, its stylesheet and icon, the health
+check, /metrics (which asks for the scrape token, or a loopback client), and the single sign-on
+redirect and callback (when OpenID Connect is configured)."""
 
 AUTH_KEY = web.AppKey("authenticator", Authenticator)
 _HAS_KEYS = hasattr(web, "RequestKey")  # aiohttp >= 3.14
@@ -135,9 +138,11 @@ async def login_page_post(request: web.Request) -> web.StreamResponse:
     try:
         ok = await auth.login(client_of(request), name, password)
     except LoginThrottled as exc:
+        CONSOLE_LOGINS.labels(outcome="throttled").inc()
         seconds = whole_seconds(exc.retry_after)
         page = login_page(error=False, wait=seconds, sso=auth.sso)
         return _html(page, 429, {"Retry-After": str(seconds)})
+    CONSOLE_LOGINS.labels(outcome="ok" if ok else "failed").inc()
     if not ok:
         raise web.HTTPSeeOther("/login?error=1")
     response = web.HTTPSeeOther("/")

@@ -25,6 +25,7 @@ from streams.apps.console.action_sender import ActionNotSent, ActionSink
 from streams.apps.console.feed import Feed, Subscriber
 from streams.apps.console.roles import Action
 from streams.apps.sessions import PSEUDONYM, SessionNotFound, SessionRecord, load_session
+from streams.infra.metrics.web_metrics import CONSOLE_ACTIONS, CONSOLE_OPEN_STREAMS
 from streams.infra.settings import Settings
 from streams.infra.sinks.audit.audit_file import read_records
 from streams.infra.sinks.influx.influx_client import InfluxClient, InfluxUnavailable
@@ -100,6 +101,7 @@ async def sse_stream(
     )
     await response.prepare(request)
     subscriber, snapshot = subscribe()
+    CONSOLE_OPEN_STREAMS.inc()
     seen = set(audit_log.patients_shown(snapshot))
     await audit_log.viewed(request, seen, what)
 
@@ -130,6 +132,7 @@ async def sse_stream(
     finally:
         unwatch()
         unsubscribe(subscriber)
+        CONSOLE_OPEN_STREAMS.dec()
     return response
 
 
@@ -221,7 +224,9 @@ async def api_action(request: web.Request) -> web.Response:
     try:
         await console.actions.send(action)
     except ActionNotSent as exc:
+        CONSOLE_ACTIONS.labels(kind=kind, outcome="unsent").inc()
         return web.json_response({"error": str(exc)}, status=503)
+    CONSOLE_ACTIONS.labels(kind=kind, outcome="sent").inc()
     log.info("%s sent %s on alert %s", action.by, action.type, action.alert_id)
     return web.json_response({"action": action.model_dump(mode="json", exclude_none=True)}, status=202)
 

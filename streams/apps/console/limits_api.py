@@ -17,6 +17,7 @@ from streams.apps.console.action_sender import ActionNotSent
 from streams.apps.console.api import CONSOLE_KEY
 from streams.apps.console.patient_settings import SettingActions, form_options
 from streams.apps.sessions import PSEUDONYM
+from streams.infra.metrics.web_metrics import CONSOLE_ACTIONS
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,8 @@ async def api_set(request: web.Request) -> web.Response:
     try:
         await console.actions.send(action)
     except ActionNotSent as exc:
+        CONSOLE_ACTIONS.labels(kind=kind, outcome="unsent").inc()
         return web.json_response({"error": str(exc)}, status=503)
+    CONSOLE_ACTIONS.labels(kind=kind, outcome="sent").inc()
     log.info("%s sent %s for a patient", action.by, action.type)
     return web.json_response({"action": action.model_dump(mode="json", exclude_none=True)}, status=202)

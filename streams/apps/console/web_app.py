@@ -42,6 +42,7 @@ from streams.apps.console.sso_routes import SSO_KEY, Sso, sso_callback, sso_star
 from streams.apps.console.templates import board_page, console_page, limits_page, login_page, session_page
 from streams.apps.console.throttle import LoginThrottle, ThrottlePolicy
 from streams.apps.http_site import start_site
+from streams.apps.metrics_page import metrics_route, request_metrics
 from streams.apps.sessions import PSEUDONYM
 from streams.infra.settings import Settings
 from streams.infra.sinks.audit.audit_file import audit_path
@@ -89,7 +90,9 @@ def create_console_app(
         sessions,
         rules if rules is not None else load_rules(settings.rules_file),
     )
-    app = web.Application(middlewares=[hosts.host_middleware, access.auth_middleware])
+    app = web.Application(
+        middlewares=[request_metrics("console"), hosts.host_middleware, access.auth_middleware]
+    )
     app[hosts.HOSTS_KEY] = host_check
     app[clients.CLIENTS_KEY] = proxies
     authenticator = _authenticator(settings, {name: stored for name, (stored, _) in local.items()})
@@ -110,6 +113,7 @@ def create_console_app(
     app.add_routes(
         [
             web.get("/healthz", healthz),
+            web.route(*metrics_route(settings)),
             web.get("/login", login_get),
             web.post("/login", access.login_page_post),
             web.post("/logout", access.logout),
