@@ -654,21 +654,6 @@ async def test_a_nurse_logs_in_through_single_sign_on(
     assert (await anonymous.request.get("/api/alerts")).status == 401
 
 
-async def test_every_patient_these_tests_showed_is_in_the_audit_log(
-    page: Page, console: ConsoleServer
-) -> None:
-    """Run last: each patient of the module's alert list was seen on a live page (the audit has their
-    "alert stream" view), and the session chart's data view is there too; no record holds a value."""
-    path = audit_path(console.settings.state_dir)
-    before = list(read_records(path))
-    shown = {a["patient_id"] for key in ("open", "resolved") for a in (await api_alerts(page))[key]} - {"-"}
-    streamed = {r.patient for r in before if r.what == "alert stream"}
-    assert shown and shown <= streamed, f"shown but not audited: {shown - streamed}"
-    assert {r.user for r in before if r.what == "session data"} == {NURSE}
-    assert {r.role for r in before} == {"nurse", "analyst"}
-    assert "throat" not in path.read_text() and "36.7" not in path.read_text()
-
-
 async def test_a_charge_nurse_sets_a_limit_and_a_snooze_and_the_next_readings_honour_them(
     anonymous: BrowserContext, console: ConsoleServer, event_clock: EventClock
 ) -> None:
@@ -724,3 +709,18 @@ async def test_a_charge_nurse_sets_a_limit_and_a_snooze_and_the_next_readings_ho
     seen = [m for m in collector.seen[ALERTS_TOPIC] if m["patient_id"] == patient.patient_id]
     assert {m["condition"] for m in seen} <= {"hypoxemia", "incident"}  # no tachycardia: snoozed
     assert next(m for m in seen if m["condition"] == "hypoxemia")["evidence"]["values"] == {"spo2": 89}
+
+
+async def test_every_patient_these_tests_showed_is_in_the_audit_log(
+    page: Page, console: ConsoleServer
+) -> None:
+    """Run last: each patient of the module's alert list was seen on a live page (the audit has their
+    "alert stream" view), and the session chart's data view is there too; no record holds a value."""
+    path = audit_path(console.settings.state_dir)
+    before = list(read_records(path))
+    shown = {a["patient_id"] for key in ("open", "resolved") for a in (await api_alerts(page))[key]} - {"-"}
+    streamed = {r.patient for r in before if r.what == "alert stream"}
+    assert shown and shown <= streamed, f"shown but not audited: {shown - streamed}"
+    assert {r.user for r in before if r.what == "session data"} == {NURSE}
+    assert {r.role for r in before} == {"nurse", "analyst", "charge_nurse"}
+    assert "throat" not in path.read_text() and "36.7" not in path.read_text()
