@@ -1,4 +1,5 @@
-"""Pager agent: urgent and critical alerts that are new or escalated, to the pager sink (a webhook).
+"""Pager agent: urgent and critical alerts that are new or escalated, to the pager sink (a webhook),
+or, with a roster (IVIGWATCH_PAGER_ROSTER_FILE), to the person on call (`agents.roster_pager`).
 
 Each update pages once: the update's key (alert id, status, escalation level, severity) goes into
 the table `pager-delivered` after the sink delivered it, and a key already there is not sent again,
@@ -12,6 +13,10 @@ with the reason (HTTP status or error kind, never a patient value) and the worke
 source offset is committed only after the page was delivered or dead-lettered (and the table write
 flushed), so nothing is lost by a crash. Which messages page is `agents.page_policy`; delivery,
 encoding and retries are the sink's (`streams.infra.sinks.pager`).
+
+With a roster the same holds per recipient: the delivered key names whom the update reached
+(`alert|status|level|severity|person`), which is also the Idempotency-Key, and an update delivered
+to anyone is not sent again.
 """
 
 from __future__ import annotations
@@ -28,10 +33,14 @@ from pydantic import ValidationError
 
 from agents.deadletters import send_dead_letter
 from agents.page_policy import Skip, page_decision, prune
+from agents.roster_file import load_roster
+from agents.roster_pager import RosterPager
 from models.alerts import Alert
 from models.errors import safe_errors
+from models.roster import Roster
 from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC
 from streams.infra.settings import Settings
+from streams.infra.sinks.pager.channel_sender import ChannelSender
 from streams.infra.sinks.pager.page_encoding import page_key
 from streams.infra.sinks.pager.pager_sink import PagerSink
 
@@ -42,19 +51,32 @@ log = logging.getLogger("ivigwatch.pager")
 class PagerRuntime:
     table: Any
     deadletter_topic: Any
-    sink: PagerSink
+    sink: PagerSink | None
+    """The one webhook (no roster)."""
+    roster: RosterPager | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     counts: dict[str, int] = field(
-        default_factory=lambda: {"alerts": 0, "paged": 0, "skipped": 0, "retries": 0, "deadletter": 0}
+        default_factory=lambda: {
+            "alerts": 0,
+            "paged": 0,
+            "skipped": 0,
+            "retries": 0,
+            "deadletter": 0,
+            "fallback": 0,
+        }
     )
 
     def delivered(self, patient_id: str) -> dict[str, str]:
         raw = self.table.get(patient_id.encode())
         return {} if raw is None else dict(json.loads(raw))
 
-    def remember(self, alert: Alert) -> None:
+    def remember(
+        self, alert: Alert, keys: dict[str, str] | None = None, forget: list[str] | None = None
+    ) -> None:
         delivered = self.delivered(alert.patient_id)
-        delivered[page_key(alert)] = alert.ts.isoformat()
+        delivered |= {page_key(alert): alert.ts.isoformat()} if keys is None else keys
+        for key in forget or []:
+            delivered.pop(key, None)
         # Assign back: a mutated value that is not re-assigned never reaches the changelog.
         self.table[alert.patient_id.encode()] = json.dumps(prune(delivered, self.clock())).encode()
 
@@ -70,12 +92,19 @@ class PagerRuntime:
             await self.dead_letter(raw, key, safe_errors(exc), message)
             return
         self.counts["alerts"] += 1
-        skip = page_decision(alert, self.clock(), self.delivered(alert.patient_id))
+        delivered = self.delivered(alert.patient_id)
+        if self.roster is not None and (done := await self.roster.close_system_alerts(alert, delivered)):
+            self.remember(alert, {}, forget=done)
+        skip = page_decision(alert, self.clock(), delivered)
         if skip is not None:
             self.counts["skipped"] += 1
             if skip is Skip.ALREADY_PAGED:
                 log.info("not paging %s %s again: already delivered", alert.alert_id, alert.status.value)
             return
+        if self.roster is not None:
+            await self.page_roster(alert, raw, key, message)
+            return
+        assert self.sink is not None  # noqa: S101 - one of the two is set by register
         refused = await self.sink.write([alert])
         self.counts["retries"] = self.sink.retries
         if not refused:
@@ -84,13 +113,46 @@ class PagerRuntime:
             return
         await self.dead_letter(raw, key, [refused[0].reason], message)
 
+    async def page_roster(self, alert: Alert, raw: bytes, key: bytes | None, message: Any) -> None:
+        assert self.roster is not None  # noqa: S101 - the caller checked
+        outcome = await self.roster.page(alert, self.clock())
+        self.counts["retries"] += outcome.retries
+        self.counts["fallback"] += int(outcome.fallback)
+        if outcome.remember:
+            self.remember(alert, outcome.remember)
+        if outcome.dead_letter:
+            await self.dead_letter(raw, key, outcome.dead_letter, message)
+        else:
+            self.counts["paged"] += 1
+
     async def dead_letter(self, raw: bytes, key: bytes | None, errors: list[str], message: Any) -> None:
         await send_dead_letter(self.deadletter_topic, raw, key, errors, "page", message)
         self.counts["deadletter"] += 1
 
 
+def roster_from_settings(settings: Settings) -> Roster | None:
+    """The configured roster (None: the one webhook); ValueError when it cannot be used."""
+    if settings.pager_roster_file is None:
+        return None
+    roster = load_roster(settings.pager_roster_file)  # RosterFileError is a ValueError
+    missing = [n for n in roster.secret_names() if not settings.pager_secret_values().get(n)]
+    if missing:
+        raise ValueError(
+            f"cannot start the pager bridge: the roster's channels need the secrets {', '.join(missing)} "
+            "in IVIGWATCH_PAGER_SECRETS (a JSON object of name -> value)"
+        )
+    return roster
+
+
 def register(app: faust.App, settings: Settings) -> PagerRuntime:
-    sink = PagerSink.from_settings(settings)
+    alerts_topic = app.topic(ALERTS_TOPIC, partitions=settings.topic_partitions)
+    roster = roster_from_settings(settings)
+    sink = None if roster is not None else PagerSink.from_settings(settings)
+    paging = (
+        None if roster is None else RosterPager(roster, ChannelSender.from_settings(settings), alerts_topic)
+    )
+    if roster is not None:
+        log.info("paging by the roster %s version %s", roster.roster.id, roster.roster.version)
     runtime = PagerRuntime(
         table=app.Table(
             "pager-delivered",
@@ -101,14 +163,17 @@ def register(app: faust.App, settings: Settings) -> PagerRuntime:
         ),
         deadletter_topic=app.topic(DEADLETTER_TOPIC),
         sink=sink,
+        roster=paging,
     )
-    alerts_topic = app.topic(ALERTS_TOPIC, partitions=settings.topic_partitions)
 
     async def page_alerts(stream: Any) -> None:
         try:
             await runtime.consume(stream)
         finally:
-            await sink.close()
+            if sink is not None:
+                await sink.close()
+            if paging is not None:
+                await paging.close()
 
     app.agent(alerts_topic, name="ivigwatch.page_alerts")(page_alerts)
     app.runtime = runtime  # for tests
