@@ -123,12 +123,11 @@ def test_dst_nights_are_longer_or_shorter_in_utc() -> None:
 
 
 def test_a_shift_in_its_own_zone() -> None:
-    extra = DAYS_NIGHTS.replace(
-        'person = "rn-b"\ndays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\nstart = "20:00"\nend = "08:00"',
-        'person = "rn-b"\ndays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]\nstart = "01:00"\nend = "13:00"\n'
-        'time_zone = "Europe/London"',
-        1,
-    )
+    night = 'person = "rn-b"\ndays = [{days}]\nstart = "20:00"\nend = "08:00"'
+    week = '"mon", "tue", "wed", "thu", "fri", "sat", "sun"'
+    london = night.replace("20:00", "01:00").replace("08:00", "13:00") + '\ntime_zone = "Europe/London"'
+    extra = DAYS_NIGHTS.replace(night.format(days=week), london.format(days=week), 1)
+    assert extra != DAYS_NIGHTS
     r = roster(extra)
     # 01:00-13:00 London is 20:00-08:00 New York in December.
     assert who(r, ny(2026, 12, 7, 21)) == "rn-b"
