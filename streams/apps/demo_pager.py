@@ -87,9 +87,15 @@ class DemoReceivers:
             await self.arrived.wait()
         return found
 
-    def role(self, person: str) -> str:
-        found = self.roster.by_id.get(person)
-        return "fallback" if found is None else found.role.value.replace("_", " ")
+    def as_what(self, page: ReceivedPage) -> str:
+        """In which capacity the person got the page: on call in a slot, named for it, the fallback."""
+        if page.person == self.roster.fallback.id:
+            return "the fallback contact"
+        found = on_call(self.roster, Severity(page.severity), page.level, page.at)
+        slot = self.roster.slot_for(Severity(page.severity), page.level)
+        if getattr(found, "id", None) == page.person and slot is not None:
+            return f"on call as {slot.value}"
+        return "named for this page"
 
 
 def pager_settings(settings: Settings, secrets: dict[str, str]) -> Settings:

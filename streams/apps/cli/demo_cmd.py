@@ -210,7 +210,7 @@ def _keep(nurse_console: ConsoleProcess) -> None:
 def _show_page(receivers: DemoReceivers) -> Any:
     def show(page: ReceivedPage) -> None:
         console.print(
-            f"  [magenta]paged {page.person}[/] ({receivers.role(page.person)}): {page.severity} "
+            f"  [magenta]paged {page.person}[/] ({receivers.as_what(page)}): {page.severity} "
             f"{page.status} level {page.level}, {page.alert_id}",
             soft_wrap=True,
         )
