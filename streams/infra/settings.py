@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.parsing import DEFAULT_MAX_SKEW_MINUTES
@@ -240,6 +240,12 @@ class Settings(BaseSettings):
     writer_max_backoff_seconds: float = Field(
         30.0, description="Cap of the retry backoff while InfluxDB is unreachable"
     )
+
+    @field_validator("pager_roster_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """An empty IVIGWATCH_PAGER_ROSTER_FILE (compose's `${VAR:-}`) means no roster."""
+        return None if value == "" else value
 
     @property
     def uses_local_kafka(self) -> bool:
