@@ -37,8 +37,9 @@ from agents.roster_file import load_roster
 from agents.roster_pager import RosterPager
 from models.alerts import Alert
 from models.errors import safe_errors
+from models.parsing import InvalidMessage, parse_action
 from models.roster import Roster
-from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC
+from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC
 from streams.infra.settings import Settings
 from streams.infra.sinks.pager.channel_sender import ChannelSender
 from streams.infra.sinks.pager.page_encoding import page_key
@@ -70,15 +71,18 @@ class PagerRuntime:
         raw = self.table.get(patient_id.encode())
         return {} if raw is None else dict(json.loads(raw))
 
-    def remember(
-        self, alert: Alert, keys: dict[str, str] | None = None, forget: list[str] | None = None
-    ) -> None:
+    def remember(self, alert: Alert, keys: dict[str, str] | None = None) -> None:
         delivered = self.delivered(alert.patient_id)
         delivered |= {page_key(alert): alert.ts.isoformat()} if keys is None else keys
-        for key in forget or []:
-            delivered.pop(key, None)
+        self._store(alert.patient_id, delivered)
+
+    def forget(self, patient_id: str, keys: list[str]) -> None:
+        delivered = self.delivered(patient_id)
+        self._store(patient_id, {k: v for k, v in delivered.items() if k not in keys})
+
+    def _store(self, patient_id: str, delivered: dict[str, str]) -> None:
         # Assign back: a mutated value that is not re-assigned never reaches the changelog.
-        self.table[alert.patient_id.encode()] = json.dumps(prune(delivered, self.clock())).encode()
+        self.table[patient_id.encode()] = json.dumps(prune(delivered, self.clock())).encode()
 
     async def consume(self, stream: Any) -> None:
         async for event in stream.events():
@@ -94,7 +98,7 @@ class PagerRuntime:
         self.counts["alerts"] += 1
         delivered = self.delivered(alert.patient_id)
         if self.roster is not None and (done := await self.roster.close_system_alerts(alert, delivered)):
-            self.remember(alert, {}, forget=done)
+            self.forget(alert.patient_id, done)
         skip = page_decision(alert, self.clock(), delivered)
         if skip is not None:
             self.counts["skipped"] += 1
@@ -112,6 +116,19 @@ class PagerRuntime:
             self.counts["paged"] += 1
             return
         await self.dead_letter(raw, key, [refused[0].reason], message)
+
+    async def on_action(self, raw: bytes) -> None:
+        """A nurse action: an ack or resolve of one of the pager's own system alerts resolves it.
+        Anything else is the rules worker's (it dead-letters what it cannot read), so ignored here."""
+        if self.roster is None:
+            return
+        try:
+            action = parse_action(raw)
+        except InvalidMessage:
+            return
+        done = await self.roster.dismiss(action, self.delivered(action.patient_id))
+        if done:
+            self.forget(action.patient_id, done)
 
     async def page_roster(self, alert: Alert, raw: bytes, key: bytes | None, message: Any) -> None:
         assert self.roster is not None  # noqa: S101 - the caller checked
@@ -176,6 +193,14 @@ def register(app: faust.App, settings: Settings) -> PagerRuntime:
                 await paging.close()
 
     app.agent(alerts_topic, name="ivigwatch.page_alerts")(page_alerts)
+    if paging is not None:  # a nurse may acknowledge the pager's own system alerts (co-partitioned)
+        actions_topic = app.topic(ACTIONS_TOPIC, partitions=settings.topic_partitions)
+
+        async def dismiss_system_alerts(stream: Any) -> None:
+            async for event in stream.events():
+                await runtime.on_action(event.value)
+
+        app.agent(actions_topic, name="ivigwatch.pager_actions")(dismiss_system_alerts)
     app.runtime = runtime  # for tests
     app.counts = runtime.counts  # shown on /healthz
     return runtime

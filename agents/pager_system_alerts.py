@@ -1,15 +1,20 @@
 """The pager bridge's own alerts (pure): `oncall_gap` and `page_undelivered`, sent on the alerts topic
 when a page went to the roster's fallback contact instead of the person on call, so the console shows
-it; each resolves by itself once the alert it concerns is acknowledged or resolved."""
+it; each resolves once the alert it concerns is acknowledged or resolved, or a nurse acknowledges
+or resolves it itself."""
 
 from __future__ import annotations
 
-from models.alerts import Alert, AlertStatus, Condition, Evidence, RuleRef
+from dataclasses import dataclass
+from datetime import datetime
+
+from models.alerts import Alert, AlertStatus, Condition, Evidence, RuleRef, Severity
 
 SYSTEM_CONDITIONS = frozenset({Condition.ONCALL_GAP, Condition.PAGE_UNDELIVERED})
 PHASE = "pager"
 OPEN_PREFIX = "open|"
-"""Key prefix, in the pager's delivered table, of the system alerts still open (value: when sent)."""
+"""Key prefix, in the pager's delivered table, of the system alerts still open (value: when sent):
+`open|{severity}|{session_id}|{alert_id}`."""
 TITLES = {
     Condition.ONCALL_GAP: "Nobody on call for a page: it went to the fallback contact",
     Condition.PAGE_UNDELIVERED: "A page could not be delivered: it went to the fallback contact",
@@ -68,26 +73,50 @@ def undelivered_alert(
     )
 
 
-def resolved_alert(system_id: str, by_message: Alert) -> Alert:
-    """The system alert `system_id` resolved: the alert it concerns (`by_message`) was acknowledged
-    or resolved."""
-    condition = next(c for c in SYSTEM_CONDITIONS if f":{c.value}:" in system_id)
-    level = int(system_id.rpartition(":")[2])
-    who = f" by {by_message.by}" if by_message.by else ""
-    return Alert(
-        alert_id=system_id,
-        patient_id=by_message.patient_id,
-        session_id=by_message.session_id,
-        status=AlertStatus.RESOLVED,
-        severity=by_message.severity,
-        condition=condition,
-        ts=by_message.ts,
-        escalation_level=level,
-        title=TITLES[condition],
-        evidence=Evidence(
-            summary=f"Alert {by_message.alert_id} was {by_message.status.value}{who}.",
-            phase=PHASE,
-        ),
-        action="Nothing more for this page. Fix the roster or the channel if not done yet.",
-        rule=RuleRef(id=f"pager.{condition.value}", version="1"),
-    )
+@dataclass(frozen=True)
+class OpenSystemAlert:
+    """A system alert the pager sent and has not resolved yet (as its delivered-table key keeps it)."""
+
+    severity: Severity
+    session_id: str
+    alert_id: str
+
+    @classmethod
+    def of(cls, alert: Alert) -> OpenSystemAlert:
+        return cls(alert.severity, alert.session_id, alert.alert_id)
+
+    @classmethod
+    def parse(cls, key: str) -> OpenSystemAlert | None:
+        """From a delivered-table key; None when the key is not an open system alert's."""
+        if not key.startswith(OPEN_PREFIX):
+            return None
+        parts = key.removeprefix(OPEN_PREFIX).split("|", 2)
+        if len(parts) != 3 or parts[0] not in {s.value for s in Severity}:
+            return None
+        return cls(Severity(parts[0]), parts[1], parts[2])
+
+    @property
+    def key(self) -> str:
+        return f"{OPEN_PREFIX}{self.severity.value}|{self.session_id}|{self.alert_id}"
+
+    @property
+    def condition(self) -> Condition:
+        return next(c for c in SYSTEM_CONDITIONS if f":{c.value}:" in self.alert_id)
+
+    def resolved(self, patient_id: str, ts: datetime, why: str, by: str | None = None) -> Alert:
+        """Its `resolved` message: `why` says what resolved it."""
+        return Alert(
+            alert_id=self.alert_id,
+            patient_id=patient_id,
+            session_id=self.session_id,
+            status=AlertStatus.RESOLVED,
+            severity=self.severity,
+            condition=self.condition,
+            ts=ts,
+            escalation_level=int(self.alert_id.rpartition(":")[2]),
+            title=TITLES[self.condition],
+            evidence=Evidence(summary=why, phase=PHASE),
+            action="Nothing more for this page. Fix the roster or the channel if not done yet.",
+            rule=RuleRef(id=f"pager.{self.condition.value}", version="1"),
+            by=by,
+        )

@@ -14,8 +14,9 @@ from datetime import datetime
 from typing import Any
 
 from agents.page_routing import Route, fallback_route, route
-from agents.pager_system_alerts import OPEN_PREFIX, concerns, resolved_alert, undelivered_alert
+from agents.pager_system_alerts import OpenSystemAlert, concerns, undelivered_alert
 from models.alerts import Alert, AlertStatus, Condition
+from models.events import NurseAction
 from models.roster import Roster
 from streams.infra.sinks.pager.channel_sender import ChannelSender, Reach
 from streams.infra.sinks.pager.page_encoding import recipient_key
@@ -69,8 +70,8 @@ class RosterPager:
                 f"either ({reach.reason}) [page_undelivered]"
             ]
         system = undelivered_alert(alert, condition, reason, fallback.recipient.id, reach.reached)
-        await self.alerts_topic.send(key=alert.patient_id.encode(), value=system.model_dump_json().encode())
-        outcome.remember[OPEN_PREFIX + system.alert_id] = alert.ts.isoformat()
+        await self._send_alert(system)
+        outcome.remember[OpenSystemAlert.of(system).key] = alert.ts.isoformat()
         log.error(
             "%s for %s: %s; fallback %s %s",
             condition.value,
@@ -101,17 +102,28 @@ class RosterPager:
         returns the delivered-table keys to forget."""
         if alert.status not in (AlertStatus.ACKNOWLEDGED, AlertStatus.RESOLVED):
             return []
-        done = [
-            k
-            for k in delivered
-            if k.startswith(OPEN_PREFIX) and concerns(k.removeprefix(OPEN_PREFIX), alert.alert_id)
+        who = f" by {alert.by}" if alert.by else ""
+        why = f"Alert {alert.alert_id} was {alert.status.value}{who}."
+        found = [
+            o for o in map(OpenSystemAlert.parse, delivered) if o and concerns(o.alert_id, alert.alert_id)
         ]
-        for key in done:
-            resolved = resolved_alert(key.removeprefix(OPEN_PREFIX), alert)
-            await self.alerts_topic.send(
-                key=alert.patient_id.encode(), value=resolved.model_dump_json().encode()
-            )
-        return done
+        for system in found:
+            await self._send_alert(system.resolved(alert.patient_id, alert.ts, why))
+        return [o.key for o in found]
+
+    async def dismiss(self, action: NurseAction, delivered: dict[str, str]) -> list[str]:
+        """A nurse acknowledged or resolved one of the pager's open system alerts (console or CLI):
+        it is resolved, by that nurse; returns the delivered-table keys to forget."""
+        if action.type not in ("ack", "resolve"):
+            return []
+        found = [o for o in map(OpenSystemAlert.parse, delivered) if o and o.alert_id == action.alert_id]
+        why = f"{action.by} took it in hand ({'acknowledged' if action.type == 'ack' else 'resolved'})."
+        for system in found:
+            await self._send_alert(system.resolved(action.patient_id, action.ts, why, by=action.by))
+        return [o.key for o in found]
+
+    async def _send_alert(self, alert: Alert) -> None:
+        await self.alerts_topic.send(key=alert.patient_id.encode(), value=alert.model_dump_json().encode())
 
     async def close(self) -> None:
         await self.sender.close()

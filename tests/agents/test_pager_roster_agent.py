@@ -222,3 +222,32 @@ def test_the_pager_refuses_to_start_without_the_roster_secrets(tmp_path: Path) -
         ValueError, match="need the secrets desk-url, rn-b-url, rn-broken-url in IVIGWATCH_PAGER_SECRETS"
     ):
         create_app(Role.PAGER, settings)
+
+
+async def test_a_nurse_acknowledging_the_system_alert_resolves_it(
+    roster_app: faust.App, receivers: Receivers
+) -> None:
+    async with agent(roster_app).test_context() as ctx:
+        await ctx.put(message("pt-1", "escalated", "urgent", 2), key=b"pt-1")  # a gap: the fallback
+    fired = system_alerts(roster_app)[0]
+    actions = next(a for a in roster_app.agents.values() if a.name.endswith("pager_actions"))
+    ack = {
+        "type": "ack",
+        "alert_id": fired.alert_id,
+        "patient_id": "pt-1",
+        "by": "rn-a",
+        "ts": datetime.now(UTC).isoformat(),
+    }
+    async with actions.test_context() as ctx:
+        await ctx.put(b"{not an action", key=b"pt-1")  # the rules worker's to dead-letter, not ours
+        await ctx.put(json.dumps({**ack, "alert_id": "pt-1-s1:fever:1"}).encode(), key=b"pt-1")  # not ours
+        await ctx.put(json.dumps(ack).encode(), key=b"pt-1")
+        await ctx.put(json.dumps(ack).encode(), key=b"pt-1")  # twice: resolved once
+    resolved = system_alerts(roster_app)[1:]
+    assert [(a.alert_id, a.status.value, a.by, a.session_id) for a in resolved] == [
+        (fired.alert_id, "resolved", "rn-a", "pt-1-s1")
+    ]
+    assert resolved[0].evidence.summary == "rn-a took it in hand (acknowledged)."
+    runtime: PagerRuntime = roster_app.runtime  # type: ignore[attr-defined]
+    assert not [k for k in runtime.delivered("pt-1") if k.startswith("open|")]
+    assert runtime.deadletter_topic.sent == []  # type: ignore[attr-defined]

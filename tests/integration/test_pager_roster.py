@@ -28,7 +28,7 @@ from agents.rules.loader import load_rules
 from deploy.processes import free_port
 from deploy.workers import WorkerProcess, start_worker, stop_worker, wait_healthy
 from models.alerts import Alert, AlertStatus, Condition, Evidence, RuleRef, Severity
-from streams.infra.kafka.topics import ALERTS_TOPIC, EVENTS_TOPIC
+from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC
 from streams.infra.settings import Settings
 from tests.integration.conftest import Collector, Live, as_message, new_patient, produce
 from tests.integration.test_pipeline import infusion_with_anaphylaxis
@@ -224,5 +224,12 @@ async def test_a_channel_that_keeps_failing_reaches_the_fallback(roster_pager: R
         ALERTS_TOPIC, lambda m: m["alert_id"] == f"{page.alert_id}:page_undelivered:0"
     )
     assert system and system[0]["evidence"]["values"] == {"fallback_reached": 1.0}
+    ack = {"type": "ack", "alert_id": system[0]["alert_id"], "patient_id": patient, "by": "rn-a"}
+    ack["ts"] = datetime.now(UTC).isoformat()
+    await produce(roster_pager.settings, ACTIONS_TOPIC, [as_message(ack)])
+    dismissed = await roster_pager.collector.wait_for(
+        ALERTS_TOPIC, lambda m: m["alert_id"] == ack["alert_id"] and m["status"] == "resolved"
+    )
+    assert dismissed and dismissed[0]["by"] == "rn-a", "a nurse's ack did not resolve the system alert"
     health = roster_pager.worker.health()
     assert health is not None and health["counts"]["fallback"] >= 2
