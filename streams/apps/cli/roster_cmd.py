@@ -79,6 +79,13 @@ def check(
     warnings += [gap_warning(g, zone) for g in coverage_gaps(roster, start, days)]
     secrets = roster.secret_names()
     typer.echo(f"The pager needs these secrets in IVIGWATCH_PAGER_SECRETS: {', '.join(secrets)}.")
+    here = get_settings().pager_secret_values()
+    if here:  # on the pager's host: check its secrets too (names only, never values)
+        warnings += [
+            f"the secret {name} is not set in IVIGWATCH_PAGER_SECRETS here"
+            for name in secrets
+            if not here.get(name)
+        ]
     if not warnings:
         typer.echo(
             f"No gap in the next {days:g} days from {start.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}."

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
-from agents.roster_file import EXAMPLE_ROSTER_FILE
+from agents.roster_file import EXAMPLE_ROSTER_FILE, load_roster
 from streams.apps.cli.main import app
+from streams.infra.settings import get_settings
 
 runner = CliRunner()
 ALL_WEEK = '"mon", "tue", "wed", "thu", "fri", "sat", "sun"'
@@ -65,3 +68,19 @@ def test_who_shows_each_level_at_a_time() -> None:
     assert shown.exit_code == 0, shown.output
     assert "critical level 0 -> primary    rn-ben (Ben Brooks, RN)" in shown.stdout
     assert "critical level 1 -> backup     sup-cho" in shown.stdout
+
+
+def test_check_on_the_pagers_host_warns_about_its_missing_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    names = load_roster(EXAMPLE_ROSTER_FILE).secret_names()
+    monkeypatch.setenv("IVIGWATCH_PAGER_SECRETS", json.dumps({n: "x" for n in names if n != "desk-phone"}))
+    get_settings.cache_clear()
+    try:
+        warned = runner.invoke(
+            app, ["roster", "check", str(EXAMPLE_ROSTER_FILE), "--from", "2026-12-20T00:00:00Z"]
+        )
+    finally:
+        get_settings.cache_clear()
+    assert warned.exit_code == 1
+    assert [line.strip() for line in warned.stdout.splitlines() if "WARNING" in line] == [
+        "WARNING: the secret desk-phone is not set in IVIGWATCH_PAGER_SECRETS here"
+    ]
