@@ -4,6 +4,7 @@
 # The browser tests drive Debian's `chromium` (apt-get) with Playwright: no browser is ever downloaded.
 
 PYTHON ?= python3
+TEST_WORKERS ?= 2
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -41,7 +42,7 @@ demo: setup
 	$(BIN)/ivigwatch demo $(if $(KEEP),--keep-console)
 
 test: setup browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
 
 test-e2e: setup browser
 	$(BIN)/pytest tests/e2e

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from models.deadletter import DeadLetter, SourcePosition
+from streams.infra.metrics.worker_metrics import DEAD_LETTERS
 
 log = logging.getLogger("ivigwatch.deadletter")
 
@@ -32,6 +33,7 @@ async def send_dead_letter(
     where = f"{message.topic}[{message.partition}]@{message.offset}"
     fut = await topic.send(key=key, value=record.model_dump_json().encode())
     fut.add_done_callback(lambda done: _report_failure(done, where))
+    DEAD_LETTERS.labels(stage=stage).inc()
     log.warning("dead-lettered %s: %s", where, "; ".join(record.errors))
 
 

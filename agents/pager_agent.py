@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ from models.errors import safe_errors
 from models.parsing import InvalidMessage, parse_action
 from models.roster import Roster
 from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC
+from streams.infra.metrics import pager_metrics as metrics
 from streams.infra.settings import Settings
 from streams.infra.sinks.pager.channel_sender import ChannelSender
 from streams.infra.sinks.pager.page_encoding import page_key
@@ -102,6 +104,7 @@ class PagerRuntime:
         skip = page_decision(alert, self.clock(), delivered)
         if skip is not None:
             self.counts["skipped"] += 1
+            metrics.PAGER_SKIPPED.labels(reason=skip.value).inc()
             if skip is Skip.ALREADY_PAGED:
                 log.info("not paging %s %s again: already delivered", alert.alert_id, alert.status.value)
             return
@@ -109,13 +112,26 @@ class PagerRuntime:
             await self.page_roster(alert, raw, key, message)
             return
         assert self.sink is not None  # noqa: S101 - one of the two is set by register
+        retries_before = self.sink.retries
         refused = await self.sink.write([alert])
         self.counts["retries"] = self.sink.retries
+        metrics.PAGER_RETRIES.inc(self.sink.retries - retries_before)
         if not refused:
             self.remember(alert)
             self.counts["paged"] += 1
+            self.count_delivery(alert, message, "delivered")
             return
+        self.count_delivery(alert, message, "failed")
         await self.dead_letter(raw, key, [refused[0].reason], message)
+
+    @staticmethod
+    def count_delivery(alert: Alert, message: Any, outcome: str) -> None:
+        """Metrics of one page: its outcome, and (when someone got it) the alert-to-page time."""
+        severity = alert.severity.value
+        metrics.PAGER_DELIVERIES.labels(severity=severity, outcome=outcome).inc()
+        record_ts = getattr(message, "timestamp", None)
+        if outcome != "failed" and isinstance(record_ts, int | float) and record_ts:
+            metrics.PAGE_LATENCY.labels(severity=severity).observe(max(0.0, time.time() - record_ts))
 
     async def on_action(self, raw: bytes) -> None:
         """A nurse action: an ack or resolve of one of the pager's own system alerts resolves it.
@@ -134,13 +150,16 @@ class PagerRuntime:
         assert self.roster is not None  # noqa: S101 - the caller checked
         outcome = await self.roster.page(alert, self.clock())
         self.counts["retries"] += outcome.retries
+        metrics.PAGER_RETRIES.inc(outcome.retries)
         self.counts["fallback"] += int(outcome.fallback)
         if outcome.remember:
             self.remember(alert, outcome.remember)
         if outcome.dead_letter:
+            self.count_delivery(alert, message, "failed")
             await self.dead_letter(raw, key, outcome.dead_letter, message)
         else:
             self.counts["paged"] += 1
+            self.count_delivery(alert, message, "fallback" if outcome.fallback else "delivered")
 
     async def dead_letter(self, raw: bytes, key: bytes | None, errors: list[str], message: Any) -> None:
         await send_dead_letter(self.deadletter_topic, raw, key, errors, "page", message)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,12 +22,13 @@ from agents.rules.patient_channel import to_patient
 from agents.rules.repair import repair_future
 from agents.rules.timers import known_next_due
 from models.alerts import Alert
-from models.events import Event, NurseAction
+from models.events import SETTING_TYPES, Event, NurseAction
 from models.parsing import InvalidMessage, key_problem, time_problem
 from models.patient_messages import PatientMessage
 from models.ruleset import RuleSet
 from models.state import PatientState
 from streams.infra.kafka.topics import partition_of
+from streams.infra.metrics import rules_metrics as metrics
 
 log = logging.getLogger("ivigwatch.rules")
 
@@ -153,6 +155,7 @@ class RulesRuntime:
     async def _checkpoint(self) -> None:
         if not (self.pending or self.dirty or self.held):
             return
+        began = time.perf_counter()
         pending, self.pending = self.pending, []
         if pending:
             await asyncio.gather(*pending)
@@ -166,6 +169,7 @@ class RulesRuntime:
             await record.stream.ack(record.event)
         self._trim_live()
         self.counts["checkpoints"] += 1
+        metrics.CHECKPOINT_SECONDS.observe(time.perf_counter() - began)
 
     def due_index(self, partition: int) -> DueIndex:
         index = self.due.get(partition)
@@ -204,6 +208,7 @@ class RulesRuntime:
         expected = max(known, default=None)
         if expected is not None and offset > expected:
             self.counts["skipped"] += offset - expected
+            metrics.SKIPPED_OFFSETS.inc(offset - expected)
             log.error(
                 "events partition %d: offsets %d-%d were never delivered to the rules",
                 partition,
@@ -251,7 +256,7 @@ class RulesRuntime:
     def _decide(self, item: Event | NurseAction, now: datetime) -> tuple[PatientState | None, list[Alert]]:
         state = self.load(item.patient_id)
         if state is None:
-            if isinstance(item, NurseAction):
+            if isinstance(item, NurseAction) and item.type not in SETTING_TYPES:
                 return None, []
             state = new_state(item.patient_id)
             self.counts["new_patients"] += 1
@@ -273,7 +278,7 @@ class RulesRuntime:
         state = self.load(patient_id)
         for item, now in records:
             if state is None:
-                if isinstance(item, NurseAction):
+                if isinstance(item, NurseAction) and item.type not in SETTING_TYPES:
                     continue
                 state = new_state(patient_id)
             to_patient(state, process(state, item, now, self.rules), self.rules)
@@ -320,6 +325,8 @@ class RulesRuntime:
             await self.dead_letter(raw, key, errors, stage, message)
             return None
         self.counts["events" if stage == "validate" else "actions"] += 1
+        processed = metrics.EVENTS_PROCESSED if stage == "validate" else metrics.ACTIONS_PROCESSED
+        processed.labels(type=item.type).inc()
         now = self.clock_for(item, message.partition, arrival)
         try:
             state, alerts = self._decide(item, now)
@@ -340,6 +347,7 @@ class RulesRuntime:
         except BaseException:
             self.redo(item.patient_id)
             raise
+        observe_latency(alerts, getattr(message, "timestamp", None))
         if state is not None:
             self.keep(state, message.partition)
         return item, now
@@ -375,6 +383,11 @@ class RulesRuntime:
             )
             self.pending.append(fut)
             self.counts["alerts"] += 1
+            metrics.ALERTS_SENT.labels(
+                condition=alert.condition.value, severity=alert.severity.value, status=alert.status.value
+            ).inc()
+            if alert.page:
+                metrics.PAGES_SENT.labels(severity=alert.severity.value).inc()
             log.info(
                 "alert %s %s %s level=%d",
                 alert.alert_id,
@@ -425,3 +438,12 @@ def patient_table(app: faust.App, partitions: int) -> Any:
         use_partitioner=True,
     )
     return app.tables.add(table)
+
+
+def observe_latency(alerts: list[Alert], record_ts: float | None) -> None:
+    """Each alert's time from its event's arrival (the Kafka record's timestamp, epoch seconds) to now."""
+    if not alerts or not isinstance(record_ts, int | float) or not record_ts:
+        return
+    waited = max(0.0, time.time() - record_ts)
+    for alert in alerts:
+        metrics.ALERT_LATENCY.labels(severity=alert.severity.value).observe(waited)

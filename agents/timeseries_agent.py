@@ -13,6 +13,7 @@ idempotent. A line the sink refuses is dead-lettered (stage `write`) with its me
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,6 +23,7 @@ from agents.deadletters import send_dead_letter
 from models.events import Vitals
 from models.parsing import arrival_time
 from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
+from streams.infra.metrics import writer_metrics as metrics
 from streams.infra.settings import Settings
 from streams.infra.sinks.influx.influx_client import InfluxClient
 from streams.infra.sinks.influx.influx_schema import ensure_schema, short
@@ -45,13 +47,16 @@ def register(app: faust.App, settings: Settings) -> None:
         async for batch in stream.noack_take(
             settings.writer_batch_lines, within=settings.writer_flush_seconds
         ):
+            began = time.perf_counter()
             lines: list[str] = []
             origin: dict[str, Any] = {}  # line -> the event it came from, for a refusal's position
             readings: list[tuple[str, Vitals]] = []
             now = datetime.now(UTC)
+            oldest = now
             for event in batch:
                 message = event.message
                 arrival = arrival_time(message.timestamp, now)
+                oldest = min(oldest, arrival)
                 encoded = encode(message.topic, event.value, event.key, arrival, max_skew)
                 if encoded is None:
                     counts["skipped"] += 1
@@ -81,6 +86,12 @@ def register(app: faust.App, settings: Settings) -> None:
             counts["batches"] += 1
             counts["rollups"] += rolled.written
             counts["rollups_read_back"] += rolled.read_back
+            skipped = len(batch) - len(lines)
+            metrics.WRITER_RECORDS.labels(outcome="written").inc(len(lines) - len(refused))
+            metrics.WRITER_RECORDS.labels(outcome="rejected").inc(len(refused))
+            metrics.WRITER_RECORDS.labels(outcome="skipped").inc(skipped)
+            metrics.WRITER_BATCH_SECONDS.observe(time.perf_counter() - began)
+            metrics.WRITER_STORED_LATENCY.observe((datetime.now(UTC) - oldest).total_seconds())
 
     async def on_partitions_changed(*_: Any, **__: Any) -> None:
         # Another writer may now write (or have written) these sessions' minutes: read them back.

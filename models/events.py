@@ -280,6 +280,49 @@ Event = Annotated[
 """A device/patient event: one of the contract types, chosen by `type`."""
 
 
+LimitSide = Literal["low", "high"]
+SETTING_TYPES = frozenset({"limit", "snooze"})
+"""(v2) Nurse actions that set something of the patient's (not an alert's): `limit`, `snooze`."""
+
+
+class _Setting(_Contract):
+    """(v2) What a `limit` or `snooze` sets: in force from the action's `ts` until `until`, with the
+    nurse's reason; `clear: true` ends the one in force early (then `until` and `reason` may be left out)."""
+
+    until: EventTime | None = None
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
+    clear: bool = False
+
+    @model_validator(mode="after")
+    def _until_and_reason(self) -> Any:
+        if not self.clear and (self.until is None or self.reason is None or not self.reason.strip()):
+            raise ValueError("`until` and a `reason` are required (unless `clear` is true)")
+        return self
+
+
+class PatientLimit(_Setting):
+    """(v2) The patient's own alarm limit for one side of a vital: on the `low` side a warning or urgent
+    row of the vital fires only below `value`, on the `high` side only above it."""
+
+    vital: Literal["heart_rate", "systolic_bp", "diastolic_bp", "temperature_c", "respiratory_rate", "spo2"]
+    side: LimitSide
+    value: Annotated[float, Field(ge=0, le=300)] | None = None
+
+    @model_validator(mode="after")
+    def _value(self) -> Any:
+        if not self.clear and self.value is None:
+            raise ValueError("`value` is required (unless `clear` is true)")
+        return self
+
+
+class Snooze(_Setting):
+    """(v2) A condition snoozed for one patient: its warning and urgent single-vital rows (or the one
+    row `rule`) do not fire."""
+
+    condition: Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z_]+$")]
+    rule: Annotated[str, StringConstraints(min_length=1, max_length=128)] | None = None
+
+
 class NurseActionType(StrEnum):
     ACK = "ack"
     RESOLVE = "resolve"
@@ -289,12 +332,47 @@ class NurseActionType(StrEnum):
 class NurseAction(_Contract):
     """A nurse's action on an alert (`ivig.actions.v1`)."""
 
-    type: Literal["ack", "resolve", "note"]
+    type: Literal["ack", "resolve", "note", "limit", "snooze"]
     alert_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    """For `limit` and `snooze` (v2), what it sets (filled in when left out):
+    `{patient_id}:limit:{vital}:{side}`, `{patient_id}:snooze:{condition}[:{rule}]`."""
     patient_id: Pseudonym
     by: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     ts: EventTime
     note: FreeText | None = None
+    limit: PatientLimit | None = None
+    """(v2) on `limit` only."""
+    snooze: Snooze | None = None
+    """(v2) on `snooze` only."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _setting_id(cls, data: Any) -> Any:
+        """A `limit` or `snooze` names what it sets; its `alert_id` is derived from that."""
+        if isinstance(data, dict) and data.get("type") in SETTING_TYPES and "alert_id" not in data:
+            return {**data, "alert_id": setting_id(data)}
+        return data
+
+    @model_validator(mode="after")
+    def _setting_given(self) -> Any:
+        if (self.type == "limit") != (self.limit is not None) or (self.type == "snooze") != (
+            self.snooze is not None
+        ):
+            raise ValueError("`limit` goes with type limit only, `snooze` with type snooze only")
+        if self.type in SETTING_TYPES and self.alert_id != setting_id(self.model_dump()):
+            raise ValueError("`alert_id` of a limit or snooze must name what it sets")
+        return self
+
+
+def setting_id(data: dict[str, Any]) -> str:
+    """The id of what a `limit` or `snooze` action sets (its `alert_id`); '' when it names nothing."""
+    limit, snooze = data.get("limit"), data.get("snooze")
+    if data.get("type") == "limit" and isinstance(limit, dict):
+        return f"{data.get('patient_id')}:limit:{limit.get('vital')}:{limit.get('side')}"
+    if data.get("type") == "snooze" and isinstance(snooze, dict):
+        rule = snooze.get("rule")
+        return f"{data.get('patient_id')}:snooze:{snooze.get('condition')}" + (f":{rule}" if rule else "")
+    return ""
 
 
 ReplayLine = Annotated[

@@ -25,6 +25,7 @@ from models.rule_common import (
 )
 from models.rule_confirmation import ConfirmationRule
 from models.rule_incidents import IncidentRule, InhibitRow
+from models.rule_limits import PatientLimitsRule
 from models.rule_news2 import EarlyWarningRule
 from models.rule_patient import PatientRule
 from models.rule_readiness import ReadinessRule
@@ -109,6 +110,19 @@ class ThresholdRule(Texts):
                 "window_hours needs exactly one of rise_at_least, fall_at_least and no baseline clause"
             )
         return self
+
+    @property
+    def limit_side(self) -> str | None:
+        """The side a patient's own limit of the vital moves (issue 16): `high` for a row with a fixed
+        `at_least`/`above` limit, `low` for one with `at_most`/`below` (and no change from baseline
+        the other way); None for critical rows and rows with no fixed limit of their own."""
+        if self.severity not in (Severity.WARNING, Severity.URGENT):
+            return None
+        if (self.at_least is not None or self.above is not None) and self.fall_at_least is None:
+            return "high"
+        if (self.at_most is not None or self.below is not None) and self.rise_at_least is None:
+            return "low"
+        return None
 
     @property
     def relative(self) -> bool:
@@ -241,6 +255,8 @@ class RuleSet(Row):
     patient: PatientRule
     checkin: CheckinRule
     readiness: ReadinessRule
+    patient_limits: PatientLimitsRule | None = None
+    """(issue 16) Bounds of the nurses' per-patient limits and snoozes; None: neither is allowed."""
 
     @model_validator(mode="after")
     def _unique_ids(self) -> Self:
@@ -264,6 +280,24 @@ class RuleSet(Row):
             raise ValueError(
                 "the last check-in's missed warning must fall within timing.post_late_days after the stop"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _limit_bounds_fit(self) -> Self:
+        """Each limit bound moves some warning or urgent row and stays short of the extreme limits."""
+        if self.patient_limits is None:
+            return self
+        for bound in self.patient_limits.bounds:
+            name = f"patient_limits.bounds {bound.vital} {bound.side}"
+            if not any(r.vital == bound.vital and r.limit_side == bound.side for r in self.threshold):
+                raise ValueError(f"{name}: no warning or urgent threshold row of that side to move")
+            for extreme in self.confirmation.extreme:
+                if extreme.vital != bound.vital:
+                    continue
+                if bound.side == "low" and extreme.below is not None and bound.min <= extreme.below:
+                    raise ValueError(f"{name}: min must stay above the extreme limit {extreme.below:g}")
+                if bound.side == "high" and extreme.above is not None and bound.max >= extreme.above:
+                    raise ValueError(f"{name}: max must stay below the extreme limit {extreme.above:g}")
         return self
 
     @property

@@ -165,6 +165,29 @@ class IncidentState(_State):
     sends them."""
 
 
+class SettingInForce(_State):
+    """(issue 16) A nurse's limit or snooze for this patient, in force for readings timed from `ts`
+    to before `until`; it belongs to the patient, across sessions."""
+
+    key: str
+    """What it sets: the action's `alert_id` (`{patient}:limit:spo2:low`, `{patient}:snooze:hypoxemia`)."""
+    by: str
+    reason: str
+    ts: datetime
+    until: datetime
+
+
+class LimitInForce(SettingInForce):
+    vital: str
+    side: str
+    value: float
+
+
+class SnoozeInForce(SettingInForce):
+    condition: Condition
+    rule: str | None = None
+
+
 class PatientState(_State):
     """Everything the rules remember about one patient."""
 
@@ -184,6 +207,11 @@ class PatientState(_State):
     outbox: list[PatientMessage] = Field(default_factory=list)
     """Messages to the patient that timers made (check-in prompts and reminders) and readiness
     answers: the patient channel sends them with the next evaluation's messages and empties it."""
+
+    limits: list[LimitInForce] = Field(default_factory=list)
+    """(issue 16) The nurses' limits for this patient, recent ones included after they ended."""
+    snoozes: list[SnoozeInForce] = Field(default_factory=list)
+    """(issue 16) The nurses' snoozes for this patient, recent ones included after they ended."""
 
     _due: Any = PrivateAttr(default=None)
     """When its timers are next due as the engine left it (agents/rules/timers.py `KnownDue`):

@@ -76,6 +76,18 @@ class Timeline:
     ) -> Timeline:
         return self._add(minutes, type=kind, alert_id=alert_id, by=by, note=note)
 
+    def limit(
+        self, minutes: float, vital: str, side: str, value: float, hours: float = 8, **more: Any
+    ) -> Timeline:
+        """A nurse's limit for the patient (v2), in force for `hours` from `minutes`."""
+        setting = {"vital": vital, "side": side, "value": value, "until": self.ts(minutes + hours * 60)}
+        return self._add(minutes, type="limit", by="rn-1", limit={"reason": "usual value", **setting, **more})
+
+    def snooze(self, minutes: float, condition: str, hours: float = 4, **more: Any) -> Timeline:
+        """A nurse's snooze of a condition for the patient (v2), for `hours` from `minutes`."""
+        setting = {"condition": condition, "until": self.ts(minutes + hours * 60), "reason": "known"}
+        return self._add(minutes, type="snooze", by="rn-1", snooze={**setting, **more})
+
     def lines(self) -> list[str]:
         return [json.dumps(item) for item in self.items]
 

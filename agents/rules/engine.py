@@ -10,7 +10,16 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from agents.rules import checkins, confirmation, high_risk, incidents, readiness, timers, vitals_schedule
+from agents.rules import (
+    checkins,
+    confirmation,
+    high_risk,
+    incidents,
+    patient_limits,
+    readiness,
+    timers,
+    vitals_schedule,
+)
 from agents.rules.context import RuleContext
 from agents.rules.episodes import end_episode, note_fired
 from agents.rules.explain import finding
@@ -32,6 +41,7 @@ from agents.rules.session import (
 from agents.rules.thresholds import RowResult, evaluate_row, limits_text
 from models.alerts import Alert, Condition
 from models.events import (
+    SETTING_TYPES,
     Checkin,
     Event,
     Infusion,
@@ -101,7 +111,10 @@ def process(state: PatientState, item: Event | NurseAction, now: datetime, rules
     messages = advance(state, now, rules)
     timers.forget_next_due(state)
     if isinstance(item, NurseAction):
-        messages += incidents.apply_action(state, item, rules)
+        if item.type in SETTING_TYPES:  # a limit or snooze of the patient's: no alert changes now
+            patient_limits.apply(state, item, rules)
+        else:
+            messages += incidents.apply_action(state, item, rules)
         timers.remember_next_due(state, rules)
         return messages
     found = _event(state, item, now, rules)  # remembers the next due time at its end (`_now_due`)
@@ -221,6 +234,7 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
     high_factor = rules.risk.relative_limit_factor if is_high_risk(state, rules) else 1.0
     firing: dict[Condition, list[RowResult]] = defaultdict(list)
     touched: set[Condition] = set()
+    force = patient_limits.in_force(state, vitals.ts)
     for name, value in vitals.values().items():
         margin = rules.hysteresis.for_vital(name)
         is_latest = name in latest
@@ -235,6 +249,8 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
                 margin=margin,
                 relative_factor=high_factor if rule.tightened else 1.0,
             )
+            if force is not None:
+                result = patient_limits.adjust(result, force, margin, rules)
             if is_latest:
                 session.row_holding[rule.id] = result.holds
                 touched.add(rule.condition)
@@ -255,7 +271,9 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
             worst.rule.title,
             worst.rule.action,
             RuleContext(state, session, vitals.ts, phase, rules),
-            describe(results, factor),
+            "; ".join(
+                filter(None, [describe(results, factor), patient_limits.evidence(force, condition, results)])
+            ),
             values={r.rule.vital: r.value for r in results},
             baseline={r.rule.vital: r.baseline for r in results if r.baseline is not None},
             from_vitals=True,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Literal, overload
 
 from agents.rules.engine import advance, new_state, process
 from agents.rules.patient_channel import to_patient
+from agents.rules.patient_limits import problems
 from agents.rules.timers import next_due
 from models.alerts import Alert
 from models.events import Event, NurseAction
@@ -88,10 +90,13 @@ class Recorded:
 
 
 def read_recorded(
-    lines: Iterable[str], max_skew: timedelta = DEFAULT_MAX_SKEW
+    lines: Iterable[str],
+    max_skew: timedelta = DEFAULT_MAX_SKEW,
+    check: Callable[[Event | NurseAction], list[str]] | None = None,
 ) -> Iterator[Recorded | LineError]:
     """Each non-blank line validated, or a LineError with its line number and reason. A line timed
-    more than `max_skew` ahead of its `received_ts` is refused, as the live worker refuses it."""
+    more than `max_skew` ahead of its `received_ts` is refused, as the live worker refuses it; so is
+    one that `check` finds problems with (a limit or snooze the rule file does not allow)."""
     for line_no, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -101,6 +106,8 @@ def read_recorded(
             yield LineError(line_no, str(exc))
             continue
         problem = [] if received is None else time_problem(item.ts, received, max_skew)
+        if not problem and check is not None:
+            problem = check(item)
         yield LineError(line_no, "; ".join(problem)) if problem else Recorded(item, received)
 
 
@@ -151,7 +158,7 @@ def replay(
     """
     patients = _Patients(rules, patient_messages=patient_messages)
     clock: datetime | None = None
-    for line in read_recorded(lines, max_skew):
+    for line in read_recorded(lines, max_skew, check=partial(_setting_problems, rules=rules)):
         if isinstance(line, LineError):
             yield line
             continue
@@ -164,3 +171,8 @@ def replay(
         patients.reschedule(item.patient_id)
     if until is not None and (clock is None or until > clock):
         yield from patients.advance_due(until)
+
+
+def _setting_problems(item: Event | NurseAction, rules: RuleSet) -> list[str]:
+    """A limit or snooze the rule file does not allow: refused as the live worker refuses it."""
+    return problems(item, rules) if isinstance(item, NurseAction) else []

@@ -8,15 +8,24 @@ the write succeeded. It is a separate app so an InfluxDB outage never delays an 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from enum import StrEnum
 from typing import Any
 
 import faust
+from faust.exceptions import ConsumerNotStarted
 from faust.web.base import BlueprintManager
 
-from streams.infra.kafka.faust_app import WorkerApp
+from streams.infra.kafka.faust_app import WorkerApp, committed_offset
 from streams.infra.kafka.kafka_clients import faust_credentials
+from streams.infra.kafka.topics import EVENTS_TOPIC
+from streams.infra.metrics.scrape_access import CHALLENGE, FORWARDED_HEADERS, exposition, scrape_allowed
+from streams.infra.metrics.worker_metrics import set_consumer_lag
 from streams.infra.settings import Settings
+
+POSITION_TIMEOUT_SECONDS = 1.0
+"""How long a scrape waits for the consumer's fetch positions of partitions it knows nothing else of."""
 
 
 class Role(StrEnum):
@@ -53,8 +62,9 @@ def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
         "web_enabled": True,
         "web_host": settings.web_host,
         "web_port": port,
-        # Faust's own pages are off, /healthz is the one page (_register_healthz): /table would serve
-        # patient state, /router the cluster's workers, /, /graph and /performance internals.
+        # Faust's own pages are off, /healthz and /metrics are the pages (_register_healthz,
+        # _register_metrics): /table would serve patient state, /router the cluster's workers, /,
+        # /graph and /performance internals.
         "web_tables_enabled": False,
         "web_router_enabled": False,
         "web_stats_enabled": False,
@@ -96,11 +106,12 @@ def create_app(role: Role, settings: Settings, **overrides: Any) -> faust.App:
 
         timeseries_agent.register(app, settings)
     _register_healthz(app, role)
+    _register_metrics(app, settings)
     return app
 
 
 def _register_healthz(app: faust.App, role: Role) -> None:
-    """/healthz as the web server's only page: Faust's built-in pages (the index at /, which has no
+    """/healthz as the web server's first page: Faust's built-in pages (the index at /, which has no
     setting of its own, and any its settings leave on) are dropped before the server applies them."""
     app.web.blueprints = BlueprintManager()
 
@@ -118,3 +129,59 @@ def _register_healthz(app: faust.App, role: Role) -> None:
         )
 
     app.page("/healthz")(healthz)
+
+
+def _register_metrics(app: faust.App, settings: Settings) -> None:
+    """/metrics in Prometheus' text format, for the scrape token (or a loopback client when none is
+    set: `scrape_access`); the consumer lag of the assigned partitions is read at each scrape."""
+
+    async def metrics(web: Any, request: Any) -> Any:
+        forwarded = any(name in request.headers for name in FORWARDED_HEADERS)
+        allowed = scrape_allowed(
+            settings.metrics_token, request.headers.get("Authorization"), request.remote, forwarded
+        )
+        if not allowed:
+            return web.text(
+                "scrape credential required\n", status=401, headers={"WWW-Authenticate": CHALLENGE}
+            )
+        set_consumer_lag(await consumer_lags(app))
+        body, content_type = exposition()
+        # in the headers: aiohttp refuses a content_type argument that carries a charset
+        return web.bytes(body, headers={"Content-Type": content_type})
+
+    app.page("/metrics")(metrics)
+
+
+async def consumer_lags(app: faust.App) -> list[tuple[str, int, int]]:
+    """(topic, partition, lag) of each assigned partition of the topics the agents read (not the
+    tables' changelogs): the end offset the last fetch saw minus the next offset to process, which is
+    the rules' own position on an events partition (as its timers use it), else the group's committed
+    offset, else (nothing processed nor committed yet) the consumer's fetch position."""
+    consumer = app.consumer
+    if consumer is None or app.rebalancing:
+        return []
+    try:
+        assigned = [tp for tp in consumer.assignment() if app.topics.acks_enabled_for(tp.topic)]
+    except ConsumerNotStarted:  # scraped while the worker starts
+        return []
+    processed: dict[int, int] = getattr(getattr(app, "runtime", None), "positions", {})
+    known: dict[Any, int | None] = {}
+    for tp in assigned:
+        position = processed.get(tp.partition) if tp.topic == EVENTS_TOPIC else None
+        known[tp] = position if position is not None else committed_offset(app, tp.topic, tp.partition)
+    unknown = [tp for tp, position in known.items() if position is None]
+    if unknown:
+        with contextlib.suppress(Exception):  # none known in time: those partitions have no figure
+            fetched = await asyncio.wait_for(
+                asyncio.gather(*(consumer.position(tp) for tp in unknown)), POSITION_TIMEOUT_SECONDS
+            )
+            known.update(zip(unknown, fetched, strict=True))
+    lags = []
+    for tp, position in known.items():
+        try:
+            end = consumer.highwater(tp)
+        except Exception:  # noqa: BLE001, S112 - not fetched yet: no figure
+            continue
+        if end is not None and end >= 0 and position is not None:
+            lags.append((tp.topic, tp.partition, max(0, int(end) - int(position))))
+    return lags

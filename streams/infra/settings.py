@@ -200,6 +200,34 @@ class Settings(BaseSettings):
         description="IP addresses of reverse proxies whose X-Forwarded-For names the console's client "
         "(comma-separated); unset = the remote address is the client",
     )
+    console_oidc_issuer: str | None = Field(
+        None,
+        description="Issuer URL of the OpenID Connect provider for the console's single sign-on "
+        "(its /.well-known/openid-configuration is read); unset = local accounts only",
+    )
+    console_oidc_client_id: str | None = Field(None, description="The console's client id at the provider")
+    console_oidc_client_secret: SecretStr | None = Field(
+        None, description="The console's client secret at the provider; unset = a public client (PKCE only)"
+    )
+    console_oidc_redirect_url: str | None = Field(
+        None,
+        description="Callback URL registered at the provider; unset = <scheme>://<host the browser "
+        "used>/login/sso/callback",
+    )
+    console_oidc_scopes: str = Field("openid profile email", description="Scopes the console asks for")
+    console_oidc_name_claim: str = Field(
+        "preferred_username",
+        description="ID token claim naming the user (the `by` of their actions; falls back to `email`, "
+        "then `sub`)",
+    )
+    console_oidc_role_claim: str = Field(
+        "groups", description="ID token claim listing the user's groups or roles (a list or a string)"
+    )
+    console_oidc_roles: str | None = Field(
+        None,
+        description="Claim values mapped to console roles: value=role,... (roles nurse, charge_nurse, "
+        "analyst, admin); a user with no mapped value is refused",
+    )
     nurse_id: str | None = Field(None, description="Who `ivigwatch ack/resolve` act as (the `by` field)")
     pager_webhook_url: SecretStr | None = Field(
         None, description="Webhook the pager bridge posts to (may hold a token: never logged); unset = off"
@@ -233,6 +261,14 @@ class Settings(BaseSettings):
         None, description="Comma-separated /healthz URLs of the rule workers; unset = the local one"
     )
     watchdog_web_port: int = Field(6069, description="Port of the watchdog's own /healthz")
+
+    # --- metrics (Prometheus) -------------------------------------------------------------------
+    metrics_token: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="Bearer token a scrape must send to /metrics of the workers, watchdog, console and "
+        "gateway; unset = /metrics answers loopback clients only",
+    )
 
     # --- time-series writer -----------------------------------------------------------------
     writer_batch_lines: int = Field(5000, description="Flush a batch at this many lines")

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from oidc_provider_mock import run_server_in_thread
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from deploy.browser import LAUNCH_ARGS, chromium_path
@@ -31,6 +32,11 @@ from tests.integration.conftest import Collector, local_settings, running_stack
 
 ARTIFACTS = REPO_ROOT / "artifacts" / "e2e"
 NURSE = "rn-e2e"
+ANALYST = "an-e2e"
+"""A local account with the analyst role (same password as the nurse)."""
+CHARGE = "cn-e2e"
+"""A local account with the charge nurse role: patient limits and snoozes (same password)."""
+SSO_ROLES = "ivig-nurses=nurse,ivig-analysts=analyst"
 
 
 @dataclass
@@ -103,17 +109,30 @@ class TopicCollector(Collector):
 
 
 @pytest.fixture(scope="module")
-def e2e_settings(tmp_path_factory: pytest.TempPathFactory) -> tuple[Settings, str]:
-    """Settings of the module's stack and console, with one nurse account (a fresh random password)."""
+def oidc_issuer() -> Iterator[str]:
+    """A real OpenID Connect provider (oidc-provider-mock) on a thread: the console's single sign-on."""
+    with run_server_in_thread(port=0, require_nonce=True) as server:
+        yield f"http://localhost:{server.server_port}"
+
+
+@pytest.fixture(scope="module")
+def e2e_settings(tmp_path_factory: pytest.TempPathFactory, oidc_issuer: str) -> tuple[Settings, str]:
+    """Settings of the module's stack and console: a nurse, an analyst and a charge nurse account (one
+    fresh random password) and single sign-on through the module's identity provider."""
     password = secrets.token_urlsafe(12)
+    hashed = hash_password(password)
     settings = local_settings(
         tmp_path_factory.mktemp("e2e"),
         influx_db="ivigwatch_e2e",
         tick_seconds=1.0,
         topic_partitions=2,
         console_port=free_port(),
-        console_users=f"{NURSE}:{hash_password(password)}",
+        console_users=f"{NURSE}:{hashed},{ANALYST}:{hashed}:analyst,{CHARGE}:{hashed}:charge_nurse",
         console_secret=secrets.token_hex(32),
+        console_oidc_issuer=oidc_issuer,
+        console_oidc_client_id="ivigwatch-console",
+        console_oidc_client_secret=secrets.token_hex(16),
+        console_oidc_roles=SSO_ROLES,
     )
     return settings, password
 

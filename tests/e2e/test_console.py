@@ -1,7 +1,9 @@
 """The nurse console in a real browser on the real pipeline: events in Kafka become alert rows over
 SSE, a nurse's click acknowledges (and stops the escalation), an incident is one row with its
 members and a page into an acknowledged incident is marked new, the session chart draws, anonymous
-requests are refused and the alarm sound can be muted. docs/console-contract.md fixes the DOM."""
+requests are refused and the alarm sound can be muted; an analyst sees alerts without action buttons
+(their views in the audit log) and a nurse logs in through single sign-on. docs/console-contract.md
+fixes the DOM."""
 
 from __future__ import annotations
 
@@ -18,7 +20,10 @@ from playwright.async_api import BrowserContext, Locator, Page, expect
 
 from models.alerts import Alert
 from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC
+from streams.infra.sinks.audit.audit_file import audit_path, read_records
 from tests.e2e.conftest import (
+    ANALYST,
+    CHARGE,
     NURSE,
     ConsoleServer,
     EventClock,
@@ -548,3 +553,174 @@ async def test_the_login_form_says_how_long_to_wait_after_repeated_failures(
     await expect(tab.locator("#login-wait")).to_contain_text("Too many failed logins")
     await expect(tab.locator("input#username")).to_be_visible()
     await screenshot(tab, "login-throttled")
+
+
+async def test_the_board_lists_a_running_infusion_with_its_vitals_freshness_and_follows_a_new_reading(
+    page: Page, console: ConsoleServer, event_clock: EventClock
+) -> None:
+    """The caseload board (/board): a running infusion's row with its phase, rate, minutes since the
+    last vitals and the next set due (the rules' care schedule), redrawn live when a reading
+    arrives. The console's clock in these stacks is the latest event time, so the minutes are exact."""
+    patient = event_clock.patient()
+    await send(
+        console,
+        [
+            patient.event(0, type="vitals", heart_rate=74, systolic_bp=124, diastolic_bp=80, spo2=98),
+            patient.event(1, type="infusion", action="start", rate_ml_per_h=40, product="Privigen"),
+            patient.event(20, type="infusion", action="rate_change", rate_ml_per_h=80),
+        ],
+    )
+    async with page.expect_navigation():
+        await page.click("nav a#nav-board")
+    await expect(page.locator("span#connection")).to_have_text(re.compile("live"), timeout=15_000)
+    board_row = page.locator(f'table#board tbody tr.board-row[data-patient-id="{patient.patient_id}"]')
+    await expect(board_row).to_be_visible(timeout=15_000)
+    await expect(board_row.locator("td.phase")).to_contain_text("infusing")
+    await expect(board_row.locator("td.rate")).to_contain_text("80 mL/h")
+    await expect(board_row.locator("td.rate")).to_have_class(re.compile(r"\brecent-step\b"))
+    await expect(board_row.locator("td.last-vitals")).to_contain_text("20 min ago")
+    # the set 15 min after the start (minute 16) is due, the rate step's set (minute 20) with it
+    due = await page.evaluate("iso => Ivig.clock(iso)", (patient.start + timedelta(minutes=16)).isoformat())
+    next_vitals = board_row.locator("td.next-vitals")
+    await expect(next_vitals).to_contain_text("due now (4 min)")
+    await expect(next_vitals).to_contain_text(f"{due} · after-start")
+    await screenshot(page, "board-due")
+
+    started = time.monotonic()
+    await send(console, [patient.event(21, type="vitals", heart_rate=80, systolic_bp=120, diastolic_bp=78)])
+    await expect(board_row.locator("td.last-vitals")).to_contain_text("just now", timeout=15_000)
+    latency = time.monotonic() - started
+    steady = await page.evaluate(
+        "iso => Ivig.clock(iso)", (patient.start + timedelta(minutes=80)).isoformat()
+    )
+    await expect(next_vitals).to_contain_text("in 59 min")  # hourly after the rate increase
+    await expect(next_vitals).to_contain_text(f"{steady} · steady")
+    await screenshot(page, "board-live")
+    assert latency < 10, f"the board took {latency:.1f} s to show the reading"
+
+
+async def test_an_analyst_sees_the_alerts_but_cannot_act(
+    anonymous: BrowserContext, console: ConsoleServer, event_clock: EventClock
+) -> None:
+    """No action button is drawn for an analyst, the server refuses a scripted action, and the view of
+    the patient's alert is in the audit log."""
+    patient = event_clock.patient()
+    alert_id = patient.alert_id("anaphylaxis")
+    tab = await anonymous.new_page()
+    await login_with_form(tab, ANALYST, console.password)
+    await expect(tab.locator("#role")).to_have_text("analyst")
+    await expect(tab.locator("span#connection")).to_have_text(re.compile("live"), timeout=15_000)
+    await send(console, anaphylaxis(patient))
+    await expect(row(tab, alert_id)).to_be_visible(timeout=15_000)
+    await expect(tab.locator("table#open-alerts button[data-kind]")).to_have_count(0)
+    await screenshot(tab, "analyst-no-action-buttons")
+    status = await tab.evaluate(
+        """(id) => fetch("/api/alerts/" + encodeURIComponent(id) + "/ack", {method: "POST",
+             headers: {"X-Requested-With": "ivigwatch", "Content-Type": "application/json"}, body: "{}"})
+           .then((r) => r.status)""",
+        alert_id,
+    )
+    assert status == 403
+    views = list(
+        read_records(audit_path(console.settings.state_dir), user=ANALYST, patient=patient.patient_id)
+    )
+    assert views and {(v.role, v.what) for v in views} == {("analyst", "alert stream")}
+
+
+async def test_a_nurse_logs_in_through_single_sign_on(
+    anonymous: BrowserContext, console: ConsoleServer, oidc_issuer: str
+) -> None:
+    """The login form's single sign-on link goes to the identity provider (a real one, run by the tests)
+    and back: the nurse is logged in with the role their groups map to."""
+    known = await anonymous.request.put(
+        f"{oidc_issuer}/users/u-sso-nurse", data={"preferred_username": "rn.sso", "groups": ["ivig-nurses"]}
+    )
+    assert known.status == 204, await known.text()
+    tab = await anonymous.new_page()
+    await tab.goto("/login")
+    async with tab.expect_navigation(url=re.compile(r"/oauth2/authorize")):
+        await tab.click("a#sso-login")
+    await screenshot(tab, "sso-identity-provider")
+    await tab.fill("input[name=sub]", "u-sso-nurse")
+    await tab.get_by_role("button", name="Authorize").click()
+    await expect(tab).to_have_url(re.compile(r"^[^?]*//[^/]+/$"), timeout=15_000)
+    await expect(tab.locator("span.user")).to_have_text("rn.sso")
+    await expect(tab.locator("#role")).to_have_text("nurse")
+    await expect(tab.locator("span#connection")).to_have_text(re.compile("live"), timeout=15_000)
+    await screenshot(tab, "sso-logged-in")
+    assert (await anonymous.request.get("/api/alerts")).status == 200
+    async with tab.expect_navigation():
+        await tab.click("#logout")
+    assert (await anonymous.request.get("/api/alerts")).status == 401
+
+
+async def test_every_patient_these_tests_showed_is_in_the_audit_log(
+    page: Page, console: ConsoleServer
+) -> None:
+    """Run last: each patient of the module's alert list was seen on a live page (the audit has their
+    "alert stream" view), and the session chart's data view is there too; no record holds a value."""
+    path = audit_path(console.settings.state_dir)
+    before = list(read_records(path))
+    shown = {a["patient_id"] for key in ("open", "resolved") for a in (await api_alerts(page))[key]} - {"-"}
+    streamed = {r.patient for r in before if r.what == "alert stream"}
+    assert shown and shown <= streamed, f"shown but not audited: {shown - streamed}"
+    assert {r.user for r in before if r.what == "session data"} == {NURSE}
+    assert {r.role for r in before} == {"nurse", "analyst"}
+    assert "throat" not in path.read_text() and "36.7" not in path.read_text()
+
+
+async def test_a_charge_nurse_sets_a_limit_and_a_snooze_and_the_next_readings_honour_them(
+    anonymous: BrowserContext, console: ConsoleServer, event_clock: EventClock
+) -> None:
+    """Issue 16: a patient's own limit (a usual SpO2 of 91) and a snooze (tachycardia), each with a
+    reason and an expiry; a snooze of a critical row is refused before it is sent."""
+    patient = event_clock.patient()
+    page = await anonymous.new_page()
+    await login_with_form(page, CHARGE, console.password)
+    await page.goto(f"/patients/{patient.patient_id}/limits")
+    await expect(page.locator("#none-in-force")).to_be_visible(timeout=10_000)
+    await page.select_option("#limit-target", label="SpO2 low (pages below)")
+    await page.fill("#limit-value", "91")
+    await page.fill("#limit-hours", "8")
+    await page.click("#limit-set")  # no reason: the form is not sent
+    await expect(page.locator("#limit-reason:invalid")).to_have_count(1)
+    await page.fill("#limit-reason", "usual SpO2 91 (COPD)")
+    await page.click("#limit-set")
+    in_force = page.locator("#in-force-list li")
+    await expect(in_force).to_contain_text(["patient limit SpO2 < 91 set by cn-e2e"], timeout=15_000)
+
+    await page.select_option("#snooze-target", label="  hypotension.absolute (critical)")
+    await page.fill("#snooze-hours", "2")
+    await page.fill("#snooze-reason", "known low pressure")
+    await page.click("#snooze-set")
+    await expect(page.locator("#limits-error")).to_contain_text("critical rows are never snoozed")
+    await page.select_option("#snooze-target", label="tachycardia (its warning and urgent rows)")
+    await page.click("#snooze-set")
+    await expect(in_force).to_have_count(2, timeout=15_000)
+    await expect(in_force.nth(1)).to_contain_text("tachycardia snoozed by cn-e2e")
+    await screenshot(page, "patient-limits")
+
+    collector = Collector(console.settings)
+    await collector.start()
+    try:  # readings after the settings (their event times are minutes after the patient's start)
+        await send(
+            console,
+            [
+                patient.event(5, type="vitals", heart_rate=72, systolic_bp=122, temperature_c=36.8, spo2=97),
+                patient.event(6, type="infusion", action="start", rate_ml_per_h=40),
+                patient.event(7, type="vitals", spo2=91, heart_rate=115),
+                patient.event(8, type="vitals", spo2=91, heart_rate=115),
+                patient.event(9, type="vitals", spo2=89),
+                patient.event(10, type="vitals", spo2=89),
+            ],
+        )
+        paged = await collector.wait_for(
+            ALERTS_TOPIC,
+            lambda m: m["patient_id"] == patient.patient_id and m["condition"] == "hypoxemia" and m["page"],
+        )
+    finally:
+        await collector.stop()
+    assert paged and "patient limit SpO2 < 91" in paged[0]["evidence"]["summary"]
+    seen = [m for m in collector.seen[ALERTS_TOPIC] if m["patient_id"] == patient.patient_id]
+    assert {m["condition"] for m in seen} <= {"hypoxemia", "incident"}  # no tachycardia: snoozed
+    assert next(m for m in seen if m["condition"] == "hypoxemia")["evidence"]["values"] == {"spo2": 89}

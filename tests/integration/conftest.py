@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from pydantic import SecretStr
 
 from deploy import stack
 from deploy.workers import WorkerProcess, start_worker, stop_worker, wait_healthy
@@ -26,6 +27,8 @@ from streams.infra.kafka import kafka_clients
 from streams.infra.kafka.topics import ensure_topics
 from streams.infra.settings import Settings
 from streams.infra.sinks.influx.influx_client import InfluxClient
+
+METRICS_TOKEN = "live-stack-scrape-token-0123456789"
 
 
 @dataclass
@@ -61,7 +64,11 @@ def running_stack(settings: Settings, roles: tuple[str, ...]) -> Iterator[dict[s
 @pytest.fixture(scope="session")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     settings = local_settings(
-        tmp_path_factory.mktemp("live"), influx_db="ivigwatch_test", tick_seconds=1.0, topic_partitions=4
+        tmp_path_factory.mktemp("live"),
+        influx_db="ivigwatch_test",
+        tick_seconds=1.0,
+        topic_partitions=4,
+        metrics_token=SecretStr(METRICS_TOKEN),  # /metrics of the workers, console and gateway
     )
     with running_stack(settings, ("rules", "writer")) as workers:
         yield Live(settings, workers["rules"], workers["writer"])

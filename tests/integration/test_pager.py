@@ -18,16 +18,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
+from prometheus_client.parser import text_string_to_metric_families
 
 from deploy.processes import free_port
 from deploy.workers import WorkerProcess, start_worker, stop_worker, wait_healthy
 from models.alerts import Alert, AlertStatus, Condition, Evidence, RuleRef, Severity
 from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
 from streams.infra.settings import Settings
-from tests.integration.conftest import Collector, Live, as_message, new_patient, produce
+from tests.integration.conftest import METRICS_TOKEN, Collector, Live, as_message, new_patient, produce
 from tests.integration.test_pipeline import infusion_with_anaphylaxis
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="module")]
@@ -217,3 +219,53 @@ async def test_a_restarted_pager_does_not_page_again_what_it_delivered(pager: Pa
     assert delivered_before < set(per_key)
     health = pager.worker.health()
     assert health is not None and health["role"] == "pager" and health["counts"]["paged"] >= 2
+
+
+async def test_its_metrics_count_deliveries_retries_and_failures_behind_the_scrape_token(
+    pager: Pager,
+) -> None:
+    base = pager.worker.health_url.removesuffix("/healthz")
+    Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+    async def scrape() -> Samples:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(f"{base}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}) as answer,
+        ):
+            assert answer.status == 200
+            text = await answer.text()
+        assert "pt-" not in text  # no patient id in any label
+        return {
+            (s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+
+    async with aiohttp.ClientSession() as http, http.get(f"{base}/metrics") as refused:
+        assert refused.status == 401
+    before = await scrape()
+    patient = new_patient()
+    retried, refused_page = alert(patient, severity="critical"), alert(patient, "hypoxemia")
+    pager.webhook.answers[retried.alert_id] = [503]
+    pager.webhook.answers[refused_page.alert_id] = [400]
+    await send(pager, retried, refused_page)
+    expected = {
+        (
+            "ivigwatch_pager_deliveries_total",
+            frozenset({("severity", "critical"), ("outcome", "delivered")}),
+        ): 1,
+        ("ivigwatch_pager_deliveries_total", frozenset({("severity", "urgent"), ("outcome", "failed")})): 1,
+        ("ivigwatch_pager_retries_total", frozenset()): 1,
+        ("ivigwatch_page_latency_seconds_count", frozenset({("severity", "critical")})): 1,
+        ("ivigwatch_dead_letters_total", frozenset({("stage", "page")})): 1,
+    }
+    deadline = time.monotonic() + 20.0
+    while True:  # the worker counts once the webhook has answered: scrape until it has
+        after = await scrape()
+        rose = {key: after.get(key, 0.0) - before.get(key, 0.0) for key in expected}
+        if rose == expected or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.25)
+    assert rose == expected
+    lag = [labels for (name, labels) in after if name == "ivigwatch_consumer_lag"]
+    assert lag and all(("topic", ALERTS_TOPIC) in labels for labels in lag)  # the alerts it reads

@@ -13,6 +13,7 @@ from pathlib import Path
 import typer
 
 from agents.rules.loader import RuleFileError, load_rules
+from streams.apps.cohort import nurse_limits as nurse_limits_model
 from streams.apps.cohort.figures import as_json, model_parameters, render, summarise
 from streams.apps.cohort.paging import definition
 from streams.apps.cohort.run import SessionOutcome, run_cohort
@@ -35,6 +36,11 @@ def cohort_command(
         help="Share of sessions with a serious event",
     ),
     nurse: bool = typer.Option(True, "--nurse/--no-nurse", help="A simulated nurse acknowledges pages"),
+    nurse_limits: bool = typer.Option(
+        False,
+        "--nurse-limits/--no-nurse-limits",
+        help="The nurse also sets plausible per-patient limits and snoozes (contract v2 actions)",
+    ),
     rules: Path | None = typer.Option(  # noqa: B008
         None, "--rules", help="Measure this rule file instead of the default rule set"
     ),
@@ -49,17 +55,18 @@ def cohort_command(
         raise typer.Exit(2) from None
     began = time.monotonic()
     outcomes: list[SessionOutcome] = []
-    for outcome in run_cohort(sessions, seed, serious_share, ruleset, nurse=nurse):
+    for outcome in run_cohort(sessions, seed, serious_share, ruleset, nurse=nurse, limits=nurse_limits):
         outcomes.append(outcome)
         if len(outcomes) % PROGRESS_EVERY == 0 and len(outcomes) < sessions:
             typer.echo(
                 f"cohort: {len(outcomes)}/{sessions} sessions, {time.monotonic() - began:.0f} s", err=True
             )
     figures = summarise(outcomes)
-    parameters = model_parameters()
+    parameters = model_parameters() + (list(nurse_limits_model.PARAMETERS) if nurse_limits else [])
     rerun = (
         f"ivigwatch cohort --sessions {sessions} --seed {seed} --serious-share {serious_share:g}"
         + ("" if nurse else " --no-nurse")
+        + (" --nurse-limits" if nurse_limits else "")
         + (f" --rules {rules}" if rules else "")
     )
     if json_out:
@@ -68,6 +75,7 @@ def cohort_command(
             "seed": seed,
             "serious_share": serious_share,
             "nurse": nurse,
+            "nurse_limits": nurse_limits,
             "rules": {
                 "id": ruleset.ruleset.id,
                 "version": ruleset.version,
@@ -80,7 +88,8 @@ def cohort_command(
     else:
         header_lines = [
             f"ivigwatch cohort: {sessions} sessions, seed {seed}, serious share {serious_share:g}, "
-            f"simulated nurse {'acknowledges pages' if nurse else 'off'}",
+            f"simulated nurse {'acknowledges pages' if nurse else 'off'}"
+            + (", sets per-patient limits and snoozes" if nurse_limits else ""),
             f"rules: {ruleset.ruleset.id} {ruleset.version}"
             + (f" ({rules})" if rules else " (default rule file)"),
             definition(),

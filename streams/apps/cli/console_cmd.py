@@ -32,13 +32,14 @@ def console(
     from streams.apps.console.auth import AccountsError
     from streams.apps.console.clients import TrustedProxiesError
     from streams.apps.console.hosts import HostsError
+    from streams.apps.console.sso import SsoSettingsError
 
     settings = get_settings()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)  # until connected: we say it in one line
     try:
         asyncio.run(_serve(settings, host, port))
-    except (AccountsError, HostsError, TrustedProxiesError) as exc:
+    except (AccountsError, HostsError, TrustedProxiesError, SsoSettingsError) as exc:
         typer.echo(f"cannot start the console: {exc}", err=True)
         raise typer.Exit(2) from None
     except RuleFileError as exc:

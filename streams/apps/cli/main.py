@@ -6,12 +6,14 @@ import typer
 
 from streams.apps.cli import influx_cmd, roster_cmd, rules_cmd, stack_cmd
 from streams.apps.cli.alerts_cmd import alerts_command
+from streams.apps.cli.audit_cmd import audit_command
 from streams.apps.cli.cohort_cmd import cohort_command
 from streams.apps.cli.console_cmd import app as console_app
 from streams.apps.cli.demo_cmd import demo
 from streams.apps.cli.export_cmd import app as export_app
 from streams.apps.cli.gateway_cmd import app as gateway_app
 from streams.apps.cli.import_cmd import import_command
+from streams.apps.cli.limits_cmd import limit_command, snooze_command
 from streams.apps.cli.nurse_cmd import ack_command, note_command, resolve_command
 from streams.apps.cli.query_cmd import app as query_app
 from streams.apps.cli.replay_cmd import replay_command
@@ -41,9 +43,12 @@ app.add_typer(gateway_app, name="gateway")
 app.command("ack")(ack_command)
 app.command("resolve")(resolve_command)
 app.command("note")(note_command)
+app.command("limit")(limit_command)
+app.command("snooze")(snooze_command)
 app.add_typer(export_app, name="export")
 app.command("import")(import_command)
 app.add_typer(query_app, name="query")
+app.command("audit")(audit_command)
 app.command()(simulate)
 app.command()(demo)
 app.command()(watchdog)

@@ -22,6 +22,7 @@ from models.alerts import Alert
 from models.events import Checkin, NurseAction, SymptomAnswer
 from models.patient_messages import PatientMessageKind
 from models.ruleset import RuleSet
+from streams.apps.cohort.nurse_limits import session_limits, snooze_after_ack
 from streams.apps.cohort.paging import is_page
 from streams.apps.cohort.responses import (
     NURSE_ID,
@@ -95,13 +96,25 @@ class _Answer:
     checkin_id: str
 
 
-_Action = _Deliver | _Tick | _Ack | _Repeat | _Answer
+@dataclass(frozen=True, slots=True)
+class _Setting:
+    action: NurseAction
+
+
+_Action = _Deliver | _Tick | _Ack | _Repeat | _Answer | _Setting
 
 
 def run_session(
-    plan: SessionPlan, rules: RuleSet, *, repeat_hook: RepeatHook = repeat_requests, nurse: bool = True
+    plan: SessionPlan,
+    rules: RuleSet,
+    *,
+    repeat_hook: RepeatHook = repeat_requests,
+    nurse: bool = True,
+    limits: bool = False,
 ) -> SessionOutcome:
-    """Run one planned session through the rules until its follow-up ends."""
+    """Run one planned session through the rules until its follow-up ends; with `limits`, the nurse
+    also sets the patient's own limits before the first reading and snoozes a warning it
+    acknowledged (`nurse_limits`)."""
     patient_id = plan.patient.patient_id
     state = new_state(patient_id)
     rng = session_rng(plan.seed, plan.index, "responses")
@@ -113,6 +126,11 @@ def run_session(
 
     for planned in plan.events:
         push(planned.arrival, _Deliver(planned))
+    if limits and plan.events:
+        first = min(p.event.ts for p in plan.events) - TIMER_NUDGE
+        for setting in session_limits(plan.patient, first, rules):
+            push(first, _Setting(setting))
+    latest: dict[str, Alert] = {}
     clock: datetime | None = None
     scheduled: datetime | None = None
     evidence: datetime | None = None
@@ -154,6 +172,11 @@ def run_session(
                 type="ack", alert_id=action.alert_id, patient_id=patient_id, by=NURSE_ID, ts=now
             )
             messages = process(state, ack, now, rules)
+            acked = latest.get(action.alert_id)
+            if limits and acked is not None and (snooze := snooze_after_ack(acked, now, rules)):
+                messages = [*messages, *process(state, snooze, now, rules)]
+        elif isinstance(action, _Setting):
+            messages = process(state, action.action, now, rules)
         else:
             item = action.planned.event
             if action.planned.evidence and (evidence is None or item.ts < evidence):
@@ -161,6 +184,8 @@ def run_session(
             messages = process(state, item, now, rules)
         alerts = [m for m in messages if isinstance(m, Alert)]
         emitted.extend(Emitted(alert, now) for alert in alerts)
+        if limits:
+            latest.update((alert.alert_id, alert) for alert in alerts)
         told = to_patient(state, alerts, rules)
         for prompt in told:
             if (
@@ -230,8 +255,9 @@ def run_cohort(
     *,
     nurse: bool = True,
     repeat_hook: RepeatHook = repeat_requests,
+    limits: bool = False,
 ) -> Iterator[SessionOutcome]:
     """Sessions 0 .. sessions-1 of the cohort, one at a time."""
     for index in range(sessions):
         plan = plan_session(index, seed, serious_share)
-        yield run_session(plan, rules, repeat_hook=repeat_hook, nurse=nurse)
+        yield run_session(plan, rules, repeat_hook=repeat_hook, nurse=nurse, limits=limits)

@@ -3,11 +3,13 @@
 Every page and API needs a session cookie (or HTTP Basic on /api/*); every POST whose Origin names
 another site is refused; POSTs other than the login and logout forms need the CSRF header. A failed
 password (form or Basic) slows its client down (`throttle`): a throttled try is answered at once with
-429 and runs no scrypt.
+429 and runs no scrypt. Each request carries its user's role: a role that may take no action (analyst)
+gets 403 on every POST to /api/*, and each action handler asks `require(request, action)`.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aiohttp import web
@@ -15,8 +17,10 @@ from aiohttp import web
 from streams.apps.console.auth import COOKIE, Authenticator, LoginThrottled, Session
 from streams.apps.console.clients import client_of
 from streams.apps.console.hosts import Handler, origin_allowed
+from streams.apps.console.roles import Action, Role, allowed_actions, can
 from streams.apps.console.templates import login_page
 from streams.apps.console.throttle import whole_seconds
+from streams.infra.metrics.web_metrics import CONSOLE_LOGINS
 
 CSRF_HEADER, CSRF_VALUE = "X-Requested-With", "ivigwatch"
 PUBLIC = frozenset(
@@ -24,21 +28,42 @@ PUBLIC = frozenset(
         ("GET", "/login"),
         ("POST", "/login"),
         ("GET", "/healthz"),
+        ("GET", "/metrics"),  # its own scrape credential (streams.apps.metrics_page)
         ("GET", "/static/console.css"),
         ("GET", "/static/favicon.svg"),
+        ("GET", "/login/sso"),
+        ("GET", "/login/sso/callback"),
     }
 )
-"""What an anonymous request may reach: the login form, its stylesheet and icon, the health check."""
+"""What a request without a session may reach: the login form, its stylesheet and icon, the health
+check, /metrics (which asks for the scrape token, or a loopback client), and the single sign-on
+redirect and callback (when OpenID Connect is configured)."""
 
 AUTH_KEY = web.AppKey("authenticator", Authenticator)
 _HAS_KEYS = hasattr(web, "RequestKey")  # aiohttp >= 3.14
 _USER: Any = web.RequestKey("user", str) if _HAS_KEYS else "user"
 _SESSION: Any = web.RequestKey("session", Session) if _HAS_KEYS else "session"
+_ROLE: Any = web.RequestKey("role", str) if _HAS_KEYS else "role"
 
 
 def nurse(request: web.Request) -> str:
     """The logged-in nurse of a request that passed `auth_middleware`."""
     return str(request[_USER])
+
+
+def role(request: web.Request) -> Role:
+    """The role of the logged-in user of a request that passed `auth_middleware`."""
+    value: Role = request[_ROLE]
+    return value
+
+
+def require(request: web.Request, action: Action) -> None:
+    """Raise 403 (JSON) unless the request's user may take `action` (roles.PERMISSIONS)."""
+    if not can(role(request), action):
+        raise web.HTTPForbidden(
+            text=json.dumps({"error": f"the {role(request)} role may not {action}"}),
+            content_type="application/json",
+        )
 
 
 def session_of(request: web.Request) -> Session | None:
@@ -86,8 +111,11 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if user is None:
         return _refuse(request)
     request[_USER] = user
+    request[_ROLE] = request.app[AUTH_KEY].role_of(user) if session is None else session.role
     if session is not None:
         request[_SESSION] = session
+    if request.method == "POST" and request.path.startswith("/api/") and not allowed_actions(role(request)):
+        return web.json_response({"error": f"the {role(request)} role may not act"}, status=403)
     # the log-out button is a plain form post: the Origin check above is its CSRF guard
     csrf_ok = request.headers.get(CSRF_HEADER) == CSRF_VALUE
     if request.method == "POST" and request.path != "/logout" and not csrf_ok:
@@ -110,21 +138,29 @@ async def login_page_post(request: web.Request) -> web.StreamResponse:
     try:
         ok = await auth.login(client_of(request), name, password)
     except LoginThrottled as exc:
+        CONSOLE_LOGINS.labels(outcome="throttled").inc()
         seconds = whole_seconds(exc.retry_after)
-        return _html(login_page(error=False, wait=seconds), 429, {"Retry-After": str(seconds)})
+        page = login_page(error=False, wait=seconds, sso=auth.sso)
+        return _html(page, 429, {"Retry-After": str(seconds)})
+    CONSOLE_LOGINS.labels(outcome="ok" if ok else "failed").inc()
     if not ok:
         raise web.HTTPSeeOther("/login?error=1")
     response = web.HTTPSeeOther("/")
+    set_session_cookie(request, response, auth.issue(name))
+    raise response
+
+
+def set_session_cookie(request: web.Request, response: web.StreamResponse, token: str) -> None:
+    """The session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS), for password and SSO logins."""
     response.set_cookie(
         COOKIE,
-        auth.issue(name),
-        max_age=auth.session_seconds,
+        token,
+        max_age=request.app[AUTH_KEY].session_seconds,
         httponly=True,
         samesite="Strict",
         path="/",
         secure=request.secure,
     )
-    raise response
 
 
 async def logout(request: web.Request) -> web.StreamResponse:

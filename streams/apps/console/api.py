@@ -1,6 +1,8 @@
-"""The console's JSON API and SSE stream: /api/alerts, /api/stream, nurse actions, /api/sessions/{id}.
+"""The console's JSON API and SSE stream: /api/alerts, /api/stream, nurse actions, /api/sessions/{id},
+/api/audit (admins).
 
-The handlers share one `Console` (feed, action sink, session loader, rules) stored on the app.
+The handlers share one `Console` (feed, action sink, session loader, rules) stored on the app. Every
+answer holding a patient's data is written to the audit log (`audit_log.viewed`), one record per patient.
 """
 
 from __future__ import annotations
@@ -11,17 +13,21 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any, cast
 
 from aiohttp import web
 from pydantic import ValidationError
 
 from models.events import NurseAction
 from models.ruleset import RuleSet
-from streams.apps.console import access
+from streams.apps.console import access, audit_log
 from streams.apps.console.action_sender import ActionNotSent, ActionSink
 from streams.apps.console.feed import Feed, Subscriber
+from streams.apps.console.roles import Action
 from streams.apps.sessions import PSEUDONYM, SessionNotFound, SessionRecord, load_session
+from streams.infra.metrics.web_metrics import CONSOLE_ACTIONS, CONSOLE_OPEN_STREAMS
 from streams.infra.settings import Settings
+from streams.infra.sinks.audit.audit_file import read_records
 from streams.infra.sinks.influx.influx_client import InfluxClient, InfluxUnavailable
 
 log = logging.getLogger(__name__)
@@ -60,7 +66,9 @@ CONSOLE_KEY = web.AppKey("console", Console)
 
 
 async def api_alerts(request: web.Request) -> web.Response:
-    return web.json_response(request.app[CONSOLE_KEY].feed.book.snapshot())
+    snapshot = request.app[CONSOLE_KEY].feed.book.snapshot()
+    await audit_log.viewed(request, audit_log.patients_shown(snapshot), "alert list")
+    return web.json_response(snapshot)
 
 
 def _sse(event: str, data: str) -> bytes:
@@ -72,6 +80,19 @@ async def api_stream(request: web.Request) -> web.StreamResponse:
     session ends (logout, expiry; a Basic-auth stream after one session's length) the stream sends
     `end` {"reason": "logged_out" | "expired"} and closes."""
     feed = request.app[CONSOLE_KEY].feed
+    return await sse_stream(request, feed.subscribe, feed.unsubscribe, "alert", "alert stream")
+
+
+async def sse_stream(
+    request: web.Request,
+    subscribe: Callable[[], tuple[Subscriber, dict[str, Any]]],
+    unsubscribe: Callable[[Subscriber], None],
+    event: str,
+    what: str,
+) -> web.StreamResponse:
+    """A stream of server-sent events: `snapshot` on connect, then `event` with each text the
+    subscriber is given, until its session ends (`end`, as /api/stream) or the source drops it. The
+    audit log gets each patient the stream shows, once per connection, as `what`."""
     authenticator = request.app[access.AUTH_KEY]
     session = access.session_of(request)
     ends = session.ends if session is not None else authenticator.clock() + authenticator.session_seconds
@@ -79,7 +100,17 @@ async def api_stream(request: web.Request) -> web.StreamResponse:
         headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     )
     await response.prepare(request)
-    subscriber, snapshot = feed.subscribe()
+    subscriber, snapshot = subscribe()
+    CONSOLE_OPEN_STREAMS.inc()
+    seen = set(audit_log.patients_shown(snapshot))
+    await audit_log.viewed(request, seen, what)
+
+    async def audit(text: str) -> None:  # each patient this stream shows that it had not shown yet
+        new = [patient for patient in audit_log.patients_shown(json.loads(text)) if patient not in seen]
+        if new:
+            seen.update(new)
+            await audit_log.viewed(request, new, what)
+
     logged_out = asyncio.Event()
 
     def end() -> None:
@@ -92,14 +123,16 @@ async def api_stream(request: web.Request) -> web.StreamResponse:
         await response.write(
             b"retry: 2000\n\n" + _sse("snapshot", json.dumps(snapshot, separators=(",", ":")))
         )
-        reason = await _relay(response, subscriber, logged_out, lambda: ends - authenticator.clock())
+        seconds_left = lambda: ends - authenticator.clock()  # noqa: E731
+        reason = await _relay(response, subscriber, logged_out, seconds_left, event, audit)
         if reason is not None:  # the page stops following and goes to the login form
             await response.write(_sse("end", json.dumps({"reason": reason})))
     except (ConnectionResetError, asyncio.CancelledError):
         pass  # the browser went away (or the server stops)
     finally:
         unwatch()
-        feed.unsubscribe(subscriber)
+        unsubscribe(subscriber)
+        CONSOLE_OPEN_STREAMS.dec()
     return response
 
 
@@ -108,8 +141,10 @@ async def _relay(
     subscriber: Subscriber,
     logged_out: asyncio.Event,
     seconds_left: Callable[[], float],
+    event: str,
+    before_send: Callable[[str], Awaitable[None]],
 ) -> str | None:
-    """Send the subscriber's alert views until its session ends (returns why) or the feed drops it
+    """Send the subscriber's alert views (or boards) until its session ends (returns why) or the feed drops it
     or stops (None: the browser reconnects)."""
     while not subscriber.dropped or not subscriber.queue.empty():
         if logged_out.is_set():
@@ -128,7 +163,8 @@ async def _relay(
             return "logged_out"
         if text is None:
             return None
-        await response.write(_sse("alert", text))
+        await before_send(text)
+        await response.write(_sse(event, text))
     return None
 
 
@@ -162,6 +198,7 @@ async def api_action(request: web.Request) -> web.Response:
     alert_id = request.match_info["alert_id"]
     if kind not in ACTION_KINDS:
         return web.json_response({"error": "use ack, resolve or note"}, status=404)
+    access.require(request, cast(Action, kind))  # one of ACTION_KINDS
     entry = console.feed.book.get(alert_id)
     if entry is None:
         return web.json_response({"error": "no such alert or incident"}, status=404)
@@ -187,7 +224,9 @@ async def api_action(request: web.Request) -> web.Response:
     try:
         await console.actions.send(action)
     except ActionNotSent as exc:
+        CONSOLE_ACTIONS.labels(kind=kind, outcome="unsent").inc()
         return web.json_response({"error": str(exc)}, status=503)
+    CONSOLE_ACTIONS.labels(kind=kind, outcome="sent").inc()
     log.info("%s sent %s on alert %s", action.by, action.type, action.alert_id)
     return web.json_response({"action": action.model_dump(mode="json", exclude_none=True)}, status=202)
 
@@ -209,4 +248,41 @@ async def api_session(request: web.Request) -> web.Response:
         session_view,  # loads matplotlib (streams.apps.report): lazily
     )
 
+    await audit_log.viewed(request, [record.patient_id], "session data", session_id)
     return web.json_response(session_view(record, console.rules))
+
+
+def _time_filter(request: web.Request, name: str) -> datetime | None:
+    text = request.query.get(name)
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{name}: give an ISO 8601 time, e.g. 2026-12-07T08:00:00Z") from None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+async def api_audit(request: web.Request) -> web.Response:
+    """GET /api/audit?user=&patient=&since=&until=&limit= (admins): the audit records matching, newest
+    last; `limit` (default 1000) keeps the newest."""
+    access.require(request, "audit_query")
+    try:
+        limit = int(request.query.get("limit", "1000"))
+    except ValueError:
+        raise web.HTTPBadRequest(text="limit: give a whole number") from None
+    path, query = request.app[audit_log.AUDIT_KEY].path, request.query
+    since, until = _time_filter(request, "since"), _time_filter(request, "until")
+    records = await asyncio.to_thread(
+        lambda: list(
+            read_records(
+                path,
+                user=query.get("user") or None,
+                patient=query.get("patient") or None,
+                since=since,
+                until=until,
+            )
+        )
+    )
+    kept = records[-limit:] if limit > 0 else []
+    return web.json_response({"records": [r.model_dump(mode="json") for r in kept], "matched": len(records)})

@@ -2,8 +2,10 @@
 
 Passwords are hashed with the standard library's scrypt (salted), in the contract's format
 `scrypt$n$r$p$salt_b64$hash_b64`; they are never stored, logged or echoed in clear. A session is a
-signed, HttpOnly, SameSite=Strict cookie holding the nurse's name, when it was issued and a nonce;
-a logout revokes its nonce (kept on disk by `revocations` when the signing key is fixed).
+signed, HttpOnly, SameSite=Strict cookie holding the nurse's name, when it was issued and a nonce
+(and, for a single sign-on login, the role the identity provider gave); a logout revokes its nonce
+(kept on disk by `revocations` when the signing key is fixed). A local account's role is read from
+IVIGWATCH_CONSOLE_USERS on every request (`name:hash:role`; `name:hash` is a nurse).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from streams.apps.console.revocations import RevocationStore
+from streams.apps.console.roles import DEFAULT_ROLE, Role, parse_role
 from streams.apps.console.throttle import LoginThrottle, whole_seconds
 
 log = logging.getLogger(__name__)
@@ -89,35 +92,55 @@ _DUMMY_HASH = hash_password(secrets.token_hex(8))
 
 
 def parse_accounts(text: str | None) -> dict[str, str]:
-    """`name:hash,name:hash` as {name: hash}; AccountsError names the bad entry by position only."""
+    """`name:hash,name:hash:role` as {name: hash}; AccountsError names the bad entry by position only."""
+    return {name: stored for name, (stored, _) in parse_local_accounts(text).items()}
+
+
+def parse_roles(text: str | None) -> dict[str, Role]:
+    """The role of each account of IVIGWATCH_CONSOLE_USERS (an entry without one is a nurse)."""
+    return {name: role for name, (_, role) in parse_local_accounts(text).items()}
+
+
+def parse_local_accounts(text: str | None) -> dict[str, tuple[str, Role]]:
+    """`name:hash[:role],...` as {name: (hash, role)}; AccountsError names the bad entry by position."""
     if text is None or not text.strip():
         raise AccountsError(
             "no console accounts: set IVIGWATCH_CONSOLE_USERS=name:hash,... "
             "(make each hash with `ivigwatch console hash-password`)"
         )
-    accounts: dict[str, str] = {}
+    accounts: dict[str, tuple[str, Role]] = {}
     for number, entry in enumerate(text.split(","), start=1):
-        name, colon, stored = entry.strip().partition(":")
+        name, colon, rest = entry.strip().partition(":")
+        stored, has_role, role_text = rest.strip().partition(":")  # a hash has no colon
         where = f"IVIGWATCH_CONSOLE_USERS entry {number}"
         if not colon or not NURSE_NAME.match(name):
-            raise AccountsError(f"{where}: expected name:hash, the name 1-64 of letters, digits, . _ @ -")
+            raise AccountsError(
+                f"{where}: expected name:hash or name:hash:role, the name 1-64 of letters, digits, . _ @ -"
+            )
         if name in accounts:
             raise AccountsError(f"{where}: the name {name!r} is given twice")
         try:
             _parse_hash(stored.strip())
         except ValueError as exc:
             raise AccountsError(f"{where} ({name}): bad hash, {exc}") from None
-        accounts[name] = stored.strip()
+        try:
+            role = parse_role(role_text.strip()) if has_role else DEFAULT_ROLE
+        except ValueError as exc:
+            raise AccountsError(f"{where} ({name}): {exc}") from None
+        accounts[name] = (stored.strip(), role)
     return accounts
 
 
 @dataclass(frozen=True)
 class Session:
-    """A valid session cookie's nurse, nonce, and when it ends (epoch seconds)."""
+    """A valid session cookie's nurse, nonce, when it ends (epoch seconds), role and how it logged in."""
 
     user: str
     nonce: str
     ends: float
+    role: Role = DEFAULT_ROLE
+    sso: bool = False
+    """Logged in through OpenID Connect (the role came from the identity provider)."""
 
 
 class LoginThrottled(Exception):
@@ -157,6 +180,10 @@ class Authenticator:
     """Sessions issued before this are refused (set when the revocation file could not be read)."""
     watchers: dict[str, list[Callable[[], None]]] = field(default_factory=dict, repr=False)
     """Called when the session of that nonce is revoked (its open alert streams end)."""
+    roles: dict[str, Role] = field(default_factory=dict)
+    """Each local account's role (an account not listed is a nurse)."""
+    sso: bool = False
+    """Whether single sign-on sessions (OpenID Connect) are accepted."""
 
     # --- passwords -------------------------------------------------------------------------
     def check_password(self, name: str, password: str) -> bool:
@@ -200,21 +227,29 @@ class Authenticator:
         digest = hmac.new(self.secret, payload.encode("ascii"), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
-    def issue(self, name: str) -> str:
-        """A signed session token: name|issued|nonce, then its HMAC-SHA256."""
+    def issue(self, name: str, sso_role: Role | None = None) -> str:
+        """A signed session token: name|issued|nonce (a single sign-on login: name|issued|nonce|role),
+        then its HMAC-SHA256."""
         payload = f"{name}|{int(self.clock())}|{secrets.token_urlsafe(12)}"
+        if sso_role is not None:
+            payload += f"|{sso_role}"
         return f"{payload}.{self._mac(payload)}"
+
+    def role_of(self, name: str) -> Role:
+        """A local account's role."""
+        return self.roles.get(name, DEFAULT_ROLE)
 
     def session(self, token: str | None) -> Session | None:
         """The session of a token, or None (tampered, expired, revoked, from before `not_before`,
-        unknown name)."""
+        unknown name; single sign-on while it is not configured)."""
         if not token or "." not in token:
             return None
         payload, _, mac = token.rpartition(".")
         if not hmac.compare_digest(mac, self._mac(payload)):
             return None
         name, _, rest = payload.partition("|")
-        issued_text, _, nonce = rest.partition("|")
+        issued_text, _, nonce_role = rest.partition("|")
+        nonce, sso, role_text = nonce_role.partition("|")
         try:
             issued = int(issued_text)
         except ValueError:
@@ -222,9 +257,19 @@ class Authenticator:
         now = self.clock()
         if not 0 <= now - issued < self.session_seconds or nonce in self.revoked:
             return None
-        if issued < int(self.not_before) or name not in self.accounts:
+        if issued < int(self.not_before):
             return None
-        return Session(name, nonce, float(issued + self.session_seconds))
+        ends = float(issued + self.session_seconds)
+        if sso:
+            if not self.sso:
+                return None
+            try:
+                return Session(name, nonce, ends, parse_role(role_text), sso=True)
+            except ValueError:
+                return None
+        if name not in self.accounts:
+            return None
+        return Session(name, nonce, ends, self.role_of(name))
 
     def user_of(self, token: str | None) -> str | None:
         """The nurse a session token belongs to, or None."""

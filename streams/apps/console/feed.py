@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -20,8 +21,9 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from models.alerts import Alert
-from models.events import NurseAction
+from models.events import SETTING_TYPES, NurseAction
 from streams.apps.console.alertbook import AlertBook, AlertEntry
+from streams.apps.console.patient_settings import SettingActions
 from streams.infra.kafka.topic_reader import TopicReader
 from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, ensure_topics
 from streams.infra.settings import Settings
@@ -44,6 +46,9 @@ class Feed(Protocol):
 
     book: AlertBook
     caught_up: asyncio.Event
+    listeners: list[Callable[[], None]]
+    """Called after each change of the book (the caseload board redraws)."""
+    setting_actions: SettingActions
 
     @property
     def status(self) -> str: ...
@@ -64,9 +69,11 @@ class Hub:
 
     def __init__(self, book: AlertBook | None = None) -> None:
         self.book = book or AlertBook()
+        self.setting_actions = SettingActions()
         self.subscribers: set[Subscriber] = set()
         self.caught_up = asyncio.Event()
         self.closed = False
+        self.listeners: list[Callable[[], None]] = []
 
     @property
     def status(self) -> str:
@@ -114,11 +121,20 @@ class Hub:
         if entry is not None:
             for changed in self.book.changed_with(entry):
                 self.publish(changed)
+            self._tell()
 
     def on_action(self, action: NurseAction) -> None:
+        if action.type in SETTING_TYPES:  # a patient's limit or snooze (v2), not an alert's
+            self.setting_actions.take(action)
+            return
         entry = self.book.note(action)
         if entry is not None:
             self.publish(entry)
+            self._tell()
+
+    def _tell(self) -> None:
+        for listener in self.listeners:
+            listener()
 
 
 class KafkaFeed(Hub):

@@ -1,7 +1,8 @@
 """The gateway's aiohttp application: `POST /v1/events` (one event or a batch), `POST /v1/fhir`,
 `GET /v1/health`, and the patient app (`/app/`, `GET /v1/me`, `GET /v1/messages`: `app_routes`).
 
-Every endpoint needs `Authorization: Bearer <token>` of a live credential. Events are produced to
+Every endpoint needs `Authorization: Bearer <token>` of a live credential (`GET /metrics`: the
+scrape token, IVIGWATCH_METRICS_TOKEN, or a loopback client when none is set). Events are produced to
 `ivig.events.v1` keyed by the credential's patient, and the answer (200) comes only after the broker
 acknowledged every one of them; a broker that cannot take them gives 503 (the device retries the
 same batch later: nothing was marked as produced). Refusals are RFC 9457 problem details naming
@@ -36,9 +37,11 @@ from streams.apps.gateway.request_rate import RequestRate
 from streams.apps.gateway.session_memory import FILE_NAME as SESSIONS_FILE
 from streams.apps.gateway.session_memory import SessionMemory
 from streams.apps.http_site import start_site
+from streams.apps.metrics_page import metrics_route, request_metrics
 from streams.infra.credential_store import CredentialStore, credential_path
 from streams.infra.kafka import kafka_clients
 from streams.infra.kafka.topics import EVENTS_TOPIC, ensure_topics
+from streams.infra.metrics.web_metrics import GATEWAY_EVENTS
 from streams.infra.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -191,6 +194,8 @@ async def _store(gateway: Gateway, result: Accepted | Problem) -> web.Response:
             Problem(503, "unavailable", "The events could not be stored; send them again"),
             **{"Retry-After": "5"},
         )
+    GATEWAY_EVENTS.labels(outcome="produced").inc(produced)
+    GATEWAY_EVENTS.labels(outcome="duplicate").inc(duplicates)
     for event, _ in result.events:
         gateway.glances.note(event)
         if isinstance(event, Infusion):
@@ -208,13 +213,14 @@ async def get_health(request: web.Request) -> web.Response:
 def create_gateway_app(
     settings: Settings, store: CredentialStore | None = None, sessions: SessionMemory | None = None
 ) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[request_metrics("gateway")])
     store = store or CredentialStore(credential_path(settings.state_dir))
     sessions = sessions or SessionMemory(store.path.with_name(SESSIONS_FILE))
     app[GATEWAY_KEY] = Gateway(settings, store, sessions)
     app.router.add_post("/v1/events", post_events)
     app.router.add_post("/v1/fhir", post_fhir)
     app.router.add_get("/v1/health", get_health)
+    app.router.add_route(*metrics_route(settings))  # the scrape token, not a device credential
     gateway = app[GATEWAY_KEY]
     app.router.add_routes(
         app_routes(

@@ -15,12 +15,14 @@ from aiokafka.errors import KafkaError
 
 from agents.rules.loader import load_rules
 from models.alerts import Alert
+from streams.apps.metrics_page import metrics_route
 from streams.apps.watchdog import journal, messages
-from streams.apps.watchdog.lag import Backlog, BacklogView
+from streams.apps.watchdog.lag import Backlog, BacklogView, Offsets
 from streams.apps.watchdog.policy import Limits, Sample, Watch
 from streams.apps.watchdog.probes import HealthProber, LagSampler, health_urls
 from streams.infra.kafka import kafka_clients
 from streams.infra.kafka.topics import ALERTS_TOPIC, EVENTS_TOPIC
+from streams.infra.metrics import watchdog_metrics as metrics
 from streams.infra.settings import Settings
 
 log = logging.getLogger("ivigwatch.watchdog")
@@ -69,13 +71,14 @@ class Health:
         }
 
 
-async def _serve(health: Health, host: str, port: int) -> web.AppRunner:
+async def _serve(health: Health, settings: Settings, host: str, port: int) -> web.AppRunner:
     async def healthz(request: web.Request) -> web.Response:
         status, body = health.body()
         return web.json_response(body, status=status)
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)
+    app.router.add_route(*metrics_route(settings))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
@@ -92,7 +95,7 @@ async def run(settings: Settings, stop: asyncio.Event) -> None:
     await producer.start()
     cleanup: list[Any] = [producer.stop]
     try:
-        runner = await _serve(health, settings.web_host, settings.watchdog_web_port)
+        runner = await _serve(health, settings, settings.web_host, settings.watchdog_web_port)
         cleanup.append(runner.cleanup)
         watch.restore(await journal.last_own_alert(settings))
         actions = journal.ActionFollower(settings)
@@ -157,11 +160,22 @@ async def _loop(
         outbox += watch.observe(sample)
         if offsets is not None:
             _watch_writer(health, writer.add(began, offsets[health.writer_group]), watch.limits)
+            observe_lags(offsets)
         health.kafka_ok, health.last_sample, health.ready = offsets is not None, time.monotonic(), True
         health.counts["samples"] += 1
+        metrics.WATCHDOG_SAMPLES.inc()
+        metrics.WATCHDOG_KAFKA_UP.set(1 if offsets is not None else 0)
         outbox = await _send(producer, outbox, health)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), max(0.0, interval - (time.monotonic() - began)))
+
+
+def observe_lags(offsets: dict[str, Offsets]) -> None:
+    """Each sampled group's lag per partition, for /metrics."""
+    metrics.GROUP_LAG.clear()
+    for group, sampled in offsets.items():
+        for partition in sampled.end:
+            metrics.GROUP_LAG.labels(group=group, partition=str(partition)).set(sampled.lag(partition))
 
 
 def _watch_writer(health: Health, view: BacklogView, limits: Limits) -> None:
@@ -193,11 +207,13 @@ async def _send(producer: Any, outbox: list[Alert], health: Health) -> list[Aler
             await producer.send_and_wait(ALERTS_TOPIC, alert.model_dump_json().encode(), key=journal.KEY)
         except (KafkaError, OSError) as exc:
             health.counts["send_errors"] += 1
+            metrics.WATCHDOG_SEND_ERRORS.inc()
             log.error(  # noqa: TRY400 - the reason is enough, a traceback per retry is noise
                 "could not send %s %s (%s): retrying", alert.alert_id, alert.status.value, type(exc).__name__
             )
             return outbox[i:]
         health.counts["messages"] += 1
+        metrics.WATCHDOG_MESSAGES.labels(status=alert.status.value).inc()
         log.warning(
             "%s %s %s level=%d: %s",
             alert.alert_id,

@@ -46,7 +46,7 @@ def test_servers_and_workers() -> None:
 def test_no_secret_is_written_into_the_file() -> None:
     for service in SERVICES.values():
         for key, value in service.get("environment", {}).items():
-            if "PASSWORD" in key:
+            if "PASSWORD" in key or "TOKEN" in key:
                 assert str(value).startswith("${"), f"{key} must come from the environment"
 
 

@@ -25,6 +25,8 @@ PROVIDERS: list[dict[str, Any]] = yaml.safe_load(
     (GRAFANA / "provisioning" / "dashboards" / "ivigwatch.yaml").read_text()
 )["providers"]
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
+INFLUX_DASHBOARDS = [p for p in DASHBOARDS if p.name != "ivigwatch-operations.json"]
+"""The operations dashboard reads Prometheus (tests/unit/deploy/test_prometheus.py)."""
 
 
 def mounts() -> dict[str, str]:
@@ -51,6 +53,7 @@ def test_grafana_is_pinned_closed_to_anonymous_users_and_secret_free() -> None:
     assert re.fullmatch(r"\$\{GRAFANA_ADMIN_PASSWORD:\?[^}]+\}", env["GF_SECURITY_ADMIN_PASSWORD"])
     assert all(p.startswith("127.0.0.1:") for p in SERVICE.get("ports", [])), "published on loopback only"
     assert SERVICE["depends_on"]["influxdb"]["condition"] == "service_healthy"
+    assert "prometheus" in SERVICE["depends_on"]
 
 
 def test_the_datasource_is_the_compose_influxdb_with_its_credentials() -> None:
@@ -83,8 +86,8 @@ def test_compose_mounts_the_provisioning_and_dashboard_folders() -> None:
 
 def test_every_panel_and_target_uses_the_provisioned_datasource() -> None:
     uid = DATASOURCES[0]["uid"]
-    assert DASHBOARDS, "at least one dashboard"
-    for path in DASHBOARDS:
+    assert INFLUX_DASHBOARDS, "at least one dashboard"
+    for path in INFLUX_DASHBOARDS:
         dashboard = json.loads(path.read_text())
         for variable in dashboard["templating"]["list"]:
             assert variable["datasource"]["uid"] == uid, variable["name"]

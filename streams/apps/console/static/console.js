@@ -3,7 +3,7 @@
    needs a look comes first (the server's `order`). A page into an incident already acknowledged is
    marked "new" (row mark, banner div#new-pages, one beep) until someone acknowledges it again.
    Buttons send a nurse action (on an incident row: naming the incident); a row changes only when
-   the lifecycle agent's message arrives. */
+   the lifecycle agent's message arrives. Only the actions of the user's role have buttons. */
 "use strict";
 
 (function () {
@@ -50,7 +50,12 @@
     return view.by ? view.by + (view.note ? ": " + view.note : "") : "";
   }
 
+  /* What this user's role may do (body[data-actions], from the server's permission table): the
+     buttons of other actions are not drawn (an analyst sees none; the server refuses them anyway). */
+  const allowed = new Set((document.body.dataset.actions || "").split(" ").filter(Boolean));
+
   function button(kind, label, disabled) {
+    if (!allowed.has(kind)) return null;
     const b = el("button", { type: "button", className: kind, "data-kind": kind, text: label });
     b.disabled = Boolean(disabled);
     return b;

@@ -185,7 +185,10 @@
         el("td", { className: "severity" }, [el("span", { className: "badge", text: a.severity })]),
         el("td", { text: a.status }), el("td", { text: a.summary }), el("td", { text: a.by || "" })]);
     }));
-    document.getElementById("session-patient").textContent = "patient " + data.patient_id;
+    const who = document.getElementById("session-patient");
+    who.replaceChildren(document.createTextNode("patient " + data.patient_id + " · "), el("a", {
+      id: "patient-limits", href: "/patients/" + encodeURIComponent(data.patient_id) + "/limits",
+      text: "limits and snoozes" }));
     const started = data.start ? "started " + new Date(data.start).toLocaleString() : "not started";
     const stopped = data.stop ? ", stopped " + new Date(data.stop).toLocaleString() : "";
     document.getElementById("session-summary").textContent = started + stopped + " · rules " +

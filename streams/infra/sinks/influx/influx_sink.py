@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+from streams.infra.metrics.writer_metrics import INFLUX_WRITES
 from streams.infra.settings import Settings
 from streams.infra.sinks.influx.influx_client import InfluxClient, InfluxUnavailable, WriteReport
 from streams.infra.sinks.interface import Refused, Sink
@@ -50,12 +52,26 @@ class InfluxSink(Sink[str]):
         """Write a batch (into retention policy `rp`, when given), retrying while InfluxDB is down
         (until `stop` is set, when given)."""
         report, attempt = await self.retrying(
-            lambda: self.client.write_once(lines, rp=rp), f"{len(lines)} lines held", stop
+            lambda: self._timed_write(lines, rp), f"{len(lines)} lines held", stop
         )
         report.retries = attempt
         if attempt:
             log.info("InfluxDB is back: wrote %d held lines after %d retries", report.written, attempt)
         return report
+
+    async def _timed_write(self, lines: Sequence[str], rp: str | None) -> WriteReport:
+        """One write request, its time observed by outcome."""
+        began, outcome = time.perf_counter(), "error"
+        try:
+            report = await self.client.write_once(lines, rp=rp)
+        except InfluxUnavailable:
+            outcome = "unavailable"
+            raise
+        else:
+            outcome = "rejected" if report.rejected else "ok"
+            return report
+        finally:
+            INFLUX_WRITES.labels(outcome=outcome).observe(time.perf_counter() - began)
 
     async def retrying(
         self, call: Callable[[], Awaitable[T]], held: str, stop: asyncio.Event | None = None

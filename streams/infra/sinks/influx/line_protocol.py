@@ -177,6 +177,15 @@ def action_point(action: NurseAction) -> Point:
     )
     if action.note:
         point.field("note", action.note)
+    setting = action.limit or action.snooze  # (v2) a limit or snooze: what it sets is in alert_id
+    if setting is not None:
+        if setting.reason:
+            point.field("reason", setting.reason)
+        if setting.until is not None:
+            point.field("until", setting.until.isoformat().replace("+00:00", "Z"))
+        if action.limit is not None and action.limit.value is not None:
+            point.field("value", float(action.limit.value))
+        point.field("clear", setting.clear)
     return point.time(epoch_ms(action.ts), PRECISION)
 
 

@@ -87,6 +87,7 @@ def test_the_engine_evaluates_the_composites_in_todays_order() -> None:
 def test_rules_show_lists_the_kinds_in_the_order_of_the_files_sections() -> None:
     assert [k.name for k in kinds()] == [
         "threshold",
+        "patient_limits",
         "early_warning_score",
         "infusion_reaction",
         "anaphylaxis",
@@ -102,6 +103,8 @@ def test_rules_show_lists_the_kinds_in_the_order_of_the_files_sections() -> None
     ids = [line.id for line in rule_lines(rules)]
     assert ids == [
         *(r.id for r in rules.threshold),
+        *(f"patient_limits.{b.vital}.{b.side}" for b in rules.patient_limits.bounds),
+        "patient_limits.snooze",
         *(t.id for t in rules.early_warning_score.tiers),
         rules.infusion_reaction.id,
         rules.anaphylaxis.id,

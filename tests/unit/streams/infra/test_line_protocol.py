@@ -51,6 +51,17 @@ def test_nurse_action_point() -> None:
     )
 
 
+def test_a_limit_point_keeps_its_reason_and_expiry() -> None:
+    limit = {"vital": "spo2", "side": "low", "value": 91, "until": "2026-11-24T18:00:00Z", "reason": "usual"}
+    action = parse_action(
+        json.dumps({"type": "limit", "patient_id": "pt-1", "by": "rn-7", "ts": TS, "limit": limit})
+    )
+    assert to_line(action_point(action)) == (
+        'nurse_actions,patient_id=pt-1,type=limit alert_id="pt-1:limit:spo2:low",by="rn-7",clear=false,'
+        f'reason="usual",until="2026-11-24T18:00:00Z",value=91 {TS_MS}'
+    )
+
+
 def test_a_point_is_timed_at_its_exact_millisecond() -> None:
     # The client library's float conversion stored 20:49:43.322 as .321 (about one time in ten).
     for millis in range(1000):

@@ -138,7 +138,7 @@ def assert_security_headers(response: ClientResponse) -> None:
     assert response.headers["Referrer-Policy"] == "same-origin"
 
 
-@pytest.mark.parametrize("path", ["/", "/sessions/pt-a-s1", "/sessions/nope"])
+@pytest.mark.parametrize("path", ["/", "/sessions/pt-a-s1", "/sessions/nope", "/board"])
 async def test_an_anonymous_page_request_goes_to_the_login_form(setup: Setup, path: str) -> None:
     response = await setup.client.get(path, allow_redirects=False)
     assert response.status == 303 and response.headers["Location"] == "/login"
@@ -150,6 +150,8 @@ async def test_an_anonymous_page_request_goes_to_the_login_form(setup: Setup, pa
     [
         ("GET", "/api/alerts"),
         ("GET", "/api/stream"),
+        ("GET", "/api/board"),
+        ("GET", "/api/board/stream"),
         ("GET", "/api/sessions/pt-a-s1"),
         ("POST", "/api/alerts/pt-a-s1:anaphylaxis:1/ack"),
         ("POST", "/api/alerts/pt-a-s1:anaphylaxis:1/note"),
@@ -421,4 +423,4 @@ async def test_health_is_anonymous_and_holds_no_patient_data(setup: Setup) -> No
     setup.hub.on_alert(firing())
     response = await setup.client.get("/healthz")
     assert response.status == 200
-    assert await response.json() == {"status": "ok", "feed": "live"}
+    assert await response.json() == {"status": "ok", "feed": "live", "board": "live"}

@@ -1,0 +1,201 @@
+"""The caseload board's fold and order (pure; the clock is an argument): phase, rate and rate step,
+vitals freshness on the care schedule, check-ins after the stop, incidents with owner and note,
+what needs a look first, and nothing of a vital's value kept."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from agents.rules.loader import load_rules
+from models.events import Checkin, Infusion, Profile, Vitals
+from streams.apps.console.alertbook import AlertBook
+from streams.apps.console.caseload import Caseload, board_json
+from tests.unit.streams.apps.console.test_alertbook import T0, alert, note
+
+RULES = load_rules()
+
+
+def at(minutes: float) -> datetime:
+    return T0 + timedelta(minutes=minutes)
+
+
+def infusion(patient: str, minutes: float, action: str, rate: float | None = None) -> Infusion:
+    return Infusion(
+        type="infusion",
+        patient_id=patient,
+        session_id=f"{patient}-s1",
+        ts=at(minutes),
+        action=action,
+        rate_ml_per_h=rate,
+        product="Privigen",
+    )
+
+
+def vitals(patient: str, minutes: float) -> Vitals:
+    return Vitals(
+        type="vitals", patient_id=patient, session_id=f"{patient}-s1", ts=at(minutes), heart_rate=77
+    )
+
+
+def running(patient: str, vitals_at: tuple[float, ...] = (0,)) -> list[Any]:
+    """Started at minute 1 at 30 mL/h, with readings at the minutes given."""
+    return [*(vitals(patient, m) for m in vitals_at), infusion(patient, 1, "start", 30)]
+
+
+def board(events: list[Any], now: float, book: AlertBook | None = None) -> dict[str, Any]:
+    caseload = Caseload(RULES)
+    for e in events:
+        caseload.apply(e)
+    return {r["patient_id"]: r for r in board_json(caseload, book or AlertBook(), at(now))["rows"]}
+
+
+def order(events: list[Any], now: float, book: AlertBook | None = None) -> list[str]:
+    caseload = Caseload(RULES)
+    for e in events:
+        caseload.apply(e)
+    return [r.patient_id for r in caseload.rows(at(now), book or AlertBook())]
+
+
+def test_an_infusion_shows_phase_rate_rate_step_and_vitals_freshness_on_the_care_schedule() -> None:
+    events = [*running("pt-a"), infusion("pt-a", 20, "rate_change", 60)]
+    row = board(events, now=22)["pt-a"]
+    assert (row["phase"], row["rate_ml_per_h"], row["product"]) == ("infusing", 60, "Privigen")
+    assert row["minutes_since_rate_step"] == 2 and row["recent_rate_step"] is True
+    assert row["minutes_since_vitals"] == 22 and row["last_vitals"] == "2026-11-24T10:00:00Z"
+    # the set 15 min after the start (minute 16) is not taken by the reading at 0; in its grace
+    assert (row["vitals_status"], row["next_vitals_set"], row["next_vitals_due"]) == (
+        "due",
+        "after-start",
+        "2026-11-24T10:16:00Z",
+    )
+    assert row["minutes_to_next_vitals"] == -6
+    # the rate-step set (minute 20) is due within its grace: one group, overdue at 20 + 15 min
+    assert row["vitals_late"] == "2026-11-24T10:35:00Z"
+    assert board(events, now=34)["pt-a"]["vitals_status"] == "due"
+    assert board(events, now=36)["pt-a"]["vitals_status"] == "overdue"
+
+
+def test_a_new_reading_counts_for_the_sets_due_and_the_next_one_is_the_steady_set() -> None:
+    events = [*running("pt-a", (0, 21)), infusion("pt-a", 20, "rate_change", 60)]
+    row = board(events, now=21)["pt-a"]
+    assert (row["minutes_since_vitals"], row["vitals_status"]) == (0, "ok")
+    # hourly at a steady rate after the last rate increase (minute 20)
+    assert (row["next_vitals_set"], row["next_vitals_due"], row["minutes_to_next_vitals"]) == (
+        "steady",
+        "2026-11-24T11:20:00Z",
+        59,
+    )
+    assert board(events, now=60)["pt-a"]["recent_rate_step"] is False  # past the rate-step window
+
+
+def test_a_high_risk_patient_falls_overdue_sooner_as_the_rules_say() -> None:
+    profile = Profile(
+        type="profile", patient_id="pt-h", ts=at(-1), risk_factors=["first_infusion"], weight_kg=70
+    )
+    plain, risky = board(running("pt-p"), now=25)["pt-p"], board([profile, *running("pt-h")], now=25)["pt-h"]
+    assert (plain["vitals_status"], risky["vitals_status"]) == ("due", "overdue")  # grace 15 min x 0.5
+
+
+def test_after_the_stop_the_post_window_shows_the_next_check_in_until_the_window_ends() -> None:
+    events = [*running("pt-a"), infusion("pt-a", 120, "stop")]
+    row = board(events, now=60 * 5)["pt-a"]
+    assert row["phase"] == "post-early" and row["next_checkin_day"] == 1
+    assert row["next_checkin_due"] == "2026-11-25T12:00:00Z"  # 24 h after the stop at 12:00
+    answered = Checkin(type="checkin", patient_id="pt-a", session_id="pt-a-s1", ts=at(120 + 24 * 60))
+    later = board([*events, answered], now=120 + 25 * 60)["pt-a"]
+    assert later["phase"] == "post-late" and later["next_checkin_day"] == 2
+    assert board(events, now=120 + 11 * 24 * 60) == {}  # past post_late_days: off the board
+
+
+def test_the_fold_keeps_no_vital_value_nor_the_profile_beyond_its_risk_factors() -> None:
+    caseload = Caseload(RULES)
+    profile = Profile(type="profile", patient_id="pt-a", ts=at(-1), risk_factors=["diabetes"], weight_kg=88)
+    for e in [profile, *running("pt-a")]:
+        caseload.apply(e)
+    state = caseload.patients["pt-a"]
+    text = state.model_dump_json()
+    assert "77" not in text and "88" not in text
+    assert state.sessions["pt-a-s1"].readings == [] and state.profile is not None
+    assert state.profile.risk_factors == ["diabetes"]
+
+
+def test_incidents_show_with_owner_and_the_latest_note_as_handoff() -> None:
+    book = AlertBook()
+    book.apply(alert("pt-a-s1", "fever", "urgent", 30, status="acknowledged", by="rn-ann"))
+    book.note(note("pt-a-s1:fever:1", "rn-ann", 31, "called, paracetamol given"))
+    book.apply(
+        alert("pt-b-s1", "tachycardia", "warning", 30, status="acknowledged", by="rn-ann", owner="rn-bob")
+    )
+    rows = board([*running("pt-a"), *running("pt-b")], now=35, book=book)
+    assert rows["pt-a"]["owner"] == "rn-ann"  # no owner field yet: the acknowledging nurse
+    assert rows["pt-b"]["owner"] == "rn-bob"  # the owner once handed over
+    assert rows["pt-a"]["note"] == {
+        "by": "rn-ann",
+        "ts": "2026-11-24T10:31:00Z",
+        "note": "called, paracetamol given",
+    }
+    [incident] = rows["pt-a"]["incidents"]
+    assert (incident["severity"], incident["status"], incident["needs_look"]) == (
+        "urgent",
+        "acknowledged",
+        False,
+    )
+
+
+def test_a_patient_with_an_open_incident_and_no_followed_session_is_on_the_board() -> None:
+    book = AlertBook()
+    book.apply(alert("pt-z-s1", "fever", "warning", 0))
+    assert board([], now=5, book=book)["pt-z"]["phase"] is None
+
+
+def test_the_patient_who_needs_a_look_comes_first() -> None:
+    book = AlertBook()
+    book.apply(alert("pt-crit-s1", "anaphylaxis", "critical", 40))
+    book.apply(alert("pt-warn-s1", "tachycardia", "warning", 40))
+    book.apply(alert("pt-ackd-s1", "fever", "urgent", 40, status="acknowledged", by="rn-ann"))
+    book.apply(alert("pt-info-s1", "baseline_missing", "info", 40))  # nothing to do yet
+    events = [
+        *running("pt-crit", (0, 40)),
+        *running("pt-late"),  # the after-start set (minute 16) past its grace at minute 45
+        *running("pt-warn", (0, 40)),
+        *running("pt-step", (0, 40)),
+        infusion("pt-step", 38, "rate_change", 60),
+        *running("pt-ackd", (0, 40)),
+        *running("pt-info", (0, 40)),
+        *running("pt-calm", (0, 44)),
+        *running("pt-calm2", (0, 40)),
+        *running("pt-post", (0, 30)),
+        infusion("pt-post", 31, "stop"),
+        vitals("pt-post", 44),
+    ]
+    assert order(events, now=45, book=book) == [
+        "pt-crit",  # an unacknowledged critical incident
+        "pt-late",  # vitals overdue
+        "pt-warn",  # a warning nobody has acknowledged
+        "pt-step",  # a rate increase 7 min ago
+        "pt-ackd",  # an acknowledged incident
+        "pt-info",  # an information alert: after the acknowledged urgent one
+        "pt-calm2",  # infusing, nothing outstanding: the longest since vitals first
+        "pt-calm",
+        "pt-post",  # in the post-infusion window
+    ]
+
+
+def test_sessions_past_their_window_are_pruned() -> None:
+    caseload = Caseload(RULES)
+    for e in [*running("pt-a"), infusion("pt-a", 60, "stop")]:
+        caseload.apply(e)
+    assert caseload.prune(at(60 + 5 * 24 * 60)) is False and caseload.patients
+    assert caseload.prune(at(60 + 11 * 24 * 60)) is True and not caseload.patients
+
+
+def test_sessions_that_never_started_go_after_the_session_timeout_and_a_profile_waits_for_its_start() -> None:
+    caseload = Caseload(RULES)
+    profile = Profile(type="profile", patient_id="pt-b", ts=at(0), risk_factors=["first_infusion"])
+    for e in [vitals("pt-a", 0), profile]:
+        caseload.apply(e)
+    assert caseload.prune(at(11 * 60)) is False and set(caseload.patients) == {"pt-a", "pt-b"}
+    assert caseload.prune(at(13 * 60)) is True and set(caseload.patients) == {"pt-b"}
+    caseload.prune(at(caseload.history_hours * 60 + 1))
+    assert not caseload.patients
