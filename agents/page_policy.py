@@ -2,7 +2,9 @@
 
 An alert message goes to the pager when it asks a nurse to act (its `page` flag: a new or raised
 finding, an escalation) at urgent or critical severity (warnings page in the console only), unless
-it is older than MAX_PAGE_AGE or its update was already delivered.
+it is older than MAX_PAGE_AGE or its update was already delivered (to anyone: with a roster, the
+delivered keys also name the recipient). The pager bridge's own alerts (`oncall_gap`,
+`page_undelivered`) never page: the fallback contact was paged with the page they are about.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from agents.pager_system_alerts import SYSTEM_CONDITIONS
 from models.alerts import Alert, Severity
 from streams.infra.sinks.pager.page_encoding import page_key
 
@@ -30,19 +33,27 @@ class Skip(StrEnum):
     NOT_NEW = "not_new"  # no page: pending, information, an acknowledgement or a resolution
     STALE = "stale"
     ALREADY_PAGED = "already_paged"
+    PAGER_OWN = "pager_own"  # the bridge's own alert about a page that went to the fallback
 
 
 def page_decision(alert: Alert, now: datetime, delivered: Mapping[str, Any]) -> Skip | None:
     """None when this alert message must be paged, else why not."""
+    if alert.condition in SYSTEM_CONDITIONS:
+        return Skip.PAGER_OWN
     if alert.severity not in PAGED_SEVERITIES:
         return Skip.BELOW_URGENT
     if not alert.page:
         return Skip.NOT_NEW
     if alert.ts < now - MAX_PAGE_AGE:
         return Skip.STALE
-    if page_key(alert) in delivered:
+    if already_delivered(page_key(alert), delivered):
         return Skip.ALREADY_PAGED
     return None
+
+
+def already_delivered(key: str, delivered: Mapping[str, Any]) -> bool:
+    """The update `key` was delivered: to the one webhook (`key`), or to someone (`key|recipient`)."""
+    return key in delivered or any(k.startswith(f"{key}|") for k in delivered)
 
 
 def prune(delivered: dict[str, str], now: datetime) -> dict[str, str]:

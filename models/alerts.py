@@ -60,6 +60,10 @@ class Condition(StrEnum):
     NOT_READY = "not_ready"
     """(v2) The readiness check before a start says: do not start yet."""
     PIPELINE_STALLED = "pipeline_stalled"
+    ONCALL_GAP = "oncall_gap"
+    """(v2) The pager bridge found nobody on call for a page and paged the roster's fallback contact."""
+    PAGE_UNDELIVERED = "page_undelivered"
+    """(v2) A page to the person on call failed for good; the roster's fallback contact was paged."""
     INCIDENT = "incident"
     """Not a finding: the state of one of the patient's incidents (contract v2)."""
 

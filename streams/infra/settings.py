@@ -8,7 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, SecretStr
+from pydantic import AfterValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.parsing import DEFAULT_MAX_SKEW_MINUTES
@@ -232,6 +232,16 @@ class Settings(BaseSettings):
     pager_webhook_url: SecretStr | None = Field(
         None, description="Webhook the pager bridge posts to (may hold a token: never logged); unset = off"
     )
+    pager_roster_file: Path | None = Field(
+        None,
+        description="On-call roster (TOML): each page goes to the person on call for its severity and "
+        "escalation level through their own channels; unset = every page to the one webhook",
+    )
+    pager_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="The secrets the roster's channels name, as a JSON object {name: value} (webhook "
+        "and topic URLs, API tokens, phone numbers; never logged)",
+    )
     pager_app_id: str = Field("ivigwatch-pager", description="Consumer group of the pager bridge")
     pager_web_port: int = Field(6068, description="Port of the pager bridge's web server")
     pager_max_attempts: int = Field(8, description="Deliveries tried before a page is dead-lettered")
@@ -266,6 +276,12 @@ class Settings(BaseSettings):
     writer_max_backoff_seconds: float = Field(
         30.0, description="Cap of the retry backoff while InfluxDB is unreachable"
     )
+
+    @field_validator("pager_roster_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """An empty IVIGWATCH_PAGER_ROSTER_FILE (compose's `${VAR:-}`) means no roster."""
+        return None if value == "" else value
 
     @property
     def uses_local_kafka(self) -> bool:
@@ -362,6 +378,10 @@ class Settings(BaseSettings):
         """The webhook URL in clear, for the pager bridge only."""
         return None if self.pager_webhook_url is None else self.pager_webhook_url.get_secret_value()
 
+    def pager_secret_values(self) -> dict[str, str]:
+        """The roster channels' secrets in clear, for the pager bridge only."""
+        return {name: value.get_secret_value() for name, value in self.pager_secrets.items()}
+
     def to_env(self) -> dict[str, str]:
         """These settings as `IVIGWATCH_*` variables, to hand to a child process (secrets included)."""
         env: dict[str, str] = {}
@@ -371,6 +391,9 @@ class Settings(BaseSettings):
                 continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
+            if isinstance(value, dict):
+                plain = {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in value.items()}
+                value = json.dumps(plain)
             env[f"IVIGWATCH_{name.upper()}"] = str(value)
         return env
 

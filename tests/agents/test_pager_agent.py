@@ -106,7 +106,14 @@ async def test_pages_new_and_escalated_urgent_alerts_once(pager_app: faust.App, 
         "pt-2-s1:anaphylaxis:1|firing|0|critical",
         "pt-2-s1:anaphylaxis:1|escalated|1|critical",
     }
-    assert runtime.counts == {"alerts": 6, "paged": 3, "skipped": 3, "retries": 0, "deadletter": 0}
+    assert runtime.counts == {
+        "alerts": 6,
+        "paged": 3,
+        "skipped": 3,
+        "retries": 0,
+        "deadletter": 0,
+        "fallback": 0,
+    }
 
 
 async def test_retries_then_dead_letters_and_the_agent_carries_on(

@@ -1,8 +1,10 @@
-"""`ivigwatch demo`: local stack, both workers, the watchdog, simulated home infusions and the live feed."""
+"""`ivigwatch demo`: local stack, both workers, the watchdog, the pager bridge with the example roster
+(its people reached through receivers the demo serves), simulated home infusions and the live feed."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import secrets
 import signal
@@ -20,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 from rich.console import Console
 from rich.table import Table
 
+from agents.roster_resolution import on_call
 from agents.rules.loader import load_rules
 from deploy import stack
 from deploy.console_process import ConsoleError, ConsoleProcess, start_console, stop_console
@@ -36,6 +39,13 @@ from models.alerts import Alert, AlertStatus, Condition, Severity
 from models.credentials import CredentialKind
 from streams.apps.cli.alerts_cmd import follow, render
 from streams.apps.cli.simulate_cmd import SimulateError, Stats, produce
+from streams.apps.demo_pager import (
+    DemoReceivers,
+    ReceivedPage,
+    example_roster,
+    pager_settings,
+    pages_line,
+)
 from streams.apps.gateway.gateway_app import running_gateway
 from streams.apps.home_course import (
     CourseError,
@@ -55,7 +65,7 @@ from streams.infra.sinks.influx.influx_client import InfluxClient, InfluxUnavail
 from streams.infra.sinks.influx.line_protocol import ALERTS, INFUSION, PROFILES, SYMPTOMS, VITALS
 
 console = Console(highlight=False)
-DEMO_NURSE = "rn-demo"
+SECOND_NURSE_WAIT_SECONDS = 30.0
 HOME_PATIENT = "pt-home-01"
 CONSOLE_NURSE = "nurse-demo"
 DRAIN_SECONDS = 60.0
@@ -78,6 +88,10 @@ class Feed:
     home: CourseLog | None = None
     silent_patient: str | None = None
     """The simulated patient who leaves the day-1 check-in unanswered."""
+    pages: list[ReceivedPage] = field(default_factory=list)
+    """What the example roster's people were paged (the demo's receivers)."""
+    second_nurse: ReceivedPage | None = None
+    """An unacknowledged incident's escalation that reached the backup nurse."""
 
     def by_severity(self) -> Counter[str]:
         """Distinct alerts, each counted once at the highest severity it reached."""
@@ -102,6 +116,7 @@ def demo(
     console.rule("[bold]ivigwatch demo")
     local_before = {s.name for s in stack.status(settings).servers if s.mode == "local" and s.running}
     workers: list[WorkerProcess] = []
+    pager: list[WorkerProcess] = []  # started by _run once the receivers listen
     watchdog: WorkerProcess | None = None
     nurse_console: ConsoleProcess | None = None
     try:
@@ -113,7 +128,7 @@ def demo(
             wait_healthy(worker, timeout=120)
             console.print(f"  {worker.role} worker ready (log: {worker.log_path})", style="dim")
         nurse_console = _start_console(settings)
-        feed, stats = asyncio.run(_run(settings, workers, speed, seed))
+        feed, stats = asyncio.run(_run(settings, workers, pager, speed, seed))
         points = asyncio.run(_points(settings, stats))
         _summary(settings, feed, stats, points, time.monotonic() - began)
         problems = _check(feed)
@@ -125,7 +140,7 @@ def demo(
     finally:
         if nurse_console is not None:
             stop_console(nurse_console)
-        for worker in [*workers, *([watchdog] if watchdog else [])]:
+        for worker in [*workers, *pager, *([watchdog] if watchdog else [])]:
             stop_worker(worker)
         started_here = {stack.KAFKA, stack.INFLUXDB} - local_before
         if started_here:
@@ -192,23 +207,51 @@ def _keep(nurse_console: ConsoleProcess) -> None:
             signal.signal(sig, handler)
 
 
+def _show_page(receivers: DemoReceivers) -> Any:
+    def show(page: ReceivedPage) -> None:
+        console.print(
+            f"  [magenta]paged {page.person}[/] ({receivers.as_what(page)}): {page.severity} "
+            f"{page.status} level {page.level}, {page.alert_id}",
+            soft_wrap=True,
+        )
+
+    return show
+
+
+async def _start_pager(settings: Settings, receivers: DemoReceivers, pager: list[WorkerProcess]) -> None:
+    """The pager bridge with the example roster, its channels pointed at the demo's receivers."""
+    await receivers.start()
+    worker = start_worker("pager", pager_settings(settings, receivers.secrets()))
+    pager.append(worker)
+    await asyncio.to_thread(wait_healthy, worker, 120)
+    console.print(
+        f"  pager bridge ready with the example roster {receivers.roster.roster.id} (log: {worker.log_path})",
+        style="dim",
+    )
+
+
 async def _run(
-    settings: Settings, workers: list[WorkerProcess], speed: float, seed: int
+    settings: Settings, workers: list[WorkerProcess], pager: list[WorkerProcess], speed: float, seed: int
 ) -> tuple[Feed, Stats]:
     feed, stats = Feed(), Stats(live=True)
     stop, ready = asyncio.Event(), asyncio.Event()
     nurse = kafka_clients.producer(settings)
     await nurse.start()
     pending: list[asyncio.Task[Any]] = []
+    roster = example_roster()
+    receivers = DemoReceivers(roster, lambda page: None)
+    receivers.show = _show_page(receivers)
 
     def show(alert: Alert) -> None:
         feed.alerts.append(alert)
         console.print(render(alert))
         if alert.condition is Condition.ANAPHYLAXIS and alert.status is AlertStatus.FIRING:
-            pending.append(asyncio.ensure_future(_acknowledge(nurse, alert, feed)))
+            primary = on_call(roster, alert.severity, 0, datetime.now(UTC))
+            by = getattr(primary, "id", CONSOLE_NURSE)  # the nurse the page reached acknowledges it
+            pending.append(asyncio.ensure_future(_acknowledge(nurse, alert, feed, by)))
 
     follower = asyncio.create_task(follow(settings, show, stop, ready=ready))
-    await asyncio.wait_for(ready.wait(), timeout=30)
+    await asyncio.gather(asyncio.wait_for(ready.wait(), timeout=30), _start_pager(settings, receivers, pager))
     console.rule(
         f"[bold]{len(DEMO_SCENARIOS)} simulated home infusions at {speed:g}x, and {HOME_PATIENT} at home "
         "through the gateway: live on-call feed"
@@ -251,10 +294,15 @@ async def _run(
                 await _days_after(settings, home, start, planned, nurse, feed)
         feed.worker_counts = await _drain(workers, stats)
         await _alert_seen(feed, HOME_PATIENT, Condition.ASEPTIC_MENINGITIS)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SECOND_NURSE_WAIT_SECONDS):
+                feed.second_nurse = await receivers.wait_for_second_nurse()
     finally:
         stop.set()
         await follower
         await nurse.stop()
+        await receivers.stop()
+        feed.pages = list(receivers.pages)
     return feed, stats
 
 
@@ -295,13 +343,13 @@ async def _alert_seen(feed: Feed, patient_id: str, condition: Condition) -> None
         await asyncio.sleep(0.2)
 
 
-async def _acknowledge(producer: AIOKafkaProducer, alert: Alert, feed: Feed) -> None:
-    """The demo's on-call nurse acknowledges the anaphylaxis alert two minutes (event time) later."""
+async def _acknowledge(producer: AIOKafkaProducer, alert: Alert, feed: Feed, by: str) -> None:
+    """The nurse on call acknowledges the anaphylaxis alert two minutes (event time) later."""
     action = {
         "type": "ack",
         "alert_id": alert.alert_id,
         "patient_id": alert.patient_id,
-        "by": DEMO_NURSE,
+        "by": by,
         "ts": (alert.ts + timedelta(minutes=2)).isoformat().replace("+00:00", "Z"),
         "note": "called the patient; epinephrine given, 911 called",
     }
@@ -354,6 +402,12 @@ def _summary(settings: Settings, feed: Feed, stats: Stats, points: dict[str, int
     statuses = Counter(a.status.value for a in feed.alerts)
     table.add_row("alert messages", ", ".join(f"{n} {s}" for s, n in statuses.most_common()))
     table.add_row("nurse acknowledgements", str(len(feed.acks)))
+    table.add_row("pages (example roster)", pages_line(feed.pages))
+    second = feed.second_nurse
+    table.add_row(
+        "unacknowledged, to the second nurse",
+        f"{second.alert_id} escalated to level {second.level}: paged {second.person}" if second else "no",
+    )
     if feed.home is not None:
         home = feed.home
         table.add_row(
@@ -396,6 +450,8 @@ def _check(feed: Feed) -> list[str]:
     patient at home's day-2 meningitis as urgent and the one unanswered check-in as a warning; and
     what the patient at home must have got back on the app."""
     problems = []
+    if feed.second_nurse is None:
+        problems.append("no unacknowledged incident's escalation reached the second nurse on call")
     home = feed.home
     if home is None or home.instruction is None:
         problems.append(f"{HOME_PATIENT}'s app never showed the fever instruction")

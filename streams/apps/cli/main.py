@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from streams.apps.cli import influx_cmd, rules_cmd, stack_cmd
+from streams.apps.cli import influx_cmd, roster_cmd, rules_cmd, stack_cmd
 from streams.apps.cli.alerts_cmd import alerts_command
 from streams.apps.cli.audit_cmd import audit_command
 from streams.apps.cli.cohort_cmd import cohort_command
@@ -31,6 +31,7 @@ app = typer.Typer(
 )
 app.add_typer(stack_cmd.app, name="stack")
 app.add_typer(rules_cmd.app, name="rules")
+app.add_typer(roster_cmd.app, name="roster")
 app.add_typer(influx_cmd.app, name="influx")
 app.command()(worker)
 app.command("replay")(replay_command)

@@ -13,7 +13,16 @@ from streams.apps.report.session_data import alert_histories
 from streams.apps.report.style import severity_rank, utc_minute
 from streams.apps.sessions import SessionRecord
 
-OPERATIONAL = frozenset({"stale_data", "baseline_missing", "high_risk_session", "pipeline_stalled"})
+OPERATIONAL = frozenset(
+    {
+        "stale_data",
+        "baseline_missing",
+        "high_risk_session",
+        "pipeline_stalled",
+        "oncall_gap",
+        "page_undelivered",
+    }
+)
 """Conditions about the monitoring itself, not the patient: left out of the cohort's reactions."""
 
 

@@ -8,7 +8,8 @@ from streams.infra.metrics.buckets import LATENCY_BUCKETS
 
 PAGER_DELIVERIES = Counter(
     "ivigwatch_pager_deliveries",
-    "Pages the bridge tried to deliver, by severity and outcome (delivered, failed: dead-lettered)",
+    "Pages the bridge tried to deliver, by severity and outcome (delivered; fallback: the roster's "
+    "fallback contact got it; failed: dead-lettered)",
     ["severity", "outcome"],
 )
 PAGER_RETRIES = Counter("ivigwatch_pager_retries", "Webhook attempts beyond the first of a page")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,17 @@ def test_password_is_masked_for_display_but_passed_to_children() -> None:
 def test_readme_documents_every_setting() -> None:
     missing = [name for name in Settings.model_fields if f"`IVIGWATCH_{name.upper()}`" not in README]
     assert not missing
+
+
+def test_the_pager_secrets_are_a_json_object_masked_on_display_and_handed_on_whole(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("IVIGWATCH_PAGER_SECRETS", '{"rn-ana-url": "https://ntfy.sh/s3cret-topic"}')
+    monkeypatch.setenv("IVIGWATCH_PAGER_ROSTER_FILE", "")  # compose's ${VAR:-}: no roster
+    settings = Settings()
+    assert settings.pager_roster_file is None
+    assert settings.pager_secret_values() == {"rn-ana-url": "https://ntfy.sh/s3cret-topic"}
+    assert "s3cret" not in repr(settings) and "s3cret" not in json.dumps(settings.masked())
+    assert json.loads(settings.to_env()["IVIGWATCH_PAGER_SECRETS"]) == {
+        "rn-ana-url": "https://ntfy.sh/s3cret-topic"
+    }
