@@ -42,7 +42,7 @@ demo: setup
 	$(BIN)/ivigwatch demo $(if $(KEEP),--keep-console)
 
 test: setup browser
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-e2e: setup browser
 	$(BIN)/pytest tests/e2e

@@ -1,9 +1,9 @@
-"""Running the suite on several pytest-xdist workers (`make test` uses two).
+"""Running the suite on several pytest-xdist workers (`make test`: `-n 2 --dist loadfile`).
 
-Each test module stays on one worker, so a module's stack starts once; the fault tests, which kill
-and restart servers, run one after another on the same worker. Each worker draws its servers' ports
-from its own share of `deploy.processes.LISTEN_PORTS`, so two workers' stacks never draw the same
-port between a pick and a bind.
+With `--dist loadfile` each test module runs on one worker (its stack starts once), and the fault
+tests, which kill and restart servers, run one after another on one worker (`SERIAL_FOLDERS`). Each
+worker draws its servers' ports from its own share of `deploy.processes.LISTEN_PORTS`, so two
+workers' stacks never draw the same port between a pick and a bind.
 """
 
 from __future__ import annotations
@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from deploy import processes
 
-SERIAL_GROUPS = {"tests/integration/faults/": "faults"}
-"""Folders whose tests run on one worker, one after another (the group's name)."""
+SERIAL_FOLDERS = {"tests/integration/faults/": "faults"}
+"""Folders whose modules run on one worker, one after another (the scope's name)."""
 
 
 def worker_ports(ports: range, worker: str, count: int) -> range:
@@ -33,9 +34,21 @@ def pytest_configure(config: pytest.Config) -> None:
         processes.LISTEN_PORTS = worker_ports(processes.LISTEN_PORTS, worker, count)
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Group tests for `--dist loadgroup`: a module's tests together, the serial folders as one."""
-    for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        group = next((name for prefix, name in SERIAL_GROUPS.items() if path.startswith(prefix)), path)
-        item.add_marker(pytest.mark.xdist_group(group))
+def scope_of(nodeid: str) -> str:
+    """A test's scheduling scope: its module, or the serial folder it is in."""
+    path = nodeid.split("::", 1)[0]
+    return next((name for prefix, name in SERIAL_FOLDERS.items() if path.startswith(prefix)), path)
+
+
+class ModuleScheduling(LoadScopeScheduling):
+    """xdist's loadfile, with each serial folder as one scope."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        return scope_of(nodeid)
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> LoadScopeScheduling | None:
+    """`--dist loadfile` schedules by `scope_of` (xdist's own for the other modes)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    return ModuleScheduling(config, log)  # type: ignore[arg-type]

@@ -67,7 +67,7 @@ from streams.infra.sinks.influx.line_protocol import ALERTS, INFUSION, PROFILES,
 console = Console(highlight=False)
 SECOND_NURSE_WAIT_SECONDS = 30.0
 HOME_PATIENT = "pt-home-01"
-CONSOLE_NURSE = "nurse-demo"
+CONSOLE_NURSE = "rn-ana"  # a person of the example roster: pages meant for the owner reach her
 DRAIN_SECONDS = 60.0
 COUNT_FIELDS = {
     VITALS: "on_oxygen",
