@@ -197,8 +197,12 @@ def message_problems(emitted: Emitted, facts: FileFacts) -> list[Problem]:
     elif alert.severity is not Severity.INFO and alert.incident_id is None:
         problems.append("a finding of warning or higher belongs to no incident")
     reminder = alert.condition is Condition.INCIDENT and alert.status is AlertStatus.ACKNOWLEDGED
-    if alert.page and not (reminder and alert.notify is not None) and (
-        alert.status not in (AlertStatus.FIRING, AlertStatus.ESCALATED) or alert.severity is Severity.INFO
+    if (
+        alert.page
+        and not (reminder and alert.notify is not None)
+        and (
+            alert.status not in (AlertStatus.FIRING, AlertStatus.ESCALATED) or alert.severity is Severity.INFO
+        )
     ):
         problems.append("pages, but asks nothing of a nurse")
     if alert.notify is not None and not (reminder and alert.page and alert.notify == alert.owner):
