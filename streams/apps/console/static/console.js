@@ -267,8 +267,12 @@
     }
     if (kind === "resolve" && incident) {
       let outcome = ask("Outcome: needed_action, not_needed or artefact (device or measurement artefact)?");
-      while (outcome && OUTCOMES.indexOf(outcome) < 0) {
+      for (let tries = 0; outcome && OUTCOMES.indexOf(outcome) < 0 && tries < 2; tries++) {
         outcome = ask("Not an outcome. Type needed_action, not_needed or artefact:");
+      }
+      if (outcome && OUTCOMES.indexOf(outcome) < 0) {
+        showError("Not sent: the outcome is needed_action, not_needed or artefact.");
+        return null;
       }
       const taken = outcome && ask("Action taken (what was done):");
       return taken && { outcome: outcome, action_taken: taken };
