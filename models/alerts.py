@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from models.events import EventTime
+from models.events import EventTime, Outcome
 
 
 class Severity(StrEnum):
@@ -124,6 +124,10 @@ class Alert(BaseModel):
     notify: str | None = None
     """(v2) A page meant for one person only (an acknowledgement reminder names the incident's
     owner); None: whoever the roster puts on call for this severity and escalation level."""
+    outcome: Outcome | None = None
+    """(v2) On a `resolved` message of a nurse's resolution: what it turned out to be."""
+    action_taken: str | None = None
+    """(v2) On a `resolved` message of a nurse's resolution: what was done."""
     pending: bool = False
     """(v2) A finding shown but not paged yet: a lone reading waiting for its repeat, a set of vitals
     within its grace. The same alert pages once confirmed (or unconfirmed after the delay)."""

@@ -39,6 +39,7 @@ def _field(loc: tuple[int | str, ...]) -> str:
         "ack",
         "resolve",
         "note",
+        "handover",
     }:
         parts = parts[1:]
     return ".".join(parts) or "(message)"

@@ -327,23 +327,44 @@ class NurseActionType(StrEnum):
     ACK = "ack"
     RESOLVE = "resolve"
     NOTE = "note"
+    HANDOVER = "handover"
+
+
+class Outcome(StrEnum):
+    """(v2) What a resolved incident turned out to be (each rule's positive predictive value counts it)."""
+
+    NEEDED_ACTION = "needed_action"
+    NOT_NEEDED = "not_needed"
+    ARTEFACT = "artefact"
+    """A device or measurement artefact (a cuff on a moving arm, a cold finger)."""
+
+
+StaffName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+"""A console account's login name."""
 
 
 class NurseAction(_Contract):
     """A nurse's action on an alert (`ivig.actions.v1`)."""
 
-    type: Literal["ack", "resolve", "note", "limit", "snooze"]
+    type: Literal["ack", "resolve", "note", "handover", "limit", "snooze"]
     alert_id: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     """For `limit` and `snooze` (v2), what it sets (filled in when left out):
     `{patient_id}:limit:{vital}:{side}`, `{patient_id}:snooze:{condition}[:{rule}]`."""
     patient_id: Pseudonym
-    by: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    by: StaffName
     ts: EventTime
     note: FreeText | None = None
     limit: PatientLimit | None = None
     """(v2) on `limit` only."""
     snooze: Snooze | None = None
     """(v2) on `snooze` only."""
+
+    to: StaffName | None = None
+    """(v2, `handover` only, required) The nurse who takes the incident over."""
+    outcome: Outcome | None = None
+    """(v2, `resolve` only) What the incident turned out to be."""
+    action_taken: FreeText | None = None
+    """(v2, `resolve` only) What was done."""
 
     @model_validator(mode="before")
     @classmethod
@@ -361,6 +382,14 @@ class NurseAction(_Contract):
             raise ValueError("`limit` goes with type limit only, `snooze` with type snooze only")
         if self.type in SETTING_TYPES and self.alert_id != setting_id(self.model_dump()):
             raise ValueError("`alert_id` of a limit or snooze must name what it sets")
+        return self
+
+    @model_validator(mode="after")
+    def _fields_of_its_type(self) -> NurseAction:
+        if (self.type == "handover") != (self.to is not None):
+            raise ValueError("`to` (the nurse taking over) is required for handover and only for it")
+        if self.type != "resolve" and (self.outcome is not None or self.action_taken is not None):
+            raise ValueError("outcome and action_taken go with resolve only")
         return self
 
 

@@ -11,6 +11,24 @@ from models.alerts import Condition
 from models.rule_common import Row, Source
 
 
+class AckTimeoutRule(Row):
+    """An acknowledged urgent or critical incident not resolved `<severity>_minutes` after its
+    acknowledgement (or handover) pages its owner alone (a reminder); still not resolved
+    `escalate_after_minutes` later, it escalates again (one level up, paged to the roster)."""
+
+    urgent_minutes: Annotated[float, Field(gt=0, le=24 * 60)]
+    critical_minutes: Annotated[float, Field(gt=0, le=24 * 60)]
+    escalate_after_minutes: Annotated[float, Field(gt=0, le=24 * 60)]
+    reason: Annotated[str, Field(min_length=3)]
+    source: Source
+
+    @model_validator(mode="after")
+    def _critical_first(self) -> Self:
+        if self.critical_minutes > self.urgent_minutes:
+            raise ValueError("critical_minutes must not be longer than urgent_minutes")
+        return self
+
+
 class IncidentRule(Row):
     """A finding more than `gap_minutes` after the last new member of the patient's open incident
     opens a new incident; so does any finding once the incident is resolved."""
@@ -21,6 +39,8 @@ class IncidentRule(Row):
     for a more severe member to page instead (at most 2: a confirmed lone reading, up to 3 minutes
     pending, still pages within 5 of its first evidence). Urgent and critical pages never wait."""
     source: Source
+    ack_timeout: AckTimeoutRule | None = None
+    """([incidents.ack_timeout]) None: an acknowledged incident waits for its owner without reminders."""
 
 
 class InhibitRow(Row):

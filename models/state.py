@@ -154,6 +154,12 @@ class IncidentState(_State):
     """The highest severity a member paged at since the incident was last acknowledged."""
     by: str | None = None
     """Who acknowledged it."""
+    owner: str | None = None
+    """(v2) Who owns it: the nurse who last acknowledged it, or to whom it was handed over."""
+    remind_due: datetime | None = None
+    """While acknowledged: when its owner is reminded that it is not resolved ([incidents.ack_timeout])."""
+    reescalate_due: datetime | None = None
+    """After the reminder: when it escalates again unless resolved."""
     hold_until: datetime | None = None
     """Its first page, at warning, is held until then ([incidents] group_wait_minutes) so that a
     more severe member arriving meanwhile pages alone."""

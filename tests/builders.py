@@ -72,9 +72,16 @@ class Timeline:
         return self._add(minutes, type="profile", **fields)
 
     def nurse(
-        self, minutes: float, kind: str, alert_id: str, by: str = "rn-1", note: str | None = None
+        self,
+        minutes: float,
+        kind: str,
+        alert_id: str,
+        by: str = "rn-1",
+        note: str | None = None,
+        **extra: Any,
     ) -> Timeline:
-        return self._add(minutes, type=kind, alert_id=alert_id, by=by, note=note)
+        """A nurse action; `extra`: a handover's `to`, a resolution's `outcome` and `action_taken`."""
+        return self._add(minutes, type=kind, alert_id=alert_id, by=by, note=note, **extra)
 
     def limit(
         self, minutes: float, vital: str, side: str, value: float, hours: float = 8, **more: Any

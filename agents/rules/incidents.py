@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from itertools import groupby
 
+from agents.rules import ownership
 from agents.rules.lifecycle import apply_action as apply_member_action
 from agents.rules.lifecycle import open_alert, parse_alert_id
 from models.alerts import Alert, AlertStatus, Condition, Evidence, RuleRef, Severity
@@ -60,12 +61,14 @@ def settle(state: PatientState, messages: Iterable[Alert], now: datetime, rules:
     for ts, group in groupby(ordered, key=lambda m: m.ts):
         batch = list(group)
         out.extend(_released(state, ts, rules))
+        out.extend(_ack_timeouts(state, ts, rules, inclusive=False))
         out.extend(_escalations(state, ts, rules, inclusive=False))
         for message in batch:
             if _joins(state, message):
                 _join(state, message, rules)
         out.extend(_one_page_per_incident([m for message in batch for m in _attach(state, message, rules)]))
     out.extend(_released(state, now, rules))
+    out.extend(_ack_timeouts(state, now, rules, inclusive=True))
     out.extend(_escalations(state, now, rules, inclusive=True))
     for incident in list(state.incidents):
         if _all_closed(state, incident):  # a member closed without a message of its own
@@ -93,8 +96,19 @@ def _one_page_per_incident(messages: list[Alert]) -> list[Alert]:
 
 def apply_action(state: PatientState, action: NurseAction, rules: RuleSet) -> list[Alert]:
     """A nurse action naming an incident or one of its alerts (or an alert of no incident). An
-    acknowledgement acts on the whole incident; a resolution or note naming the incident acts on
-    every open member, one naming an alert on that alert."""
+    acknowledgement acts on the whole incident (its nurse owns it); a handover gives it to another
+    nurse; a resolution or note naming the incident acts on every open member, one naming an alert
+    on that alert. A resolution's messages carry its outcome and the action taken."""
+    out = _apply_action(state, action, rules)
+    if action.type != "resolve" or (action.outcome is None and action.action_taken is None):
+        return out
+    closing = {"outcome": action.outcome, "action_taken": action.action_taken}
+    return [m.model_copy(update=closing) if m.status is AlertStatus.RESOLVED else m for m in out]
+
+
+def _apply_action(state: PatientState, action: NurseAction, rules: RuleSet) -> list[Alert]:
+    if action.type == "handover":
+        return _hand_over(state, action, rules)
     if is_incident_id(action.alert_id):
         incident = incident_by_id(state, action.alert_id)
         if incident is None:
@@ -109,7 +123,9 @@ def apply_action(state: PatientState, action: NurseAction, rules: RuleSet) -> li
         if action.type == "ack":
             targets += [m for m in incident.members if m != action.alert_id and open_alert(state, m)]
     members = [m for target in targets if (m := _member_action(state, action, target)) is not None]
-    out = [m.model_copy(update={"incident_id": incident.incident_id, "page": False}) for m in members]
+    if action.type == "ack" and incident.status is not AlertStatus.ACKNOWLEDGED:
+        incident.owner = action.by  # its members' acknowledgements name their owner too
+    out = [_as_member(m, incident, page=False) for m in members]
     for member in members:  # an acknowledged pending finding counts as confirmed by the nurse
         if member.status is AlertStatus.ACKNOWLEDGED and member.severity.rank > incident.severity.rank:
             incident.severity = member.severity
@@ -121,6 +137,7 @@ def apply_action(state: PatientState, action: NurseAction, rules: RuleSet) -> li
     if action.type == "ack" and incident.status is not AlertStatus.ACKNOWLEDGED:
         incident.status, incident.by, incident.next_escalation_due = AlertStatus.ACKNOWLEDGED, action.by, None
         incident.paged = None
+        ownership.take(incident, action.by, action.ts, rules)
         if incident.announced:
             out.append(_message(state, incident, action.ts, rules, by=action.by, note=action.note))
     if _all_closed(state, incident):
@@ -128,12 +145,27 @@ def apply_action(state: PatientState, action: NurseAction, rules: RuleSet) -> li
     return out
 
 
+def _hand_over(state: PatientState, action: NurseAction, rules: RuleSet) -> list[Alert]:
+    """The incident named (or the incident of the alert named) goes to `action.to`: its state,
+    with the new owner, the nurse who handed it over and their note (no page)."""
+    named = action.alert_id
+    incident = incident_by_id(state, named) if is_incident_id(named) else _incident_of(state, named)
+    if (
+        incident is None
+        or action.to is None
+        or not ownership.hand_over(incident, action.to, action.ts, rules)
+    ):
+        return []
+    return [_message(state, incident, action.ts, rules, by=action.by, note=action.note)]
+
+
 def next_due(state: PatientState, rules: RuleSet) -> datetime | None:
-    """The earliest incident escalation still to come."""
+    """The earliest incident escalation (or acknowledgement-timeout step) still to come."""
     level = rules.timing.max_escalation_level
     due = [
         i.next_escalation_due for i in state.incidents if i.next_escalation_due and i.escalation_level < level
     ]
+    due += [d for i in state.incidents if (d := ownership.next_due(i)) is not None]
     due += [i.hold_until + SAME_INSTANT for i in state.incidents if i.hold_until is not None]
     return min(due, default=None)
 
@@ -147,13 +179,13 @@ def _attach(state: PatientState, message: Alert, rules: RuleSet) -> list[Alert]:
             return [message]  # information, or an update of an alert older than incidents
         incident = _join(state, message, rules)
     if message.status is AlertStatus.RESOLVED:
-        out = [message.model_copy(update={"incident_id": incident.incident_id, "page": False})]
+        out = [_as_member(message, incident, page=False)]
         incident.closed.append(message.alert_id)
         if set(incident.members) <= set(incident.closed):
             out.extend(_resolve(state, incident, message.ts, rules))
         return out
     if message.status is not AlertStatus.FIRING:
-        return [message.model_copy(update={"incident_id": incident.incident_id, "page": False})]
+        return [_as_member(message, incident, page=False)]
     covered = _covered(state, incident, message, rules)
     already = (
         incident.paged is not None
@@ -171,12 +203,13 @@ def _attach(state: PatientState, message: Alert, rules: RuleSet) -> list[Alert]:
                 incident.status = AlertStatus.FIRING  # a raise is firing again, as an alert's is
         if page and incident.status is AlertStatus.ACKNOWLEDGED:
             incident.status, incident.by, changed = AlertStatus.FIRING, None, True
+            ownership.disarm(incident)  # paging the roster again: no reminder to the owner
         if page:
             incident.paged, incident.hold_until = message.severity, None
         if changed or not incident.announced:
             _arm(incident, message.ts, rules)
             changed = True
-    out = [message.model_copy(update={"incident_id": incident.incident_id, "page": page})]
+    out = [_as_member(message, incident, page=page)]
     if changed:
         incident.announced = True
         out.append(_message(state, incident, message.ts, rules))
@@ -228,10 +261,12 @@ def _covered(state: PatientState, incident: IncidentState, message: Alert, rules
 
 
 def _arm(incident: IncidentState, since: datetime, rules: RuleSet) -> None:
-    """(Re)start the escalation timer from `since`, unless the incident is acknowledged."""
+    """(Re)start the escalation timer from `since`, unless the incident is acknowledged (then its
+    owner's reminder comes no later than its new severity's time)."""
     delay = _delay(incident.severity, rules)
     acknowledged = incident.status is AlertStatus.ACKNOWLEDGED
     incident.next_escalation_due = None if delay is None or acknowledged else since + delay
+    ownership.raised(incident, since, rules)
 
 
 def _delay(severity: Severity, rules: RuleSet) -> timedelta | None:
@@ -272,8 +307,31 @@ def _released(state: PatientState, until: datetime, rules: RuleSet) -> list[Aler
         incident.paged = incident.severity
         if incident.status is AlertStatus.ACKNOWLEDGED:  # a new member after the acknowledgement
             incident.status, incident.by = AlertStatus.FIRING, None
+            ownership.disarm(incident)
         incident.announced = True
         out.append(_message(state, incident, due, rules, page=True))
+    out.sort(key=lambda m: m.ts)
+    return out
+
+
+def _ack_timeouts(state: PatientState, until: datetime, rules: RuleSet, *, inclusive: bool) -> list[Alert]:
+    """Acknowledged incidents not resolved in time: a reminder paging the owner alone, then an
+    escalation paging the roster (the incident is no longer acknowledged: its escalation timer runs
+    again until someone acknowledges it, who then owns it)."""
+    out: list[Alert] = []
+    for incident in state.incidents:
+        for step in ownership.due_steps(incident, until, rules, inclusive=inclusive):
+            if step.step is ownership.Step.REMIND:
+                note = f"Reminder to {step.owner}: acknowledged, not resolved yet; resolve it or hand it over"
+                out.append(_message(state, incident, step.at, rules, page=True, notify=step.owner, note=note))
+                continue
+            incident.status, incident.by = AlertStatus.ESCALATED, None
+            incident.escalation_level = min(incident.escalation_level + 1, rules.timing.max_escalation_level)
+            incident.paged = incident.severity
+            delay = _delay(incident.severity, rules)
+            incident.next_escalation_due = None if delay is None else step.at + delay
+            note = f"Escalated: acknowledged by {step.owner}, not resolved after the reminder"
+            out.append(_message(state, incident, step.at, rules, page=True, note=note))
     out.sort(key=lambda m: m.ts)
     return out
 
@@ -311,6 +369,7 @@ def _resolve(
 ) -> list[Alert]:
     """Resolve the incident (its members are closed or being closed) and forget it."""
     incident.status, incident.next_escalation_due = AlertStatus.RESOLVED, None
+    ownership.disarm(incident)
     state.incidents = [i for i in state.incidents if i.incident_id != incident.incident_id]
     if not incident.announced:
         return []
@@ -326,6 +385,7 @@ def _message(
     page: bool = False,
     by: str | None = None,
     note: str | None = None,
+    notify: str | None = None,
 ) -> Alert:
     """The incident's state as an alert message of condition `incident`."""
     conditions = [parsed[1] for m in incident.members if (parsed := parse_alert_id(m))]
@@ -363,6 +423,15 @@ def _message(
         note=note,
         incident_id=incident.incident_id,
         page=page,
+        owner=incident.owner,
+        notify=notify,
+    )
+
+
+def _as_member(message: Alert, incident: IncidentState, *, page: bool) -> Alert:
+    """A member's message as its incident sends it: with the incident's id, owner and page decision."""
+    return message.model_copy(
+        update={"incident_id": incident.incident_id, "page": page, "owner": incident.owner}
     )
 
 

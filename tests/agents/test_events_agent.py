@@ -106,3 +106,34 @@ async def test_a_rule_failure_dead_letters_that_event_and_other_patients_keep_th
         ("rules", ["(rules): KeyError while evaluating [rule_error]"])
     ]
     assert [a.patient_id for a in alerts_sent(rules_app)] == ["pt-1"]
+
+
+async def test_the_owner_of_an_acknowledged_incident_is_reminded_by_the_runtime_timers(
+    rules_app: faust.App,
+) -> None:
+    """Ack, handover and the acknowledgement timeout through the agents: the timer is in the stored
+    state, and the runtime's tick sends the reminder to the new owner alone."""
+    async with agent(rules_app, "watch_events").test_context() as ctx:
+        await ctx.put(event(-5, type="vitals", spo2=97, heart_rate=72), key=b"pt-1")
+        await ctx.put(event(0, type="infusion", action="start", rate_ml_per_h=50), key=b"pt-1")
+        await ctx.put(event(1, type="symptom", symptom="hives", severity="moderate"), key=b"pt-1")
+        await ctx.put(event(2, type="symptom", symptom="throat_tightness", severity="severe"), key=b"pt-1")
+    base = {"alert_id": "pt-1:incident:1", "patient_id": "pt-1", "by": "rn-2"}
+    acked_at = datetime.now(UTC) + timedelta(minutes=3)
+    async with agent(rules_app, "watch_actions").test_context() as ctx:
+        await ctx.put(json.dumps({**base, "type": "ack", "ts": acked_at.isoformat()}).encode(), key=b"pt-1")
+        handover = {
+            **base,
+            "type": "handover",
+            "to": "rn-5",
+            "note": "end of shift",
+            "ts": acked_at.isoformat(),
+        }
+        await ctx.put(json.dumps(handover).encode(), key=b"pt-1")
+    state = rules_app.runtime.load("pt-1")  # type: ignore[attr-defined]
+    (incident,) = state.incidents
+    assert incident.owner == "rn-5" and incident.remind_due is not None  # stored: survives a restart
+    reminded = await rules_app.runtime.tick("pt-1", 0, incident.remind_due)  # type: ignore[attr-defined]
+    pages = [(a.alert_id, a.notify, a.owner) for a in reminded if a.page]  # (beside vitals overdue)
+    assert pages == [("pt-1:incident:1", "rn-5", "rn-5")]
+    assert rules_app.runtime.load("pt-1").incidents[0].reescalate_due is not None  # type: ignore[attr-defined]

@@ -555,6 +555,45 @@ async def test_the_login_form_says_how_long_to_wait_after_repeated_failures(
     await screenshot(tab, "login-throttled")
 
 
+async def test_an_owner_hands_over_and_resolving_an_incident_asks_its_outcome(
+    page: Page, console: ConsoleServer, event_clock: EventClock
+) -> None:
+    """Contract v2: an acknowledged incident shows its owner and a Hand over button (asks whom and a
+    note); Resolve on an incident asks the outcome (again until it is one) and the action taken."""
+    await expect(page.locator("span#connection")).to_have_text(re.compile("live"), timeout=15_000)
+    patient = event_clock.patient()
+    story = IncidentMessages(patient)
+    incident_id = story.incident_id
+    *members, head_message = story.acknowledged(by=NURSE)
+    answers = ["rn-day", "night shift ends", "maybe", "artefact", "cuff on a moving arm"]
+    # the nurse's answers to the page's prompts, in order (the shared page accepts every dialog with one text)
+    await page.evaluate(
+        "answers => { window.ivigAnswers = answers; window.prompt = () => answers.shift(); }", answers
+    )
+    collector = TopicCollector(console.settings, ACTIONS_TOPIC)
+    await collector.start()
+    try:
+        await send_alerts(console, [*story.opened(), *members, {**head_message, "owner": NURSE}])
+        head = row(page, incident_id)
+        await expect(head).to_have_attribute("data-status", "acknowledged", timeout=15_000)
+        await expect(head.locator(".owner")).to_have_text(f"owner: {NURSE}")
+        await expect(row(page, members[0]["alert_id"]).locator("button.handover")).to_have_count(0)
+        await head.locator("button.handover").click()
+        await expect(head.locator(".sent")).to_contain_text("handover sent")
+        await head.locator("button.resolve").click()
+        await expect(head.locator(".sent")).to_contain_text("resolve sent")
+        sent = await actions_sent(collector, patient)
+    finally:
+        await collector.stop()
+    assert [
+        (a["type"], a.get("to"), a.get("note"), a.get("outcome"), a.get("action_taken")) for a in sent
+    ] == [
+        ("handover", "rn-day", "night shift ends", None, None),
+        ("resolve", None, None, "artefact", "cuff on a moving arm"),
+    ]
+    assert await page.evaluate("window.ivigAnswers.length") == 0, "a prompt was not asked"
+
+
 async def test_the_board_lists_a_running_infusion_with_its_vitals_freshness_and_follows_a_new_reading(
     page: Page, console: ConsoleServer, event_clock: EventClock
 ) -> None:

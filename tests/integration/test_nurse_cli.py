@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
 from streams.apps.cli.main import app
-from streams.infra.kafka.topics import ALERTS_TOPIC, EVENTS_TOPIC
+from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC, EVENTS_TOPIC
 from streams.infra.settings import get_settings
 from tests.integration.conftest import Collector, Live, as_message, new_patient, produce
 from tests.integration.test_pipeline import infusion_with_anaphylaxis
@@ -99,3 +100,67 @@ def test_who_acts_must_be_known(monkeypatch: pytest.MonkeyPatch) -> None:
         assert bad.exit_code == 2 and "patient_id" in bad.stderr and "Jane" not in bad.stderr
     finally:
         get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("nurse_env")
+async def test_an_acknowledged_critical_not_resolved_in_time_reminds_its_owner_then_handover_and_outcome(
+    live: Live, collector: Collector
+) -> None:
+    """On the real broker: an anaphylaxis of 40 min ago, acknowledged 20 min ago by rn-night and not
+    resolved, pages rn-night alone (a reminder on ivig.alerts.v1: page, notify = owner); a handover
+    names the new owner; resolving the incident needs its outcome, which the resolution carries."""
+    patient = new_patient()
+    backdated = [{**e, "ts": _minutes_ago(e, 40)} for e in infusion_with_anaphylaxis(patient)]
+    await produce(live.settings, EVENTS_TOPIC, [as_message(e) for e in backdated])
+    # (its incident's number: a tick between the late records may open the vitals-overdue incident first)
+    found = await collector.wait_for(
+        ALERTS_TOPIC, lambda m: m["patient_id"] == patient and m["condition"] == "anaphylaxis"
+    )
+    assert found, "no anaphylaxis alert"
+    incident = found[0]["incident_id"]
+    ack = {"type": "ack", "alert_id": incident, "patient_id": patient, "by": "rn-night"}
+    acked_at = (datetime.now(UTC) - timedelta(minutes=20)).isoformat().replace("+00:00", "Z")
+    await produce(live.settings, ACTIONS_TOPIC, [as_message({**ack, "ts": acked_at})])
+    reminder = await collector.wait_for(ALERTS_TOPIC, lambda m: m["alert_id"] == incident and m.get("notify"))
+    history = [
+        (m["status"], m["ts"], m.get("owner"))
+        for m in collector.seen[ALERTS_TOPIC]
+        if m["alert_id"] == incident
+    ]
+    assert reminder, f"no reminder to the owner: {history}"
+    assert {k: reminder[0][k] for k in ("status", "page", "notify", "owner")} == {
+        "status": "acknowledged",
+        "page": True,
+        "notify": "rn-night",
+        "owner": "rn-night",
+    }
+
+    handed = await cli(
+        "handover", incident, "--to", "rn-day", "--note", "night shift ends", "--patient", patient
+    )
+    assert handed.exit_code == 0, handed.stderr
+    assert await collector.wait_for(
+        ALERTS_TOPIC,
+        lambda m: m["alert_id"] == incident and m.get("owner") == "rn-day" and m["by"] == "rn-night",
+    ), "the handover never came back from the rules worker"
+
+    vague = await cli("resolve", incident, "--note", "done", "--patient", patient)
+    assert vague.exit_code == 2 and "--outcome" in vague.stderr and "--action-taken" in vague.stderr
+    resolved = await cli(
+        "resolve", incident, "--note", "in hospital", "--outcome", "needed_action",
+        "--action-taken", "epinephrine, ambulance", "--by", "rn-day", "--patient", patient,
+    )  # fmt: skip
+    assert resolved.exit_code == 0, resolved.stderr
+    closed = await collector.wait_for(
+        ALERTS_TOPIC, lambda m: m["alert_id"] == incident and m["status"] == "resolved"
+    )
+    assert closed and (closed[0]["outcome"], closed[0]["action_taken"]) == (
+        "needed_action",
+        "epinephrine, ambulance",
+    )
+
+
+def _minutes_ago(item: dict[str, object], minutes: float) -> str:
+    """The item's time moved `minutes` into the past (a late upload: evaluated at its own time)."""
+    ts = datetime.fromisoformat(str(item["ts"])) - timedelta(minutes=minutes)
+    return ts.isoformat().replace("+00:00", "Z")

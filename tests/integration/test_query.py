@@ -316,3 +316,97 @@ def test_clear_errors(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> None:
         assert down.stderr.count("\n") == 1 and "Traceback" not in down.output
         assert f"http://127.0.0.1:{closed}" in down.stderr and "ivigwatch stack up" in down.stderr
         assert "IVIGWATCH_INFLUX_URL" in down.stderr
+
+
+PPV_DB = "ivigwatch_ppv_test"
+
+
+def ppv_dataset() -> list[Timeline]:
+    """Three incidents resolved with an outcome (contract v2): pt-p's anaphylaxis (Privigen at 240
+    mL/h) needed action; pt-q's lone 38.2 C (Privigen, 60 mL/h) was a thermometer artefact; pt-r's
+    (Gamunex-C, 150 mL/h, its fever resolved by its alert id) needed nothing."""
+
+    def nov(day: int) -> datetime:
+        return datetime(2026, 11, day, 10, tzinfo=UTC)
+
+    p = _session("p", nov(10), "Privigen", [(0, 60), (30, 120), (60, 240)], 75)
+    p.symptom(70, "hives").symptom(72, "wheezing", "severe").nurse(74, "ack", "pt-p:incident:1")
+    p.nurse(
+        78, "resolve", "pt-p:incident:1", outcome="needed_action", action_taken="pump stopped, epinephrine"
+    )
+    q = _session("q", nov(11), "Privigen", [(0, 60)], 30).vitals(45, temperature_c=38.2)
+    q.nurse(50, "ack", "pt-q:incident:1")
+    q.nurse(52, "resolve", "pt-q:incident:1", outcome="artefact", action_taken="hot drink; repeat 36.9")
+    r = _session("r", nov(12), "Gamunex-C", [(0, 60), (30, 150)], 30).vitals(45, temperature_c=38.2)
+    r.nurse(50, "resolve", "pt-r-d1:fever:1", outcome="not_needed", action_taken="called, patient well")
+    return [p, q, r]
+
+
+PPV_ROWS = [  # rule, condition, by, group, resolved, needed_action, not_needed, artefact, ppv
+    ("anaphylaxis.niaid_wao", "anaphylaxis", "all", "all", 1, 1, 0, 0, 1.0),
+    ("anaphylaxis.niaid_wao", "anaphylaxis", "product", "Privigen", 1, 1, 0, 0, 1.0),
+    ("anaphylaxis.niaid_wao", "anaphylaxis", "rate band", "200-299", 1, 1, 0, 0, 1.0),
+    ("fever.febrile_reaction", "fever", "all", "all", 2, 0, 1, 1, 0.0),
+    ("fever.febrile_reaction", "fever", "product", "Gamunex-C", 1, 0, 1, 0, 0.0),
+    ("fever.febrile_reaction", "fever", "product", "Privigen", 1, 0, 0, 1, 0.0),
+    ("fever.febrile_reaction", "fever", "rate band", "100-199", 1, 0, 1, 0, 0.0),
+    ("fever.febrile_reaction", "fever", "rate band", "<100", 1, 0, 0, 1, 0.0),
+    ("infusion_reaction.symptoms", "infusion_reaction", "all", "all", 1, 1, 0, 0, 1.0),
+    ("infusion_reaction.symptoms", "infusion_reaction", "product", "Privigen", 1, 1, 0, 0, 1.0),
+    ("infusion_reaction.symptoms", "infusion_reaction", "rate band", "200-299", 1, 1, 0, 0, 1.0),
+    ("respiratory_compromise.symptom_alone", "respiratory_compromise", "all", "all", 1, 1, 0, 0, 1.0),
+    (
+        "respiratory_compromise.symptom_alone",
+        "respiratory_compromise",
+        "product",
+        "Privigen",
+        1,
+        1,
+        0,
+        0,
+        1.0,
+    ),
+    (
+        "respiratory_compromise.symptom_alone",
+        "respiratory_compromise",
+        "rate band",
+        "200-299",
+        1,
+        1,
+        0,
+        0,
+        1.0,
+    ),
+]
+
+
+def test_ppv_per_rule_and_condition_by_product_and_rate_band(
+    live: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = live.settings.model_copy(update={"influx_db": PPV_DB})
+
+    async def load() -> None:
+        async with InfluxClient(settings, role="admin") as client:
+            await client.query(f'DROP DATABASE "{PPV_DB}"', write=True)
+            await client.ensure_database()
+            for timeline in ppv_dataset():
+                lines = sorted(timeline.lines(), key=lambda line: json.loads(line)["ts"])
+                assert not (await import_lines(client, lines, load_rules())).bad_lines
+
+    asyncio.run(load())
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    try:
+        answer = CliRunner().invoke(app, ["query", "ppv", "--since", SINCE, "--format", "json"])
+        assert answer.exit_code == 0, answer.stderr
+        assert [tuple(r.values()) for r in json.loads(answer.stdout)] == PPV_ROWS
+        later = CliRunner().invoke(
+            app, ["query", "ppv", "--since", "2026-11-11T00:00:00Z", "--format", "csv"]
+        )
+        assert [(r["rule"], r["group"], r["resolved"]) for r in _csv(later.stdout)][:2] == [
+            ("fever.febrile_reaction", "all", "2"),
+            ("fever.febrile_reaction", "Gamunex-C", "1"),
+        ], "the period counts the alerts first fired in it"
+    finally:
+        get_settings.cache_clear()

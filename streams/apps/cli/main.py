@@ -14,7 +14,7 @@ from streams.apps.cli.export_cmd import app as export_app
 from streams.apps.cli.gateway_cmd import app as gateway_app
 from streams.apps.cli.import_cmd import import_command
 from streams.apps.cli.limits_cmd import limit_command, snooze_command
-from streams.apps.cli.nurse_cmd import ack_command, note_command, resolve_command
+from streams.apps.cli.nurse_cmd import ack_command, handover_command, note_command, resolve_command
 from streams.apps.cli.query_cmd import app as query_app
 from streams.apps.cli.replay_cmd import replay_command
 from streams.apps.cli.report_cmd import report_command
@@ -43,6 +43,7 @@ app.add_typer(gateway_app, name="gateway")
 app.command("ack")(ack_command)
 app.command("resolve")(resolve_command)
 app.command("note")(note_command)
+app.command("handover")(handover_command)
 app.command("limit")(limit_command)
 app.command("snooze")(snooze_command)
 app.add_typer(export_app, name="export")

@@ -24,7 +24,7 @@ from rich.table import Table as RichTable
 
 from agents.rules.loader import RuleFileError, load_rules
 from models.events import EventTime
-from streams.apps import analyses
+from streams.apps import analyses, ppv
 from streams.apps.analyses import Table
 from streams.apps.cli.unreachable import influx_unreachable
 from streams.apps.sessions import SessionNotFound, load_session
@@ -268,6 +268,53 @@ def reactions(
         "band = the session's highest pump rate in mL/h"
     )
     run(work, _format(ctx, fmt), f"Reactions, sessions started {_describe(start, end)}", caption)
+
+
+PPV_ALERT_COLUMNS = (
+    "alert_id",
+    "session_id",
+    "condition",
+    "status",
+    "rule_id",
+    "rate_ml_per_h",
+    "outcome",
+    "incident_id",
+)
+
+
+async def outcome_rows(client: InfluxClient, since: datetime | None) -> list[dict[str, Any]]:
+    """Alert messages from `since` on (and the `firing` ones before it), with what PPV needs."""
+    rows = await select(client, PPV_ALERT_COLUMNS, ALERTS, _time(">=", since))
+    if since is not None:
+        rows += await select(client, PPV_ALERT_COLUMNS, ALERTS, "\"status\" = 'firing'", _time("<", since))
+    return rows
+
+
+@app.command("ppv")
+def positive_predictive_value(
+    ctx: typer.Context,
+    since: Since = None,
+    until: Until = None,
+    fmt: FormatOption = None,
+) -> None:
+    """Positive predictive value per rule and condition, by product and rate band: of the alerts
+    first fired in the period and resolved with an outcome, the share that needed action."""
+    start, end = _period(since, until)
+
+    async def work(client: InfluxClient) -> Table:
+        pump = await select(client, ("count", "session_id", "product"), INFUSION)
+        return ppv.ppv(await outcome_rows(client, start), pump, start, end)
+
+    caption = (
+        "ppv = needed_action / resolved with an outcome (contract v2); band = the pump rate when the alert "
+        "first fired, in mL/h; mind the counts: a small group's ppv says little"
+    )
+    run(
+        work,
+        _format(ctx, fmt),
+        f"Positive predictive value, alerts first fired {_describe(start, end)}",
+        caption,
+    )
 
 
 @app.command("alerts")

@@ -1,5 +1,6 @@
 """How people answer the rules' messages: the patient repeats a reading when asked, the nurse
-acknowledges a page. Both draw from a random stream of their own (session_plan.session_rng)."""
+acknowledges a page and later resolves the incident. Each draws from a random stream of its own
+(session_plan.session_rng)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,12 @@ NURSE_ACK_SHARE = 0.95
 NURSE_ACK_MEDIAN_MINUTES = 4.0
 NURSE_ACK_SIGMA = 0.6
 NURSE_ID = "rn-cohort"
+NURSE_RESOLVE_SHARE = 0.9
+NURSE_RESOLVE_MEDIAN_MINUTES = 10.0
+NURSE_RESOLVE_SIGMA = 0.6
+"""After acknowledging an incident the nurse calls the patient and resolves it (contract v2, with
+an outcome): log-normal delay from the acknowledgement; the rest are forgotten (the acknowledgement
+timeout's reminder is for them)."""
 
 PARAMETERS: tuple[Parameter, ...] = (
     Parameter(
@@ -58,6 +65,14 @@ PARAMETERS: tuple[Parameter, ...] = (
         f"{NURSE_ACK_MEDIAN_MINUTES:g} min, sigma {NURSE_ACK_SIGMA:g} (90th percentile "
         f"{NURSE_ACK_MEDIAN_MINUTES * math.exp(1.2816 * NURSE_ACK_SIGMA):.1f} min); the rest never",
         "[assumption]; Bonafide et al. 2015: median 10.4 min to respond at the bedside",
+    ),
+    Parameter(
+        "nurse resolves",
+        f"{NURSE_RESOLVE_SHARE:.0%} of acknowledged incidents resolved after a log-normal delay from the "
+        f"acknowledgement, median {NURSE_RESOLVE_MEDIAN_MINUTES:g} min, sigma {NURSE_RESOLVE_SIGMA:g} "
+        f"(90th percentile {NURSE_RESOLVE_MEDIAN_MINUTES * math.exp(1.2816 * NURSE_RESOLVE_SIGMA):.1f} min; "
+        "outcome needed_action in sessions with a serious event, else not_needed); the rest forgotten",
+        "[assumption]: a call-back and its note take about 10 min; issue 16: acknowledging is not resolving",
     ),
 )
 
@@ -100,6 +115,13 @@ def ack_delay(rng: random.Random) -> timedelta | None:
     acked = rng.random() < NURSE_ACK_SHARE
     minutes = NURSE_ACK_MEDIAN_MINUTES * math.exp(rng.gauss(0.0, NURSE_ACK_SIGMA))
     return timedelta(minutes=minutes) if acked else None
+
+
+def resolve_delay(rng: random.Random) -> timedelta | None:
+    """How long after acknowledging an incident the nurse resolves it, or None when they forget."""
+    resolved = rng.random() < NURSE_RESOLVE_SHARE
+    minutes = NURSE_RESOLVE_MEDIAN_MINUTES * math.exp(rng.gauss(0.0, NURSE_RESOLVE_SIGMA))
+    return timedelta(minutes=minutes) if resolved else None
 
 
 def checkin_delay(rng: random.Random) -> timedelta | None:

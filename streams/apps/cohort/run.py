@@ -3,8 +3,8 @@
 One session at a time (patients are independent): a heap of pending events keyed by arrival time.
 Planned events arrive; the engine's timers fire at their due times (`next_due`, as replay's heap);
 after every step the engine's messages are read, and the patient's repeat readings (asked for on
-the patient channel: `repeat_requests`) and the nurse's acknowledgements of pages become new
-events on the heap.
+the patient channel: `repeat_requests`), the nurse's acknowledgements of pages and the resolutions
+of the incidents acknowledged become new events on the heap.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from agents.rules.engine import advance, new_state, process
 from agents.rules.patient_channel import to_patient
 from agents.rules.timers import next_due
 from models.alerts import Alert
-from models.events import Checkin, NurseAction, SymptomAnswer
+from models.events import Checkin, NurseAction, Outcome, SymptomAnswer
 from models.patient_messages import PatientMessageKind
 from models.ruleset import RuleSet
 from streams.apps.cohort.nurse_limits import session_limits, snooze_after_ack
@@ -32,6 +32,7 @@ from streams.apps.cohort.responses import (
     devices_for,
     repeat_delay,
     repeat_requests,
+    resolve_delay,
 )
 from streams.apps.cohort.serious_events import Kind
 from streams.apps.cohort.session_plan import Planned, SessionPlan, plan_session, session_rng
@@ -84,6 +85,12 @@ class _Tick:
 @dataclass(frozen=True, slots=True)
 class _Ack:
     alert_id: str
+    incident_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Resolve:
+    incident_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +108,7 @@ class _Setting:
     action: NurseAction
 
 
-_Action = _Deliver | _Tick | _Ack | _Repeat | _Answer | _Setting
+_Action = _Deliver | _Tick | _Ack | _Resolve | _Repeat | _Answer | _Setting
 
 
 def run_session(
@@ -118,6 +125,8 @@ def run_session(
     patient_id = plan.patient.patient_id
     state = new_state(patient_id)
     rng = session_rng(plan.seed, plan.index, "responses")
+    resolving_rng = session_rng(plan.seed, plan.index, "resolutions")  # the others' draws stay as they were
+    outcome = Outcome.NEEDED_ACTION if plan.injected else Outcome.NOT_NEEDED
     heap: list[tuple[datetime, int, _Action]] = []
     order = itertools.count()
 
@@ -136,6 +145,7 @@ def run_session(
     evidence: datetime | None = None
     emitted: list[Emitted] = []
     awaiting_ack: set[str] = set()
+    resolving: set[str] = set()
     awaiting_repeat: set[Device] = set()
     repeated_at: list[datetime] = []
     asked: set[str] = set()
@@ -175,8 +185,23 @@ def run_session(
             acked = latest.get(action.alert_id)
             if limits and acked is not None and (snooze := snooze_after_ack(acked, now, rules)):
                 messages = [*messages, *process(state, snooze, now, rules)]
+            if action.incident_id and action.incident_id not in resolving:
+                resolving.add(action.incident_id)
+                if (wait := resolve_delay(resolving_rng)) is not None:
+                    push(now + wait, _Resolve(action.incident_id))
         elif isinstance(action, _Setting):
             messages = process(state, action.action, now, rules)
+        elif isinstance(action, _Resolve):
+            resolve = NurseAction(
+                type="resolve",
+                alert_id=action.incident_id,
+                patient_id=patient_id,
+                by=NURSE_ID,
+                ts=now,
+                outcome=outcome,
+                action_taken="called the patient",
+            )
+            messages = process(state, resolve, now, rules)
         else:
             item = action.planned.event
             if action.planned.evidence and (evidence is None or item.ts < evidence):
@@ -209,7 +234,7 @@ def run_session(
                 and (delay := ack_delay(rng)) is not None
             ):
                 awaiting_ack.add(alert.alert_id)
-                push(now + delay, _Ack(alert.alert_id))
+                push(now + delay, _Ack(alert.alert_id, alert.incident_id))
         due = next_due(state, rules)
         if due is not None and due != scheduled:
             scheduled = due if due > now else now + TIMER_NUDGE

@@ -18,7 +18,8 @@ from typing import Any, cast
 from aiohttp import web
 from pydantic import ValidationError
 
-from models.events import NurseAction
+from agents.rules.incidents import is_incident_id
+from models.events import NurseAction, Outcome
 from models.ruleset import RuleSet
 from streams.apps.console import access, audit_log
 from streams.apps.console.action_sender import ActionNotSent, ActionSink
@@ -33,7 +34,11 @@ from streams.infra.sinks.influx.influx_client import InfluxClient, InfluxUnavail
 log = logging.getLogger(__name__)
 
 KEEPALIVE_SECONDS = 15.0
-ACTION_KINDS = ("ack", "resolve", "note")
+ACTION_KINDS = ("ack", "resolve", "note", "handover")
+BODY_FIELDS = ("note", "to", "outcome", "action_taken")
+"""The text fields an action's JSON body may carry (a note; a handover's `to`; a resolution's
+`outcome` and `action_taken`, contract v2)."""
+OUTCOMES = ", ".join(o.value for o in Outcome)
 
 SessionLoader = Callable[[str], Awaitable[SessionRecord]]
 
@@ -172,41 +177,74 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
-async def _note_of(request: web.Request) -> str | None:
+async def _fields_of(request: web.Request) -> dict[str, str]:
+    """The body's text fields (`BODY_FIELDS`), stripped; empty ones left out."""
     if not request.can_read_body:
-        return None
+        return {}
     try:
         body = await request.json()
     except (ValueError, UnicodeDecodeError):
         raise web.HTTPBadRequest(text='send JSON: {"note": "..."}') from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(text='send a JSON object: {"note": "..."}')
-    note = body.get("note")
-    if note is not None and not isinstance(note, str):
-        raise web.HTTPBadRequest(text="note must be a string")
-    text = (note or "").strip()
-    return text or None
+    fields: dict[str, str] = {}
+    for name in BODY_FIELDS:
+        value = body.get(name)
+        if value is not None and not isinstance(value, str):
+            raise web.HTTPBadRequest(text=f"{name} must be a string")
+        if text := (value or "").strip():
+            fields[name] = text
+    return fields
+
+
+def _missing(kind: str, alert_id: str, fields: dict[str, str], incident: bool) -> str | None:
+    """What the action still needs, in words (None: nothing)."""
+    if kind == "note" and "note" not in fields:
+        return 'a note needs its text: {"note": "..."}'
+    if kind == "handover" and not ("to" in fields and "note" in fields):
+        return 'a handover needs the nurse taking over and a note: {"to": "LOGIN", "note": "..."}'
+    if (
+        kind == "resolve"
+        and is_incident_id(alert_id)
+        and not ("outcome" in fields and "action_taken" in fields)
+    ):
+        return (
+            f"resolving an incident needs its outcome ({OUTCOMES}) and the action taken: "
+            '{"outcome": "...", "action_taken": "..."}'
+        )
+    if kind == "handover" and not incident:
+        return "only an acknowledged incident (or one of its alerts) can be handed over: acknowledge it first"
+    return None
 
 
 async def api_action(request: web.Request) -> web.Response:
-    """POST /api/alerts/{alert_id}/ack|resolve|note: produce the nurse's action; the alert changes on
-    screen only when the lifecycle agent's message comes back on ivig.alerts.v1. `alert_id` may be an
-    incident id (contract v2): the incident's own message is in the book under that id, and the rules
-    act on the whole incident (ack: it and all its open alerts; resolve: all of them)."""
+    """POST /api/alerts/{alert_id}/ack|resolve|note|handover: produce the nurse's action; the alert
+    changes on screen only when the lifecycle agent's message comes back on ivig.alerts.v1. `alert_id`
+    may be an incident id (contract v2): the incident's own message is in the book under that id, and
+    the rules act on the whole incident (ack: it and all its open alerts, and the nurse owns it;
+    resolve: all of them, with the outcome and action taken; handover: a new owner)."""
     console = request.app[CONSOLE_KEY]
     kind = request.match_info["kind"]
     alert_id = request.match_info["alert_id"]
     if kind not in ACTION_KINDS:
-        return web.json_response({"error": "use ack, resolve or note"}, status=404)
+        return web.json_response({"error": "use ack, resolve, note or handover"}, status=404)
     access.require(request, cast(Action, kind))  # one of ACTION_KINDS
     entry = console.feed.book.get(alert_id)
     if entry is None:
         return web.json_response({"error": "no such alert or incident"}, status=404)
     if not entry.is_open:
         return web.json_response({"error": "this alert is already resolved"}, status=409)
-    note = await _note_of(request)
-    if kind == "note" and not note:
-        return web.json_response({"error": 'a note needs its text: {"note": "..."}'}, status=400)
+    fields = await _fields_of(request)
+    incident = console.feed.book.get(entry.alert.incident_id or alert_id)
+    acknowledged = incident is not None and incident.alert.status.value == "acknowledged"
+    if (problem := _missing(kind, alert_id, fields, acknowledged)) is not None:
+        return web.json_response({"error": problem}, status=400)
+    kept = {
+        "note",
+        *(("outcome", "action_taken") if kind == "resolve" else ()),
+        *(("to",) if kind == "handover" else ()),
+    }
+    fields = {name: value for name, value in fields.items() if name in kept}
     try:
         action = NurseAction.model_validate(
             {
@@ -215,12 +253,12 @@ async def api_action(request: web.Request) -> web.Response:
                 "patient_id": entry.alert.patient_id,
                 "by": access.nurse(request),
                 "ts": _now(),
-                "note": note,
+                **fields,
             }
         )
     except ValidationError as exc:
-        fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
-        return web.json_response({"error": f"invalid action ({fields})"}, status=400)
+        wrong = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+        return web.json_response({"error": f"invalid action ({wrong})"}, status=400)
     try:
         await console.actions.send(action)
     except ActionNotSent as exc:

@@ -116,7 +116,11 @@ class Watch:
     def act(self, action: NurseAction) -> list[Alert]:
         """A nurse's ack (or resolve: this alert closes only by catching up) stops escalation."""
         current = self.open
-        if current is None or messages.number_of(action.alert_id) != current.n or action.type == "note":
+        if (
+            current is None
+            or messages.number_of(action.alert_id) != current.n
+            or action.type in ("note", "handover")
+        ):
             return []
         if current.status is AlertStatus.ACKNOWLEDGED:
             return []

@@ -8,6 +8,7 @@ once the broker acknowledged it (acks=all), so "sent" means stored.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -22,7 +23,7 @@ from streams.infra.kafka import kafka_clients
 from streams.infra.kafka.topics import ACTIONS_TOPIC, ALERTS_TOPIC
 from streams.infra.settings import Settings
 
-ActionType = Literal["ack", "resolve", "note"]
+ActionType = Literal["ack", "resolve", "note", "handover"]
 
 
 class AlertNotFound(LookupError):
@@ -43,15 +44,20 @@ def new_action(
     by: str,
     note: str | None = None,
     ts: datetime | None = None,
+    more: Mapping[str, str | None] | None = None,
 ) -> NurseAction:
-    """A validated nurse action, timed now (UTC) unless `ts` is given; raises ValidationError."""
-    return NurseAction(
-        type=kind,
-        alert_id=alert_id,
-        patient_id=patient_id,
-        by=by,
-        ts=ts or datetime.now(UTC),
-        note=note or None,
+    """A validated nurse action, timed now (UTC) unless `ts` is given; `more`: a handover's `to`, a
+    resolution's `outcome` and `action_taken`. Raises ValidationError."""
+    return NurseAction.model_validate(
+        {
+            "type": kind,
+            "alert_id": alert_id,
+            "patient_id": patient_id,
+            "by": by,
+            "ts": ts or datetime.now(UTC),
+            "note": note or None,
+            **{name: value for name, value in (more or {}).items() if value},
+        }
     )
 
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from agents.page_policy import MAX_KEYS_PER_PATIENT, MAX_PAGE_AGE, Skip, page_decision, prune
 from streams.apps.cli.main import app
 from streams.infra.settings import get_settings
-from streams.infra.sinks.pager.page_encoding import page_key
+from streams.infra.sinks.pager.page_encoding import page_key, page_text
 from tests.builders import NOW
 from tests.builders import alert_message as alert
 
@@ -50,6 +50,20 @@ def test_each_update_pages_once_and_a_severity_raise_is_a_new_update() -> None:
         len({page_key(a) for a in (urgent, alert("firing", "critical"), alert("escalated", "urgent", 1))})
         == 3
     )
+
+
+def test_each_reminder_to_an_owner_pages_even_at_the_same_level() -> None:
+    """Contract v2: an owner's reminder (acknowledged, `page`, `notify`) pages that person; a second
+    reminder after a handover is a new update, though status, level and severity are the same."""
+    first = alert("acknowledged", "critical", page=True, notify="rn-4", owner="rn-4")
+    second = alert(
+        "acknowledged", "critical", page=True, notify="rn-9", owner="rn-9", ts=NOW + timedelta(minutes=20)
+    )
+    assert page_decision(first, NOW, {}) is None
+    delivered = {page_key(first): first.ts.isoformat()}
+    assert page_decision(first, NOW, delivered) is Skip.ALREADY_PAGED
+    assert page_decision(second, NOW, delivered) is None
+    assert page_text(first).startswith("CRITICAL REMINDER to rn-4 (acknowledged, not resolved): ")
 
 
 def test_old_messages_do_not_page_but_future_ones_do() -> None:

@@ -95,9 +95,11 @@
     if (view.status === "acknowledged" && view.by) who = "acknowledged by " + view.by;
     else if (isIncident(view) && view.new_after_ack && names) who = "acknowledged earlier by " + names;
     else if (isIncident(view) && names) who = "acted: " + names;
+    const owner = isIncident(view) && view.owner ? "owner: " + view.owner : "";
     return el("td", { className: "severity" }, [el("span", { className: "badge", text: view.severity }),
       el("div", { className: "sub status", text: view.status }),
-      who ? el("div", { className: "sub acked-by", text: who }) : null]);
+      who ? el("div", { className: "sub acked-by", text: who }) : null,
+      owner ? el("div", { className: "sub owner", text: owner }) : null]);
   }
 
   function incidentConditionCell(view, members) {
@@ -149,6 +151,7 @@
         button("ack", "Ack", view.status === "acknowledged" || sent === "ack"),
         button("resolve", "Resolve", sent === "resolve"),
         button("note", "Note", false),
+        kind === "incident" && view.status === "acknowledged" ? button("handover", "Hand over", sent === "handover") : null,
         sent ? el("div", { className: "sub sent", text: sent + " sent, waiting for the rules worker" }) : null,
       ]),
     );
@@ -248,14 +251,43 @@
     box.hidden = !text;
   }
 
-  function send(alertId, kind) {
-    let body = {};
-    if (kind === "note") {
-      const what = alertId.indexOf(":incident:") >= 0 ? "incident" : "alert";
-      const text = window.prompt("Note on this " + what + " (who you called, what was done):");
-      if (!text || !text.trim()) return;
-      body = { note: text.trim() };
+  const OUTCOMES = ["needed_action", "not_needed", "artefact"];
+
+  /* The fields an action asks for (null: the nurse cancelled): a note's text; a handover's nurse and
+     handoff note; an incident's outcome and the action taken (contract v2; the API refuses without). */
+  function askFor(alertId, kind) {
+    const incident = alertId.indexOf(":incident:") >= 0;
+    function ask(question) {
+      const text = window.prompt(question);
+      return text && text.trim() ? text.trim() : null;
     }
+    if (kind === "note") {
+      const note = ask("Note on this " + (incident ? "incident" : "alert") + " (who you called, what was done):");
+      return note && { note: note };
+    }
+    if (kind === "handover") {
+      const to = ask("Hand this incident over to (their login name):");
+      const note = to && ask("Handoff note for " + to + " (what is going on, what is left to do):");
+      return note && { to: to, note: note };
+    }
+    if (kind === "resolve" && incident) {
+      let outcome = ask("Outcome: needed_action, not_needed or artefact (device or measurement artefact)?");
+      for (let tries = 0; outcome && OUTCOMES.indexOf(outcome) < 0 && tries < 2; tries++) {
+        outcome = ask("Not an outcome. Type needed_action, not_needed or artefact:");
+      }
+      if (outcome && OUTCOMES.indexOf(outcome) < 0) {
+        showError("Not sent: the outcome is needed_action, not_needed or artefact.");
+        return null;
+      }
+      const taken = outcome && ask("Action taken (what was done):");
+      return taken && { outcome: outcome, action_taken: taken };
+    }
+    return {};
+  }
+
+  function send(alertId, kind) {
+    const body = askFor(alertId, kind);
+    if (!body) return;
     Ivig.post("/api/alerts/" + encodeURIComponent(alertId) + "/" + kind, body).then(function (response) {
       if (response.status === 401) { window.location.assign("/login"); return null; }
       return response.json().then(function (data) {

@@ -165,6 +165,11 @@ def alert_point(alert: Alert) -> Point:
         point.field("by", alert.by)
     if alert.incident_id:
         point.field("incident_id", alert.incident_id)
+    for name in ("owner", "notify", "action_taken"):  # contract v2: who owns it, who was paged, what was done
+        if value := getattr(alert, name):
+            point.field(name, value)
+    if alert.outcome is not None:
+        point.field("outcome", alert.outcome.value)
     return point.time(epoch_ms(alert.ts), PRECISION)
 
 
@@ -177,6 +182,11 @@ def action_point(action: NurseAction) -> Point:
     )
     if action.note:
         point.field("note", action.note)
+    for name in ("to", "action_taken"):  # contract v2: a handover's new owner; what a resolution did
+        if value := getattr(action, name):
+            point.field(name, value)
+    if action.outcome is not None:
+        point.field("outcome", action.outcome.value)
     setting = action.limit or action.snooze  # (v2) a limit or snooze: what it sets is in alert_id
     if setting is not None:
         if setting.reason:

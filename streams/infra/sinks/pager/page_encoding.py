@@ -29,8 +29,11 @@ class Recipient:
 
 
 def page_key(alert: Alert) -> str:
-    """The update an alert message is: a page is sent at most once per key."""
-    return f"{alert.alert_id}|{alert.status.value}|{alert.escalation_level}|{alert.severity.value}"
+    """The update an alert message is: a page is sent at most once per key. A page to one person
+    (an owner's reminder, contract v2) is its own update: whom and when (a second reminder after a
+    handover, at the same level, is paged too)."""
+    key = f"{alert.alert_id}|{alert.status.value}|{alert.escalation_level}|{alert.severity.value}"
+    return key if alert.notify is None else f"{key}|{alert.notify}|{alert.ts.isoformat()}"
 
 
 def recipient_key(alert: Alert, recipient: Recipient) -> str:
@@ -42,6 +45,8 @@ def page_text(alert: Alert, recipient: Recipient | None = None) -> str:
     """The short text a pager shows first."""
     if alert.status is AlertStatus.ESCALATED:
         what = f"ESCALATED (level {alert.escalation_level}, not acknowledged)"
+    elif alert.notify is not None:
+        what = f"REMINDER to {alert.notify} (acknowledged, not resolved)"
     else:
         what = "NEW" if alert.escalation_level == 0 else f"RAISED (level {alert.escalation_level})"
     whose = "the alert pipeline itself" if alert.patient_id == "-" else f"patient {alert.patient_id}"

@@ -62,9 +62,10 @@ def test_an_anaphylaxis_episode_is_one_incident_and_its_covered_signs_do_not_pag
 def test_acknowledging_the_incident_acknowledges_every_member_and_stops_its_escalation() -> None:
     t = anaphylaxis(steady(session(), 5, 20))
     t.nurse(28, "ack", "pt-1:incident:1", by="rn-4", note="calling 911 with the patient")
-    for minute in range(30, 90, 5):
+    reminder = 28 + RULES.incidents.ack_timeout.critical_minutes if RULES.incidents.ack_timeout else 120
+    for minute in range(30, int(reminder), 5):  # until its owner's reminder (test_ownership)
         t.vitals(minute, spo2=91, heart_rate=118, systolic_bp=86, diastolic_bp=50)
-    alerts = run(t, until_minutes=120)
+    alerts = run(t, until_minutes=reminder - 0.5)
     at_ack = [a for a in alerts if a.status.value == "acknowledged"]
     assert {a.condition.value for a in at_ack} >= {"anaphylaxis", "infusion_reaction", "incident"}
     assert all(not a.page and a.by == "rn-4" for a in at_ack)
@@ -85,7 +86,7 @@ def test_unacknowledged_the_incident_escalates_once_per_delay_not_once_per_membe
 
 def test_acknowledging_one_alert_acknowledges_its_incident() -> None:
     t = anaphylaxis(steady(session(), 5, 20)).nurse(28, "ack", "s1:anaphylaxis:1", by="rn-2")
-    alerts = run(t, until_minutes=90)
+    alerts = run(t, until_minutes=42)  # before its owner's reminder (test_ownership)
     episode = incident_of(alerts, "anaphylaxis")
     incident = [a for a in of(alerts, "incident") if a.alert_id == episode]
     assert [a.status.value for a in incident if a.status.value == "acknowledged"] == ["acknowledged"]

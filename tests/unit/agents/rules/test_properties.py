@@ -196,10 +196,19 @@ def message_problems(emitted: Emitted, facts: FileFacts) -> list[Problem]:
         problems.append("alert_id is not {session_id}:{condition}:{n}")
     elif alert.severity is not Severity.INFO and alert.incident_id is None:
         problems.append("a finding of warning or higher belongs to no incident")
-    if alert.page and (
-        alert.status not in (AlertStatus.FIRING, AlertStatus.ESCALATED) or alert.severity is Severity.INFO
+    reminder = alert.condition is Condition.INCIDENT and alert.status is AlertStatus.ACKNOWLEDGED
+    if (
+        alert.page
+        and not (reminder and alert.notify is not None)
+        and (
+            alert.status not in (AlertStatus.FIRING, AlertStatus.ESCALATED) or alert.severity is Severity.INFO
+        )
     ):
         problems.append("pages, but asks nothing of a nurse")
+    if alert.notify is not None and not (reminder and alert.page and alert.notify == alert.owner):
+        problems.append("pages one person (`notify`) but is no reminder to an acknowledged incident's owner")
+    if alert.notify is not None and alert.severity.rank < Severity.URGENT.rank:
+        problems.append("a reminder of an incident below urgent")
     owner = facts.patient_of_session.get(alert.session_id)
     if owner != alert.patient_id:
         problems.append(f"session {alert.session_id} belongs to {owner}")
@@ -360,8 +369,8 @@ def incident_problems(messages: list[Alert]) -> list[Problem]:
         if prev.status is AlertStatus.RESOLVED:
             problems.append(f"{at}: comes after the incident was resolved")
         if cur.status is AlertStatus.ESCALATED:
-            if prev.status is AlertStatus.ACKNOWLEDGED:
-                problems.append(f"{at}: escalated while acknowledged")
+            if prev.status is AlertStatus.ACKNOWLEDGED and prev.notify is None:
+                problems.append(f"{at}: escalated while acknowledged, without its owner's reminder")
             if cur.escalation_level != min(prev.escalation_level + 1, MAX_LEVEL):
                 problems.append(f"{at}: escalation level does not go up by one")
             if cur.severity not in ESCALATION_DELAY:

@@ -275,9 +275,8 @@ async def test_ack_and_resolve_may_name_an_incident_and_send_one_action_naming_i
     await setup.login()
     response = await setup.client.post("/api/alerts/pt-a%3Aincident%3A1/ack", headers=CSRF, json={})
     assert response.status == 202, await response.text()
-    response = await setup.client.post(
-        "/api/alerts/pt-a:incident:1/resolve", headers=CSRF, json={"note": "in hospital"}
-    )
+    closing = {"note": "in hospital", "outcome": "needed_action", "action_taken": "epinephrine"}
+    response = await setup.client.post("/api/alerts/pt-a:incident:1/resolve", headers=CSRF, json=closing)
     assert response.status == 202
     assert [(a.type, a.alert_id, a.patient_id, a.by) for a in setup.actions.sent] == [
         ("ack", "pt-a:incident:1", "pt-a", NURSE),
@@ -295,6 +294,36 @@ async def test_ack_and_resolve_may_name_an_incident_and_send_one_action_naming_i
             "new": False,
         }
     ]
+
+
+async def test_resolving_an_incident_needs_its_outcome_and_a_handover_its_nurse(setup: Setup) -> None:
+    """Contract v2: the console asks for the outcome and the action taken of an incident, and hands
+    over only an acknowledged incident, to a named nurse, with a note."""
+    setup.hub.on_alert(firing(incident_id="pt-a:incident:1", page=True))
+    setup.hub.on_alert(incident_message())
+    await setup.login()
+    url = "/api/alerts/pt-a:incident:1"
+    vague = await setup.client.post(f"{url}/resolve", headers=CSRF, json={"note": "done"})
+    assert vague.status == 400 and "outcome" in (await vague.json())["error"]
+    wrong = {"outcome": "fine", "action_taken": "called"}
+    assert (await setup.client.post(f"{url}/resolve", headers=CSRF, json=wrong)).status == 400
+    early = await setup.client.post(f"{url}/handover", headers=CSRF, json={"to": "rn-9", "note": "yours"})
+    assert early.status == 400 and "acknowledge it first" in (await early.json())["error"]
+    setup.hub.on_alert(incident_message("acknowledged", by=NURSE, owner=NURSE))
+    nobody = await setup.client.post(f"{url}/handover", headers=CSRF, json={"note": "yours"})
+    assert nobody.status == 400 and "nurse taking over" in (await nobody.json())["error"]
+    handed = await setup.client.post(f"{url}/handover", headers=CSRF, json={"to": "rn-9", "note": "yours"})
+    assert handed.status == 202, await handed.text()
+    member = await setup.client.post(  # a member alone resolves without an outcome (contract v1)
+        "/api/alerts/pt-a-s1:anaphylaxis:1/resolve", headers=CSRF, json={}
+    )
+    assert member.status == 202
+    assert [(a.type, a.to, a.note, a.outcome) for a in setup.actions.sent] == [
+        ("handover", "rn-9", "yours", None),
+        ("resolve", None, None, None),
+    ]
+    view = (await (await setup.client.get("/api/alerts")).json())["open"]
+    assert {v["alert_id"]: v["owner"] for v in view}["pt-a:incident:1"] == NURSE
 
 
 async def test_a_members_message_also_streams_its_incidents_view(setup: Setup) -> None:
