@@ -340,7 +340,9 @@ class Outcome(StrEnum):
 
 
 StaffName = Annotated[str, StringConstraints(min_length=1, max_length=64)]
-"""A console account's login name."""
+"""Who took a nurse action (a console account's login name, or the CLI's --by)."""
+LoginName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._@-]{1,64}$")]
+"""A console account's login name (1-64 of letters, digits and . _ @ -): it may be paged."""
 
 
 class NurseAction(_Contract):
@@ -359,7 +361,7 @@ class NurseAction(_Contract):
     snooze: Snooze | None = None
     """(v2) on `snooze` only."""
 
-    to: StaffName | None = None
+    to: LoginName | None = None
     """(v2, `handover` only, required) The nurse who takes the incident over."""
     outcome: Outcome | None = None
     """(v2, `resolve` only) What the incident turned out to be."""

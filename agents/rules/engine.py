@@ -235,6 +235,7 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
     firing: dict[Condition, list[RowResult]] = defaultdict(list)
     touched: set[Condition] = set()
     force = patient_limits.in_force(state, vitals.ts)
+    abnormal: set[str] = set()
     for name, value in vitals.values().items():
         margin = rules.hysteresis.for_vital(name)
         is_latest = name in latest
@@ -249,18 +250,22 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
                 margin=margin,
                 relative_factor=high_factor if rule.tightened else 1.0,
             )
+            unlimited = result
             if force is not None:
                 result = patient_limits.adjust(result, force, margin, rules)
             if is_latest:
                 session.row_holding[rule.id] = result.holds
                 touched.add(rule.condition)
-            if not result.fires:
+            if not unlimited.fires:
                 continue
             resolved = session.resolved_ts.get(rule.condition.value)
             if resolved is None or vitals.ts > resolved:
-                session.row_last_fired[rule.id] = vitals.ts
-                firing[rule.condition].append(result)
-    abnormal = {r.rule.vital for results in firing.values() for r in results}
+                # a vital past the rule file's row corroborates others' findings, whatever a
+                # patient's own limit says of its own row (a limit never delays another page)
+                abnormal.add(rule.vital)
+                if result.fires:
+                    session.row_last_fired[rule.id] = vitals.ts
+                    firing[rule.condition].append(result)
     for condition, results in firing.items():
         worst = max(results, key=lambda r: r.rule.severity.rank)
         factor = high_factor if any(r.rule.tightened and r.rule.relative for r in results) else 1.0

@@ -66,6 +66,12 @@ def test_each_reminder_to_an_owner_pages_even_at_the_same_level() -> None:
     assert page_text(first).startswith("CRITICAL REMINDER to rn-4 (acknowledged, not resolved): ")
 
 
+def test_a_page_key_is_a_valid_http_header_whatever_the_owner_is_called() -> None:
+    reminder = alert("acknowledged", "critical", page=True, notify="rn 4\r\nX-Evil: 1", owner="rn-4")
+    key = page_key(reminder)
+    assert key.isprintable() and " " not in key and "rn%204%0D%0AX-Evil%3A%201" in key
+
+
 def test_old_messages_do_not_page_but_future_ones_do() -> None:
     assert page_decision(alert(ts=NOW - MAX_PAGE_AGE - timedelta(seconds=1)), NOW, {}) is Skip.STALE
     assert page_decision(alert(ts=NOW - MAX_PAGE_AGE), NOW, {}) is None

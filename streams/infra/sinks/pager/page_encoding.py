@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from typing import Any
+from urllib.parse import quote
 
 from models.alerts import Alert, AlertStatus
 
@@ -31,9 +32,12 @@ class Recipient:
 def page_key(alert: Alert) -> str:
     """The update an alert message is: a page is sent at most once per key. A page to one person
     (an owner's reminder, contract v2) is its own update: whom and when (a second reminder after a
-    handover, at the same level, is paged too)."""
+    handover, at the same level, is paged too). The nurse's name is percent-encoded: the key is an
+    HTTP header."""
     key = f"{alert.alert_id}|{alert.status.value}|{alert.escalation_level}|{alert.severity.value}"
-    return key if alert.notify is None else f"{key}|{alert.notify}|{alert.ts.isoformat()}"
+    if alert.notify is not None:
+        return f"{key}|{quote(alert.notify, safe='._@-')}|{alert.ts.isoformat()}"
+    return key
 
 
 def recipient_key(alert: Alert, recipient: Recipient) -> str:

@@ -70,6 +70,8 @@ async def deliver(
             last = "timeout"
         except aiohttp.ClientError as exc:
             last = f"connection error ({type(exc).__name__})"
+        except Exception as exc:  # noqa: BLE001 - e.g. a header aiohttp refuses: this channel failed, not the pager
+            return Delivery(False, attempts, f"(pager): could not send ({type(exc).__name__}) [page_error]")
         else:
             outcome = classify_status(response.status)
             if outcome is Outcome.DELIVERED:

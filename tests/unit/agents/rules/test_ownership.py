@@ -12,6 +12,7 @@ from agents.rules.loader import load_rules
 from agents.rules.ownership import reminder_delay
 from models.alerts import Alert, Severity
 from models.events import NurseAction
+from streams.infra.sinks.pager.page_encoding import page_key
 from tests.builders import START, Timeline, run
 from tests.unit.agents.rules.test_incidents import anaphylaxis, session, steady
 
@@ -70,6 +71,24 @@ def test_once_escalated_again_it_keeps_escalating_until_acknowledged_and_the_new
     assert reminder.notify == "rn-7" and reminder.ts == at(ESCALATE + 2 + TIMEOUT.critical_minutes)
 
 
+def test_acknowledged_only_at_the_top_level_its_unanswered_reminder_still_escalates_as_a_new_page() -> None:
+    """Left unacknowledged until the rule file's top escalation level, then acknowledged and not
+    resolved: the escalation after the reminder goes one level higher, so the pager, which pages
+    each (alert, status, level, severity) once, pages it (it was dropped as already paged)."""
+    acked_at = 50.0
+    t = anaphylaxis(steady(session(), 5, 20))
+    for minute in range(30, 120, 5):
+        t.vitals(minute, spo2=91, heart_rate=118, systolic_bp=86, diastolic_bp=50)
+    t.nurse(acked_at, "ack", INCIDENT, by="rn-4")
+    escalate = acked_at + TIMEOUT.critical_minutes + TIMEOUT.escalate_after_minutes
+    incident = [a for a in run(t, until_minutes=escalate + 1) if a.incident_id == INCIDENT and a.page]
+    levels = [a.escalation_level for a in incident if a.status.value == "escalated"]
+    top = RULES.timing.max_escalation_level
+    assert levels == [*range(1, top + 1), top + 1]
+    keys = [page_key(a) for a in incident]
+    assert len(keys) == len(set(keys)), "two pages with one key: the pager would drop the second"
+
+
 def test_a_resolution_stops_the_reminder_and_the_escalation() -> None:
     t = acknowledged().nurse(
         REMIND - 1, "resolve", INCIDENT, outcome="needed_action", action_taken="epinephrine"
@@ -119,6 +138,9 @@ def test_handover_needs_the_nurse_taking_over_and_outcome_goes_with_resolve_only
     base = {"alert_id": INCIDENT, "patient_id": "pt-1", "by": "rn-1", "ts": "2026-11-24T10:00:00Z"}
     with pytest.raises(ValueError, match="to"):
         NurseAction.model_validate({**base, "type": "handover"})
+    for name in ("rn 9", "rn-9\nX-Evil: 1", ""):  # the new owner is paged: a login name only
+        with pytest.raises(ValueError, match="to"):
+            NurseAction.model_validate({**base, "type": "handover", "to": name})
     with pytest.raises(ValueError, match="resolve only"):
         NurseAction.model_validate({**base, "type": "ack", "outcome": "artefact"})
     assert NurseAction.model_validate({**base, "type": "resolve"}).outcome is None  # v1 still valid

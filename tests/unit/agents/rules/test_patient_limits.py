@@ -163,3 +163,23 @@ def test_limits_and_snoozes_are_kept_in_the_stored_state() -> None:
     stored = PatientState.model_validate_json(state.model_dump_json())
     assert [(x.vital, x.value) for x in stored.limits] == [("spo2", 91)]
     assert [x.condition.value for x in stored.snoozes] == ["hypoxemia"]
+
+
+def test_a_limit_on_one_vital_never_delays_a_critical_page_that_vital_corroborates() -> None:
+    """A heart rate within the patient's own limit (125) is still past the rule file's row: it still
+    corroborates a lone systolic of 85, which pages at once as without the limit."""
+
+    def first_pages(line: Timeline) -> list[tuple[str, float]]:
+        return [
+            (a.condition.value, (a.ts - START).total_seconds() / 60)
+            for a in run(line)
+            if a.page and a.condition.value in ("hypotension", "anaphylaxis")
+        ][:1]
+
+    def readings(line: Timeline) -> Timeline:
+        return line.vitals(30, systolic_bp=85, heart_rate=120)
+
+    plain = first_pages(readings(Timeline().baseline(heart_rate=100).start_infusion()))
+    limited = Timeline().baseline(heart_rate=100).start_infusion().limit(20, "heart_rate", "high", 125)
+    assert plain and plain[0][1] == 30
+    assert first_pages(readings(limited)) == plain

@@ -104,6 +104,16 @@ async def test_attempts_are_capped_and_the_last_failure_is_named() -> None:
     assert hook.slept == [0.5, 1, 2, 4, 8, 16, 30]  # no wait after the last attempt
 
 
+async def test_a_page_the_client_cannot_even_send_fails_that_channel_and_is_not_retried() -> None:
+    """A header aiohttp refuses (a control character) raises ValueError: the channel failed, with a
+    reason, so the page goes to the fallback or the dead letters; the pager never stops on it."""
+    hook = FakeWebhook(ValueError("Forbidden control character"))
+    result = await deliver(hook.post, b"{}", {}, 8, hook.sleep)
+    assert (result.delivered, result.attempts) == (False, 1)
+    assert result.reason == "(pager): could not send (ValueError) [page_error]"
+    assert hook.slept == []
+
+
 async def test_retry_after_stretches_the_wait() -> None:
     hook = FakeWebhook(429, 200, retry_after="7")
     result = await deliver(hook.post, b"{}", {}, 3, hook.sleep)
