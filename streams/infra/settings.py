@@ -245,6 +245,12 @@ class Settings(BaseSettings):
     pager_app_id: str = Field("ivigwatch-pager", description="Consumer group of the pager bridge")
     pager_web_port: int = Field(6068, description="Port of the pager bridge's web server")
     pager_max_attempts: int = Field(8, description="Deliveries tried before a page is dead-lettered")
+    pager_person_attempts: int = Field(
+        3,
+        ge=1,
+        description="With a roster: deliveries tried on each of a person's channels before the roster's "
+        "fallback contact is paged (who then gets IVIGWATCH_PAGER_MAX_ATTEMPTS)",
+    )
     pager_timeout_seconds: float = Field(5.0, description="Timeout of one webhook delivery")
 
     # --- pipeline watchdog (`ivigwatch watchdog`) -----------------------------------------------

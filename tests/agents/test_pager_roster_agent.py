@@ -61,6 +61,7 @@ async def roster_app(tmp_path: Path, receivers: Receivers) -> faust.App:
         pager_roster_file=write_roster(tmp_path),
         pager_secrets=secrets_for(BASE),
         pager_max_attempts=2,
+        pager_person_attempts=2,
     )
     app = create_app(Role.PAGER, settings, store="memory://")
     app.finalize()
@@ -179,7 +180,7 @@ async def test_a_failing_channel_goes_to_the_fallback_and_dead_letters_only_if_t
         )  # its own: not paged
     assert [(p, s) for p, s, _ in receivers.got] == [
         ("rn-broken", 503),
-        ("rn-broken", 503),  # pager_max_attempts = 2
+        ("rn-broken", 503),  # pager_person_attempts = 2
         ("desk", 200),
         ("rn-broken", 503),
         ("rn-broken", 503),

@@ -110,6 +110,7 @@ async def roster_pager(live: Live, tmp_path_factory: pytest.TempPathFactory) -> 
             "pager_app_id": f"ivigwatch-pager-{uuid.uuid4().hex[:6]}",
             "pager_timeout_seconds": 2.0,
             "pager_max_attempts": 2,
+            "pager_person_attempts": 2,
         }
     )
     collector = Collector(settings)

@@ -1,5 +1,6 @@
 """Posts a roster page to each of one recipient's channels (at the same time), with the pager's retry
-policy; the recipient is reached when one channel took it. One aiohttp session for every channel."""
+policy; the recipient is reached as soon as one channel took it (the others are then stopped: the
+page is not held up by a slow or failing channel). One aiohttp session for every channel."""
 
 from __future__ import annotations
 
@@ -44,10 +45,13 @@ class ChannelSender:
         timeout_seconds: float,
         max_attempts: int,
         sleep: Sleep = asyncio.sleep,
+        person_attempts: int | None = None,
     ) -> None:
         self.secrets = dict(secrets)
         self.timeout = aiohttp.ClientTimeout(total=timeout_seconds)
         self.max_attempts = max_attempts
+        self.person_attempts = max_attempts if person_attempts is None else person_attempts
+        """Attempts per channel for a person on call; the fallback contact gets `max_attempts`."""
         self.sleep = sleep
         self.http: Http = self._post
         self._session: aiohttp.ClientSession | None = None
@@ -55,7 +59,10 @@ class ChannelSender:
     @classmethod
     def from_settings(cls, settings: Settings) -> ChannelSender:
         return cls(
-            settings.pager_secret_values(), settings.pager_timeout_seconds, settings.pager_max_attempts
+            settings.pager_secret_values(),
+            settings.pager_timeout_seconds,
+            settings.pager_max_attempts,
+            person_attempts=settings.pager_person_attempts,
         )
 
     async def _post(self, request: ChannelRequest) -> Response:
@@ -67,7 +74,7 @@ class ChannelSender:
             await resp.read()  # never logged: it may echo the page
             return Response(resp.status, resp.headers.get("Retry-After"))
 
-    async def _one(self, channel: Channel, alert: Alert, recipient: Recipient) -> Delivery:
+    async def _one(self, channel: Channel, alert: Alert, recipient: Recipient, attempts: int) -> Delivery:
         try:
             request = render(channel, alert, recipient, self.secrets)
         except MissingSecret as exc:
@@ -76,14 +83,28 @@ class ChannelSender:
         async def post(body: bytes, headers: Mapping[str, str]) -> Response:
             return await self.http(replace(request, body=body, headers=dict(headers)))
 
-        return await deliver(post, request.body, request.headers, self.max_attempts, self.sleep)
+        return await deliver(post, request.body, request.headers, attempts, self.sleep)
 
     async def send(self, channels: Sequence[Channel], alert: Alert, recipient: Recipient) -> Reach:
-        """Post the page on every channel of the recipient at once."""
-        results = await asyncio.gather(*(self._one(c, alert, recipient) for c in channels))
-        retries = sum(max(0, r.attempts - 1) for r in results)
-        delivered = tuple(c.kind for c, r in zip(channels, results, strict=True) if r.delivered)
-        for channel, result in zip(channels, results, strict=True):
+        """Post the page on every channel of the recipient at once, until one took it (the rest are
+        then stopped) or all failed; a person on call gets `person_attempts` per channel."""
+        attempts = self.max_attempts if recipient.fallback else self.person_attempts
+        tasks = [asyncio.ensure_future(self._one(c, alert, recipient, attempts)) for c in channels]
+        try:
+            pending = set(tasks)
+            while pending:
+                _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if any(t.done() and not t.cancelled() and t.result().delivered for t in tasks):
+                    break
+        finally:
+            for task in tasks:
+                task.cancel()
+        results = [
+            (c, t.result()) for c, t in zip(channels, tasks, strict=True) if t.done() and not t.cancelled()
+        ]
+        retries = sum(max(0, r.attempts - 1) for _, r in results)
+        delivered = tuple(c.kind for c, r in results if r.delivered)
+        for channel, result in results:
             if not result.delivered:
                 log.warning(
                     "page %s to %s via %s failed: %s",
@@ -94,7 +115,7 @@ class ChannelSender:
                 )
         if delivered:
             return Reach(delivered, retries=retries)
-        reasons = sorted({f"{c.kind} {r.reason}" for c, r in zip(channels, results, strict=True)})
+        reasons = sorted({f"{c.kind} {r.reason}" for c, r in results})
         return Reach((), "; ".join(reasons), retries)
 
     async def close(self) -> None:
