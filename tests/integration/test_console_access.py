@@ -150,7 +150,11 @@ async def test_single_sign_on_gives_the_role_of_the_providers_groups(console: st
     nobody = await sso_login(
         console, provider, "u-other", {"preferred_username": "x.sso", "groups": ["staff"]}
     )
+    impostor = await sso_login(  # a provider user named like a local account: one name, one person
+        console, provider, "u-impostor", {"preferred_username": NURSE, "groups": ["ivig-admins"]}
+    )
     try:
+        assert (await impostor.get("/api/alerts")).status == 401, "an SSO user took a local account's name"
         page = await (await charge.get("/")).text()
         assert "cn.sso" in page and 'data-role="charge_nurse"' in page
         assert 'data-actions="ack resolve note handover limit snooze"' in page
@@ -167,5 +171,5 @@ async def test_single_sign_on_gives_the_role_of_the_providers_groups(console: st
         await charge.post("/logout")
         assert (await charge.get("/api/alerts")).status == 401
     finally:
-        for http in (charge, analyst, nobody):
+        for http in (charge, analyst, nobody, impostor):
             await http.close()

@@ -293,7 +293,8 @@ class OidcClient:
         registry = jwt.JWTClaimsRegistry(
             now=lambda: int(self.clock()),
             leeway=LEEWAY_SECONDS,
-            iss={"essential": True, "value": self.config.issuer},
+            # the issuer as configured, with or without its trailing slash (kept by some providers)
+            iss={"essential": True, "values": [self.config.issuer, f"{self.config.issuer}/"]},
             aud={"essential": True, "value": self.config.client_id},
             exp={"essential": True},
             iat={"essential": True},

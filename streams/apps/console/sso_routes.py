@@ -86,6 +86,11 @@ async def sso_callback(request: web.Request) -> web.StreamResponse:
         log.warning("single sign-on refused from %s: %s", client_of(request), exc)
         return _failed(f"Single sign-on refused: {exc}.", 403)
     authenticator = request.app[access.AUTH_KEY]
+    if user.name in authenticator.accounts:  # one name, one person: a nurse's actions, pages and audit
+        log.warning(
+            "single sign-on refused from %s: %s is a local account's name", client_of(request), user.name
+        )
+        return _failed(f"Single sign-on refused: {user.name} is the name of a local account.", 403)
     log.info("%s logged in through single sign-on as %s from %s", user.name, user.role, client_of(request))
     response = _html(sso_done_page())
     access.set_session_cookie(request, response, authenticator.issue(user.name, sso_role=user.role))

@@ -29,7 +29,9 @@ CONSOLE_ACTIONS = Counter(
     "(sent; unsent: Kafka did not take it, 503)",
     ["kind", "outcome"],
 )
-CONSOLE_OPEN_STREAMS = Gauge("ivigwatch_console_open_streams", "Alert streams (SSE) open now")
+CONSOLE_OPEN_STREAMS = Gauge(
+    "ivigwatch_console_open_streams", "Live streams (SSE) open now: alert lists and caseload boards"
+)
 GATEWAY_EVENTS = Counter(
     "ivigwatch_gateway_events",
     "Events the gateway took from devices and apps, by outcome (produced, duplicate: dropped resend)",

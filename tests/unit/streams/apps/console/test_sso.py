@@ -129,12 +129,14 @@ async def test_a_valid_id_token_is_accepted() -> None:
     claims = await client().validated_claims(id_token(groups=["ivig-nurses"]), "n-1")
     assert claims["sub"] == "u1" and claims["groups"] == ["ivig-nurses"]
     await client().validated_claims(id_token(aud=[CLIENT, "other"], azp=CLIENT), "n-1")
+    await client().validated_claims(id_token(iss=f"{ISSUER}/"), "n-1")  # an issuer with its slash
 
 
 @pytest.mark.parametrize(
     ("changes", "nonce", "why"),
     [
         ({"iss": "https://evil.example"}, "n-1", "iss"),
+        ({"iss": f"{ISSUER}.evil.example"}, "n-1", "iss"),
         ({"aud": "another-app"}, "n-1", "aud"),
         ({"aud": [CLIENT, "other"]}, "n-1", "several audiences"),
         ({"exp": 2_000_000_000 - 120}, "n-1", "exp"),
