@@ -1,7 +1,8 @@
 """The caseload board, live: `ivig.events.v1` read from its recent history (the post-infusion window
 back) into a `Caseload`, drawn with the alert feed's open incidents, and pushed to the board's SSE
-clients whenever it changes: on an event, on an alert or note, and as time passes (minutes since the
-vitals, a set falling due), checked every `TICK_SECONDS`, at most once per `MIN_PUSH_SECONDS`.
+clients whenever it changes: on an event, on an alert or note, on a patient's limit or snooze, and
+as time passes (minutes since the vitals, a set falling due, a limit or snooze expiring), checked
+every `TICK_SECONDS`, at most once per `MIN_PUSH_SECONDS`.
 
 Each push is the whole board (it is one row per patient on the caseload: small). Subscribers are the
 alert feed's (`feed.Subscriber`): a client that cannot keep up is dropped and reconnects.
@@ -65,7 +66,8 @@ class Board:
 
     def snapshot(self) -> dict[str, Any]:
         """The board now, and whether the event history is read yet (`status`)."""
-        return {**board_json(self.caseload, self.alerts.book, self.clock.now()), "status": self.status}
+        board = board_json(self.caseload, self.alerts.book, self.clock.now(), self.alerts.setting_actions)
+        return {**board, "status": self.status}
 
     def subscribe(self) -> tuple[Subscriber, dict[str, Any]]:
         subscriber = Subscriber()

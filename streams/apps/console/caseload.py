@@ -9,7 +9,9 @@ pure functions (agents/rules/session.py, vitals_schedule.py, checkins.py) with t
 argument, so the board says what the rules will do.
 
 Rows: every session infusing, or inside its post-infusion window (post-early, post-late), one per
-patient (the latest started), and every patient with an open incident. The order (`BoardRow.order`),
+patient (the latest started), and every patient with an open incident. Each row also lists the
+patient's own limits and snoozes in force at the board's time (issue 16; `SettingActions.in_force`,
+as the limits page shows them): they change nothing of the order. The order (`BoardRow.order`),
 what needs a look first:
 0. an open critical or urgent incident that needs a look (firing, escalated, or new since its
    acknowledgement);
@@ -43,6 +45,7 @@ from models.rule_common import Phase
 from models.ruleset import RuleSet
 from models.state import PatientState, SessionState
 from streams.apps.console.alertbook import AlertBook, Group, NoteView, rfc3339
+from streams.apps.console.patient_settings import SettingActions
 
 BoardEvent = Infusion | Vitals | Profile | Checkin
 """The events the board folds (the others change nothing it shows)."""
@@ -129,8 +132,9 @@ class Caseload:
         ]
         return max(shown, key=lambda s: (s.start_ts, s.session_id), default=None)
 
-    def rows(self, now: datetime, book: AlertBook) -> list[BoardRow]:
-        """The board at `now`, in its order."""
+    def rows(self, now: datetime, book: AlertBook, settings: SettingActions | None = None) -> list[BoardRow]:
+        """The board at `now`, in its order (with each patient's limits and snoozes in force then,
+        from `settings`)."""
         groups: dict[str, list[Group]] = {}
         for group in book.groups():
             patient = group.head.alert.patient_id
@@ -141,7 +145,10 @@ class Caseload:
             state = self.patients.get(patient_id)
             session = self.current(state, now) if state is not None else None
             if session is not None or patient_id in groups:
-                rows.append(self._row(patient_id, state, session, groups.get(patient_id, []), now))
+                row = self._row(patient_id, state, session, groups.get(patient_id, []), now)
+                if settings is not None:
+                    row.in_force = SettingView.in_force(settings, patient_id, now, self.rules)
+                rows.append(row)
         return sorted(rows, key=lambda r: r.order)
 
     def _row(
@@ -270,6 +277,34 @@ class IncidentView:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class SettingView:
+    """One of the patient's own limits or snoozes in force, as the board shows it."""
+
+    kind: str
+    """`limit` or `snooze`."""
+    key: str
+    """What it sets (the action's `alert_id`, e.g. `pt-a:limit:spo2:low`)."""
+    text: str
+    """As the limits page words it (who, until when, the reason)."""
+    until: datetime
+
+    @classmethod
+    def in_force(
+        cls, settings: SettingActions, patient_id: str, now: datetime, rules: RuleSet
+    ) -> list[SettingView]:
+        """The patient's limits, then snoozes, in force at `now` (the expired ones are not)."""
+        shown = settings.in_force(patient_id, now, rules)
+        return [
+            cls(kind, entry["key"], entry["text"], datetime.fromisoformat(entry["until"]))
+            for kind, entries in (("limit", shown["limits"]), ("snooze", shown["snoozes"]))
+            for entry in entries
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "key": self.key, "text": self.text, "until": rfc3339(self.until)}
+
+
 @dataclass(slots=True)
 class BoardRow:
     """One patient on the board."""
@@ -290,6 +325,8 @@ class BoardRow:
     vitals: VitalsDue | None = None
     checkin: CheckinDue | None = None
     note: NoteView | None = None
+    in_force: list[SettingView] = field(default_factory=list)
+    """The patient's own limits and snoozes in force (issue 16)."""
 
     @property
     def worst(self) -> Severity | None:
@@ -352,10 +389,13 @@ class BoardRow:
             "incidents": [i.to_json() for i in self.incidents],
             "owner": self.owner,
             "note": self.note.to_json() if self.note is not None else None,
+            "in_force": [s.to_json() for s in self.in_force],
             "tier": self.tier,
         }
 
 
-def board_json(caseload: Caseload, book: AlertBook, now: datetime) -> dict[str, Any]:
+def board_json(
+    caseload: Caseload, book: AlertBook, now: datetime, settings: SettingActions | None = None
+) -> dict[str, Any]:
     """GET /api/board and the stream's `board` event: the rows in order, and the time they are at."""
-    return {"now": rfc3339(now), "rows": [r.to_json(now) for r in caseload.rows(now, book)]}
+    return {"now": rfc3339(now), "rows": [r.to_json(now) for r in caseload.rows(now, book, settings)]}

@@ -47,7 +47,7 @@ class Feed(Protocol):
     book: AlertBook
     caught_up: asyncio.Event
     listeners: list[Callable[[], None]]
-    """Called after each change of the book (the caseload board redraws)."""
+    """Called after each change of the book, and each limit or snooze read (the caseload board redraws)."""
     setting_actions: SettingActions
 
     @property
@@ -126,6 +126,7 @@ class Hub:
     def on_action(self, action: NurseAction) -> None:
         if action.type in SETTING_TYPES:  # a patient's limit or snooze (v2), not an alert's
             self.setting_actions.take(action)
+            self._tell()  # the board shows the patient's limits and snoozes in force
             return
         entry = self.book.note(action)
         if entry is not None:

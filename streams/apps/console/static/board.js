@@ -81,6 +81,13 @@
     }));
   }
 
+  function settingsCell(row) {
+    // the patient's own limits and snoozes in force at the board's time (each text says until when)
+    return el("td", { className: "settings" }, (row.in_force || []).map(function (s) {
+      return el("div", { className: "setting setting-" + s.kind, "data-key": s.key, text: s.text });
+    }));
+  }
+
   function noteCell(row) {
     return el("td", { className: "note", text: row.note ? row.note.by + ": " + row.note.note : "" });
   }
@@ -95,7 +102,7 @@
     const sev = worst(row);
     const tr = el("tr", { className: "board-row tier-" + row.tier + (sev ? " sev-" + sev : ""),
       "data-patient-id": row.patient_id }, [
-      patientCell(row), phaseCell(row), rateCell(row), vitalsCell(row), nextCell(row), incidentsCell(row),
+      patientCell(row), phaseCell(row), rateCell(row), vitalsCell(row), nextCell(row), incidentsCell(row), settingsCell(row),
       el("td", { className: "owner", text: row.owner || "" }), noteCell(row),
     ]);
     return tr;

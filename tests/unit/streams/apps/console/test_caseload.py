@@ -8,9 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from agents.rules.loader import load_rules
-from models.events import Checkin, Infusion, Profile, Vitals
+from models.events import Checkin, Infusion, NurseAction, Profile, Vitals
 from streams.apps.console.alertbook import AlertBook
 from streams.apps.console.caseload import Caseload, board_json
+from streams.apps.console.feed import Hub
+from streams.apps.console.patient_settings import SettingActions
 from tests.unit.streams.apps.console.test_alertbook import T0, alert, note
 
 RULES = load_rules()
@@ -43,11 +45,19 @@ def running(patient: str, vitals_at: tuple[float, ...] = (0,)) -> list[Any]:
     return [*(vitals(patient, m) for m in vitals_at), infusion(patient, 1, "start", 30)]
 
 
-def board(events: list[Any], now: float, book: AlertBook | None = None) -> dict[str, Any]:
+def board(
+    events: list[Any], now: float, book: AlertBook | None = None, settings: SettingActions | None = None
+) -> dict[str, Any]:
     caseload = Caseload(RULES)
     for e in events:
         caseload.apply(e)
-    return {r["patient_id"]: r for r in board_json(caseload, book or AlertBook(), at(now))["rows"]}
+    return {r["patient_id"]: r for r in board_json(caseload, book or AlertBook(), at(now), settings)["rows"]}
+
+
+def setting(kind: str, patient: str, minutes: float, hours: float, **what: Any) -> NurseAction:
+    """A charge nurse's limit or snooze at `minutes`, in force for `hours`."""
+    body = {"until": at(minutes + hours * 60), "reason": "usual for this patient", **what}
+    return NurseAction(type=kind, patient_id=patient, by="rn-cy", ts=at(minutes), **{kind: body})
 
 
 def order(events: list[Any], now: float, book: AlertBook | None = None) -> list[str]:
@@ -199,3 +209,37 @@ def test_sessions_that_never_started_go_after_the_session_timeout_and_a_profile_
     assert caseload.prune(at(13 * 60)) is True and set(caseload.patients) == {"pt-b"}
     caseload.prune(at(caseload.history_hours * 60 + 1))
     assert not caseload.patients
+
+
+def test_a_patients_limits_and_snoozes_in_force_show_on_its_row_until_they_expire() -> None:
+    settings = SettingActions()
+    settings.take(setting("limit", "pt-a", 5, 2, vital="spo2", side="low", value=91))
+    settings.take(setting("snooze", "pt-a", 10, 1, condition="tachycardia"))
+    settings.take(setting("limit", "pt-b", 5, 8, vital="spo2", side="low", value=90))
+    events = [*running("pt-a", (0, 30, 60, 90, 120)), *running("pt-b")]
+    rows = board(events, now=30, settings=settings)
+    limit, snooze = rows["pt-a"]["in_force"]
+    assert (limit["kind"], limit["key"], limit["until"]) == (
+        "limit",
+        "pt-a:limit:spo2:low",
+        "2026-11-24T12:05:00Z",
+    )
+    assert limit["text"].startswith("patient limit SpO2 < 91 set by rn-cy until 2026-11-24 12:05 UTC")
+    assert (snooze["kind"], snooze["key"], snooze["until"]) == (
+        "snooze",
+        "pt-a:snooze:tachycardia",
+        "2026-11-24T11:10:00Z",
+    )
+    assert snooze["text"].startswith("tachycardia snoozed by rn-cy")
+    assert [s["key"] for s in rows["pt-b"]["in_force"]] == ["pt-b:limit:spo2:low"]  # each its own
+    # at the board's clock: the snooze has expired at 11:10, the limit at 12:05
+    assert [s["kind"] for s in board(events, now=71, settings=settings)["pt-a"]["in_force"]] == ["limit"]
+    assert board(events, now=125, settings=settings)["pt-a"]["in_force"] == []
+    assert board(events, now=30)["pt-a"]["in_force"] == []  # none read
+
+
+def test_a_limit_or_snooze_read_redraws_the_board() -> None:
+    hub, told = Hub(), []
+    hub.listeners.append(lambda: told.append(1))
+    hub.on_action(setting("snooze", "pt-a", 0, 1, condition="tachycardia"))
+    assert told == [1] and hub.setting_actions.in_force("pt-a", at(1), RULES)["snoozes"]
