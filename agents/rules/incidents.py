@@ -326,9 +326,7 @@ def _ack_timeouts(state: PatientState, until: datetime, rules: RuleSet, *, inclu
                 out.append(_message(state, incident, step.at, rules, page=True, notify=step.owner, note=note))
                 continue
             incident.status, incident.by = AlertStatus.ESCALATED, None
-            # past max_escalation_level if need be: each escalation is a new page (its level is in
-            # the pager's key), and this one follows a nurse's acknowledgement, not the level timer
-            incident.escalation_level += 1
+            incident.escalation_level += 1  # below the top level: ownership arms no re-escalation there
             incident.paged = incident.severity
             delay = _delay(incident.severity, rules)
             incident.next_escalation_due = None if delay is None else step.at + delay

@@ -3,7 +3,8 @@
 Whoever acknowledges an incident owns it; a handover gives it to another nurse. An acknowledged
 urgent or critical incident not resolved within the rule file's `[incidents.ack_timeout]` time of
 its severity, counted from the acknowledgement (or the handover: the new owner gets the whole
-time), reminds its owner; still not resolved `escalate_after_minutes` later, it escalates again.
+time), reminds its owner; still not resolved `escalate_after_minutes` later, it escalates again,
+unless it already reached the rule file's top escalation level (then the reminder is its last page).
 The timers live on the incident's state (stored with the patient's state, so they survive a
 restart) and go with it when it is resolved. `incidents` turns the steps into messages.
 """
@@ -95,7 +96,10 @@ def due_steps(incident: IncidentState, until: datetime, rules: RuleSet, *, inclu
         at = incident.remind_due
         out.append(Due(Step.REMIND, at, incident.owner))
         incident.remind_due = None
-        incident.reescalate_due = at + timedelta(minutes=timeout.escalate_after_minutes)
+        if incident.escalation_level < rules.timing.max_escalation_level:
+            incident.reescalate_due = at + timedelta(minutes=timeout.escalate_after_minutes)
+        # at the top level the roster's last person was paged already: the reminder is the last page
+        # (escalating again at that level would page the same update twice, or forever, all night)
     if due(incident.reescalate_due) and incident.reescalate_due is not None:
         out.append(Due(Step.ESCALATE, incident.reescalate_due, incident.owner))
         incident.reescalate_due = None

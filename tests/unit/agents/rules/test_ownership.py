@@ -71,20 +71,21 @@ def test_once_escalated_again_it_keeps_escalating_until_acknowledged_and_the_new
     assert reminder.notify == "rn-7" and reminder.ts == at(ESCALATE + 2 + TIMEOUT.critical_minutes)
 
 
-def test_acknowledged_only_at_the_top_level_its_unanswered_reminder_still_escalates_as_a_new_page() -> None:
+def test_acknowledged_at_the_top_level_its_reminder_is_the_last_page() -> None:
     """Left unacknowledged until the rule file's top escalation level, then acknowledged and not
-    resolved: the escalation after the reminder goes one level higher, so the pager, which pages
-    each (alert, status, level, severity) once, pages it (it was dropped as already paged)."""
+    resolved: the owner's reminder pages, and nothing after it (escalating again at the top level
+    would repeat that level's page, which the pager drops as already paged, or page all night)."""
     acked_at = 50.0
     t = anaphylaxis(steady(session(), 5, 20))
-    for minute in range(30, 120, 5):
+    for minute in range(30, 180, 5):
         t.vitals(minute, spo2=91, heart_rate=118, systolic_bp=86, diastolic_bp=50)
     t.nurse(acked_at, "ack", INCIDENT, by="rn-4")
-    escalate = acked_at + TIMEOUT.critical_minutes + TIMEOUT.escalate_after_minutes
-    incident = [a for a in run(t, until_minutes=escalate + 1) if a.incident_id == INCIDENT and a.page]
-    levels = [a.escalation_level for a in incident if a.status.value == "escalated"]
+    incident = [a for a in run(t, until_minutes=180) if a.incident_id == INCIDENT and a.page]
     top = RULES.timing.max_escalation_level
-    assert levels == [*range(1, top + 1), top + 1]
+    levels = [a.escalation_level for a in incident if a.status.value == "escalated"]
+    assert levels == list(range(1, top + 1))
+    last = incident[-1]
+    assert (last.notify, last.ts) == ("rn-4", at(acked_at + TIMEOUT.critical_minutes))
     keys = [page_key(a) for a in incident]
     assert len(keys) == len(set(keys)), "two pages with one key: the pager would drop the second"
 

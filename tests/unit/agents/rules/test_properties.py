@@ -359,13 +359,11 @@ def numbering_problems(alerts: Iterable[Alert]) -> list[Problem]:
 
 def incident_problems(messages: list[Alert]) -> list[Problem]:
     """What the messages of one incident must satisfy: it escalates one level at a time, only at
-    urgent or critical, never while acknowledged, up to the file's top level (past it only when an
-    owner's reminder went unanswered: each escalation is a new page), and says nothing after its
-    resolution."""
+    urgent or critical, never while acknowledged, up to the file's top level, and says nothing
+    after its resolution."""
     problems: list[str] = []
     if messages[0].status is not AlertStatus.FIRING or messages[0].escalation_level != 0:
         problems.append(f"{brief(messages[0])}: an incident's first message is not `firing` at level 0")
-    after_reminder = False
     for prev, cur in pairwise(messages):
         at = brief(cur)
         if prev.status is AlertStatus.RESOLVED:
@@ -373,7 +371,6 @@ def incident_problems(messages: list[Alert]) -> list[Problem]:
         if cur.status is AlertStatus.ESCALATED:
             if prev.status is AlertStatus.ACKNOWLEDGED and prev.notify is None:
                 problems.append(f"{at}: escalated while acknowledged, without its owner's reminder")
-            after_reminder = after_reminder or prev.notify is not None
             if cur.escalation_level != prev.escalation_level + 1:
                 problems.append(f"{at}: escalation level does not go up by one")
             if cur.severity not in ESCALATION_DELAY:
@@ -382,7 +379,7 @@ def incident_problems(messages: list[Alert]) -> list[Problem]:
                 problems.append(f"{at}: an escalation that does not page")
         elif cur.escalation_level < prev.escalation_level:
             problems.append(f"{at}: escalation level fell")
-        if cur.escalation_level > MAX_LEVEL and not after_reminder:
+        if cur.escalation_level > MAX_LEVEL:
             problems.append(f"{at}: escalation level over {MAX_LEVEL}")
     return [(messages[0].alert_id, p) for p in problems]
 
