@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
-from pydantic import ValidationError
-
-from agents.rules.loader import _row_label
+from agents.rules.loader import parse_toml_model
 from models.roster import Roster
 
 EXAMPLE_ROSTER_FILE = Path(__file__).parent / "rosters" / "example_roster.toml"
@@ -19,18 +16,7 @@ class RosterFileError(ValueError):
 
 def parse_roster(text: str, origin: str = "<roster>") -> Roster:
     """Validate roster-file text (TOML)."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise RosterFileError(f"{origin}: not valid TOML: {exc}") from None
-    try:
-        return Roster.model_validate(data)
-    except ValidationError as exc:
-        lines = [
-            f"  {_row_label(data, err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
-            for err in exc.errors(include_url=False)
-        ]
-        raise RosterFileError(f"{origin}: {len(lines)} problem(s):\n" + "\n".join(lines)) from None
+    return parse_toml_model(text, origin, Roster, RosterFileError)
 
 
 def load_roster(path: Path) -> Roster:

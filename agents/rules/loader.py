@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from models.ruleset import RuleSet
+
+M = TypeVar("M", bound=BaseModel)
 
 DEFAULT_RULES_FILE = Path(__file__).with_name("default_rules.toml")
 
@@ -36,18 +38,24 @@ def _row_label(data: dict[str, Any], loc: tuple[int | str, ...]) -> str:
 
 def parse_rules(text: str, origin: str = "<rules>") -> RuleSet:
     """Validate rule-file text (TOML)."""
+    return parse_toml_model(text, origin, RuleSet, RuleFileError)
+
+
+def parse_toml_model(text: str, origin: str, model: type[M], error: type[ValueError]) -> M:
+    """Validate a TOML file of ours (the rule file, a roster) as `model`; `error` names each bad row
+    and field, or says the text is not TOML."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise RuleFileError(f"{origin}: not valid TOML: {exc}") from None
+        raise error(f"{origin}: not valid TOML: {exc}") from None
     try:
-        return RuleSet.model_validate(data)
+        return model.model_validate(data)
     except ValidationError as exc:
         lines = [
             f"  {_row_label(data, err['loc'])}: {err['msg'].removeprefix('Value error, ')}"
             for err in exc.errors(include_url=False)
         ]
-        raise RuleFileError(f"{origin}: {len(lines)} problem(s):\n" + "\n".join(lines)) from None
+        raise error(f"{origin}: {len(lines)} problem(s):\n" + "\n".join(lines)) from None
 
 
 def load_rules(path: Path | None = None) -> RuleSet:
