@@ -239,6 +239,12 @@ async def api_action(request: web.Request) -> web.Response:
     acknowledged = incident is not None and incident.alert.status.value == "acknowledged"
     if (problem := _missing(kind, alert_id, fields, acknowledged)) is not None:
         return web.json_response({"error": problem}, status=400)
+    owner = incident.alert.owner if incident is not None else None
+    if kind == "handover" and owner not in (None, access.nurse(request)) and not can_reassign(request):
+        return web.json_response(
+            {"error": f"only its owner ({owner}), a charge nurse or an admin may hand this incident over"},
+            status=403,
+        )
     kept = {
         "note",
         *(("outcome", "action_taken") if kind == "resolve" else ()),
@@ -267,6 +273,11 @@ async def api_action(request: web.Request) -> web.Response:
     CONSOLE_ACTIONS.labels(kind=kind, outcome="sent").inc()
     log.info("%s sent %s on alert %s", action.by, action.type, action.alert_id)
     return web.json_response({"action": action.model_dump(mode="json", exclude_none=True)}, status=202)
+
+
+def can_reassign(request: web.Request) -> bool:
+    """Charge nurses and admins may hand over anyone's incident (they set limits and snoozes too)."""
+    return access.role(request) in ("charge_nurse", "admin")
 
 
 async def api_session(request: web.Request) -> web.Response:

@@ -326,6 +326,24 @@ async def test_resolving_an_incident_needs_its_outcome_and_a_handover_its_nurse(
     assert {v["alert_id"]: v["owner"] for v in view}["pt-a:incident:1"] == NURSE
 
 
+async def test_only_the_owner_or_a_charge_nurse_hands_an_incident_over(tmp_path: Path) -> None:
+    """Issue 16: an owner can hand an incident over; another nurse cannot take it from them, a
+    charge nurse can reassign it."""
+    url = "/api/alerts/pt-a:incident:1/handover"
+    body = {"to": "rn-9", "note": "yours"}
+    for role, status in (("nurse", 403), ("charge_nurse", 202)):
+        settings = console_settings(tmp_path / role, console_users=f"{NURSE}:{HASH}:{role}")
+        async with serving(settings) as ready:
+            ready.hub.on_alert(firing(incident_id="pt-a:incident:1", page=True))
+            ready.hub.on_alert(incident_message("acknowledged", by="rn-owner", owner="rn-owner"))
+            await ready.login()
+            response = await ready.client.post(url, headers=CSRF, json=body)
+            assert response.status == status, (role, await response.text())
+            assert len(ready.actions.sent) == (status == 202)
+            if status == 403:
+                assert "only its owner (rn-owner)" in (await response.json())["error"]
+
+
 async def test_a_members_message_also_streams_its_incidents_view(setup: Setup) -> None:
     setup.hub.on_alert(firing(incident_id="pt-a:incident:1", page=True))
     setup.hub.on_alert(incident_message())
