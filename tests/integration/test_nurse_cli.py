@@ -121,6 +121,13 @@ async def test_an_acknowledged_critical_not_resolved_in_time_reminds_its_owner_t
     ack = {"type": "ack", "alert_id": incident, "patient_id": patient, "by": "rn-night"}
     acked_at = (datetime.now(UTC) - timedelta(minutes=20)).isoformat().replace("+00:00", "Z")
     await produce(live.settings, ACTIONS_TOPIC, [as_message({**ack, "ts": acked_at})])
+    # This stack's simulated clock runs each partition on its items' own times: the patient's app
+    # showing the incident's message now moves it past the reminder's due time (5 min ago), as the
+    # wall clock does in production; without it, it waited for other tests' traffic on the partition.
+    seen = {"type": "message_seen", "patient_id": patient, "session_id": f"{patient}-s1"}
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    seen |= {"ts": now, "message_id": f"{incident}:seen", "incident_id": incident}
+    await produce(live.settings, EVENTS_TOPIC, [as_message(seen)])
     reminder = await collector.wait_for(ALERTS_TOPIC, lambda m: m["alert_id"] == incident and m.get("notify"))
     history = [
         (m["status"], m["ts"], m.get("owner"))
