@@ -24,7 +24,7 @@ from models.events import Checkin, Event, Infusion, Profile, Vitals
 from models.parsing import time_problem
 from models.ruleset import RuleSet
 from streams.apps.console.caseload import Caseload, board_json
-from streams.apps.console.feed import QUEUE_SIZE, Feed, Subscriber
+from streams.apps.console.feed import Feed, Subscriber, fan_out
 from streams.infra.kafka.topic_reader import TopicReader
 from streams.infra.kafka.topics import EVENTS_TOPIC
 from streams.infra.settings import Settings
@@ -128,13 +128,7 @@ class Board:
         if text == self.sent:
             return
         self.sent = text
-        for subscriber in list(self.subscribers):
-            try:
-                subscriber.queue.put_nowait(text)
-            except asyncio.QueueFull:
-                log.warning("a board client fell %d boards behind; dropped (it will reconnect)", QUEUE_SIZE)
-                subscriber.dropped = True
-                self.subscribers.discard(subscriber)
+        fan_out(self.subscribers, text, "boards")
 
 
 class KafkaBoard(Board):

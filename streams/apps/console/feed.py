@@ -41,6 +41,18 @@ class Subscriber:
     dropped: bool = False
 
 
+def fan_out(subscribers: set[Subscriber], text: str, what: str) -> None:
+    """Queue `text` for every subscriber; one that fell QUEUE_SIZE `what` behind is dropped (its
+    browser reconnects and gets a snapshot)."""
+    for subscriber in list(subscribers):
+        try:
+            subscriber.queue.put_nowait(text)
+        except asyncio.QueueFull:
+            log.warning("an SSE client fell %d %s behind; dropped (it will reconnect)", QUEUE_SIZE, what)
+            subscriber.dropped = True
+            subscribers.discard(subscriber)
+
+
 class Feed(Protocol):
     """What the console needs of its feed (the Kafka one below, or a fake in unit tests)."""
 
@@ -107,14 +119,7 @@ class Hub:
             subscriber.queue.put_nowait(None)
 
     def publish(self, entry: AlertEntry) -> None:
-        text = json.dumps(self.book.view(entry), separators=(",", ":"))
-        for subscriber in list(self.subscribers):
-            try:
-                subscriber.queue.put_nowait(text)
-            except asyncio.QueueFull:
-                log.warning("an SSE client fell %d messages behind; dropped (it will reconnect)", QUEUE_SIZE)
-                subscriber.dropped = True
-                self.subscribers.discard(subscriber)
+        fan_out(self.subscribers, json.dumps(self.book.view(entry), separators=(",", ":")), "messages")
 
     def on_alert(self, alert: Alert) -> None:
         entry = self.book.apply(alert)
