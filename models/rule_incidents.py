@@ -8,6 +8,7 @@ from typing import Annotated, Self
 from pydantic import Field, model_validator
 
 from models.alerts import Condition
+from models.events import Outcome
 from models.rule_common import Row, Source
 
 
@@ -29,6 +30,25 @@ class AckTimeoutRule(Row):
         return self
 
 
+class QuietAfterResolveRule(Row):
+    """A nurse's resolution with one of `outcomes` (they judged the finding not needing action, or an
+    artefact) keeps each resolved vital-sign finding from opening again through its warning and urgent
+    threshold rows at its severity or below, until the pump stops or `max_minutes` pass. A worse
+    reading, a critical row, an extreme value, a composite or a symptom still pages; the quiet
+    readings still corroborate."""
+
+    outcomes: Annotated[tuple[Outcome, ...], Field(min_length=1)]
+    max_minutes: Annotated[float, Field(gt=0, le=24 * 60)]
+    reason: Annotated[str, Field(min_length=3)]
+    source: Source
+
+    @model_validator(mode="after")
+    def _not_needed_action(self) -> Self:
+        if Outcome.NEEDED_ACTION in self.outcomes:
+            raise ValueError("a finding that needed action is never kept quiet: drop needed_action")
+        return self
+
+
 class IncidentRule(Row):
     """A finding more than `gap_minutes` after the last new member of the patient's open incident
     opens a new incident; so does any finding once the incident is resolved."""
@@ -41,6 +61,9 @@ class IncidentRule(Row):
     source: Source
     ack_timeout: AckTimeoutRule | None = None
     """([incidents.ack_timeout]) None: an acknowledged incident waits for its owner without reminders."""
+    quiet_after_resolve: QuietAfterResolveRule | None = None
+    """([incidents.quiet_after_resolve]) None: a finding resolved while its trigger holds opens again at
+    the next reading past it."""
 
 
 class InhibitRow(Row):

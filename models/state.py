@@ -80,6 +80,17 @@ class AlertState(_State):
     notes: list[str] = Field(default_factory=list)
 
 
+class QuietInForce(_State):
+    """A nurse resolved the condition's finding as not needing action (rule file
+    `[incidents.quiet_after_resolve]`): its rows at `severity` or below stay quiet from `ts` until
+    `until` unless the pump's stop ends it first."""
+
+    ts: datetime
+    until: datetime
+    severity: Severity
+    by: str | None = None
+
+
 class SessionState(_State):
     session_id: str
     first_ts: datetime
@@ -110,6 +121,8 @@ class SessionState(_State):
     fired_counts: dict[str, int] = Field(default_factory=dict)
     resolved_ts: dict[str, datetime] = Field(default_factory=dict)
     """When each condition's last alert was resolved: reports up to then do not raise it again."""
+    quiet: dict[str, QuietInForce] = Field(default_factory=dict)
+    """Conditions a nurse resolved as not needing action, kept quiet for a while."""
     high_risk_checks: list[str] = Field(default_factory=list)
     """The high_risk_session checks already made (each fires at most once per session)."""
     checkin_answered_ts: datetime | None = None

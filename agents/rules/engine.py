@@ -17,6 +17,7 @@ from agents.rules import (
     incidents,
     patient_limits,
     readiness,
+    resolve_quiet,
     timers,
     vitals_schedule,
 )
@@ -253,6 +254,8 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
             unlimited = result
             if force is not None:
                 result = patient_limits.adjust(result, force, margin, rules)
+            if session.quiet:
+                result = resolve_quiet.adjust(session, result, vitals.ts, rules)
             if is_latest:
                 session.row_holding[rule.id] = result.holds
                 touched.add(rule.condition)

@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from itertools import groupby
 
-from agents.rules import ownership
+from agents.rules import ownership, resolve_quiet
 from agents.rules.lifecycle import apply_action as apply_member_action
 from agents.rules.lifecycle import open_alert, parse_alert_id
 from models.alerts import Alert, AlertStatus, Condition, Evidence, RuleRef, Severity
@@ -102,8 +102,21 @@ def apply_action(state: PatientState, action: NurseAction, rules: RuleSet) -> li
     out = _apply_action(state, action, rules)
     if action.type != "resolve" or (action.outcome is None and action.action_taken is None):
         return out
-    closing = {"outcome": action.outcome, "action_taken": action.action_taken}
-    return [m.model_copy(update=closing) if m.status is AlertStatus.RESOLVED else m for m in out]
+    resolve_quiet.record(state, action, out, rules)
+    closing: dict[str, object] = {"outcome": action.outcome, "action_taken": action.action_taken}
+    return [_closed(state, m, closing) if m.status is AlertStatus.RESOLVED else m for m in out]
+
+
+def _closed(state: PatientState, message: Alert, closing: dict[str, object]) -> Alert:
+    """A resolution's message with its outcome and action taken (and the quiet it started)."""
+    session = state.sessions.get(message.session_id)
+    quiet = session.quiet.get(message.condition.value) if session is not None else None
+    if quiet is None or quiet.ts != message.ts or message.condition is Condition.INCIDENT:
+        return message.model_copy(update=closing)
+    summary = f"{message.evidence.summary}; {resolve_quiet.evidence(quiet)}"
+    return message.model_copy(
+        update={**closing, "evidence": message.evidence.model_copy(update={"summary": summary})}
+    )
 
 
 def _apply_action(state: PatientState, action: NurseAction, rules: RuleSet) -> list[Alert]:

@@ -60,6 +60,7 @@ def _repair_session(session: SessionState, now: datetime, limit: datetime) -> No
     session.last_infusion_ts = _clamp(session.last_infusion_ts, now, limit)
     session.row_last_fired = {k: v if v <= limit else now for k, v in session.row_last_fired.items()}
     session.resolved_ts = {k: v if v <= limit else now for k, v in session.resolved_ts.items()}
+    session.quiet = {k: q for k, q in session.quiet.items() if q.ts <= limit}  # dropped: it pages again
     for alert in session.alerts.values():
         alert.opened_ts = alert.opened_ts if alert.opened_ts <= limit else now
         alert.next_escalation_due = _clamp(alert.next_escalation_due, now, limit)

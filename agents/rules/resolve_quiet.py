@@ -1,0 +1,81 @@
+"""Quiet after a nurse's resolution (rule file `[incidents.quiet_after_resolve]`): a vital-sign finding
+a nurse resolved as not needing action (or as an artefact) does not open again at the next reading
+past the same limit; it stays quiet until the pump stops or the rule file's time passes (IEC
+60601-1-8's acknowledged alarm, whose signal stays off for a set time). Not until the next clear
+reading: a borderline value the nurse judged dips in and out of its limit with measurement noise.
+
+Pure: a reading's own time decides, so live and replay agree. Only warning and urgent threshold rows
+at the resolved severity or below are kept quiet; a worse reading, a critical row, an extreme value,
+a composite or a symptom still pages, and a quiet reading still corroborates other findings."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from agents.rules.confirmation import beyond_extreme
+from agents.rules.thresholds import RowResult
+from models.alerts import Alert, AlertStatus, Condition, Severity
+from models.events import NurseAction
+from models.ruleset import RuleSet
+from models.state import PatientState, QuietInForce, SessionState
+
+QUIETABLE = (Severity.WARNING, Severity.URGENT)
+
+
+def record(state: PatientState, action: NurseAction, resolved: list[Alert], rules: RuleSet) -> None:
+    """A nurse's resolution: each vital-sign finding it closed goes quiet when the outcome says so."""
+    rule = rules.incidents.quiet_after_resolve
+    if rule is None or action.type != "resolve" or action.outcome not in rule.outcomes:
+        return
+    until = action.ts + timedelta(minutes=rule.max_minutes)
+    for alert in resolved:
+        session = state.sessions.get(alert.session_id)
+        if (
+            session is None
+            or alert.status is not AlertStatus.RESOLVED
+            or alert.condition is Condition.INCIDENT
+            or alert.severity not in QUIETABLE
+            or not _has_quietable_rows(alert.condition, alert.severity, rules)
+        ):
+            continue
+        session.quiet[alert.condition.value] = QuietInForce(
+            ts=action.ts, until=until, severity=alert.severity, by=action.by
+        )
+
+
+def _has_quietable_rows(condition: Condition, severity: Severity, rules: RuleSet) -> bool:
+    rows = rules.rows_by_condition.get(condition, ())
+    return any(r.severity in QUIETABLE and r.severity.rank <= severity.rank for r in rows)
+
+
+def in_force(session: SessionState, condition: Condition, ts: datetime) -> QuietInForce | None:
+    """The quiet of `condition` for a reading timed `ts`, if any (the stop since the resolution ends it:
+    after the infusion comes another risk)."""
+    quiet = session.quiet.get(condition.value)
+    if quiet is None or not quiet.ts <= ts < quiet.until:
+        return None
+    if session.stop_ts is not None and quiet.ts < session.stop_ts <= ts:
+        return None
+    return quiet
+
+
+def adjust(session: SessionState, result: RowResult, ts: datetime, rules: RuleSet) -> RowResult:
+    """A row's result with the condition's quiet applied: a quiet row does not fire (it still holds)."""
+    rule = result.rule
+    if not result.fires or rule.severity not in QUIETABLE:
+        return result
+    quiet = in_force(session, rule.condition, ts)
+    if quiet is None or rule.severity.rank > quiet.severity.rank:
+        return result
+    if beyond_extreme({rule.vital: result.value}, rules):
+        return result
+    return replace(result, fires=False)
+
+
+def evidence(quiet: QuietInForce) -> str:
+    """What a resolution's message says of the quiet it starts."""
+    return (
+        f"kept quiet at {quiet.severity.value} or below until the pump stops, at most until "
+        f"{quiet.until:%Y-%m-%d %H:%M} UTC; a worse reading still pages"
+    )

@@ -1,0 +1,137 @@
+"""Quiet after a nurse's resolution ([incidents.quiet_after_resolve]) through replay: a finding a
+nurse resolved as not needed does not open again at the same limit; a worse reading, the stop, the
+end of the quiet time, another outcome or a composite still page; quiet readings still corroborate."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from agents.rules.loader import load_rules
+from agents.rules.repair import repair_future
+from models.alerts import Alert, Severity
+from models.rule_incidents import QuietAfterResolveRule
+from models.state import PatientState, QuietInForce, SessionState
+from tests.builders import START, Timeline, of, run
+
+RULES = load_rules()
+QUIET = RULES.incidents.quiet_after_resolve
+assert QUIET is not None
+RESOLVED = 20.0
+FIRST = "pt-1-s1:hypoxemia:1"  # alert ids are `{session}:{condition}:{n}`; Timeline's session is s1
+
+
+def at(minutes: float) -> datetime:
+    return START + timedelta(minutes=minutes)
+
+
+def resolved_spo2_92(outcome: str | None = "not_needed") -> Timeline:
+    """An SpO2 of 92 % read twice (a confirmed hypoxemia warning), its incident resolved at minute 20
+    with `outcome` (none: a resolution without one)."""
+    t = Timeline().baseline(-10).start_infusion()
+    t.vitals(5, spo2=98, heart_rate=72).vitals(10, spo2=92).vitals(11, spo2=92)
+    extra = {"outcome": outcome, "action_taken": "called the patient: well"} if outcome else {}
+    t.nurse(15, "ack", "pt-1:incident:1").nurse(RESOLVED, "resolve", "pt-1:incident:1", **extra)
+    return t
+
+
+def reopened(alerts: list[Alert]) -> list[Alert]:
+    """Hypoxemia findings after the first one (a new alert of the condition)."""
+    hypoxemia = of(alerts, "hypoxemia")
+    first = hypoxemia[0].alert_id
+    return [a for a in hypoxemia if a.alert_id != first]
+
+
+def test_the_first_finding_is_confirmed_and_resolved_with_the_quiet_in_its_evidence() -> None:
+    alerts = run(resolved_spo2_92(), until_minutes=RESOLVED + 1)
+    hypoxemia = of(alerts, "hypoxemia")
+    assert hypoxemia[0].severity is Severity.WARNING
+    closed = hypoxemia[-1]
+    assert (closed.status.value, closed.ts, closed.outcome and closed.outcome.value) == (
+        "resolved",
+        at(RESOLVED),
+        "not_needed",
+    )
+    until = at(RESOLVED + QUIET.max_minutes)
+    assert f"kept quiet at warning or below until the pump stops, at most until {until:%Y-%m-%d %H:%M}" in (
+        closed.evidence.summary
+    )
+
+
+def test_the_same_reading_after_a_not_needed_resolution_does_not_open_it_again() -> None:
+    t = resolved_spo2_92().vitals(30, spo2=92).vitals(31, spo2=92).vitals(60, spo2=93).vitals(61, spo2=93)
+    alerts = run(t, until_minutes=90)
+    assert reopened(alerts) == []
+    assert [a for a in alerts if a.page and a.ts > at(RESOLVED)] == []
+
+
+@pytest.mark.parametrize("outcome", ["needed_action", None])
+def test_after_another_outcome_or_none_the_same_reading_opens_it_again(outcome: str | None) -> None:
+    alerts = run(resolved_spo2_92(outcome).vitals(30, spo2=92).vitals(31, spo2=92), until_minutes=40)
+    again = reopened(alerts)
+    assert again and again[0].ts == at(30)
+
+
+def test_an_artefact_outcome_keeps_it_quiet_too() -> None:
+    alerts = run(resolved_spo2_92("artefact").vitals(30, spo2=92).vitals(31, spo2=92), until_minutes=40)
+    assert reopened(alerts) == []
+
+
+def test_a_worse_reading_pages_at_its_own_severity() -> None:
+    alerts = run(resolved_spo2_92().vitals(30, spo2=90).vitals(31, spo2=90), until_minutes=40)
+    again = reopened(alerts)
+    assert again and again[0].severity is Severity.URGENT
+    assert any(a.page and a.ts >= at(30) for a in alerts)
+
+
+def test_an_extreme_value_pages_at_once() -> None:
+    extreme = min(limit.below or 100 for limit in RULES.confirmation.extreme if limit.vital == "spo2")
+    alerts = run(resolved_spo2_92().vitals(30, spo2=extreme - 1), until_minutes=31)
+    assert [a.ts for a in alerts if a.page and a.ts >= at(30)][:1] == [at(30)]
+
+
+def test_the_quiet_ends_after_the_rule_files_time() -> None:
+    later = RESOLVED + QUIET.max_minutes
+    t = resolved_spo2_92()
+    for minute in range(25, int(later) + 10, 15):
+        t.vitals(minute, spo2=98, heart_rate=72)  # no set is overdue
+    t.vitals(later - 5, spo2=92).vitals(later - 4, spo2=92).vitals(later + 1, spo2=92).vitals(
+        later + 2, spo2=92
+    )
+    again = reopened(run(t, until_minutes=later + 5))
+    assert again and again[0].ts == at(later + 1)
+
+
+def test_the_stop_of_the_pump_ends_the_quiet() -> None:
+    t = resolved_spo2_92().vitals(30, spo2=92).infusion(40, "stop").vitals(45, spo2=92).vitals(46, spo2=92)
+    again = reopened(run(t, until_minutes=50))
+    assert again and again[0].ts == at(45)
+
+
+def test_a_quiet_reading_still_corroborates_another_finding() -> None:
+    """A low pressure in the same reading as the quiet SpO2 is not a lone reading: it pages at once."""
+    t = resolved_spo2_92().vitals(30, spo2=92, systolic_bp=85, diastolic_bp=55)
+    hypotension = of(run(t, until_minutes=31), "hypotension")
+    assert hypotension and not hypotension[0].pending
+
+
+def test_a_quiet_set_by_a_poisoned_clock_is_dropped_by_the_repair() -> None:
+    now = datetime(2026, 12, 7, 12, tzinfo=UTC)
+    session = SessionState(session_id="s1", first_ts=now)
+    far = now + timedelta(days=30)
+    session.quiet = {
+        "hypoxemia": QuietInForce(ts=far, until=far + timedelta(hours=2), severity=Severity.WARNING),
+        "hypotension": QuietInForce(ts=now, until=now + timedelta(hours=2), severity=Severity.WARNING),
+    }
+    state = PatientState(patient_id="pt-1", sessions={"s1": session}, clock=far)
+    assert repair_future(state, now, timedelta(minutes=5))
+    assert set(session.quiet) == {"hypotension"}
+
+
+def test_the_rule_file_may_not_keep_a_finding_that_needed_action_quiet() -> None:
+    with pytest.raises(ValidationError, match="needed_action"):
+        QuietAfterResolveRule(
+            outcomes=("not_needed", "needed_action"), max_minutes=60, reason="why not", source="test"
+        )
