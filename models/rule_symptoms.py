@@ -115,6 +115,9 @@ class RespiratoryRule(Row):
     with_vitals: RespiratoryRow
     alone: RespiratoryRow
     myasthenia: MyastheniaRow
+    post_early_severity_hours: Annotated[float, Field(gt=0, le=72)] | None = None
+    """Until this many hours after the stop the rows keep their post-early severity in post-late too
+    (ISBT: TACO within 12 h); None: post-late's own."""
 
 
 class SymptomGroup(Row):

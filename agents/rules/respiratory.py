@@ -3,7 +3,7 @@ myasthenia caveat (a breathing-rate rise over baseline)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from agents.rules.context import RuleContext
 from agents.rules.explain import finding
@@ -16,6 +16,7 @@ from agents.rules.session import (
     symptoms_together,
 )
 from models.alerts import Condition
+from models.rule_common import Phase
 from models.ruleset import RespiratoryRow, RuleSet
 from models.state import PatientState, SessionState
 
@@ -68,14 +69,15 @@ def respiratory_compromise(ctx: RuleContext) -> Evaluation:
                 reasons.append(why)
         if reasons:
             matched.append((table.myasthenia, "Myasthenia: " + ", ".join(reasons)))
-    applicable = [(row, why) for row, why in matched if phase in row.severity]
+    graded = _severity_phase(session, ts, phase, rules)
+    applicable = [(row, why) for row, why in matched if graded in row.severity]
     resolution: dict[Condition, bool] = {} if holds is None else {condition: holds}
     if not applicable:
         return Evaluation(resolution=resolution) if resolution else NOTHING
-    top = max(applicable, key=lambda m: m[0].severity[phase].rank)[0]
+    top = max(applicable, key=lambda m: m[0].severity[graded].rank)[0]
     found = finding(
         condition,
-        top.severity[phase],
+        top.severity[graded],
         top.id,
         top.title,
         top.action,
@@ -86,6 +88,16 @@ def respiratory_compromise(ctx: RuleContext) -> Evaluation:
         from_vitals=from_vitals and len(applicable) == 1,
     )
     return Evaluation([found], resolution)
+
+
+def _severity_phase(session: SessionState, ts: datetime, phase: Phase, rules: RuleSet) -> Phase:
+    """The phase whose severity the rows take: post-early's through the rule file's hours after the
+    stop (breathing trouble of volume overload comes up to 12 h after it), else the phase itself."""
+    hours = rules.respiratory_compromise.post_early_severity_hours
+    stop = session.stop_ts
+    if phase is not Phase.POST_LATE or hours is None or stop is None or ts - stop > timedelta(hours=hours):
+        return phase
+    return Phase.POST_EARLY
 
 
 def respiratory_compromise_lines(rules: RuleSet) -> list[RuleLine]:
@@ -105,6 +117,8 @@ def respiratory_compromise_lines(rules: RuleSet) -> list[RuleLine]:
         ),
     ):
         severity = " / ".join(f"{p.value} {s.value}" for p, s in row.severity.items())
+        if resp.post_early_severity_hours is not None and Phase.POST_EARLY in row.severity:
+            severity += f" (post-early's to {resp.post_early_severity_hours:g} h after the stop)"
         lines.append(
             RuleLine(
                 row.id,

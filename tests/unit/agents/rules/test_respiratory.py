@@ -69,11 +69,23 @@ def test_post_early_keeps_the_infusion_severities() -> None:
 
 
 def test_post_late_with_low_spo2_is_urgent_and_alone_a_warning() -> None:
-    late = STOP + 7 * HOURS
+    late = STOP + 13 * HOURS  # past the rule file's 12 h of post-early severities
     low = session().infusion(STOP, "stop").vitals(late, spo2=92).symptom(late + 1, "shortness_of_breath")
     alone = session().infusion(STOP, "stop").symptom(late, "wheezing")
     assert firing(resp(low)) == [("urgent", "with_vitals")]
     assert firing(resp(alone)) == [("warning", "symptom_alone")]
+    assert resp(alone)[0].evidence.phase == "post-late"
+
+
+@pytest.mark.parametrize("hours", [6.5, 11.9])
+def test_through_12_hours_after_the_stop_it_keeps_the_post_early_severities(hours: float) -> None:
+    """Breathing trouble of volume overload (TACO) comes up to 12 h after the stop (ISBT): reported
+    alone it is urgent, with a low SpO2 critical, though the phase is post-late."""
+    late = STOP + hours * HOURS
+    low = session().infusion(STOP, "stop").vitals(late, spo2=92).symptom(late + 1, "shortness_of_breath")
+    alone = session().infusion(STOP, "stop").symptom(late, "wheezing")
+    assert firing(resp(low)) == [("critical", "with_vitals")]
+    assert firing(resp(alone)) == [("urgent", "symptom_alone")]
     assert resp(alone)[0].evidence.phase == "post-late"
 
 
@@ -128,7 +140,7 @@ def test_myasthenia_symptoms_are_urgent(name: str) -> None:
 
 def test_myasthenia_shortness_of_breath_stays_urgent_in_post_late() -> None:
     t = session(myasthenia_gravis=True).infusion(STOP, "stop")
-    t.symptom(STOP + 7 * HOURS, "shortness_of_breath")
+    t.symptom(STOP + 13 * HOURS, "shortness_of_breath")
     assert firing(resp(t)) == [("urgent", "myasthenia")]
 
 
