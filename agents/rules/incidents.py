@@ -102,21 +102,19 @@ def apply_action(state: PatientState, action: NurseAction, rules: RuleSet) -> li
     out = _apply_action(state, action, rules)
     if action.type != "resolve" or (action.outcome is None and action.action_taken is None):
         return out
-    resolve_quiet.record(state, action, out, rules)
     closing: dict[str, object] = {"outcome": action.outcome, "action_taken": action.action_taken}
-    return [_closed(state, m, closing) if m.status is AlertStatus.RESOLVED else m for m in out]
+    closed = [m.model_copy(update=closing) if m.status is AlertStatus.RESOLVED else m for m in out]
+    resolve_quiet.record(state, closed, rules)
+    return [_with_quiet(m, rules) for m in closed]
 
 
-def _closed(state: PatientState, message: Alert, closing: dict[str, object]) -> Alert:
-    """A resolution's message with its outcome and action taken (and the quiet it started)."""
-    session = state.sessions.get(message.session_id)
-    quiet = session.quiet.get(message.condition.value) if session is not None else None
-    if quiet is None or quiet.ts != message.ts or message.condition is Condition.INCIDENT:
-        return message.model_copy(update=closing)
+def _with_quiet(message: Alert, rules: RuleSet) -> Alert:
+    """A resolution's message, its evidence saying what quiet it started (if any)."""
+    quiet = resolve_quiet.quiet_of(message, rules)
+    if quiet is None:
+        return message
     summary = f"{message.evidence.summary}; {resolve_quiet.evidence(quiet)}"
-    return message.model_copy(
-        update={**closing, "evidence": message.evidence.model_copy(update={"summary": summary})}
-    )
+    return message.model_copy(update={"evidence": message.evidence.model_copy(update={"summary": summary})})
 
 
 def _apply_action(state: PatientState, action: NurseAction, rules: RuleSet) -> list[Alert]:

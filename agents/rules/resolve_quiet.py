@@ -16,32 +16,45 @@ from datetime import datetime, timedelta
 from agents.rules.confirmation import beyond_extreme
 from agents.rules.thresholds import RowResult
 from models.alerts import Alert, AlertStatus, Condition, Severity
-from models.events import NurseAction
 from models.ruleset import RuleSet
 from models.state import PatientState, QuietInForce, SessionState
 
 QUIETABLE = (Severity.WARNING, Severity.URGENT)
 
 
-def record(state: PatientState, action: NurseAction, resolved: list[Alert], rules: RuleSet) -> None:
-    """A nurse's resolution: each vital-sign finding it closed goes quiet when the outcome says so."""
+def quiet_of(resolved: Alert, rules: RuleSet) -> QuietInForce | None:
+    """The quiet a finding's resolution message starts (None: none): a vital-sign finding at warning
+    or urgent, resolved with an outcome the rule file lists. The console shows it from the message."""
     rule = rules.incidents.quiet_after_resolve
-    if rule is None or action.type != "resolve" or action.outcome not in rule.outcomes:
-        return
-    until = action.ts + timedelta(minutes=rule.max_minutes)
-    for alert in resolved:
+    if (
+        rule is None
+        or resolved.status is not AlertStatus.RESOLVED
+        or resolved.outcome not in rule.outcomes
+        or resolved.condition is Condition.INCIDENT
+        or resolved.severity not in QUIETABLE
+        or not _has_quietable_rows(resolved.condition, resolved.severity, rules)
+    ):
+        return None
+    until = resolved.ts + timedelta(minutes=rule.max_minutes)
+    return QuietInForce(ts=resolved.ts, until=until, severity=resolved.severity, by=resolved.by)
+
+
+def record(state: PatientState, closed: list[Alert], rules: RuleSet) -> None:
+    """A nurse's resolution (its messages, with their outcome): each finding it closed goes quiet
+    when the outcome says so; resolved otherwise, an earlier quiet of its condition ends."""
+    for alert in closed:
         session = state.sessions.get(alert.session_id)
         if (
             session is None
             or alert.status is not AlertStatus.RESOLVED
             or alert.condition is Condition.INCIDENT
-            or alert.severity not in QUIETABLE
-            or not _has_quietable_rows(alert.condition, alert.severity, rules)
         ):
             continue
-        session.quiet[alert.condition.value] = QuietInForce(
-            ts=action.ts, until=until, severity=alert.severity, by=action.by
-        )
+        quiet = quiet_of(alert, rules)
+        if quiet is None:
+            session.quiet.pop(alert.condition.value, None)
+        else:
+            session.quiet[alert.condition.value] = quiet
 
 
 def _has_quietable_rows(condition: Condition, severity: Severity, rules: RuleSet) -> bool:
@@ -74,7 +87,7 @@ def adjust(session: SessionState, result: RowResult, ts: datetime, rules: RuleSe
 
 
 def evidence(quiet: QuietInForce) -> str:
-    """What a resolution's message says of the quiet it starts."""
+    """What a resolution's message says of the quiet it starts (and the console shows)."""
     return (
         f"kept quiet at {quiet.severity.value} or below until the pump stops, at most until "
         f"{quiet.until:%Y-%m-%d %H:%M} UTC; a worse reading still pages"

@@ -26,6 +26,7 @@ yet first), then by patient id.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -147,7 +148,8 @@ class Caseload:
             if session is not None or patient_id in groups:
                 row = self._row(patient_id, state, session, groups.get(patient_id, []), now)
                 if settings is not None:
-                    row.in_force = SettingView.in_force(settings, patient_id, now, self.rules)
+                    stops = {} if state is None else {k: s.stop_ts for k, s in state.sessions.items()}
+                    row.in_force = SettingView.in_force(settings, patient_id, now, self.rules, stops)
                 rows.append(row)
         return sorted(rows, key=lambda r: r.order)
 
@@ -282,7 +284,7 @@ class SettingView:
     """One of the patient's own limits or snoozes in force, as the board shows it."""
 
     kind: str
-    """`limit` or `snooze`."""
+    """`limit`, `snooze` or `quiet` (after a nurse's resolution)."""
     key: str
     """What it sets (the action's `alert_id`, e.g. `pt-a:limit:spo2:low`)."""
     text: str
@@ -291,13 +293,20 @@ class SettingView:
 
     @classmethod
     def in_force(
-        cls, settings: SettingActions, patient_id: str, now: datetime, rules: RuleSet
+        cls,
+        settings: SettingActions,
+        patient_id: str,
+        now: datetime,
+        rules: RuleSet,
+        stops: Mapping[str, datetime | None] | None = None,
     ) -> list[SettingView]:
-        """The patient's limits, then snoozes, in force at `now` (the expired ones are not)."""
+        """The patient's limits, snoozes, then quiets after a nurse's resolution, in force at `now`
+        (the expired ones are not; `stops`: each session's stop, which ends its quiets)."""
         shown = settings.in_force(patient_id, now, rules)
+        quiets = settings.quiets(patient_id, now, rules, stops or {})
         return [
             cls(kind, entry["key"], entry["text"], datetime.fromisoformat(entry["until"]))
-            for kind, entries in (("limit", shown["limits"]), ("snooze", shown["snoozes"]))
+            for kind, entries in (("limit", shown["limits"]), ("snooze", shown["snoozes"]), ("quiet", quiets))
             for entry in entries
         ]
 

@@ -122,10 +122,12 @@ class Hub:
         fan_out(self.subscribers, json.dumps(self.book.view(entry), separators=(",", ":")), "messages")
 
     def on_alert(self, alert: Alert) -> None:
+        quiet = self.setting_actions.take_resolution(alert)  # the board shows the quiet it may start
         entry = self.book.apply(alert)
         if entry is not None:
             for changed in self.book.changed_with(entry):
                 self.publish(changed)
+        if entry is not None or quiet:
             self._tell()
 
     def on_action(self, action: NurseAction) -> None:

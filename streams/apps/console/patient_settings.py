@@ -1,16 +1,22 @@
 """The nurses' limits and snoozes as the console shows them (issue 16): the `limit` and `snooze`
 actions read from `ivig.actions.v1`, applied per patient by the rules' own code, so the console
-shows what the rule worker applies; and what the form may offer, from the rule file."""
+shows what the rule worker applies; the quiet a nurse's resolution starts (rule file
+`[incidents.quiet_after_resolve]`), from the resolution's messages; and what the form may offer,
+from the rule file."""
 
 from __future__ import annotations
 
 from collections import defaultdict, deque
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from agents.rules.engine import new_state
 from agents.rules.patient_limits import LABELS, limit_text, snoozable_rows, snooze_text
 from agents.rules.patient_limits import apply as apply_setting
+from agents.rules.resolve_quiet import evidence as quiet_evidence
+from agents.rules.resolve_quiet import quiet_of
+from models.alerts import Alert, AlertStatus, Condition
 from models.events import NurseAction
 from models.ruleset import RuleSet
 
@@ -25,9 +31,43 @@ class SettingActions:
 
     def __init__(self) -> None:
         self.by_patient: dict[str, deque[NurseAction]] = defaultdict(lambda: deque(maxlen=KEPT_PER_PATIENT))
+        self.resolutions: dict[str, deque[Alert]] = defaultdict(lambda: deque(maxlen=KEPT_PER_PATIENT))
 
     def take(self, action: NurseAction) -> None:
         self.by_patient[action.patient_id].append(action)
+
+    def take_resolution(self, alert: Alert) -> bool:
+        """A finding resolved by a nurse (its message): it may have started a quiet. Whether kept."""
+        if alert.status is not AlertStatus.RESOLVED or alert.condition is Condition.INCIDENT or not alert.by:
+            return False
+        kept = self.resolutions[alert.patient_id]
+        for earlier in [
+            a for a in kept if (a.session_id, a.condition) == (alert.session_id, alert.condition)
+        ]:
+            kept.remove(earlier)  # the latest resolution of a condition decides (as the rules do)
+        kept.append(alert)
+        return True
+
+    def quiets(
+        self, patient_id: str, now: datetime, rules: RuleSet, stops: Mapping[str, datetime | None]
+    ) -> list[dict[str, Any]]:
+        """The quiets after a nurse's resolution in force at `now` (`stops`: each session's stop,
+        which ends them)."""
+        shown = []
+        for alert in self.resolutions.get(patient_id, ()):
+            quiet = quiet_of(alert, rules)
+            stop = stops.get(alert.session_id)
+            if (
+                quiet is None
+                or not quiet.ts <= now < quiet.until
+                or (stop is not None and quiet.ts < stop <= now)
+            ):
+                continue
+            text = f"{alert.condition.value} resolved by {alert.by} as {alert.outcome}: " + quiet_evidence(
+                quiet
+            )
+            shown.append({"key": f"{alert.alert_id}:quiet", "text": text, "until": quiet.until.isoformat()})
+        return shown
 
     def in_force(self, patient_id: str, now: datetime, rules: RuleSet) -> dict[str, list[dict[str, Any]]]:
         """The patient's limits and snoozes in force at `now`, as the rules apply them."""

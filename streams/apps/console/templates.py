@@ -150,7 +150,7 @@ def session_page(user: str, session_id: str, role: str = "nurse") -> str:
 
 _BOARD_COLUMNS = (
     "<th>Patient</th><th>Phase</th><th>Rate</th><th>Last vitals</th><th>Next vitals due</th>"
-    "<th>Open incidents</th><th>Limits and snoozes</th><th>Owner</th><th>Handoff note</th>"
+    "<th>Open incidents</th><th>Limits, snoozes, quiets</th><th>Owner</th><th>Handoff note</th>"
 )
 
 

@@ -82,7 +82,7 @@
   }
 
   function settingsCell(row) {
-    // the patient's own limits and snoozes in force at the board's time (each text says until when)
+    // the patient's limits, snoozes and quiets after a resolution in force now (each says until when)
     return el("td", { className: "settings" }, (row.in_force || []).map(function (s) {
       return el("div", { className: "setting setting-" + s.kind, "data-key": s.key, text: s.text });
     }));

@@ -135,3 +135,13 @@ def test_the_rule_file_may_not_keep_a_finding_that_needed_action_quiet() -> None
         QuietAfterResolveRule(
             outcomes=("not_needed", "needed_action"), max_minutes=60, reason="why not", source="test"
         )
+
+
+def test_a_later_resolution_with_another_outcome_ends_the_quiet() -> None:
+    """A worse reading opened it again; the nurse resolves that one as needing action: the earlier
+    quiet no longer holds, and the borderline reading pages again."""
+    t = resolved_spo2_92().vitals(30, spo2=90).vitals(31, spo2=90)
+    t.nurse(35, "ack", "pt-1:incident:2").nurse(40, "resolve", "pt-1:incident:2", outcome="needed_action")
+    t.vitals(50, spo2=92).vitals(51, spo2=92)
+    again = [a for a in reopened(run(t, until_minutes=55)) if a.ts >= at(50)]
+    assert again and again[0].ts == at(50)

@@ -243,3 +243,42 @@ def test_a_limit_or_snooze_read_redraws_the_board() -> None:
     hub.listeners.append(lambda: told.append(1))
     hub.on_action(setting("snooze", "pt-a", 0, 1, condition="tachycardia"))
     assert told == [1] and hub.setting_actions.in_force("pt-a", at(1), RULES)["snoozes"]
+
+
+def test_the_quiet_after_a_nurses_resolution_shows_on_the_row_until_it_ends() -> None:
+    """A hypoxemia warning resolved as not needed at minute 20: quiet for the rule file's time; the
+    stop ends it earlier; a resolution as needing action starts none; the latest one decides."""
+    quiet = RULES.incidents.quiet_after_resolve
+    assert quiet is not None
+    settings = SettingActions()
+    resolved = alert("pt-a-s1", "hypoxemia", "warning", 20, "resolved", by="rn-ana", outcome="not_needed")
+    assert settings.take_resolution(resolved)
+    assert not settings.take_resolution(alert("pt-a-s1", "hypoxemia", "warning", 5))  # not a resolution
+    settings.take_resolution(
+        alert("pt-b-s1", "hypoxemia", "urgent", 20, "resolved", by="rn-ana", outcome="needed_action")
+    )
+    events = [*running("pt-a", (0, 30, 60, 90)), *running("pt-b", (0, 30, 60, 90))]
+    rows = board(events, now=30, settings=settings)
+    (shown,) = rows["pt-a"]["in_force"]
+    assert (shown["kind"], shown["key"]) == ("quiet", "pt-a-s1:hypoxemia:1:quiet")
+    assert shown["until"] == board_time(20 + quiet.max_minutes)
+    assert shown["text"].startswith("hypoxemia resolved by rn-ana as not_needed: kept quiet at warning")
+    assert rows["pt-b"]["in_force"] == []
+    assert board(events, now=20 + quiet.max_minutes, settings=settings)["pt-a"]["in_force"] == []
+    stopped = [*events, infusion("pt-a", 40, "stop")]
+    assert board(stopped, now=41, settings=settings)["pt-a"]["in_force"] == []
+    settings.take_resolution(
+        alert("pt-a-s1", "hypoxemia", "urgent", 35, "resolved", by="rn-ana", outcome="needed_action", n=2)
+    )
+    assert board(events, now=36, settings=settings)["pt-a"]["in_force"] == []
+
+
+def board_time(minutes: float) -> str:
+    return at(minutes).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_resolution_read_redraws_the_board() -> None:
+    hub, told = Hub(), []
+    hub.listeners.append(lambda: told.append(1))
+    hub.on_alert(alert("pt-a-s1", "hypoxemia", "warning", 20, "resolved", by="rn-ana", outcome="not_needed"))
+    assert told == [1] and hub.setting_actions.quiets("pt-a", at(21), RULES, {})
