@@ -13,11 +13,8 @@ from models.events import Infusion, InfusionAction, Profile, Symptom, Vitals
 from models.ruleset import Phase, RuleSet
 from models.state import PatientState, RateStep, Reading, SessionState, SymptomReport, TimedValue
 
-HISTORY = timedelta(hours=1)
-"""Readings and symptoms older than this (before the newest) are dropped from the windows: the
-together window (30 min) of a reading that arrives up to 30 min after newer ones is whole."""
-BASELINE_KEEP = timedelta(hours=1)
-"""Until the baseline is final, readings this long before the start are kept too (its window)."""
+HISTORY = timedelta(hours=2)
+"""Readings and symptoms older than this (before the newest) are dropped from the windows."""
 
 
 @lru_cache(maxsize=256)
@@ -91,8 +88,6 @@ def apply_profile(state: PatientState, profile: Profile) -> bool:
 
 def _trim(session: SessionState, newest: datetime) -> None:
     horizon = newest - HISTORY
-    if not session.baseline_final and session.start_ts is not None:
-        horizon = min(horizon, session.start_ts - BASELINE_KEEP)
     del session.readings[: bisect.bisect_left(session.readings, horizon, key=_reading_ts)]
     del session.symptoms[: bisect.bisect_left(session.symptoms, horizon, key=_symptom_ts)]
     minute_index.note_trimmed(session, horizon)
