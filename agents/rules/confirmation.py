@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from agents.rules import quiet_state
 from agents.rules.lifecycle import OPEN, Finding, apply_finding, close, to_message
 from models.alerts import Alert, AlertStatus, Condition, RuleRef
 from models.events import Vitals
@@ -51,6 +52,8 @@ def corroborated(
     window = timedelta(minutes=rules.timing.together_minutes)
     if any(abs(s.ts - vitals.ts) <= window for s in session.symptoms):
         return True
+    if session.quiet and quiet_state.holding(session, vitals.ts, rules, but=condition):
+        return True  # a condition a nurse resolved as not needed still holds: it corroborates
     return any(
         a.condition is not condition
         and a.status in OPEN

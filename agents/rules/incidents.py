@@ -99,19 +99,35 @@ def apply_action(state: PatientState, action: NurseAction, rules: RuleSet) -> li
     acknowledgement acts on the whole incident (its nurse owns it); a handover gives it to another
     nurse; a resolution or note naming the incident acts on every open member, one naming an alert
     on that alert. A resolution's messages carry its outcome and the action taken."""
+    quietable = _acknowledged_vital_findings(state) if action.type == "resolve" else set()
     out = _apply_action(state, action, rules)
-    if action.type != "resolve" or (action.outcome is None and action.action_taken is None):
+    if action.type != "resolve":
+        return out
+    if action.outcome is None and action.action_taken is None:
+        resolve_quiet.record(state, out, quietable, rules)  # no outcome: ends earlier quiets
         return out
     closing: dict[str, object] = {"outcome": action.outcome, "action_taken": action.action_taken}
     closed = [m.model_copy(update=closing) if m.status is AlertStatus.RESOLVED else m for m in out]
-    resolve_quiet.record(state, closed, rules)
-    return [_with_quiet(m, rules) for m in closed]
+    resolve_quiet.record(state, closed, quietable, rules)
+    return [_with_quiet(state, m) for m in closed]
 
 
-def _with_quiet(message: Alert, rules: RuleSet) -> Alert:
+def _acknowledged_vital_findings(state: PatientState) -> set[str]:
+    """The open findings raised by vital signs that a nurse has acknowledged: only these may go
+    quiet at a resolution (a member that joined after the acknowledgement, or a symptom's, never)."""
+    return {
+        alert.alert_id
+        for session in state.sessions.values()
+        for alert in session.alerts.values()
+        if alert.status is AlertStatus.ACKNOWLEDGED and alert.raised_by_vitals
+    }
+
+
+def _with_quiet(state: PatientState, message: Alert) -> Alert:
     """A resolution's message, its evidence saying what quiet it started (if any)."""
-    quiet = resolve_quiet.quiet_of(message, rules)
-    if quiet is None:
+    session = state.sessions.get(message.session_id)
+    quiet = session.quiet.get(message.condition.value) if session is not None else None
+    if quiet is None or quiet.ts != message.ts or message.condition is Condition.INCIDENT:
         return message
     summary = f"{message.evidence.summary}; {resolve_quiet.evidence(quiet)}"
     return message.model_copy(update={"evidence": message.evidence.model_copy(update={"summary": summary})})

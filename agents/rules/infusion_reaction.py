@@ -3,6 +3,7 @@ or with a vital-sign alert open) and red-flag symptoms."""
 
 from __future__ import annotations
 
+from agents.rules import quiet_state
 from agents.rules.context import RuleContext
 from agents.rules.explain import finding
 from agents.rules.registry import NOTHING, Evaluation, RuleLine, names_text, register, when_text
@@ -54,7 +55,7 @@ def infusion_reaction(ctx: RuleContext) -> Evaluation:
         reasons.append(f"severe or scored {rule.severe_score:g}+")
     if len({r.symptom for r in side}) >= rule.together_count:
         reasons.append(f"{len({r.symptom for r in side})} symptoms together")
-    if side and _vital_alert_open(session):
+    if side and (_vital_alert_open(session) or quiet_state.holding(session, ts, rules)):
         reasons.append("with a vital-sign alert")
     if reasons:
         severity = max(severity, rule.raised_severity, key=lambda s: s.rank)

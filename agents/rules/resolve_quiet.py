@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from agents.rules.confirmation import beyond_extreme
+from agents.rules.quiet_state import in_force
 from agents.rules.thresholds import RowResult
 from models.alerts import Alert, AlertStatus, Condition, Severity
 from models.ruleset import RuleSet
@@ -39,9 +40,10 @@ def quiet_of(resolved: Alert, rules: RuleSet) -> QuietInForce | None:
     return QuietInForce(ts=resolved.ts, until=until, severity=resolved.severity, by=resolved.by)
 
 
-def record(state: PatientState, closed: list[Alert], rules: RuleSet) -> None:
-    """A nurse's resolution (its messages, with their outcome): each finding it closed goes quiet
-    when the outcome says so; resolved otherwise, an earlier quiet of its condition ends."""
+def record(state: PatientState, closed: list[Alert], quietable: set[str], rules: RuleSet) -> None:
+    """A nurse's resolution (its messages, with their outcome): each finding of `quietable` (the
+    vital-sign findings the nurse had acknowledged) goes quiet when the outcome says so; any other
+    finding it resolved ends an earlier quiet of its condition."""
     for alert in closed:
         session = state.sessions.get(alert.session_id)
         if (
@@ -50,7 +52,7 @@ def record(state: PatientState, closed: list[Alert], rules: RuleSet) -> None:
             or alert.condition is Condition.INCIDENT
         ):
             continue
-        quiet = quiet_of(alert, rules)
+        quiet = quiet_of(alert, rules) if alert.alert_id in quietable else None
         if quiet is None:
             session.quiet.pop(alert.condition.value, None)
         else:
@@ -60,17 +62,6 @@ def record(state: PatientState, closed: list[Alert], rules: RuleSet) -> None:
 def _has_quietable_rows(condition: Condition, severity: Severity, rules: RuleSet) -> bool:
     rows = rules.rows_by_condition.get(condition, ())
     return any(r.severity in QUIETABLE and r.severity.rank <= severity.rank for r in rows)
-
-
-def in_force(session: SessionState, condition: Condition, ts: datetime) -> QuietInForce | None:
-    """The quiet of `condition` for a reading timed `ts`, if any (the stop since the resolution ends it:
-    after the infusion comes another risk)."""
-    quiet = session.quiet.get(condition.value)
-    if quiet is None or not quiet.ts <= ts < quiet.until:
-        return None
-    if session.stop_ts is not None and quiet.ts < session.stop_ts <= ts:
-        return None
-    return quiet
 
 
 def adjust(session: SessionState, result: RowResult, ts: datetime, rules: RuleSet) -> RowResult:
@@ -90,5 +81,10 @@ def evidence(quiet: QuietInForce) -> str:
     """What a resolution's message says of the quiet it starts (and the console shows)."""
     return (
         f"kept quiet at {quiet.severity.value} or below until the pump stops, at most until "
-        f"{quiet.until:%Y-%m-%d %H:%M} UTC; a worse reading still pages"
+        f"{quiet.until:%Y-%m-%d %H:%M} UTC; a reading in a higher band still pages"
     )
+
+
+def says_quiet(message: Alert) -> bool:
+    """Whether a resolution's message says it started a quiet (the console shows only those)."""
+    return "; kept quiet at " in message.evidence.summary

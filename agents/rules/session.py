@@ -185,6 +185,7 @@ def apply_infusion(session: SessionState, event: Infusion) -> None:
     elif action is InfusionAction.RESUME:
         session.paused = False
     elif action is InfusionAction.STOP:
+        session.quiet.clear()  # a nurse's quiet after a resolution ends at the stop, for good
         # a repeated stop keeps the first one (a resend must not turn the gap back into infusing)
         session.stop_ts = ts if session.stop_ts is None else min(session.stop_ts, ts)
         session.paused = False

@@ -15,7 +15,7 @@ from agents.rules.engine import new_state
 from agents.rules.patient_limits import LABELS, limit_text, snoozable_rows, snooze_text
 from agents.rules.patient_limits import apply as apply_setting
 from agents.rules.resolve_quiet import evidence as quiet_evidence
-from agents.rules.resolve_quiet import quiet_of
+from agents.rules.resolve_quiet import quiet_of, says_quiet
 from models.alerts import Alert, AlertStatus, Condition
 from models.events import NurseAction
 from models.ruleset import RuleSet
@@ -39,7 +39,7 @@ class SettingActions:
     def take_resolution(self, alert: Alert) -> bool:
         """A finding resolved by a nurse (its message): it may have started a quiet. Whether kept."""
         if alert.status is not AlertStatus.RESOLVED or alert.condition is Condition.INCIDENT or not alert.by:
-            return False
+            return False  # the latest nurse resolution of a condition decides, quiet or not
         kept = self.resolutions[alert.patient_id]
         for earlier in [
             a for a in kept if (a.session_id, a.condition) == (alert.session_id, alert.condition)
@@ -55,7 +55,7 @@ class SettingActions:
         which ends them)."""
         shown = []
         for alert in self.resolutions.get(patient_id, ()):
-            quiet = quiet_of(alert, rules)
+            quiet = quiet_of(alert, rules) if says_quiet(alert) else None
             stop = stops.get(alert.session_id)
             if (
                 quiet is None

@@ -145,3 +145,52 @@ def test_a_later_resolution_with_another_outcome_ends_the_quiet() -> None:
     t.vitals(50, spo2=92).vitals(51, spo2=92)
     again = [a for a in reopened(run(t, until_minutes=55)) if a.ts >= at(50)]
     assert again and again[0].ts == at(50)
+
+
+def test_a_member_that_joined_after_the_acknowledgement_is_not_kept_quiet() -> None:
+    """A fast pulse joins the acknowledged incident at minute 18; the nurse resolves the incident as
+    not needed at 20 having judged only the SpO2: the pulse pages again at its next reading."""
+    t = resolved_spo2_92()
+    t.vitals(17, heart_rate=135).vitals(18, heart_rate=135)
+    t.vitals(30, heart_rate=135).vitals(31, heart_rate=135)
+    tachycardia = of(run(t, until_minutes=35), "tachycardia")
+    assert {a.alert_id for a in tachycardia if a.ts >= at(30)}, "the pulse opened again"
+
+
+def test_the_stop_ends_the_quiet_for_good_a_resume_does_not_bring_it_back() -> None:
+    t = resolved_spo2_92().infusion(40, "stop").infusion(50, "resume")
+    t.vitals(60, spo2=92).vitals(61, spo2=92)
+    again = reopened(run(t, until_minutes=65))
+    assert again and again[0].ts == at(60)
+
+
+def test_a_quiet_condition_still_raises_an_infusion_reaction() -> None:
+    """A fast pulse resolved as not needed still holds when chills are reported: the infusion
+    reaction is raised as with an open vital-sign alert (urgent), not a lone warning."""
+    t = Timeline().baseline(-10).start_infusion()
+    t.vitals(5, heart_rate=72).vitals(10, heart_rate=118).vitals(11, heart_rate=118)
+    t.nurse(15, "ack", "pt-1:incident:1").nurse(20, "resolve", "pt-1:incident:1", outcome="not_needed")
+    t.vitals(30, heart_rate=118).symptom(32, "chills")
+    quiet_run = of(run(t, until_minutes=33), "infusion_reaction")
+    assert quiet_run and quiet_run[0].severity is Severity.URGENT
+
+
+def test_a_finding_raised_by_a_symptom_is_not_kept_quiet() -> None:
+    """Hypotension raised by a fainting report, resolved as not needed: a later fall of 24 mmHg
+    still opens hypotension at its next readings."""
+    t = Timeline().baseline(-10).start_infusion()
+    t.vitals(5, systolic_bp=122, diastolic_bp=78).symptom(10, "fainting")
+    t.nurse(14, "ack", "pt-1:incident:1").nurse(20, "resolve", "pt-1:incident:1", outcome="not_needed")
+    t.vitals(30, systolic_bp=98, diastolic_bp=60).vitals(31, systolic_bp=98, diastolic_bp=60)
+    hypotension = of(run(t, until_minutes=35), "hypotension")
+    assert {a.alert_id for a in hypotension if a.ts >= at(30)} - {
+        a.alert_id for a in hypotension if a.ts < at(30)
+    }
+
+
+def test_a_resolution_without_an_outcome_ends_the_quiet() -> None:
+    t = resolved_spo2_92().vitals(30, spo2=90).vitals(31, spo2=90)
+    t.nurse(35, "ack", "pt-1:incident:2").nurse(40, "resolve", "pt-1:incident:2")
+    t.vitals(50, spo2=92).vitals(51, spo2=92)
+    again = [a for a in reopened(run(t, until_minutes=55)) if a.ts >= at(50)]
+    assert again and again[0].ts == at(50)

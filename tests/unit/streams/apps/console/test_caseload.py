@@ -251,8 +251,10 @@ def test_the_quiet_after_a_nurses_resolution_shows_on_the_row_until_it_ends() ->
     quiet = RULES.incidents.quiet_after_resolve
     assert quiet is not None
     settings = SettingActions()
-    resolved = alert("pt-a-s1", "hypoxemia", "warning", 20, "resolved", by="rn-ana", outcome="not_needed")
+    resolved = quiet_resolution("pt-a-s1", 20)
     assert settings.take_resolution(resolved)
+    unsaid = alert("pt-c-s1", "hypoxemia", "warning", 20, "resolved", by="rn-ana", outcome="not_needed")
+    settings.take_resolution(unsaid)  # the rules started no quiet (its message says none)
     assert not settings.take_resolution(alert("pt-a-s1", "hypoxemia", "warning", 5))  # not a resolution
     settings.take_resolution(
         alert("pt-b-s1", "hypoxemia", "urgent", 20, "resolved", by="rn-ana", outcome="needed_action")
@@ -264,6 +266,7 @@ def test_the_quiet_after_a_nurses_resolution_shows_on_the_row_until_it_ends() ->
     assert shown["until"] == board_time(20 + quiet.max_minutes)
     assert shown["text"].startswith("hypoxemia resolved by rn-ana as not_needed: kept quiet at warning")
     assert rows["pt-b"]["in_force"] == []
+    assert settings.quiets("pt-c", at(30), RULES, {}) == []
     assert board(events, now=20 + quiet.max_minutes, settings=settings)["pt-a"]["in_force"] == []
     stopped = [*events, infusion("pt-a", 40, "stop")]
     assert board(stopped, now=41, settings=settings)["pt-a"]["in_force"] == []
@@ -273,6 +276,22 @@ def test_the_quiet_after_a_nurses_resolution_shows_on_the_row_until_it_ends() ->
     assert board(events, now=36, settings=settings)["pt-a"]["in_force"] == []
 
 
+def quiet_resolution(session: str, minutes: float) -> Any:
+    """A hypoxemia warning resolved as not needed, its evidence saying the quiet it started (as the
+    rules word it)."""
+    summary = "SpO2 92%; kept quiet at warning or below until the pump stops, at most until later"
+    return alert(
+        session,
+        "hypoxemia",
+        "warning",
+        minutes,
+        "resolved",
+        by="rn-ana",
+        outcome="not_needed",
+        evidence={"summary": summary, "phase": "infusing"},
+    )
+
+
 def board_time(minutes: float) -> str:
     return at(minutes).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -280,5 +299,5 @@ def board_time(minutes: float) -> str:
 def test_a_resolution_read_redraws_the_board() -> None:
     hub, told = Hub(), []
     hub.listeners.append(lambda: told.append(1))
-    hub.on_alert(alert("pt-a-s1", "hypoxemia", "warning", 20, "resolved", by="rn-ana", outcome="not_needed"))
+    hub.on_alert(quiet_resolution("pt-a-s1", 20))
     assert told == [1] and hub.setting_actions.quiets("pt-a", at(21), RULES, {})

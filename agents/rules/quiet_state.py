@@ -1,0 +1,35 @@
+"""Whether a nurse's quiet after a resolution (agents/rules/resolve_quiet.py) is in force for a
+reading, and whether a quiet condition still holds: what the composites and the corroboration of
+lone readings read, as they read an open alert."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from models.alerts import Condition
+from models.ruleset import RuleSet
+from models.state import QuietInForce, SessionState
+
+
+def in_force(session: SessionState, condition: Condition, ts: datetime) -> QuietInForce | None:
+    """The quiet of `condition` for a reading timed `ts`, if any (the stop since the resolution ends it:
+    after the infusion comes another risk)."""
+    quiet = session.quiet.get(condition.value)
+    if quiet is None or not quiet.ts <= ts < quiet.until:
+        return None
+    if session.stop_ts is not None and quiet.ts < session.stop_ts <= ts:
+        return None
+    return quiet
+
+
+def holding(session: SessionState, ts: datetime, rules: RuleSet, but: Condition | None = None) -> bool:
+    """Whether a quiet condition (other than `but`) still has a row holding at `ts`: it corroborates
+    other findings as its open alert would."""
+    return any(
+        condition != (but.value if but else None)
+        and in_force(session, Condition(condition), ts) is not None
+        and any(
+            session.row_holding.get(row.id, False) for row in rules.rows_by_condition[Condition(condition)]
+        )
+        for condition in session.quiet
+    )
