@@ -11,15 +11,16 @@ from models.ruleset import RuleSet
 from models.state import QuietInForce, SessionState
 
 
+def active(quiet: QuietInForce, ts: datetime, stop: datetime | None = None) -> bool:
+    """Whether `quiet` holds for a reading timed `ts`: within its time, and no stop since it (the
+    rules end a session's quiets at its stop; the console, which sees only the stop time, asks)."""
+    return quiet.ts <= ts < quiet.until and not (stop is not None and quiet.ts < stop <= ts)
+
+
 def in_force(session: SessionState, condition: Condition, ts: datetime) -> QuietInForce | None:
-    """The quiet of `condition` for a reading timed `ts`, if any (the stop since the resolution ends it:
-    after the infusion comes another risk)."""
+    """The quiet of `condition` for a reading timed `ts`, if any."""
     quiet = session.quiet.get(condition.value)
-    if quiet is None or not quiet.ts <= ts < quiet.until:
-        return None
-    if session.stop_ts is not None and quiet.ts < session.stop_ts <= ts:
-        return None
-    return quiet
+    return quiet if quiet is not None and active(quiet, ts) else None
 
 
 def holding(session: SessionState, ts: datetime, rules: RuleSet, but: Condition | None = None) -> bool:

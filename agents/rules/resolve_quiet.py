@@ -4,9 +4,11 @@ past the same limit; it stays quiet until the pump stops or the rule file's time
 60601-1-8's acknowledged alarm, whose signal stays off for a set time). Not until the next clear
 reading: a borderline value the nurse judged dips in and out of its limit with measurement noise.
 
-Pure: a reading's own time decides, so live and replay agree. Only warning and urgent threshold rows
-at the resolved severity or below are kept quiet; a worse reading, a critical row, an extreme value,
-a composite or a symptom still pages, and a quiet reading still corroborates other findings."""
+Pure: a reading's own time decides, so live and replay agree. Only the vital-sign findings the nurse
+had acknowledged go quiet, and only their warning and urgent threshold rows at the resolved severity
+or below (the rows a nurse may snooze); a reading in a higher band, a critical row, an extreme value,
+a composite or a symptom still pages, and a quiet condition that holds still corroborates others
+(agents/rules/quiet_state.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from agents.rules.confirmation import beyond_extreme
+from agents.rules.patient_limits import snoozable_rows
 from agents.rules.quiet_state import in_force
 from agents.rules.thresholds import RowResult
 from models.alerts import Alert, AlertStatus, Condition, Severity
@@ -21,6 +24,7 @@ from models.ruleset import RuleSet
 from models.state import PatientState, QuietInForce, SessionState
 
 QUIETABLE = (Severity.WARNING, Severity.URGENT)
+"""The severities a quiet covers: those of the rows a nurse may snooze (`snoozable_rows`)."""
 
 
 def quiet_of(resolved: Alert, rules: RuleSet) -> QuietInForce | None:
@@ -60,8 +64,7 @@ def record(state: PatientState, closed: list[Alert], quietable: set[str], rules:
 
 
 def _has_quietable_rows(condition: Condition, severity: Severity, rules: RuleSet) -> bool:
-    rows = rules.rows_by_condition.get(condition, ())
-    return any(r.severity in QUIETABLE and r.severity.rank <= severity.rank for r in rows)
+    return any(r.severity.rank <= severity.rank for r in snoozable_rows(rules, condition.value))
 
 
 def adjust(session: SessionState, result: RowResult, ts: datetime, rules: RuleSet) -> RowResult:

@@ -14,6 +14,7 @@ from typing import Any
 from agents.rules.engine import new_state
 from agents.rules.patient_limits import LABELS, limit_text, snoozable_rows, snooze_text
 from agents.rules.patient_limits import apply as apply_setting
+from agents.rules.quiet_state import active
 from agents.rules.resolve_quiet import evidence as quiet_evidence
 from agents.rules.resolve_quiet import quiet_of, says_quiet
 from models.alerts import Alert, AlertStatus, Condition
@@ -56,12 +57,7 @@ class SettingActions:
         shown = []
         for alert in self.resolutions.get(patient_id, ()):
             quiet = quiet_of(alert, rules) if says_quiet(alert) else None
-            stop = stops.get(alert.session_id)
-            if (
-                quiet is None
-                or not quiet.ts <= now < quiet.until
-                or (stop is not None and quiet.ts < stop <= now)
-            ):
+            if quiet is None or not active(quiet, now, stops.get(alert.session_id)):
                 continue
             text = f"{alert.condition.value} resolved by {alert.by} as {alert.outcome}: " + quiet_evidence(
                 quiet
