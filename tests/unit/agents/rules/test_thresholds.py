@@ -63,8 +63,12 @@ def fires(
         ("bradycardia.band_41_50", 50, 65, True),
         ("bradycardia.band_41_50", 50, 55, False),  # baseline not above 60
         ("hypoxemia.red_band", 91, None, True),
-        ("hypoxemia.band_92_93", 93, None, True),
-        ("hypoxemia.band_92_93", 94, None, False),
+        ("hypoxemia.red_band", 91, 92, True),  # the red band stays absolute
+        ("hypoxemia.band_92_93", 93, 96, True),
+        ("hypoxemia.band_92_93", 93, 95, False),
+        ("hypoxemia.band_92_93", 94, 99, False),
+        ("hypoxemia.band_92_93_no_baseline", 93, None, True),
+        ("hypoxemia.band_92_93_no_baseline", 94, None, False),
         ("tachypnea.red_band", 25, None, True),
         ("tachypnea.band_21_24", 21, None, True),
         ("bradypnea.red_band", 8, None, True),
@@ -81,6 +85,9 @@ def test_rows_outside_their_phases_neither_fire_nor_hold() -> None:
     assert not fires("fever.febrile_reaction", 38.5, 37.0, phase=Phase.POST_LATE)
     assert fires("fever.high", 39.5, None, phase=Phase.POST_LATE)
     assert not fires("fever.high", 39.5, None, phase=Phase.AFTER)
+    # before the start a 92-93 reading becomes the baseline; the red band still pages there
+    assert not fires("hypoxemia.band_92_93_no_baseline", 92, None, phase=Phase.PRE)
+    assert fires("hypoxemia.red_band", 91, None, phase=Phase.PRE)
 
 
 def test_high_risk_factor_tightens_only_baseline_relative_limits() -> None:
