@@ -88,6 +88,14 @@ def test_rows_outside_their_phases_neither_fire_nor_hold() -> None:
     # before the start a 92-93 reading becomes the baseline; the red band still pages there
     assert not fires("hypoxemia.band_92_93_no_baseline", 92, None, phase=Phase.PRE)
     assert fires("hypoxemia.red_band", 91, None, phase=Phase.PRE)
+    # before the start a pressure is graded only at the severe level (NICE), not at grade 3
+    assert not fires("hypertension.grade3_systolic_no_baseline", 170, None, phase=Phase.PRE)
+    assert fires("hypertension.grade3_systolic_no_baseline", 170, None, phase=Phase.INFUSING)
+    assert fires("hypertension.severe_before_start", 180, None, phase=Phase.PRE)
+    assert not fires("hypertension.severe_before_start", 179, None, phase=Phase.PRE)
+    assert fires("hypertension.severe_diastolic_before_start", 120, None, phase=Phase.PRE)
+    assert not fires("hypertension.severe_diastolic_before_start", 119, None, phase=Phase.PRE)
+    assert not fires("hypertension.severe_before_start", 185, None, phase=Phase.INFUSING)
 
 
 def test_high_risk_factor_tightens_only_baseline_relative_limits() -> None:

@@ -103,8 +103,13 @@ def test_threshold_lines_are_the_absolute_limits_of_the_rule_files_rows_for_each
         return [(line.value, line.severity.value) for line in report.threshold_lines(RULES, vital)]
 
     assert lines("temperature_c") == [(38.0, "urgent"), (39.0, "urgent")]
-    assert lines("systolic_bp") == [(90.0, "critical"), (160.0, "urgent"), (220.0, "critical")]
-    assert lines("diastolic_bp") == [(100.0, "urgent")]
+    assert lines("systolic_bp") == [
+        (90.0, "critical"),
+        (160.0, "urgent"),
+        (180.0, "urgent"),
+        (220.0, "critical"),
+    ]
+    assert lines("diastolic_bp") == [(100.0, "urgent"), (120.0, "urgent")]
     assert lines("spo2") == [(91.0, "urgent"), (93.0, "warning")]
     assert lines("heart_rate") == [(40.0, "urgent"), (50.0, "warning"), (111.0, "warning"), (131.0, "urgent")]
     assert lines("respiratory_rate") == [(8.0, "urgent"), (21.0, "warning"), (25.0, "urgent")]
@@ -113,6 +118,7 @@ def test_threshold_lines_are_the_absolute_limits_of_the_rule_files_rows_for_each
     assert labels == [
         "systolic <90 critical (hypotension)",
         "systolic ≥160 urgent (hypertension)",
+        "systolic ≥180 urgent (hypertension)",
         "systolic ≥220 critical (hypertension)",
     ]
     fever_38 = report.threshold_lines(RULES, "temperature_c")[0]
