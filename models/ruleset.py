@@ -89,6 +89,10 @@ class ThresholdRule(Texts):
     baseline_above: float | None = None
     or_baseline_missing: bool = False
     baseline_missing: bool = False
+    baseline_before_start: bool = False
+    """True: only a baseline taken before the start counts for this row; one taken from the first
+    minutes after the start (no reading before it) counts as missing, since a reaction's own first
+    readings may be in it."""
     tightened: bool = True
     """False: the row's relative limits stay as written for a high-risk patient ([risk]
     relative_limit_factor does not apply)."""
@@ -101,6 +105,8 @@ class ThresholdRule(Texts):
     def _has_a_clause(self) -> Self:
         if all(getattr(self, c) is None for c in VALUE_CLAUSES) and not self.baseline_missing:
             raise ValueError(f"needs at least one of {list(VALUE_CLAUSES)}")
+        if self.baseline_before_start and self.window_hours is not None:
+            raise ValueError("baseline_before_start compares with the baseline: not with window_hours")
         if self.window_hours is not None and (
             self.fall_pct_over is not None
             or (self.rise_at_least is None) == (self.fall_at_least is None)

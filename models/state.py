@@ -106,6 +106,11 @@ class SessionState(_State):
     last_vitals_ts: datetime | None = None
     baseline: dict[str, float] = Field(default_factory=dict)
     baseline_final: bool = False
+    pump_running_ts: datetime | None = None
+    """The earliest rate change, pause or resume of the pump: with no start event (lost, or not
+    here yet), the infusion has begun by then for the phases."""
+    baseline_after_start: list[str] = Field(default_factory=list)
+    """The vitals of `baseline` taken from the readings after the start (none came before it)."""
     baseline_checked: bool = False
     baseline_grace_checked: bool = False
     """The baseline reminder's grace has ended (its page, or its closing, is done)."""

@@ -39,6 +39,10 @@ class BaselineWindows:
         for name, value in reading.values.items():
             bisect.insort(window.setdefault(name, []), value)
 
+    def after_start(self) -> list[str]:
+        """The vitals whose median comes from the window after the start (none before it)."""
+        return sorted(name for name in self.post if name not in self.pre)
+
     def medians(self) -> dict[str, float]:
         """The medians of the window after the start, overridden by those of the window before."""
         result = {name: _median(values) for name, values in self.post.items()}

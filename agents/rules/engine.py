@@ -214,11 +214,14 @@ def describe(results: list[RowResult], factor: float) -> str:
 
 
 def _compare_with(
-    rule: ThresholdRule, state: PatientState, vitals: Vitals, base: dict[str, float]
+    rule: ThresholdRule, state: PatientState, session: SessionState, vitals: Vitals, base: dict[str, float]
 ) -> float | None:
-    """What a row's relative clauses compare with: the baseline, or for a windowed row the lowest
-    (rise) or highest (fall) reading of the vital in its window, across the patient's sessions."""
+    """What a row's relative clauses compare with: the baseline (None for a `baseline_before_start`
+    row when the baseline came from after the start), or for a windowed row the lowest (rise) or
+    highest (fall) reading of the vital in its window, across the patient's sessions."""
     if rule.window_hours is None:
+        if rule.baseline_before_start and rule.vital in session.baseline_after_start:
+            return None
         return base.get(rule.vital)
     lowest = rule.rise_at_least is not None
     return window_extreme(state, rule.vital, vitals.ts, rule.window_hours, lowest=lowest)
@@ -244,7 +247,7 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
             result = evaluate_row(
                 rule,
                 value,
-                _compare_with(rule, state, vitals, base),
+                _compare_with(rule, state, session, vitals, base),
                 phase
                 if rule.window_hours is None
                 else course_phase(state, session, vitals.ts, rules, rule.phases),

@@ -56,6 +56,7 @@ def _repair_session(session: SessionState, now: datetime, limit: datetime) -> No
         session.schedule_reading_ts = session.schedule_step_ts = None
     session.first_ts = now if session.first_ts > limit else session.first_ts
     session.start_ts = _clamp(session.start_ts, now, limit)
+    session.pump_running_ts = _clamp(session.pump_running_ts, now, limit)
     session.stop_ts = _clamp(session.stop_ts, now, limit)
     session.last_infusion_ts = _clamp(session.last_infusion_ts, now, limit)
     session.row_last_fired = {k: v if v <= limit else now for k, v in session.row_last_fired.items()}

@@ -27,14 +27,16 @@ def effective_stop(session: SessionState, rules: RuleSet) -> datetime | None:
     """The stop time, or the implied one: `session_timeout_hours` after the last pump event."""
     if session.stop_ts is not None:
         return session.stop_ts
-    if session.start_ts is None or session.last_infusion_ts is None:
+    if (session.start_ts is None and session.pump_running_ts is None) or session.last_infusion_ts is None:
         return None
     return session.last_infusion_ts + span(hours=rules.timing.session_timeout_hours)
 
 
 def phase_at(session: SessionState, ts: datetime, rules: RuleSet) -> Phase:
-    """The session phase at event time `ts` (start inclusive, end exclusive)."""
-    if session.start_ts is None or ts < session.start_ts:
+    """The session phase at event time `ts` (start inclusive, end exclusive). With no start event, the
+    pump's first rate change, pause or resume stands for it: the pump was running by then."""
+    start = session.start_ts if session.start_ts is not None else session.pump_running_ts
+    if start is None or ts < start:
         return Phase.PRE
     stop = effective_stop(session, rules)
     if stop is None or ts < stop:
@@ -166,6 +168,8 @@ def apply_infusion(session: SessionState, event: Infusion) -> None:
     if session.last_infusion_ts is None or ts > session.last_infusion_ts:
         session.last_infusion_ts = ts
     action = event.action
+    if action in RUNNING and (session.pump_running_ts is None or ts < session.pump_running_ts):
+        session.pump_running_ts = ts
     if action in (InfusionAction.RATE_CHANGE, InfusionAction.RESUME) and _after_stop(session, ts):
         session.stop_ts = None  # the pump ran again after a stop: the infusion goes on
     if action is InfusionAction.START:
@@ -191,6 +195,10 @@ def apply_infusion(session: SessionState, event: Infusion) -> None:
         session.paused = False
 
 
+RUNNING = frozenset({InfusionAction.RATE_CHANGE, InfusionAction.PAUSE, InfusionAction.RESUME})
+"""Pump actions that only a running infusion sends."""
+
+
 def _after_stop(session: SessionState, ts: datetime) -> bool:
     return session.stop_ts is not None and ts > session.stop_ts
 
@@ -202,8 +210,10 @@ def baseline(session: SessionState, rules: RuleSet) -> dict[str, float]:
     start = session.start_ts
     pre_from = start - span(minutes=rules.timing.baseline_pre_minutes)
     post_to = start + span(minutes=rules.timing.baseline_post_start_minutes)
-    result = baseline_windows.windows_of(session, start, pre_from, post_to).medians()
+    windows = baseline_windows.windows_of(session, start, pre_from, post_to)
+    result = windows.medians()
     session.baseline = result
+    session.baseline_after_start = windows.after_start()
     return result
 
 

@@ -101,7 +101,7 @@ def limits_text(rule: ThresholdRule, factor: float = 1.0) -> str:
             f"baseline > {rule.baseline_above:g}" + (" or missing" if rule.or_baseline_missing else "")
         )
     if rule.baseline_missing:
-        parts.append("no baseline")
+        parts.append("no baseline before the start" if rule.baseline_before_start else "no baseline")
     return " and ".join(parts)
 
 

@@ -24,6 +24,7 @@ def poisoned() -> PatientState:
     session.last_vitals_ts = FUTURE
     session.symptoms = [SymptomReport(ts=FUTURE, symptom="headache", severity="mild")]
     session.stop_ts = FUTURE
+    session.pump_running_ts = FUTURE
     return PatientState(patient_id="pt-1", clock=FUTURE, sessions={"s1": session})
 
 
@@ -37,6 +38,7 @@ def test_a_future_clock_and_what_the_future_event_left_are_undone() -> None:
     assert session.latest_ts == {"spo2": NOW - timedelta(minutes=30)}
     assert session.last_vitals_ts == NOW - timedelta(minutes=30)
     assert session.stop_ts == NOW
+    assert session.pump_running_ts == NOW
 
 
 def test_a_healthy_state_is_left_alone() -> None:

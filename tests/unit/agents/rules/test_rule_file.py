@@ -108,6 +108,11 @@ def test_a_windowed_row_cannot_also_compare_with_the_baseline() -> None:
     assert "renal_injury.weight_gain" in message and "window_hours" in message
 
 
+def test_a_windowed_row_cannot_ask_for_a_baseline_before_the_start() -> None:
+    message = broken("window_hours = 48\n", "window_hours = 48\nbaseline_before_start = true\n")
+    assert "renal_injury.weight_gain" in message and "baseline_before_start" in message
+
+
 def test_an_anaphylaxis_episode_gap_must_outlast_the_together_window() -> None:
     message = broken("new_episode_after_hours = 1\n", "new_episode_after_hours = 0.5\n")
     assert "new_episode_after_hours" in message and "together_minutes" in message

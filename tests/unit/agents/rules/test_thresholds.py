@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.rules.loader import load_rules
-from agents.rules.thresholds import evaluate_row
+from agents.rules.thresholds import evaluate_row, limits_text
 from models.ruleset import Phase, ThresholdRule
 
 RULES = load_rules()
@@ -62,8 +62,13 @@ def fires(
         ("bradycardia.red_band", 40, None, True),
         ("bradycardia.band_41_50", 50, 65, True),
         ("bradycardia.band_41_50", 50, 55, False),  # baseline not above 60
-        ("hypoxemia.red_band", 91, None, True),
-        ("hypoxemia.red_band", 91, 92, True),  # the red band stays absolute
+        ("hypoxemia.red_band", 91, 94, True),  # in the red band and 3 below baseline
+        ("hypoxemia.red_band", 91, 93, False),  # a patient who sits at 93: not a fall of 3
+        ("hypoxemia.red_band", 91, None, False),
+        ("hypoxemia.red_band_no_baseline", 91, None, True),
+        ("hypoxemia.red_band_no_baseline", 91, 97, False),
+        ("hypoxemia.rapid_desat", 86, 88, True),  # whatever the baseline
+        ("hypoxemia.rapid_desat", 87, None, False),
         ("hypoxemia.band_92_93", 93, 96, True),
         ("hypoxemia.band_92_93", 93, 95, False),
         ("hypoxemia.band_92_93", 94, 99, False),
@@ -87,7 +92,7 @@ def test_rows_outside_their_phases_neither_fire_nor_hold() -> None:
     assert not fires("fever.high", 39.5, None, phase=Phase.AFTER)
     # before the start a 92-93 reading becomes the baseline; the red band still pages there
     assert not fires("hypoxemia.band_92_93_no_baseline", 92, None, phase=Phase.PRE)
-    assert fires("hypoxemia.red_band", 91, None, phase=Phase.PRE)
+    assert fires("hypoxemia.red_band_no_baseline", 91, None, phase=Phase.PRE)
     # before the start a pressure is graded only at the severe level (NICE), not at grade 3
     assert not fires("hypertension.grade3_systolic_no_baseline", 170, None, phase=Phase.PRE)
     assert fires("hypertension.grade3_systolic_no_baseline", 170, None, phase=Phase.INFUSING)
@@ -110,3 +115,8 @@ def test_hysteresis_keeps_a_condition_holding_near_its_limit() -> None:
     clear = evaluate_row(rule, 38.6, None, Phase.INFUSING, margin=0.3)
     assert (near.fires, near.holds) == (False, True)
     assert (clear.fires, clear.holds) == (False, False)
+
+
+def test_a_row_counting_only_a_baseline_before_the_start_says_so() -> None:
+    assert limits_text(row("hypoxemia.red_band_no_baseline")) == "<= 91 and no baseline before the start"
+    assert limits_text(row("fever.no_baseline")) == ">= 38 and no baseline"

@@ -110,7 +110,7 @@ def test_threshold_lines_are_the_absolute_limits_of_the_rule_files_rows_for_each
         (220.0, "critical"),
     ]
     assert lines("diastolic_bp") == [(100.0, "urgent"), (120.0, "urgent")]
-    assert lines("spo2") == [(91.0, "urgent"), (93.0, "warning")]
+    assert lines("spo2") == [(86.0, "urgent"), (91.0, "urgent"), (93.0, "warning")]
     assert lines("heart_rate") == [(40.0, "urgent"), (50.0, "warning"), (111.0, "warning"), (131.0, "urgent")]
     assert lines("respiratory_rate") == [(8.0, "urgent"), (21.0, "warning"), (25.0, "urgent")]
     assert lines("weight_kg") == []  # the 48 h weight gain is relative only
@@ -133,7 +133,7 @@ def test_threshold_lines_follow_a_proposed_rule_file() -> None:
         text.replace("at_least = 39.0", "at_least = 39.5").replace("at_most = 93", "at_most = 94")
     )
     assert [x.value for x in report.threshold_lines(proposed, "temperature_c")] == [38.0, 39.5]
-    assert [x.value for x in report.threshold_lines(proposed, "spo2")] == [91.0, 94.0]
+    assert [x.value for x in report.threshold_lines(proposed, "spo2")] == [86.0, 91.0, 94.0]
 
 
 def test_alert_colours_follow_severity() -> None:
