@@ -87,6 +87,7 @@ class ThresholdRule(Texts):
     fall_pct_over: float | None = None
     baseline_at_least: float | None = None
     baseline_above: float | None = None
+    baseline_below: float | None = None
     or_baseline_missing: bool = False
     baseline_missing: bool = False
     baseline_before_start: bool = False
@@ -131,12 +132,21 @@ class ThresholdRule(Texts):
         return None
 
     @property
+    def has_baseline_gate(self) -> bool:
+        """True when one of BASELINE_GATES is set (the hot path asks on every reading)."""
+        return (
+            self.baseline_at_least is not None
+            or self.baseline_above is not None
+            or self.baseline_below is not None
+        )
+
+    @property
     def relative(self) -> bool:
         """True when the row compares with the baseline (and so is tightened for high risk)."""
         return any(getattr(self, c) is not None for c in ("rise_at_least", "fall_at_least", "fall_pct_over"))
 
 
-BASELINE_GATES = ("baseline_at_least", "baseline_above")
+BASELINE_GATES = ("baseline_at_least", "baseline_above", "baseline_below")
 VALUE_CLAUSES = ("at_least", "at_most", "below", "above", "rise_at_least", "fall_at_least", "fall_pct_over")
 
 

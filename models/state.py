@@ -107,8 +107,8 @@ class SessionState(_State):
     baseline: dict[str, float] = Field(default_factory=dict)
     baseline_final: bool = False
     pump_running_ts: datetime | None = None
-    """The earliest rate change, pause or resume of the pump: with no start event (lost, or not
-    here yet), the infusion has begun by then for the phases."""
+    """The earliest rate change (to a rate above zero) or resume of the pump: with no start event
+    (lost, or not here yet), the infusion has begun by then for the phases."""
     baseline_after_start: list[str] = Field(default_factory=list)
     """The vitals of `baseline` taken from the readings after the start (none came before it)."""
     baseline_checked: bool = False
@@ -144,6 +144,16 @@ class SessionState(_State):
     """The rules' sorted baseline windows (agents/rules/baseline_windows.py), likewise."""
     _memo: Any = PrivateAttr(default=None)
     """Values the rules derive from a few of its fields (agents/rules/memo.py), likewise."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _baseline_origin_unknown(cls, data: Any) -> Any:
+        """A state stored before `baseline_after_start` existed: a frozen baseline of unknown origin
+        counts as taken after the start (the SpO2 rows then judge without it, as with none)."""
+        if not isinstance(data, dict) or "baseline_after_start" in data or not data.get("baseline_final"):
+            return data
+        baseline = data.get("baseline")
+        return {**data, "baseline_after_start": sorted(baseline)} if isinstance(baseline, dict) else data
 
 
 class IncidentState(_State):

@@ -104,7 +104,8 @@ def advance(state: PatientState, now: datetime, rules: RuleSet) -> list[Alert]:
 def _never_started(session: SessionState, now: datetime, rules: RuleSet) -> bool:
     """A session that never started (a readiness check, readings before a start that never came)
     is over `post_late_days` after its first event."""
-    return session.start_ts is None and now >= session.first_ts + timedelta(days=rules.timing.post_late_days)
+    started = session.start_ts is not None or session.pump_running_ts is not None
+    return not started and now >= session.first_ts + timedelta(days=rules.timing.post_late_days)
 
 
 def process(state: PatientState, item: Event | NurseAction, now: datetime, rules: RuleSet) -> list[Alert]:
@@ -214,13 +215,19 @@ def describe(results: list[RowResult], factor: float) -> str:
 
 
 def _compare_with(
-    rule: ThresholdRule, state: PatientState, session: SessionState, vitals: Vitals, base: dict[str, float]
+    rule: ThresholdRule,
+    state: PatientState,
+    session: SessionState,
+    vitals: Vitals,
+    base: dict[str, float],
+    phase: Phase,
 ) -> float | None:
-    """What a row's relative clauses compare with: the baseline (None for a `baseline_before_start`
-    row when the baseline came from after the start), or for a windowed row the lowest (rise) or
-    highest (fall) reading of the vital in its window, across the patient's sessions."""
+    """What a row's relative clauses compare with: the baseline, or for a windowed row the lowest
+    (rise) or highest (fall) reading of the vital in its window, across the patient's sessions. A
+    `baseline_before_start` row has none for a reading before the start (the baseline is made of
+    such readings, this one perhaps among them) or when the baseline came from after the start."""
     if rule.window_hours is None:
-        if rule.baseline_before_start and rule.vital in session.baseline_after_start:
+        if rule.baseline_before_start and (phase is Phase.PRE or rule.vital in session.baseline_after_start):
             return None
         return base.get(rule.vital)
     lowest = rule.rise_at_least is not None
@@ -247,7 +254,7 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
             result = evaluate_row(
                 rule,
                 value,
-                _compare_with(rule, state, session, vitals, base),
+                _compare_with(rule, state, session, vitals, base, phase),
                 phase
                 if rule.window_hours is None
                 else course_phase(state, session, vitals.ts, rules, rule.phases),

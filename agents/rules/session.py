@@ -34,7 +34,7 @@ def effective_stop(session: SessionState, rules: RuleSet) -> datetime | None:
 
 def phase_at(session: SessionState, ts: datetime, rules: RuleSet) -> Phase:
     """The session phase at event time `ts` (start inclusive, end exclusive). With no start event, the
-    pump's first rate change, pause or resume stands for it: the pump was running by then."""
+    pump's first rate change (to a rate above zero) or resume stands for it: it was running by then."""
     start = session.start_ts if session.start_ts is not None else session.pump_running_ts
     if start is None or ts < start:
         return Phase.PRE
@@ -168,11 +168,14 @@ def apply_infusion(session: SessionState, event: Infusion) -> None:
     if session.last_infusion_ts is None or ts > session.last_infusion_ts:
         session.last_infusion_ts = ts
     action = event.action
-    if action in RUNNING and (session.pump_running_ts is None or ts < session.pump_running_ts):
+    if _running(event) and (session.pump_running_ts is None or ts < session.pump_running_ts):
         session.pump_running_ts = ts
     if action in (InfusionAction.RATE_CHANGE, InfusionAction.RESUME) and _after_stop(session, ts):
         session.stop_ts = None  # the pump ran again after a stop: the infusion goes on
     if action is InfusionAction.START:
+        if session.baseline_final and session.start_ts is not None and ts < session.start_ts:
+            # frozen from windows around a later start: it may hold readings taken after this one
+            session.baseline_after_start = sorted(session.baseline)
         session.start_ts = ts if session.start_ts is None else min(session.start_ts, ts)
         session.rate_ml_per_h = event.rate_ml_per_h
         session.product = event.product or session.product
@@ -195,8 +198,12 @@ def apply_infusion(session: SessionState, event: Infusion) -> None:
         session.paused = False
 
 
-RUNNING = frozenset({InfusionAction.RATE_CHANGE, InfusionAction.PAUSE, InfusionAction.RESUME})
-"""Pump actions that only a running infusion sends."""
+def _running(event: Infusion) -> bool:
+    """A pump event only a running infusion sends: a rate change to a rate above zero, or a resume
+    (a pause may be the pump primed before the start)."""
+    if event.action is InfusionAction.RATE_CHANGE:
+        return event.rate_ml_per_h is not None and event.rate_ml_per_h > 0
+    return event.action is InfusionAction.RESUME
 
 
 def _after_stop(session: SessionState, ts: datetime) -> bool:

@@ -48,12 +48,14 @@ def _clauses_hold(
             fall_pct = (base - value) / base * 100 if base > 0 else 0.0
             if not fall_pct > rule.fall_pct_over * relative_factor - margin:
                 return False
-    if rule.baseline_at_least is not None or rule.baseline_above is not None:
+    if rule.has_baseline_gate:
         if base is None:
             return rule.or_baseline_missing
         if rule.baseline_at_least is not None and not base >= rule.baseline_at_least:
             return False
         if rule.baseline_above is not None and not base > rule.baseline_above:
+            return False
+        if rule.baseline_below is not None and not base < rule.baseline_below:
             return False
     return True
 
@@ -99,6 +101,10 @@ def limits_text(rule: ThresholdRule, factor: float = 1.0) -> str:
     if rule.baseline_above is not None:
         parts.append(
             f"baseline > {rule.baseline_above:g}" + (" or missing" if rule.or_baseline_missing else "")
+        )
+    if rule.baseline_below is not None:
+        parts.append(
+            f"baseline < {rule.baseline_below:g}" + (" or missing" if rule.or_baseline_missing else "")
         )
     if rule.baseline_missing:
         parts.append("no baseline before the start" if rule.baseline_before_start else "no baseline")

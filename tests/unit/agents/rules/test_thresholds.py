@@ -65,8 +65,11 @@ def fires(
         ("hypoxemia.red_band", 91, 94, True),  # in the red band and 3 below baseline
         ("hypoxemia.red_band", 91, 93, False),  # a patient who sits at 93: not a fall of 3
         ("hypoxemia.red_band", 91, None, False),
-        ("hypoxemia.red_band_no_baseline", 91, None, True),
-        ("hypoxemia.red_band_no_baseline", 91, 97, False),
+        ("hypoxemia.red_band", 89, 91, False),  # a baseline in the red band leaves no margin: ...
+        ("hypoxemia.red_band_absolute", 90, 91, True),  # ... there the band pages alone
+        ("hypoxemia.red_band_absolute", 91, None, True),
+        ("hypoxemia.red_band_absolute", 91, 92, False),
+        ("hypoxemia.red_band_absolute", 91, 97, False),
         ("hypoxemia.rapid_desat", 86, 88, True),  # whatever the baseline
         ("hypoxemia.rapid_desat", 87, None, False),
         ("hypoxemia.band_92_93", 93, 96, True),
@@ -92,7 +95,7 @@ def test_rows_outside_their_phases_neither_fire_nor_hold() -> None:
     assert not fires("fever.high", 39.5, None, phase=Phase.AFTER)
     # before the start a 92-93 reading becomes the baseline; the red band still pages there
     assert not fires("hypoxemia.band_92_93_no_baseline", 92, None, phase=Phase.PRE)
-    assert fires("hypoxemia.red_band_no_baseline", 91, None, phase=Phase.PRE)
+    assert fires("hypoxemia.red_band_absolute", 91, None, phase=Phase.PRE)
     # before the start a pressure is graded only at the severe level (NICE), not at grade 3
     assert not fires("hypertension.grade3_systolic_no_baseline", 170, None, phase=Phase.PRE)
     assert fires("hypertension.grade3_systolic_no_baseline", 170, None, phase=Phase.INFUSING)
@@ -118,5 +121,6 @@ def test_hysteresis_keeps_a_condition_holding_near_its_limit() -> None:
 
 
 def test_a_row_counting_only_a_baseline_before_the_start_says_so() -> None:
-    assert limits_text(row("hypoxemia.red_band_no_baseline")) == "<= 91 and no baseline before the start"
+    assert limits_text(row("hypoxemia.band_92_93_no_baseline")) == "<= 93 and no baseline before the start"
+    assert limits_text(row("hypoxemia.red_band_absolute")) == "<= 91 and baseline < 92 or missing"
     assert limits_text(row("fever.no_baseline")) == ">= 38 and no baseline"
