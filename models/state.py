@@ -107,8 +107,8 @@ class SessionState(_State):
     baseline: dict[str, float] = Field(default_factory=dict)
     baseline_final: bool = False
     pump_running_ts: datetime | None = None
-    """The earliest rate change (to a rate above zero) or resume of the pump: with no start event
-    (lost, or not here yet), the infusion has begun by then for the phases."""
+    """The earliest pump event other than a start or a status: with no start event (lost, or not
+    here yet), the infusion has begun by then for the phases."""
     baseline_after_start: list[str] = Field(default_factory=list)
     """The vitals of `baseline` taken from the readings after the start (none came before it)."""
     baseline_checked: bool = False

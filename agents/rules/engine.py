@@ -24,7 +24,7 @@ from agents.rules import (
 from agents.rules.context import RuleContext
 from agents.rules.episodes import end_episode, note_fired
 from agents.rules.explain import finding
-from agents.rules.lifecycle import Finding, apply_finding, mark_cleared
+from agents.rules.lifecycle import OPEN, Finding, apply_finding, mark_cleared
 from agents.rules.minute_index import readings_between
 from agents.rules.registry import composites
 from agents.rules.session import (
@@ -225,13 +225,22 @@ def _compare_with(
     """What a row's relative clauses compare with: the baseline, or for a windowed row the lowest
     (rise) or highest (fall) reading of the vital in its window, across the patient's sessions. A
     `baseline_before_start` row has none for a reading before the start (the baseline is made of
-    such readings, this one perhaps among them) or when the baseline came from after the start."""
+    such readings, this one perhaps among them), when the baseline came from after the start, or
+    while its condition's alert opened before the start is open (its readings are in the baseline)."""
     if rule.window_hours is None:
-        if rule.baseline_before_start and (phase is Phase.PRE or rule.vital in session.baseline_after_start):
+        if rule.baseline_before_start and _baseline_unfit(session, rule, phase):
             return None
         return base.get(rule.vital)
     lowest = rule.rise_at_least is not None
     return window_extreme(state, rule.vital, vitals.ts, rule.window_hours, lowest=lowest)
+
+
+def _baseline_unfit(session: SessionState, rule: ThresholdRule, phase: Phase) -> bool:
+    if phase is Phase.PRE or rule.vital in session.baseline_after_start:
+        return True
+    alert = session.alerts.get(rule.condition.value)
+    start = session.start_ts
+    return alert is not None and alert.status in OPEN and start is not None and alert.opened_ts < start
 
 
 def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: RuleSet) -> list[Alert]:

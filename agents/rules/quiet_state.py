@@ -11,16 +11,21 @@ from models.ruleset import RuleSet
 from models.state import QuietInForce, SessionState
 
 
-def active(quiet: QuietInForce, ts: datetime, stop: datetime | None = None) -> bool:
-    """Whether `quiet` holds for a reading timed `ts`: within its time, and no stop since it (the
-    rules end a session's quiets at its stop; the console, which sees only the stop time, asks)."""
-    return quiet.ts <= ts < quiet.until and not (stop is not None and quiet.ts < stop <= ts)
+def active(
+    quiet: QuietInForce, ts: datetime, stop: datetime | None = None, start: datetime | None = None
+) -> bool:
+    """Whether `quiet` holds for a reading timed `ts`: within its time, no stop since it (the rules
+    end a session's quiets at its stop; the console, which sees only the stop time, asks) and no
+    start since it (a quiet from before the infusion ends when the infusion starts)."""
+    if not quiet.ts <= ts < quiet.until:
+        return False
+    return not any(edge is not None and quiet.ts < edge <= ts for edge in (stop, start))
 
 
 def in_force(session: SessionState, condition: Condition, ts: datetime) -> QuietInForce | None:
     """The quiet of `condition` for a reading timed `ts`, if any."""
     quiet = session.quiet.get(condition.value)
-    return quiet if quiet is not None and active(quiet, ts) else None
+    return quiet if quiet is not None and active(quiet, ts, start=session.start_ts) else None
 
 
 def holding(session: SessionState, ts: datetime, rules: RuleSet, but: Condition | None = None) -> bool:

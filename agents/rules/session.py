@@ -34,7 +34,7 @@ def effective_stop(session: SessionState, rules: RuleSet) -> datetime | None:
 
 def phase_at(session: SessionState, ts: datetime, rules: RuleSet) -> Phase:
     """The session phase at event time `ts` (start inclusive, end exclusive). With no start event, the
-    pump's first rate change (to a rate above zero) or resume stands for it: it was running by then."""
+    pump's first other event (a rate change, pause, resume or stop) stands for it."""
     start = session.start_ts if session.start_ts is not None else session.pump_running_ts
     if start is None or ts < start:
         return Phase.PRE
@@ -199,11 +199,11 @@ def apply_infusion(session: SessionState, event: Infusion) -> None:
 
 
 def _running(event: Infusion) -> bool:
-    """A pump event only a running infusion sends: a rate change to a rate above zero, or a resume
-    (a pause may be the pump primed before the start)."""
-    if event.action is InfusionAction.RATE_CHANGE:
-        return event.rate_ml_per_h is not None and event.rate_ml_per_h > 0
-    return event.action is InfusionAction.RESUME
+    """A pump event that says an infusion has been running: any but a start or a status. A pause
+    may also be a primed pump before its start, but a lost start with a pause as the first sign of
+    a reaction (every urgent action says "pause the infusion") must not leave the session before
+    its start for good; a start event that does come decides."""
+    return event.action not in (InfusionAction.START, InfusionAction.STATUS)
 
 
 def _after_stop(session: SessionState, ts: datetime) -> bool:

@@ -94,18 +94,13 @@ def limits_text(rule: ThresholdRule, factor: float = 1.0) -> str:
         )
         if getattr(rule, key) is not None
     ]
-    if rule.baseline_at_least is not None:
-        parts.append(
-            f"baseline >= {rule.baseline_at_least:g}" + (" or missing" if rule.or_baseline_missing else "")
-        )
-    if rule.baseline_above is not None:
-        parts.append(
-            f"baseline > {rule.baseline_above:g}" + (" or missing" if rule.or_baseline_missing else "")
-        )
-    if rule.baseline_below is not None:
-        parts.append(
-            f"baseline < {rule.baseline_below:g}" + (" or missing" if rule.or_baseline_missing else "")
-        )
+    base = "baseline before the start" if rule.baseline_before_start else "baseline"
+    missing = (
+        (", or none" if rule.baseline_before_start else " or missing") if rule.or_baseline_missing else ""
+    )
+    for key, op in (("baseline_at_least", ">="), ("baseline_above", ">"), ("baseline_below", "<")):
+        if getattr(rule, key) is not None:
+            parts.append(f"{base} {op} {getattr(rule, key):g}{missing}")
     if rule.baseline_missing:
         parts.append("no baseline before the start" if rule.baseline_before_start else "no baseline")
     return " and ".join(parts)

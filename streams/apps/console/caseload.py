@@ -148,8 +148,12 @@ class Caseload:
             if session is not None or patient_id in groups:
                 row = self._row(patient_id, state, session, groups.get(patient_id, []), now)
                 if settings is not None:
-                    stops = {} if state is None else {k: s.stop_ts for k, s in state.sessions.items()}
-                    row.in_force = SettingView.in_force(settings, patient_id, now, self.rules, stops)
+                    edges = (
+                        {}
+                        if state is None
+                        else {k: (s.start_ts, s.stop_ts) for k, s in state.sessions.items()}
+                    )
+                    row.in_force = SettingView.in_force(settings, patient_id, now, self.rules, edges)
                 rows.append(row)
         return sorted(rows, key=lambda r: r.order)
 
@@ -298,12 +302,12 @@ class SettingView:
         patient_id: str,
         now: datetime,
         rules: RuleSet,
-        stops: Mapping[str, datetime | None] | None = None,
+        edges: Mapping[str, tuple[datetime | None, datetime | None]] | None = None,
     ) -> list[SettingView]:
         """The patient's limits, snoozes, then quiets after a nurse's resolution, in force at `now`
-        (the expired ones are not; `stops`: each session's stop, which ends its quiets)."""
+        (the expired ones are not; `edges`: each session's start and stop, which end its quiets)."""
         shown = settings.in_force(patient_id, now, rules)
-        quiets = settings.quiets(patient_id, now, rules, stops or {})
+        quiets = settings.quiets(patient_id, now, rules, edges or {})
         return [
             cls(kind, entry["key"], entry["text"], datetime.fromisoformat(entry["until"]))
             for kind, entries in (("limit", shown["limits"]), ("snooze", shown["snoozes"]), ("quiet", quiets))

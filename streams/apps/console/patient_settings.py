@@ -50,14 +50,19 @@ class SettingActions:
         return True
 
     def quiets(
-        self, patient_id: str, now: datetime, rules: RuleSet, stops: Mapping[str, datetime | None]
+        self,
+        patient_id: str,
+        now: datetime,
+        rules: RuleSet,
+        edges: Mapping[str, tuple[datetime | None, datetime | None]],
     ) -> list[dict[str, Any]]:
-        """The quiets after a nurse's resolution in force at `now` (`stops`: each session's stop,
-        which ends them)."""
+        """The quiets after a nurse's resolution in force at `now` (`edges`: each session's start and
+        stop; a quiet from before the start ends at it, and every quiet at the stop)."""
         shown = []
         for alert in self.resolutions.get(patient_id, ()):
             quiet = quiet_of(alert, rules) if says_quiet(alert) else None
-            if quiet is None or not active(quiet, now, stops.get(alert.session_id)):
+            start, stop = edges.get(alert.session_id, (None, None))
+            if quiet is None or not active(quiet, now, stop, start):
                 continue
             text = f"{alert.condition.value} resolved by {alert.by} as {alert.outcome}: " + quiet_evidence(
                 quiet

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pydantic import ValidationError
 
+from agents.rules import quiet_state
 from agents.rules.loader import load_rules
 from agents.rules.repair import repair_future
-from models.alerts import Alert, Severity
+from models.alerts import Alert, Condition, Severity
 from models.rule_incidents import QuietAfterResolveRule
 from models.state import PatientState, QuietInForce, SessionState
 from tests.builders import START, Timeline, of, run
@@ -194,3 +195,18 @@ def test_a_resolution_without_an_outcome_ends_the_quiet() -> None:
     t.vitals(50, spo2=92).vitals(51, spo2=92)
     again = [a for a in reopened(run(t, until_minutes=55)) if a.ts >= at(50)]
     assert again and again[0].ts == at(50)
+
+
+def test_a_quiet_from_before_the_start_ends_at_the_start() -> None:
+    t = Timeline().baseline(-40, spo2=96)
+    t.vitals(-30, spo2=90).vitals(-29, spo2=90)  # before the start: the red band alone, confirmed
+    t.nurse(-25, "ack", "pt-1:incident:1")
+    t.nurse(-20, "resolve", "pt-1:incident:1", outcome="not_needed", action_taken="called: well")
+    t.vitals(-10, spo2=90)  # still before the start: kept quiet
+    t.start_infusion().vitals(5, spo2=86).vitals(6, spo2=86)  # IVIG now flows: 86 pages again
+    again = reopened(run(t, until_minutes=10))
+    assert again and again[0].ts == at(5)
+    session = SessionState(session_id="s1", first_ts=at(-40), start_ts=at(0))
+    session.quiet = {"hypoxemia": QuietInForce(ts=at(-20), until=at(100), severity=Severity.URGENT)}
+    assert quiet_state.in_force(session, Condition.HYPOXEMIA, at(-10)) is not None
+    assert quiet_state.in_force(session, Condition.HYPOXEMIA, at(5)) is None

@@ -43,14 +43,18 @@ def test_with_no_start_event_the_pumps_first_rate_change_begins_the_infusion() -
     assert phase_at(session, at(60) + timeout, RULES) is Phase.POST_EARLY
 
 
-def test_a_pause_or_a_rate_of_zero_before_the_start_is_no_running_pump() -> None:
+def test_a_pause_or_a_stop_with_no_start_event_counts_as_a_running_pump_a_status_does_not() -> None:
     session = SessionState(session_id="s1", first_ts=T0)
-    apply_infusion(session, pump("pause", -30))  # primed
-    apply_infusion(session, pump("rate_change", -20, 0))
+    apply_infusion(session, pump("status", -30))
     assert session.pump_running_ts is None
-    assert phase_at(session, at(-10), RULES) is Phase.PRE
-    apply_infusion(session, pump("resume", 5))
-    assert phase_at(session, at(5), RULES) is Phase.INFUSING
+    apply_infusion(session, pump("pause", 12))  # a lost start, then the pause of an early reaction
+    assert phase_at(session, at(11), RULES) is Phase.PRE
+    assert phase_at(session, at(14), RULES) is Phase.INFUSING
+    other = SessionState(session_id="s2", first_ts=T0)
+    apply_infusion(other, pump("stop", 40))
+    assert phase_at(other, at(41), RULES) is Phase.POST_EARLY
+    apply_infusion(session, pump("start", 0, 60))  # a start event that comes decides
+    assert phase_at(session, at(1), RULES) is Phase.INFUSING
 
 
 def test_a_start_event_decides_the_phases_once_it_is_known() -> None:
@@ -72,9 +76,11 @@ def test_a_session_running_without_a_start_event_is_kept_through_its_post_infusi
 
 
 def test_a_start_moving_earlier_after_the_baseline_froze_makes_its_origin_after_the_start() -> None:
-    session = SessionState(
-        session_id="s1", first_ts=T0, start_ts=at(10), baseline={"spo2": 93.0}, baseline_final=True
-    )
+    session = SessionState(session_id="s1", first_ts=T0, start_ts=at(10), baseline={"spo2": 93.0})
+    session.baseline_final = True  # after construction: not a stored state of unknown origin
+    assert session.baseline_after_start == []
+    apply_infusion(session, pump("start", 15, 60))  # a resend later than the start: nothing moves
+    assert session.baseline_after_start == []
     apply_infusion(session, pump("start", -10, 60))
     assert session.baseline_after_start == ["spo2"]
 

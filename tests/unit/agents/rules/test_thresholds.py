@@ -122,5 +122,9 @@ def test_hysteresis_keeps_a_condition_holding_near_its_limit() -> None:
 
 def test_a_row_counting_only_a_baseline_before_the_start_says_so() -> None:
     assert limits_text(row("hypoxemia.band_92_93_no_baseline")) == "<= 93 and no baseline before the start"
-    assert limits_text(row("hypoxemia.red_band_absolute")) == "<= 91 and baseline < 92 or missing"
+    assert (
+        limits_text(row("hypoxemia.red_band_absolute")) == "<= 91 and baseline before the start < 92, or none"
+    )
+    assert limits_text(row("hypoxemia.red_band")) == "<= 91 and fall >= 3 and baseline before the start >= 92"
+    assert limits_text(row("hypotension.absolute")) == "< 90 and baseline >= 100 or missing"
     assert limits_text(row("fever.no_baseline")) == ">= 38 and no baseline"
