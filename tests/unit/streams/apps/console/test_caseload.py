@@ -267,6 +267,8 @@ def test_the_quiet_after_a_nurses_resolution_shows_on_the_row_until_it_ends() ->
     assert shown["text"].startswith("hypoxemia resolved by rn-ana as not_needed: kept quiet at warning")
     assert rows["pt-b"]["in_force"] == []
     assert settings.quiets("pt-c", at(30), RULES, {}) == []
+    assert settings.quiets("pt-a", at(30), RULES, {"pt-a-s1": (at(0), None)})  # started before it
+    assert settings.quiets("pt-a", at(30), RULES, {"pt-a-s1": (at(25), None)}) == []  # ends at a start
     assert board(events, now=20 + quiet.max_minutes, settings=settings)["pt-a"]["in_force"] == []
     stopped = [*events, infusion("pt-a", 40, "stop")]
     assert board(stopped, now=41, settings=settings)["pt-a"]["in_force"] == []
