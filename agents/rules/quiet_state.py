@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from agents.rules.session import started_at
 from models.alerts import Condition
 from models.ruleset import RuleSet
 from models.state import QuietInForce, SessionState
@@ -25,7 +26,7 @@ def active(
 def in_force(session: SessionState, condition: Condition, ts: datetime) -> QuietInForce | None:
     """The quiet of `condition` for a reading timed `ts`, if any."""
     quiet = session.quiet.get(condition.value)
-    return quiet if quiet is not None and active(quiet, ts, start=session.start_ts) else None
+    return quiet if quiet is not None and active(quiet, ts, start=started_at(session)) else None
 
 
 def holding(session: SessionState, ts: datetime, rules: RuleSet, but: Condition | None = None) -> bool:

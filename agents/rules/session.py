@@ -32,10 +32,15 @@ def effective_stop(session: SessionState, rules: RuleSet) -> datetime | None:
     return session.last_infusion_ts + span(hours=rules.timing.session_timeout_hours)
 
 
+def started_at(session: SessionState) -> datetime | None:
+    """When the infusion began: its start event, else the pump's first other event but a status."""
+    return session.start_ts if session.start_ts is not None else session.pump_running_ts
+
+
 def phase_at(session: SessionState, ts: datetime, rules: RuleSet) -> Phase:
     """The session phase at event time `ts` (start inclusive, end exclusive). With no start event, the
     pump's first other event (a rate change, pause, resume or stop) stands for it."""
-    start = session.start_ts if session.start_ts is not None else session.pump_running_ts
+    start = started_at(session)
     if start is None or ts < start:
         return Phase.PRE
     stop = effective_stop(session, rules)

@@ -39,6 +39,7 @@ from agents.rules.session import (
     latest_rate_step,
     phase_at,
     span,
+    started_at,
 )
 from models.alerts import AlertStatus, Severity
 from models.events import Checkin, Infusion, InfusionAction, Profile, Vitals
@@ -151,7 +152,7 @@ class Caseload:
                     edges = (
                         {}
                         if state is None
-                        else {k: (s.start_ts, s.stop_ts) for k, s in state.sessions.items()}
+                        else {k: (started_at(s), s.stop_ts) for k, s in state.sessions.items()}
                     )
                     row.in_force = SettingView.in_force(settings, patient_id, now, self.rules, edges)
                 rows.append(row)
