@@ -112,8 +112,8 @@ class SessionState(_State):
     baseline_after_start: list[str] = Field(default_factory=list)
     """The vitals of `baseline` taken from the readings after the start (none came before it)."""
     baseline_tainted: list[str] = Field(default_factory=list)
-    """Vitals of a finding confirmed before the start on a `baseline_before_start` row: the baseline
-    may hold its readings, so those rows judge without it for the rest of the session."""
+    """Vitals of `baseline` made of a reading that, before the start, fired a `baseline_before_start`
+    row (SpO2 91 % or less): those rows judge without that baseline."""
     baseline_checked: bool = False
     baseline_grace_checked: bool = False
     """The baseline reminder's grace has ended (its page, or its closing, is done)."""

@@ -24,7 +24,7 @@ from agents.rules import (
 from agents.rules.context import RuleContext
 from agents.rules.episodes import end_episode, note_fired
 from agents.rules.explain import finding
-from agents.rules.lifecycle import OPEN, Finding, apply_finding, mark_cleared
+from agents.rules.lifecycle import Finding, apply_finding, mark_cleared
 from agents.rules.minute_index import readings_between
 from agents.rules.registry import composites
 from agents.rules.session import (
@@ -37,7 +37,6 @@ from agents.rules.session import (
     get_session,
     is_high_risk,
     phase_at,
-    started_at,
     window_extreme,
 )
 from agents.rules.thresholds import RowResult, evaluate_row, limits_text
@@ -226,9 +225,8 @@ def _compare_with(
     """What a row's relative clauses compare with: the baseline, or for a windowed row the lowest
     (rise) or highest (fall) reading of the vital in its window, across the patient's sessions. A
     `baseline_before_start` row has none for a reading before the start (the baseline is made of
-    such readings, this one perhaps among them), when the baseline came from after the start, while
-    its condition's alert opened before the start is open, or once a finding of such a row was
-    confirmed before the start (their readings may be in the baseline)."""
+    such readings, this one perhaps among them), when the baseline came from after the start, or
+    when a reading it is made of fired such a row before the start (`baseline_tainted`)."""
     if rule.window_hours is None:
         if rule.baseline_before_start and _baseline_unfit(session, rule, phase):
             return None
@@ -239,28 +237,7 @@ def _compare_with(
 
 def _baseline_unfit(session: SessionState, rule: ThresholdRule, phase: Phase) -> bool:
     vital = rule.vital
-    if phase is Phase.PRE or vital in session.baseline_after_start or vital in session.baseline_tainted:
-        return True
-    alert = session.alerts.get(rule.condition.value)  # pending or not: its reading may be in the baseline
-    start = started_at(session)
-    return alert is not None and alert.status in OPEN and start is not None and alert.opened_ts < start
-
-
-def _opened_before_start(session: SessionState, condition: Condition, ts: datetime) -> bool:
-    """Whether the condition's finding (open, or about to open at `ts`) began before the start."""
-    start = started_at(session)
-    alert = session.alerts.get(condition.value)
-    opened = alert.opened_ts if alert is not None and alert.status in OPEN else ts
-    return start is None or opened < start
-
-
-def _taint_baseline(session: SessionState, results: list[RowResult]) -> None:
-    """A finding confirmed before the start on a `baseline_before_start` row: its readings may be in
-    the baseline, so those rows judge without it for the rest of the session."""
-    for result in results:
-        vital = result.rule.vital
-        if result.rule.baseline_before_start and vital not in session.baseline_tainted:
-            session.baseline_tainted = [*session.baseline_tainted, vital]
+    return phase is Phase.PRE or vital in session.baseline_after_start or vital in session.baseline_tainted
 
 
 def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: RuleSet) -> list[Alert]:
@@ -328,8 +305,6 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
         own = {r.rule.vital for r in results}
         lone = not confirmation.corroborated(session, vitals, condition, own, abnormal, rules)
         found = confirmation.decide(session, vitals, found, own, lone, rules)
-        if not found.pending and _opened_before_start(session, condition, vitals.ts):
-            _taint_baseline(session, results)
         message = apply_finding(session, found, state.patient_id, rules)
         if message:
             messages.append(message)

@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from agents.rules import baseline_windows, minute_index
 from agents.rules.minute_index import extreme_between
+from agents.rules.thresholds import fired_before_start
 from models.alerts import Condition
 from models.events import Infusion, InfusionAction, Profile, Symptom, Vitals
 from models.ruleset import Phase, RuleSet
@@ -226,6 +227,9 @@ def baseline(session: SessionState, rules: RuleSet) -> dict[str, float]:
     result = windows.medians()
     session.baseline = result
     session.baseline_after_start = windows.after_start()
+    session.baseline_tainted = [
+        name for name, values in windows.pre.items() if fired_before_start(rules, name, values[0], values[-1])
+    ]
     return result
 
 

@@ -77,6 +77,18 @@ def evaluate_row(
     return RowResult(rule, value, base, fires=fires, holds=holds)
 
 
+def fired_before_start(rules: RuleSet, vital: str, lowest: float, highest: float) -> bool:
+    """Whether a reading from `lowest` to `highest` of `vital` before the start fires one of its
+    `baseline_before_start` rows (judged there without a baseline): a baseline holding it is unfit
+    for those rows."""
+    return any(
+        evaluate_row(rule, value, None, Phase.PRE, margin=0.0).fires
+        for rule in rules.rows_by_vital.get(vital, ())
+        if rule.baseline_before_start
+        for value in (lowest, highest)
+    )
+
+
 def limits_text(rule: ThresholdRule, factor: float = 1.0) -> str:
     """The row's clauses in words, relative limits multiplied by `factor`: ">= 38 and rise >= 1"."""
     parts = [
