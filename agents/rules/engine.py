@@ -24,7 +24,7 @@ from agents.rules import (
 from agents.rules.context import RuleContext
 from agents.rules.episodes import end_episode, note_fired
 from agents.rules.explain import finding
-from agents.rules.lifecycle import Finding, apply_finding, mark_cleared
+from agents.rules.lifecycle import OPEN, Finding, apply_finding, mark_cleared
 from agents.rules.minute_index import readings_between
 from agents.rules.registry import composites
 from agents.rules.session import (
@@ -37,6 +37,7 @@ from agents.rules.session import (
     get_session,
     is_high_risk,
     phase_at,
+    started_at,
     window_extreme,
 )
 from agents.rules.thresholds import RowResult, evaluate_row, limits_text
@@ -225,8 +226,9 @@ def _compare_with(
     """What a row's relative clauses compare with: the baseline, or for a windowed row the lowest
     (rise) or highest (fall) reading of the vital in its window, across the patient's sessions. A
     `baseline_before_start` row has none for a reading before the start (the baseline is made of
-    such readings, this one perhaps among them), when the baseline came from after the start, or
-    when a reading it is made of fired such a row before the start (`baseline_tainted`)."""
+    such readings, this one perhaps among them), when the baseline came from after the start, when
+    a reading it is made of fired such a row before the start (`baseline_tainted`), or while the
+    condition's episode from before the start is open (its readings hold it within the margin)."""
     if rule.window_hours is None:
         if rule.baseline_before_start and _baseline_unfit(session, rule, phase):
             return None
@@ -237,7 +239,11 @@ def _compare_with(
 
 def _baseline_unfit(session: SessionState, rule: ThresholdRule, phase: Phase) -> bool:
     vital = rule.vital
-    return phase is Phase.PRE or vital in session.baseline_after_start or vital in session.baseline_tainted
+    if phase is Phase.PRE or vital in session.baseline_after_start or vital in session.baseline_tainted:
+        return True
+    alert = session.alerts.get(rule.condition.value)  # an episode from before the start, still open
+    start = started_at(session)
+    return alert is not None and alert.status in OPEN and start is not None and alert.opened_ts < start
 
 
 def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: RuleSet) -> list[Alert]:
