@@ -109,11 +109,10 @@ class SessionState(_State):
     pump_running_ts: datetime | None = None
     """The earliest pump event other than a start or a status: with no start event (lost, or not
     here yet), the infusion has begun by then for the phases."""
-    baseline_after_start: list[str] = Field(default_factory=list)
-    """The vitals of `baseline` taken from the readings after the start (none came before it)."""
-    baseline_tainted: list[str] = Field(default_factory=list)
-    """Vitals of `baseline` made of a reading that, before the start, fired a `baseline_before_start`
-    row (SpO2 91 % or less): those rows judge without that baseline."""
+    baseline_unfit: list[str] = Field(default_factory=list)
+    """The vitals of `baseline` the `baseline_before_start` rows judge without: taken from the
+    readings after the start (none came before it), or made of a reading that fired one of those
+    rows before the start (SpO2 91 % or less)."""
     baseline_checked: bool = False
     baseline_grace_checked: bool = False
     """The baseline reminder's grace has ended (its page, or its closing, is done)."""
@@ -151,12 +150,12 @@ class SessionState(_State):
     @model_validator(mode="before")
     @classmethod
     def _baseline_origin_unknown(cls, data: Any) -> Any:
-        """A state stored before `baseline_after_start` existed: a frozen baseline of unknown origin
-        counts as taken after the start (the SpO2 rows then judge without it, as with none)."""
-        if not isinstance(data, dict) or "baseline_after_start" in data or not data.get("baseline_final"):
+        """A state stored before `baseline_unfit` existed: a frozen baseline of unknown origin counts
+        as unfit (the SpO2 rows then judge without it, as with none)."""
+        if not isinstance(data, dict) or "baseline_unfit" in data or not data.get("baseline_final"):
             return data
         baseline = data.get("baseline")
-        return {**data, "baseline_after_start": sorted(baseline)} if isinstance(baseline, dict) else data
+        return {**data, "baseline_unfit": sorted(baseline)} if isinstance(baseline, dict) else data
 
 
 class IncidentState(_State):

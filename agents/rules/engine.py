@@ -105,8 +105,9 @@ def advance(state: PatientState, now: datetime, rules: RuleSet) -> list[Alert]:
 def _never_started(session: SessionState, now: datetime, rules: RuleSet) -> bool:
     """A session that never started (a readiness check, readings before a start that never came)
     is over `post_late_days` after its first event."""
-    started = session.start_ts is not None or session.pump_running_ts is not None
-    return not started and now >= session.first_ts + timedelta(days=rules.timing.post_late_days)
+    return started_at(session) is None and now >= session.first_ts + timedelta(
+        days=rules.timing.post_late_days
+    )
 
 
 def process(state: PatientState, item: Event | NurseAction, now: datetime, rules: RuleSet) -> list[Alert]:
@@ -227,7 +228,7 @@ def _compare_with(
     (rise) or highest (fall) reading of the vital in its window, across the patient's sessions. A
     `baseline_before_start` row has none for a reading before the start (the baseline is made of
     such readings, this one perhaps among them), when the baseline came from after the start, when
-    a reading it is made of fired such a row before the start (`baseline_tainted`), or while the
+    a reading it is made of fired such a row before the start (`baseline_unfit`), or while the
     condition's episode from before the start is open (its readings hold it within the margin)."""
     if rule.window_hours is None:
         if rule.baseline_before_start and _baseline_unfit(session, rule, phase):
@@ -238,8 +239,7 @@ def _compare_with(
 
 
 def _baseline_unfit(session: SessionState, rule: ThresholdRule, phase: Phase) -> bool:
-    vital = rule.vital
-    if phase is Phase.PRE or vital in session.baseline_after_start or vital in session.baseline_tainted:
+    if phase is Phase.PRE or rule.vital in session.baseline_unfit:
         return True
     alert = session.alerts.get(rule.condition.value)  # an episode from before the start, still open
     start = started_at(session)

@@ -181,7 +181,7 @@ def apply_infusion(session: SessionState, event: Infusion) -> None:
     if action is InfusionAction.START:
         if session.baseline_final and session.start_ts is not None and ts < session.start_ts:
             # frozen from windows around a later start: it may hold readings taken after this one
-            session.baseline_after_start = sorted(session.baseline)
+            session.baseline_unfit = sorted(session.baseline)
         session.start_ts = ts if session.start_ts is None else min(session.start_ts, ts)
         session.rate_ml_per_h = event.rate_ml_per_h
         session.product = event.product or session.product
@@ -226,10 +226,10 @@ def baseline(session: SessionState, rules: RuleSet) -> dict[str, float]:
     windows = baseline_windows.windows_of(session, start, pre_from, post_to)
     result = windows.medians()
     session.baseline = result
-    session.baseline_after_start = windows.after_start()
-    session.baseline_tainted = [
+    tainted = {
         name for name, values in windows.pre.items() if fired_before_start(rules, name, values[0], values[-1])
-    ]
+    }
+    session.baseline_unfit = sorted(tainted.union(windows.after_start()))
     return result
 
 

@@ -78,11 +78,11 @@ def test_a_session_running_without_a_start_event_is_kept_through_its_post_infusi
 def test_a_start_moving_earlier_after_the_baseline_froze_makes_its_origin_after_the_start() -> None:
     session = SessionState(session_id="s1", first_ts=T0, start_ts=at(10), baseline={"spo2": 93.0})
     session.baseline_final = True  # after construction: not a stored state of unknown origin
-    assert session.baseline_after_start == []
+    assert session.baseline_unfit == []
     apply_infusion(session, pump("start", 15, 60))  # a resend later than the start: nothing moves
-    assert session.baseline_after_start == []
+    assert session.baseline_unfit == []
     apply_infusion(session, pump("start", -10, 60))
-    assert session.baseline_after_start == ["spo2"]
+    assert session.baseline_unfit == ["spo2"]
 
 
 def test_a_state_stored_before_the_baseline_origin_existed_counts_a_frozen_one_as_after_the_start() -> None:
@@ -91,6 +91,6 @@ def test_a_state_stored_before_the_baseline_origin_existed_counts_a_frozen_one_a
     )
     session.baseline_final = True
     stored = session.model_dump(mode="json")
-    del stored["baseline_after_start"]
-    assert SessionState.model_validate(stored).baseline_after_start == ["heart_rate", "spo2"]
-    assert SessionState.model_validate(session.model_dump(mode="json")).baseline_after_start == []
+    del stored["baseline_unfit"]
+    assert SessionState.model_validate(stored).baseline_unfit == ["heart_rate", "spo2"]
+    assert SessionState.model_validate(session.model_dump(mode="json")).baseline_unfit == []
