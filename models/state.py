@@ -113,6 +113,9 @@ class SessionState(_State):
     """The vitals of `baseline` the `baseline_before_start` rows judge without: taken from the
     readings after the start (none came before it), or made of a reading that fired one of those
     rows before the start (SpO2 91 % or less)."""
+    thinned: bool = False
+    """Its readings are thinned as they age (agents/rules/thinning.py): the backlog was, once the
+    baseline froze."""
     baseline_checked: bool = False
     baseline_grace_checked: bool = False
     """The baseline reminder's grace has ended (its page, or its closing, is done)."""

@@ -6,7 +6,7 @@ import bisect
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from agents.rules import baseline_windows, minute_index
+from agents.rules import baseline_windows, minute_index, thinning
 from agents.rules.minute_index import extreme_between
 from agents.rules.thresholds import fired_before_start
 from models.alerts import Condition
@@ -111,7 +111,11 @@ def _symptom_ts(report: SymptomReport) -> datetime:
 
 
 def add_reading(
-    state: PatientState, session: SessionState, vitals: Vitals, long_windows: dict[str, float]
+    state: PatientState,
+    session: SessionState,
+    vitals: Vitals,
+    long_windows: dict[str, float],
+    together: timedelta,
 ) -> set[str]:
     """Insert the reading in event-time order; returns the vitals for which it is the latest.
 
@@ -122,6 +126,7 @@ def add_reading(
     for name, hours in long_windows.items():
         if name in reading.values:
             _add_long(state, name, TimedValue(ts=reading.ts, value=reading.values[name]), hours)
+    previous = max(session.latest_ts.values()) if session.latest_ts else None
     bisect.insort_right(session.readings, reading, key=_reading_ts)
     minute_index.note_added(session, reading)
     baseline_windows.note_reading(session, reading)
@@ -133,7 +138,9 @@ def add_reading(
     if session.last_vitals_ts is None or reading.ts > session.last_vitals_ts:
         session.last_vitals_ts = reading.ts
         session.stale_level = 0
-    _trim(session, max(session.latest_ts.values()))
+    newest = max(session.latest_ts.values())
+    thinning.thin(session, previous, newest, together)
+    _trim(session, newest)
     return latest
 
 
