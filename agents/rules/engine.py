@@ -18,6 +18,7 @@ from agents.rules import (
     patient_limits,
     readiness,
     resolve_quiet,
+    seen_ids,
     timers,
     vitals_schedule,
 )
@@ -59,7 +60,6 @@ from models.events import (
 from models.ruleset import Phase, RuleSet, ThresholdRule
 from models.state import PatientState, SessionState
 
-SEEN_EVENT_IDS = 512
 """How many recent event ids per patient are remembered to drop resends."""
 CLOSED_SESSIONS = 64
 """How many dropped session ids per patient are remembered, so their late events are ignored."""
@@ -131,10 +131,8 @@ def process(state: PatientState, item: Event | NurseAction, now: datetime, rules
 
 def _event(state: PatientState, item: Event, now: datetime, rules: RuleSet) -> list[Alert]:
     """The alert messages of one event's findings, before they are attached to incidents."""
-    if item.event_id is not None:
-        if item.event_id in state.seen_event_ids:
-            return []
-        state.seen_event_ids = [*state.seen_event_ids[-(SEEN_EVENT_IDS - 1) :], item.event_id]
+    if item.event_id is not None and not seen_ids.first_time(state, item.event_id):
+        return []
     if isinstance(item, Profile):
         apply_profile(state, item)  # risk factors may bring stale-data limits forward
         return _now_due(state, now, rules)

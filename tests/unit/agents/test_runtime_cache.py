@@ -56,7 +56,7 @@ def test_a_failed_evaluation_leaves_no_half_changed_state(monkeypatch: pytest.Mo
     runtime.evaluate(_start("pt-1"))
 
     def broken(state: PatientState, *_: Any) -> list[Any]:
-        state.seen_event_ids.append("half-done")
+        state.seen_event_ids.append(-1)  # half done
         raise RuntimeError("rule bug")
 
     monkeypatch.setattr("agents.runtime.process", broken)
@@ -64,7 +64,7 @@ def test_a_failed_evaluation_leaves_no_half_changed_state(monkeypatch: pytest.Mo
         runtime.evaluate(_start("pt-1"))
     state = runtime.load("pt-1")
     assert state is not None
-    assert "half-done" not in state.seen_event_ids
+    assert -1 not in state.seen_event_ids
 
 
 def test_the_due_index_names_patients_with_a_timer_pending() -> None:

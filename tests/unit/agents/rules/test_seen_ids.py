@@ -1,0 +1,48 @@
+"""Resent events are dropped by their id's digest: the newest SEEN_EVENT_IDS ids, as before the
+digests, across reloads and from a state stored with the ids themselves."""
+
+from __future__ import annotations
+
+from agents.rules import seen_ids
+from agents.rules.seen_ids import SEEN_EVENT_IDS, first_time, seen
+from models.state import PatientState, event_id_digest
+
+
+def test_a_resend_is_seen_until_newer_ids_push_it_out() -> None:
+    state = PatientState(patient_id="pt-1")
+    assert first_time(state, "e-0")
+    assert not first_time(state, "e-0")
+    for n in range(1, SEEN_EVENT_IDS):
+        assert first_time(state, f"e-{n}")
+    assert seen(state, "e-0")
+    assert first_time(state, f"e-{SEEN_EVENT_IDS}")  # the 513th pushes out the first
+    assert not seen(state, "e-0")
+    assert len(state.seen_event_ids) == SEEN_EVENT_IDS
+    assert first_time(state, "e-0")
+
+
+def test_the_lookup_set_is_rebuilt_after_a_reload() -> None:
+    state = PatientState(patient_id="pt-1")
+    for n in range(40):
+        first_time(state, f"e-{n}")
+    again = PatientState.model_validate_json(state.model_dump_json())
+    assert again.seen_event_ids == state.seen_event_ids
+    assert not first_time(again, "e-7")
+    assert first_time(again, "e-40")
+
+
+def test_a_state_stored_with_the_ids_themselves_reads_them_as_digests() -> None:
+    stored = PatientState(patient_id="pt-1").model_dump(mode="json")
+    stored["seen_event_ids"] = ["e-1", "e-2"]
+    state = PatientState.model_validate(stored)
+    assert state.seen_event_ids == [event_id_digest("e-1"), event_id_digest("e-2")]
+    assert not first_time(state, "e-2")
+
+
+def test_digests_are_stable_64_bit_integers() -> None:
+    assert (
+        seen_ids.digest("pt-1-e1") == event_id_digest("pt-1-e1") == -7936734611671118735
+    )  # pinned: stored states hold it
+    values = {event_id_digest(f"pt-{n}-e{m}") for n in range(50) for m in range(50)}
+    assert len(values) == 2500
+    assert all(-(2**63) <= v < 2**63 for v in values)
