@@ -1,0 +1,87 @@
+"""A session's readings are stored as columns and come back exactly, from old states too."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from models.reading_columns import ColumnsError, Reading, from_stored, to_columns
+from models.state import SessionState
+
+T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+
+values = st.one_of(
+    st.integers(0, 300).map(float),
+    st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False),
+    st.just(2.0**60),
+)
+readings = st.lists(
+    st.builds(
+        Reading,
+        ts=st.integers(-(10**12), 10**14).map(lambda us: T0 + timedelta(microseconds=us)),
+        values=st.dictionaries(
+            st.sampled_from(["spo2", "heart_rate", "systolic_bp", "temperature_c"]), values, min_size=1
+        ),
+        on_oxygen=st.booleans(),
+    ),
+    max_size=40,
+).map(lambda rs: sorted(rs, key=lambda r: r.ts))
+
+
+@settings(max_examples=300, deadline=None)
+@given(readings)
+def test_columns_give_back_every_reading_exactly(items: list[Reading]) -> None:
+    back = from_stored(json.loads(json.dumps(to_columns(items))))
+    assert back == items
+    for a, b in zip(back, items, strict=True):
+        assert list(a.values) == list(b.values)  # the vitals' order too
+        assert all(type(v) is float for v in a.values.values())
+        assert a.ts.utcoffset() == timedelta(0)
+
+
+def test_a_session_stores_columns_and_reads_its_old_list_form() -> None:
+    session = SessionState(
+        session_id="s-1",
+        first_ts=T0,
+        readings=[
+            Reading(ts=T0, values={"spo2": 97.0, "heart_rate": 71.0}),
+            Reading(ts=T0 + timedelta(seconds=1), values={"spo2": 96.5, "heart_rate": 70.0}, on_oxygen=True),
+        ],
+    )
+    stored = json.loads(session.model_dump_json())
+    assert stored["readings"] == {
+        "shapes": [["spo2", "heart_rate"]],
+        "t": [int((T0 - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()) * 1_000_000, 1_000_000],
+        "x": [97, 71, 96.5, 70],
+        "o": [1],
+    }
+    assert SessionState.model_validate_json(session.model_dump_json()) == session
+    old = dict(stored)  # as stored before the columns: one object per reading
+    old["readings"] = [
+        {"ts": r.ts.isoformat(), "values": r.values, "on_oxygen": r.on_oxygen} for r in session.readings
+    ]
+    assert SessionState.model_validate(old).readings == session.readings
+
+
+@pytest.mark.parametrize(
+    "damaged",
+    [
+        {"shapes": [["spo2"]], "t": [1, 2], "x": [97]},  # a value short
+        {"shapes": [["spo2"]], "t": [1], "x": [97, 98]},  # a value too many
+        {"shapes": [["spo2"]], "t": [1, 2], "s": [0, 1], "x": [97, 98]},  # no such shape
+        {"shapes": [["spo2"]], "t": ["1"], "x": [97]},
+        {"t": [1], "x": [97]},
+        {"shapes": [["spo2"]], "t": [1], "x": ["high"]},
+        "columns",
+    ],
+)
+def test_damaged_columns_are_a_clear_error(damaged: object) -> None:
+    with pytest.raises(ColumnsError):
+        from_stored(damaged)
+    with pytest.raises(ValidationError, match="readings"):
+        SessionState.model_validate({"session_id": "s-1", "first_ts": T0, "readings": damaged})
