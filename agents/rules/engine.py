@@ -38,7 +38,6 @@ from agents.rules.session import (
     get_session,
     is_high_risk,
     phase_at,
-    span,
     started_at,
     window_extreme,
 )
@@ -248,9 +247,7 @@ def _baseline_unfit(session: SessionState, rule: ThresholdRule, phase: Phase) ->
 def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: RuleSet) -> list[Alert]:
     messages: list[Alert] = []
     stale = session.alerts.get(Condition.STALE_DATA.value)
-    latest = add_reading(
-        state, session, vitals, rules.window_hours, span(minutes=rules.timing.together_minutes)
-    )
+    latest = add_reading(state, session, vitals, rules.window_hours)
     if stale is not None and vitals.ts >= stale.opened_ts:
         messages.extend(timers.resolve_stale(state, session, vitals.ts))
     base = baseline(session, rules)

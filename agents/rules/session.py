@@ -115,7 +115,6 @@ def add_reading(
     session: SessionState,
     vitals: Vitals,
     long_windows: dict[str, float],
-    together: timedelta,
 ) -> set[str]:
     """Insert the reading in event-time order; returns the vitals for which it is the latest.
 
@@ -139,7 +138,7 @@ def add_reading(
         session.last_vitals_ts = reading.ts
         session.stale_level = 0
     newest = max(session.latest_ts.values())
-    thinning.thin(session, previous, newest, together)
+    thinning.thin(session, previous, newest)
     _trim(session, newest)
     return latest
 
