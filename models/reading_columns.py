@@ -1,10 +1,10 @@
 """A session's readings as stored: columns, not one JSON object per reading (a 1 Hz session holds
-hundreds: about 18 bytes each instead of 95).
+hundreds: about 22 bytes each instead of 95).
 
     {"shapes": [["spo2", "heart_rate"], ...],  the vitals of a reading, in order, once each
      "t": [...],  microseconds since the epoch of the first reading, then the gap to each next one
      "s": [...],  each reading's shape (omitted when there is only one)
-     "x": [...],  the values of every reading, in order (whole numbers without their ".0")
+     "x": [...],  the values of every reading, in order
      "o": [...]}  the positions of readings taken on oxygen
 
 Exact: every timestamp (UTC, as the contract makes them) and every value comes back as it was.
@@ -14,6 +14,7 @@ A state stored before this (a list of readings) reads as well.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from typing import Any
 
 from pydantic import ConfigDict, TypeAdapter
@@ -36,27 +37,18 @@ class Reading:
 _AS_LIST = TypeAdapter(list[Reading])
 
 
-def _number(value: float) -> float | int:
-    return int(value) if value.is_integer() and abs(value) < 2**53 else value
-
-
 def to_columns(readings: list[Reading]) -> dict[str, Any]:
+    """One list per column, built by comprehensions (about 0.5 µs a reading: a checkpoint stores
+    every changed state whole)."""
     shapes: dict[tuple[str, ...], int] = {}
-    gaps: list[int] = []
-    kinds: list[int] = []
-    values: list[float | int] = []
-    oxygen: list[int] = []
-    previous = 0
-    for n, reading in enumerate(readings):
-        micros = (reading.ts - EPOCH) // MICROSECOND
-        gaps.append(micros - previous)
-        previous = micros
-        shape = tuple(reading.values)
-        kinds.append(shapes.setdefault(shape, len(shapes)))
-        values.extend(_number(v) for v in reading.values.values())
-        if reading.on_oxygen:
-            oxygen.append(n)
-    columns: dict[str, Any] = {"shapes": [list(s) for s in shapes], "t": gaps, "x": values, "o": oxygen}
+    micros = [(r.ts - EPOCH) // MICROSECOND for r in readings]
+    kinds = [shapes.setdefault(tuple(r.values), len(shapes)) for r in readings]
+    columns: dict[str, Any] = {
+        "shapes": [list(s) for s in shapes],
+        "t": [b - a for a, b in zip([0, *micros], micros, strict=False)],
+        "x": [v for r in readings for v in r.values.values()],
+        "o": [n for n, r in enumerate(readings) if r.on_oxygen],
+    }
     if len(shapes) > 1:
         columns["s"] = kinds
     return columns
@@ -85,23 +77,22 @@ def from_stored(data: Any) -> list[Reading]:
 def _from_columns(data: dict[str, Any]) -> list[Reading]:
     shapes: list[list[str]] = data["shapes"]
     gaps: list[int] = data["t"]
-    values: list[float] = data["x"]
+    values: list[float] = [float(v) for v in data["x"]]
     oxygen = set(data.get("o", ()))
     kinds: list[int] = data.get("s") or [0] * len(gaps)
-    if len(kinds) != len(gaps) or not all(isinstance(g, int) for g in gaps):
+    if len(kinds) != len(gaps) or not all(type(g) is int for g in gaps):
+        raise ColumnsError("readings columns differ in length")
+    widths = [len(shape) for shape in shapes]
+    if sum(widths[k] for k in kinds) != len(values):
         raise ColumnsError("readings columns differ in length")
     readings: list[Reading] = []
-    micros = 0
-    at = 0
-    for n, (gap, kind) in enumerate(zip(gaps, kinds, strict=True)):
-        micros += gap
-        names = shapes[kind]
-        reading = Reading.__new__(Reading)
+    new, at = Reading.__new__, 0
+    for n, (micros, kind) in enumerate(zip(accumulate(gaps), kinds, strict=True)):
+        width = widths[kind]
+        reading = new(Reading)
         reading.ts = EPOCH + MICROSECOND * micros
-        reading.values = {name: float(values[at + i]) for i, name in enumerate(names)}
+        reading.values = dict(zip(shapes[kind], values[at : at + width], strict=True))
         reading.on_oxygen = n in oxygen
-        at += len(names)
+        at += width
         readings.append(reading)
-    if at != len(values):
-        raise ColumnsError("readings columns differ in length")
     return readings

@@ -13,7 +13,7 @@ from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from streams.apps.bench import long_run, micro, worker_path
+from streams.apps.bench import long_run, micro, one_hertz, worker_path
 from streams.apps.bench.facts import machine_facts
 from streams.apps.bench.gateway_load import GatewayLoad, run_gateway_bench
 from streams.apps.bench.live import Plan, run_live
@@ -60,6 +60,8 @@ def main() -> None:
         result["worker_path"] = worker_path.run(
             *((2_000, 1000.0, 10.0) if args.quick else (10_000, 1000.0, 60.0))
         )
+        marks = one_hertz.run(*((100, 30, 10) if args.quick else (500, 30, 5)))
+        result["one_hertz"] = [asdict(m) for m in marks]
     if not args.micro_only:
         plan = QUICK if args.quick else FULL
         if args.steps:

@@ -138,3 +138,11 @@ def reading(
     breach = device == "oximeter" and rng.random() < breach_share * 2  # oximeter is half the mix
     event.update(_vitals(pool, index, device, rng, breach))
     return event
+
+
+def continuous_reading(pool: Pool, index: int, ts: datetime, n: int, rng: random.Random) -> JsonDict:
+    """The patient's worn pulse oximeter, once a second (`mode: continuous`): SpO2 and pulse with
+    ordinary noise around the patient's own values."""
+    event = _event(pool, index, "vitals", ts, n, "oximeter")
+    event.update(_vitals(pool, index, "oximeter", rng, breach=False), mode="continuous")
+    return event
