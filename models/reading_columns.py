@@ -96,3 +96,89 @@ def _from_columns(data: dict[str, Any]) -> list[Reading]:
         at += width
         readings.append(reading)
     return readings
+
+
+class ColumnsCache:
+    """The columns of `readings[:n]` as last stored, so that a checkpoint encodes only the readings
+    added since (memory only, beside a session: about 60 bytes a reading). Whoever changes the
+    readings before their end says so: `cut(p)` after a change at position p (a late insertion, a
+    thinned minute), `drop_front(k)` after the oldest k were trimmed; a change it was not told of
+    is caught at the ends it remembers (first and last reading), anything else drops the cache (a
+    reassigned list). The columns it gives decode to exactly the readings; only the shapes' order
+    may differ from a fresh encoding."""
+
+    __slots__ = ("first", "gaps", "kinds", "last", "last_micros", "oxygen", "shapes", "values", "widths")
+
+    def __init__(self) -> None:
+        self.shapes: dict[tuple[str, ...], int] = {}
+        self.gaps: list[int] = []
+        """The first reading's microseconds since the epoch, then the gap to each next one."""
+        self.last_micros = 0
+        self.kinds: list[int] = []
+        self.widths: list[int] = []
+        self.values: list[float] = []
+        self.oxygen: list[int] = []
+        self.first: Reading | None = None
+        self.last: Reading | None = None
+        """The readings at both ends of those encoded (None after a cut or a trim: taken on trust)."""
+
+    def __eq__(self, other: object) -> bool:
+        """Derived from the readings, which the state's equality compares already."""
+        return other is None or isinstance(other, ColumnsCache)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def cut(self, position: int) -> None:
+        """Readings from `position` on changed."""
+        if position >= len(self.gaps):
+            return
+        del self.gaps[position:], self.kinds[position:], self.widths[position:]
+        del self.values[sum(self.widths) :]
+        self.oxygen = [i for i in self.oxygen if i < position]
+        self.last_micros = sum(self.gaps)
+        self.last = None
+        if not position:
+            self.first = None
+
+    def drop_front(self, count: int) -> None:
+        """The oldest `count` readings were removed."""
+        if count <= 0 or not self.gaps:
+            return
+        if count >= len(self.gaps):
+            self.cut(0)
+            return
+        del self.values[: sum(self.widths[:count])]
+        first = sum(self.gaps[: count + 1])
+        del self.gaps[:count], self.kinds[:count], self.widths[:count]
+        self.gaps[0] = first
+        self.oxygen = [i - count for i in self.oxygen if i >= count]
+        self.first = None
+
+    def columns(self, readings: list[Reading]) -> dict[str, Any]:
+        n = len(self.gaps)
+        if n and n <= len(readings):  # after a cut or a trim, as told
+            self.first = readings[0] if self.first is None else self.first
+            self.last = readings[n - 1] if self.last is None else self.last
+        if n and not (n <= len(readings) and readings[0] is self.first and readings[n - 1] is self.last):
+            self.cut(0)
+            n = 0
+        shapes = self.shapes
+        added = readings[n:]
+        micros = [(r.ts - EPOCH) // MICROSECOND for r in added]
+        self.gaps.extend(b - a for a, b in zip([self.last_micros if n else 0, *micros], micros, strict=False))
+        if micros:
+            self.last_micros = micros[-1]
+        self.kinds.extend(shapes.setdefault(tuple(r.values), len(shapes)) for r in added)
+        self.widths.extend(len(r.values) for r in added)
+        self.values.extend(v for r in added for v in r.values.values())
+        self.oxygen.extend(n + i for i, r in enumerate(added) if r.on_oxygen)
+        self.first, self.last = (readings[0], readings[-1]) if readings else (None, None)
+        columns: dict[str, Any] = {  # copies: a dump (or a caller) may keep them
+            "shapes": [list(s) for s in shapes],
+            "t": self.gaps.copy(),
+            "x": self.values.copy(),
+            "o": self.oxygen.copy(),
+        }
+        if len(shapes) > 1:
+            columns["s"] = self.kinds.copy()
+        return columns

@@ -10,9 +10,9 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PlainSerializer,
     PlainValidator,
     PrivateAttr,
+    field_serializer,
     model_validator,
 )
 from pydantic.dataclasses import dataclass
@@ -20,7 +20,7 @@ from pydantic.dataclasses import dataclass
 from models.alerts import AlertStatus, Condition, Evidence, RuleRef, Severity
 from models.events import Profile, SymptomName, SymptomSeverity
 from models.patient_messages import PatientMessage
-from models.reading_columns import Reading, from_stored, to_columns
+from models.reading_columns import ColumnsCache, Reading, from_stored
 
 __all__ = ["Reading"]  # defined with its stored columns, kept here for the rules
 
@@ -118,9 +118,7 @@ class SessionState(_State):
     rate_ml_per_h: float | None = None
     rate_steps: list[RateStep] = Field(default_factory=list)
     product: str | None = None
-    readings: Annotated[
-        list[Reading], PlainValidator(from_stored), PlainSerializer(to_columns, when_used="json")
-    ] = Field(default_factory=list)
+    readings: Annotated[list[Reading], PlainValidator(from_stored)] = Field(default_factory=list)
     """In time order; stored as columns (models/reading_columns.py)."""
     latest_ts: dict[str, datetime] = Field(default_factory=dict)
     last_vitals_ts: datetime | None = None
@@ -169,6 +167,17 @@ class SessionState(_State):
     """The rules' sorted baseline windows (agents/rules/baseline_windows.py), likewise."""
     _memo: Any = PrivateAttr(default=None)
     """Values the rules derive from a few of its fields (agents/rules/memo.py), likewise."""
+    _columns: Any = PrivateAttr(default=None)
+    """The stored columns of `readings` (models/reading_columns.py `ColumnsCache`), likewise: a
+    checkpoint encodes only the readings added since the last one."""
+
+    @field_serializer("readings", when_used="json")
+    def _readings_as_columns(self, readings: list[Reading]) -> dict[str, Any]:
+        memory = memory_of(self)
+        cache: ColumnsCache | None = memory["_columns"]
+        if cache is None:
+            cache = memory["_columns"] = ColumnsCache()
+        return cache.columns(readings)
 
     @model_validator(mode="before")
     @classmethod

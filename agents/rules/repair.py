@@ -36,7 +36,8 @@ def _clamp(ts: datetime | None, now: datetime, limit: datetime) -> datetime | No
 
 def _repair_session(session: SessionState, now: datetime, limit: datetime) -> None:
     session.readings = [r for r in session.readings if r.ts <= limit]
-    memory_of(session)["_minutes"] = memory_of(session)["_baseline"] = None  # rebuilt from what remains
+    memory = memory_of(session)
+    memory["_minutes"] = memory["_baseline"] = memory["_columns"] = None  # rebuilt from what remains
     session.symptoms = [s for s in session.symptoms if s.ts <= limit]
     session.rate_steps = [s for s in session.rate_steps if s.ts <= limit]
     latest: dict[str, datetime] = {}

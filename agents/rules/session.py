@@ -8,6 +8,7 @@ from functools import lru_cache
 
 from agents.rules import baseline_windows, minute_index, thinning
 from agents.rules.minute_index import extreme_between
+from agents.rules.session_columns import stored_columns
 from agents.rules.thresholds import fired_before_start
 from models.alerts import Condition
 from models.events import Infusion, InfusionAction, Profile, Symptom, Vitals
@@ -96,7 +97,10 @@ def apply_profile(state: PatientState, profile: Profile) -> bool:
 
 def _trim(session: SessionState, newest: datetime) -> None:
     horizon = newest - HISTORY
-    del session.readings[: bisect.bisect_left(session.readings, horizon, key=_reading_ts)]
+    dropped = bisect.bisect_left(session.readings, horizon, key=_reading_ts)
+    if dropped:
+        del session.readings[:dropped]
+        stored_columns(session, lambda cache: cache.drop_front(dropped))
     del session.symptoms[: bisect.bisect_left(session.symptoms, horizon, key=_symptom_ts)]
     minute_index.note_trimmed(session, horizon)
     baseline_windows.note_trimmed(session, horizon)
@@ -126,7 +130,10 @@ def add_reading(
         if name in reading.values:
             _add_long(state, name, TimedValue(ts=reading.ts, value=reading.values[name]), hours)
     previous = max(session.latest_ts.values()) if session.latest_ts else None
-    bisect.insort_right(session.readings, reading, key=_reading_ts)
+    position = bisect.bisect_right(session.readings, reading.ts, key=_reading_ts)
+    session.readings.insert(position, reading)
+    if position < len(session.readings) - 1:  # a late reading: the stored columns change from here
+        stored_columns(session, lambda cache: cache.cut(position))
     minute_index.note_added(session, reading)
     baseline_windows.note_reading(session, reading)
     latest: set[str] = set()

@@ -34,6 +34,7 @@ import bisect
 from datetime import datetime, timedelta
 
 from agents.rules.minute_index import EPOCH, MINUTE, minute_of
+from agents.rules.session_columns import stored_columns
 from models.state import Reading, SessionState
 
 RAW_RING = timedelta(minutes=10)
@@ -88,6 +89,7 @@ def _thin_minutes(session: SessionState, first: int | None, last: int) -> None:
     thinned.extend(keep_records(group))
     if len(thinned) != hi - lo:
         readings[lo:hi] = thinned
+        stored_columns(session, lambda cache: cache.cut(lo))
 
 
 def thin(session: SessionState, previous: datetime | None, newest: datetime) -> None:

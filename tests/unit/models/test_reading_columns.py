@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from models.reading_columns import ColumnsError, Reading, from_stored, to_columns
+from models.reading_columns import ColumnsCache, ColumnsError, Reading, from_stored, to_columns
 from models.state import SessionState
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
@@ -85,3 +86,59 @@ def test_damaged_columns_are_a_clear_error(damaged: object) -> None:
         from_stored(damaged)
     with pytest.raises(ValidationError, match="readings"):
         SessionState.model_validate({"session_id": "s-1", "first_ts": T0, "readings": damaged})
+
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("append"), st.integers(1, 5_000_000), values, st.booleans()),
+        st.tuples(st.just("insert"), st.integers(0, 10**6), values, st.booleans()),
+        st.tuples(st.just("drop_front"), st.integers(1, 5)),
+        st.tuples(st.just("thin"), st.integers(0, 10**6), st.integers(1, 6)),
+        st.tuples(
+            st.just("store"),
+        ),
+    ),
+    max_size=60,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(operations)
+def test_the_cache_gives_what_a_fresh_encoding_gives_through_any_told_changes(
+    ops: list[tuple[Any, ...]],
+) -> None:
+    readings: list[Reading] = []
+    cache = ColumnsCache()
+    micros = 0
+    for op in ops:
+        if op[0] == "append":
+            micros += op[1]
+            readings.append(
+                Reading(ts=T0 + timedelta(microseconds=micros), values={"spo2": op[2]}, on_oxygen=op[3])
+            )
+        elif op[0] == "insert" and readings:
+            at = op[1] % len(readings)
+            ts = readings[at].ts
+            readings.insert(at, Reading(ts=ts, values={"spo2": op[2], "heart_rate": 1.0}, on_oxygen=op[3]))
+            cache.cut(at)
+        elif op[0] == "drop_front":
+            count = min(op[1], len(readings))
+            del readings[:count]
+            cache.drop_front(count)
+        elif op[0] == "thin" and readings:
+            lo = op[1] % len(readings)
+            del readings[lo : lo + op[2]]  # as a thinned minute leaves fewer readings
+            cache.cut(lo)
+        else:
+            assert from_stored(json.loads(json.dumps(cache.columns(readings)))) == readings
+    assert from_stored(json.loads(json.dumps(cache.columns(readings)))) == readings
+
+
+def test_a_change_nobody_told_the_cache_of_is_caught_at_its_ends() -> None:
+    readings = [Reading(ts=T0 + timedelta(seconds=s), values={"spo2": 90.0 + s}) for s in range(10)]
+    cache = ColumnsCache()
+    cache.columns(readings)
+    readings = [Reading(ts=r.ts, values={"spo2": 1.0}) for r in readings]  # a new list, as repair makes
+    assert from_stored(cache.columns(readings)) == readings
+    del readings[0]  # untold
+    assert from_stored(cache.columns(readings)) == readings
