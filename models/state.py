@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from datetime import datetime
 from hashlib import blake2b
 from typing import Annotated, Any
@@ -21,6 +22,7 @@ from models.alerts import AlertStatus, Condition, Evidence, RuleRef, Severity
 from models.events import Profile, SymptomName, SymptomSeverity
 from models.patient_messages import PatientMessage
 from models.reading_columns import ColumnsCache, Reading, from_stored
+from models.time_column import TimeColumn
 
 __all__ = ["Reading"]  # defined with its stored columns, kept here for the rules
 
@@ -134,6 +136,9 @@ class SessionState(_State):
     thinned: bool = False
     """Its readings are thinned as they age (agents/rules/thinning.py): the backlog was, once the
     baseline froze."""
+    thinned_out: TimeColumn = Field(default_factory=lambda: array("q"))
+    """When the readings thinning dropped were taken (a late event is evaluated again at every
+    later reading's time, kept or not)."""
     baseline_checked: bool = False
     baseline_grace_checked: bool = False
     """The baseline reminder's grace has ended (its page, or its closing, is done)."""

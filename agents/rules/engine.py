@@ -42,6 +42,7 @@ from agents.rules.session import (
     window_extreme,
 )
 from agents.rules.thresholds import RowResult, evaluate_row, limits_text
+from models import time_column
 from models.alerts import Alert, Condition
 from models.events import (
     SETTING_TYPES,
@@ -186,9 +187,11 @@ def _now_due(state: PatientState, now: datetime, rules: RuleSet) -> list[Alert]:
 
 def _evaluation_times(session: SessionState, ts: datetime, rules: RuleSet) -> list[datetime]:
     """`ts`, then the times of the session's later reports and readings within the together
-    window: an event that arrives late may complete a reaction with one already seen."""
+    window (those thinning dropped too): an event that arrives late may complete a reaction with
+    one already seen."""
     until = ts + timedelta(minutes=rules.timing.together_minutes)
     later = {r.ts for r in readings_between(session, ts, until) if r.ts > ts}
+    later.update(time_column.between(session.thinned_out, ts, until))  # readings thinning dropped
     later |= {s.ts for s in session.symptoms if ts < s.ts <= until}
     return [ts, *sorted(later)]
 

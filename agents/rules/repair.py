@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from models import time_column
 from models.state import PatientState, SessionState, memory_of
 
 
@@ -36,6 +37,7 @@ def _clamp(ts: datetime | None, now: datetime, limit: datetime) -> datetime | No
 
 def _repair_session(session: SessionState, now: datetime, limit: datetime) -> None:
     session.readings = [r for r in session.readings if r.ts <= limit]
+    time_column.drop_after(session.thinned_out, limit)
     memory = memory_of(session)
     memory["_minutes"] = memory["_baseline"] = memory["_columns"] = None  # rebuilt from what remains
     session.symptoms = [s for s in session.symptoms if s.ts <= limit]

@@ -10,6 +10,7 @@ from agents.rules import baseline_windows, minute_index, thinning
 from agents.rules.minute_index import extreme_between
 from agents.rules.session_columns import stored_columns
 from agents.rules.thresholds import fired_before_start
+from models import time_column
 from models.alerts import Condition
 from models.events import Infusion, InfusionAction, Profile, Symptom, Vitals
 from models.ruleset import Phase, RuleSet
@@ -101,6 +102,7 @@ def _trim(session: SessionState, newest: datetime) -> None:
     if dropped:
         del session.readings[:dropped]
         stored_columns(session, lambda cache: cache.drop_front(dropped))
+    time_column.drop_before(session.thinned_out, horizon)
     del session.symptoms[: bisect.bisect_left(session.symptoms, horizon, key=_symptom_ts)]
     minute_index.note_trimmed(session, horizon)
     baseline_windows.note_trimmed(session, horizon)

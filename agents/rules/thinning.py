@@ -12,12 +12,14 @@ What stays exact, for every event however late (within the two hours of history)
 - the latest value of a vital at a minute's end, and so the latest of all; which vitals were read
   since any time.
 
-What changes, for an event later than the ring only: the full history evaluates the composites
-again at every later reading in the together window; the thinned one at the kept readings' times
-and the reports'. A skipped time T' is never more extreme than the kept time K before it (every
-vital's values after K in that minute lie between its records at K), so a composite firing at T'
-fires at K, unless a pump event (a rate step, the start or stop) between K and T' is what completes
-it: then it fires at the next kept reading, within the minute.
+The times of the readings it drops stay too (`SessionState.thinned_out`, 8 bytes each): a late
+event is evaluated again at every later reading's time within its together window, as with the
+full history (a pump start or a row firing between two kept readings is seen at the dropped
+readings after it; found in review).
+
+What is not exact: a window with both ends inside one thinned minute, which only a nurse's
+resolution in the same minute as a late event's evaluation time makes (`_window_start`): a low or
+high reading between the two ends may have been dropped for an equal one outside them.
 
 Thinning waits until the session's baseline is final (its windows' medians need every reading, and
 a start event may still come). It is deterministic in the event sequence, so a state reloaded from
@@ -35,11 +37,13 @@ from datetime import datetime, timedelta
 
 from agents.rules.minute_index import EPOCH, MINUTE, minute_of
 from agents.rules.session_columns import stored_columns
+from models import time_column
 from models.state import Reading, SessionState
+from models.time_column import micros
 
-RAW_RING = timedelta(minutes=10)
-"""Readings this close to the session's newest one stay as they came: twice the clock skew a
-device may have (a device 5 minutes ahead makes the others' readings look 5 minutes late)."""
+RAW_RING = timedelta(minutes=2)
+"""Readings this close to the session's newest one stay as they came: the newest reading's minute
+and the one before it, where an event in order is evaluated (and a resolution may cut its window)."""
 
 
 def _ts(reading: Reading) -> datetime:
@@ -88,6 +92,8 @@ def _thin_minutes(session: SessionState, first: int | None, last: int) -> None:
         group.append(reading)
     thinned.extend(keep_records(group))
     if len(thinned) != hi - lo:
+        kept = {id(r) for r in thinned}
+        time_column.merge(session.thinned_out, [micros(r.ts) for r in readings[lo:hi] if id(r) not in kept])
         readings[lo:hi] = thinned
         stored_columns(session, lambda cache: cache.cut(lo))
 
