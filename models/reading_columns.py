@@ -70,7 +70,7 @@ def from_stored(data: Any) -> list[Reading]:
         return _from_columns(data)
     except ColumnsError:
         raise
-    except (KeyError, IndexError, TypeError, ValueError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, OverflowError) as exc:
         raise ColumnsError(f"readings columns do not add up: {type(exc).__name__}") from None
 
 
@@ -83,6 +83,12 @@ def _from_columns(data: dict[str, Any]) -> list[Reading]:
     if len(kinds) != len(gaps) or not all(type(g) is int for g in gaps):
         raise ColumnsError("readings columns differ in length")
     widths = [len(shape) for shape in shapes]
+    if any(type(k) is not int or not 0 <= k < len(shapes) for k in kinds):
+        raise ColumnsError("readings columns name a shape they do not have")
+    if any(gap < 0 for gap in gaps[1:]):
+        raise ColumnsError("readings columns are not in time order")
+    if any(type(i) is not int or not 0 <= i < len(gaps) for i in oxygen):
+        raise ColumnsError("readings columns mark a reading they do not have")
     if sum(widths[k] for k in kinds) != len(values):
         raise ColumnsError("readings columns differ in length")
     readings: list[Reading] = []

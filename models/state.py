@@ -9,10 +9,12 @@ from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
-    PlainValidator,
     PrivateAttr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
     field_serializer,
     model_validator,
 )
@@ -120,7 +122,7 @@ class SessionState(_State):
     rate_ml_per_h: float | None = None
     rate_steps: list[RateStep] = Field(default_factory=list)
     product: str | None = None
-    readings: Annotated[list[Reading], PlainValidator(from_stored)] = Field(default_factory=list)
+    readings: Annotated[list[Reading], BeforeValidator(from_stored)] = Field(default_factory=list)
     """In time order; stored as columns (models/reading_columns.py)."""
     latest_ts: dict[str, datetime] = Field(default_factory=dict)
     last_vitals_ts: datetime | None = None
@@ -176,8 +178,13 @@ class SessionState(_State):
     """The stored columns of `readings` (models/reading_columns.py `ColumnsCache`), likewise: a
     checkpoint encodes only the readings added since the last one."""
 
-    @field_serializer("readings", when_used="json")
-    def _readings_as_columns(self, readings: list[Reading]) -> dict[str, Any]:
+    @field_serializer("readings", mode="wrap")
+    def _readings_as_columns(
+        self, readings: list[Reading], plain: SerializerFunctionWrapHandler, info: SerializationInfo
+    ) -> Any:
+        """JSON: the columns; a Python dump: the readings as they are."""
+        if not info.mode_is_json():
+            return plain(readings)
         memory = memory_of(self)
         cache: ColumnsCache | None = memory["_columns"]
         if cache is None:

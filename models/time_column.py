@@ -5,9 +5,10 @@ the readings its thinning dropped: thousands at 1 Hz)."""
 from __future__ import annotations
 
 import bisect
+import heapq
 from array import array
 from datetime import UTC, datetime, timedelta
-from itertools import accumulate, pairwise
+from itertools import accumulate
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import PlainSerializer, PlainValidator
@@ -29,8 +30,11 @@ def _read(data: Any) -> array[int]:
         return data
     if not isinstance(data, list) or not all(type(v) is int for v in data):
         raise ValueError("a time column must be a list of whole microseconds (first, then gaps)")
-    column = array("q", accumulate(data))
-    if any(b < a for a, b in pairwise(column)):
+    try:
+        column = array("q", accumulate(data))
+    except OverflowError:
+        raise ValueError("a time column's microseconds must fit 64 bits") from None
+    if any(gap < 0 for gap in data[1:]):
         raise ValueError("a time column must be in time order")
     return column
 
@@ -48,11 +52,16 @@ TimeColumn = Annotated[IntArray, PlainValidator(_read), PlainSerializer(_write, 
 
 
 def merge(column: array[int], times: list[int]) -> None:
-    """Insert sorted `times` (all within one stretch no other entry falls in) in time order."""
+    """Insert sorted `times` in time order: as one block where they fit between two entries (a
+    minute thinned for the first time), else merged (a minute thinned again after a clock repair
+    moved the newest reading back)."""
     if not times:
         return
     at = bisect.bisect_right(column, times[0])
-    column[at:at] = array("q", times)
+    if at == len(column) or column[at] >= times[-1]:
+        column[at:at] = array("q", times)
+    else:
+        column[at:] = array("q", heapq.merge(column[at:], times))
 
 
 def between(column: array[int], after: datetime, until: datetime) -> list[datetime]:

@@ -78,6 +78,10 @@ def test_a_session_stores_columns_and_reads_its_old_list_form() -> None:
         {"shapes": [["spo2"]], "t": ["1"], "x": [97]},
         {"t": [1], "x": [97]},
         {"shapes": [["spo2"]], "t": [1], "x": ["high"]},
+        {"shapes": [["spo2"]], "t": [5, -1], "x": [97, 98]},  # out of time order
+        {"shapes": [["spo2"], ["heart_rate"]], "t": [1, 2], "s": [1, -2], "x": [97, 98]},
+        {"shapes": [["spo2"]], "t": [1], "x": [97], "o": [3]},
+        {"shapes": [["spo2"]], "t": [2**70], "x": [97]},
         "columns",
     ],
 )

@@ -16,6 +16,7 @@ from agents.rules import thinning
 from agents.rules.engine import new_state, process
 from agents.rules.loader import load_rules
 from agents.rules.minute_index import extreme_between, latest_with, readings_between, readings_since
+from agents.rules.repair import repair_future
 from agents.rules.session import add_reading
 from agents.rules.thinning import RAW_RING, keep_records
 from models.alerts import Alert
@@ -347,3 +348,27 @@ def test_late_events_give_the_same_messages_as_with_the_full_history(
     thinned, full = _both(monkeypatch, _late_stream(seed))
     assert any(page for *_, page, _ in full)  # a stream that pages
     assert thinned == full
+
+
+def test_a_minute_thinned_again_after_a_clock_repair_keeps_the_dropped_times_in_order() -> None:
+    """Found in review: a state poisoned before event times were bounded (a reading an hour ahead)
+    thinned its real minutes; late readings in one of them stayed; after the repair the newest
+    reading moved back and that minute was thinned again, its dropped times interleaving with the
+    ones held: unsorted, the stored state no longer loaded."""
+    state = PatientState(patient_id="pt-1")
+    session = state.sessions["s-1"] = SessionState(session_id="s-1", first_ts=T0, baseline_final=True)
+
+    def add(second: int, spo2: int) -> None:
+        add_reading(state, session, _vitals(second, {"spo2": spo2}), {})
+
+    for second in range(0, 600, 2):
+        add(second, 95 + (second // 2) % 3)
+    add(3600, 97)  # an hour ahead
+    for second in range(541, 600, 2):  # late, into a minute already thinned
+        add(second, 94 + (second // 2) % 5)
+    state.clock = T0 + timedelta(seconds=3600)
+    assert repair_future(state, T0 + timedelta(minutes=10), timedelta(minutes=5))
+    for second in range(600, 800):
+        add(second, 96)
+    assert list(session.thinned_out) == sorted(session.thinned_out)
+    assert PatientState.model_validate_json(state.model_dump_json()) == state

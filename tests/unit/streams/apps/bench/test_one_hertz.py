@@ -17,4 +17,6 @@ def test_every_session_streams_once_a_second_and_its_history_is_thinned() -> Non
         assert session.thinned
         # 14 minutes at 1 Hz: the 2-minute raw ring and the records of the minutes before it
         assert 120 < len(session.readings) < 14 * 60 * 0.7
-        assert len(session.readings) + len(session.thinned_out) == 14 * 60 + 4  # + the setup sets; all times kept
+        assert (
+            len(session.readings) + len(session.thinned_out) == 14 * 60 + 4
+        )  # + the setup sets; all times kept
