@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from typing import Any
 
-from pydantic import ConfigDict, TypeAdapter
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 from pydantic.dataclasses import dataclass
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -56,6 +56,30 @@ def to_columns(readings: list[Reading]) -> dict[str, Any]:
 
 class ColumnsError(ValueError):
     """Stored readings that do not add up (a damaged state)."""
+
+
+class StoredColumns(BaseModel):
+    """The columns as JSON gives them (parsed natively; `from_stored` makes the readings)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    shapes: list[list[str]]
+    t: list[int]
+    x: list[float]
+    o: list[int] = []
+    s: list[int] | None = None
+
+
+COLUMNS_FROM = 64
+"""A session with fewer readings is stored as a plain list, which Pydantic reads and writes natively
+(faster than the columns' Python loop at that size)."""
+
+
+def as_readings(data: list[Reading] | StoredColumns) -> list[Reading]:
+    """After validation: the readings, from the columns when stored so."""
+    if isinstance(data, list):
+        return data
+    return from_stored(data.model_dump(exclude_none=True))
 
 
 def from_stored(data: Any) -> list[Reading]:

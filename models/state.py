@@ -5,11 +5,11 @@ from __future__ import annotations
 from array import array
 from datetime import datetime
 from hashlib import blake2b
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -23,7 +23,7 @@ from pydantic.dataclasses import dataclass
 from models.alerts import AlertStatus, Condition, Evidence, RuleRef, Severity
 from models.events import Profile, SymptomName, SymptomSeverity
 from models.patient_messages import PatientMessage
-from models.reading_columns import ColumnsCache, Reading, from_stored
+from models.reading_columns import COLUMNS_FROM, ColumnsCache, Reading, StoredColumns, as_readings
 from models.time_column import TimeColumn
 
 __all__ = ["Reading"]  # defined with its stored columns, kept here for the rules
@@ -50,6 +50,11 @@ def event_id_digest(event_id: str) -> int:
 
 
 _MANY = ConfigDict(extra="ignore")
+
+if TYPE_CHECKING:
+    StoredReadings = list[Reading]
+else:  # a list (few readings, parsed natively) or the columns, made readings after validation
+    StoredReadings = Annotated[list[Reading] | StoredColumns, AfterValidator(as_readings)]
 
 
 @dataclass(slots=True, config=_MANY)
@@ -122,8 +127,8 @@ class SessionState(_State):
     rate_ml_per_h: float | None = None
     rate_steps: list[RateStep] = Field(default_factory=list)
     product: str | None = None
-    readings: Annotated[list[Reading], BeforeValidator(from_stored)] = Field(default_factory=list)
-    """In time order; stored as columns (models/reading_columns.py)."""
+    readings: StoredReadings = Field(default_factory=list)
+    """In time order; stored as columns once there are many (models/reading_columns.py)."""
     latest_ts: dict[str, datetime] = Field(default_factory=dict)
     last_vitals_ts: datetime | None = None
     baseline: dict[str, float] = Field(default_factory=dict)
@@ -183,7 +188,7 @@ class SessionState(_State):
         self, readings: list[Reading], plain: SerializerFunctionWrapHandler, info: SerializationInfo
     ) -> Any:
         """JSON: the columns; a Python dump: the readings as they are."""
-        if not info.mode_is_json():
+        if not info.mode_is_json() or len(readings) < COLUMNS_FROM:
             return plain(readings)
         memory = memory_of(self)
         cache: ColumnsCache | None = memory["_columns"]

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from models.reading_columns import ColumnsCache, ColumnsError, Reading, from_stored, to_columns
+from models.reading_columns import COLUMNS_FROM, ColumnsCache, ColumnsError, Reading, from_stored, to_columns
 from models.state import SessionState
 
 T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
@@ -45,22 +45,27 @@ def test_columns_give_back_every_reading_exactly(items: list[Reading]) -> None:
         assert a.ts.utcoffset() == timedelta(0)
 
 
-def test_a_session_stores_columns_and_reads_its_old_list_form() -> None:
-    session = SessionState(
-        session_id="s-1",
-        first_ts=T0,
-        readings=[
-            Reading(ts=T0, values={"spo2": 97.0, "heart_rate": 71.0}),
-            Reading(ts=T0 + timedelta(seconds=1), values={"spo2": 96.5, "heart_rate": 70.0}, on_oxygen=True),
-        ],
-    )
+def test_a_session_stores_columns_once_it_has_many_readings_and_reads_its_old_list_form() -> None:
+    few = [
+        Reading(ts=T0, values={"spo2": 97.0, "heart_rate": 71.0}),
+        Reading(ts=T0 + timedelta(seconds=1), values={"spo2": 96.5, "heart_rate": 70.0}, on_oxygen=True),
+    ]
+    many = [Reading(ts=T0 + timedelta(seconds=2 + n), values={"spo2": 97.0}) for n in range(COLUMNS_FROM)]
+    session = SessionState(session_id="s-1", first_ts=T0, readings=few)
     stored = json.loads(session.model_dump_json())
-    assert stored["readings"] == {
-        "shapes": [["spo2", "heart_rate"]],
-        "t": [int((T0 - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()) * 1_000_000, 1_000_000],
-        "x": [97, 71, 96.5, 70],
-        "o": [1],
-    }
+    assert isinstance(stored["readings"], list)  # few: Pydantic's own list, read natively
+    assert SessionState.model_validate_json(session.model_dump_json()) == session
+    session = SessionState(session_id="s-1", first_ts=T0, readings=few + many)
+    stored = json.loads(session.model_dump_json())
+    columns = stored["readings"]
+    assert columns["shapes"] == [["spo2", "heart_rate"], ["spo2"]]
+    assert columns["t"][:3] == [
+        int((T0 - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds()) * 1_000_000,
+        1_000_000,
+        1_000_000,
+    ]
+    assert columns["x"][:5] == [97, 71, 96.5, 70, 97] and columns["o"] == [1]
+    assert columns["s"][:3] == [0, 0, 1]
     assert SessionState.model_validate_json(session.model_dump_json()) == session
     old = dict(stored)  # as stored before the columns: one object per reading
     old["readings"] = [
