@@ -9,7 +9,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from itertools import islice
 from typing import Any
 
 import faust
@@ -33,9 +32,13 @@ from streams.infra.metrics import rules_metrics as metrics
 log = logging.getLogger("ivigwatch.rules")
 
 LIVE_PATIENTS = 2000
-"""Live states kept in memory (~40 KiB each with two hours of readings, against ~7 KiB of JSON in
-the table): the recently active patients, whose readings come in bursts (cuff, oximeter, pump).
+"""Live states kept in memory (~40 KiB each with a few readings, against ~7 KiB of JSON in the
+table): the recently active patients, whose readings come in bursts (cuff, oximeter, pump).
 Changed states count too and stay until their checkpoint, however many."""
+LIVE_READINGS = 400_000
+"""At most this many readings held by the live states together (~0.4 KB each in memory, ~160 MB):
+continuously monitored patients hold hundreds each (a thinned 1 Hz session ~1,300 after an hour),
+so they are kept live by the few hundred, not the 2,000."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +85,9 @@ class RulesRuntime:
     The table stays the truth: every change is still assigned back to it (and so reaches the
     changelog), and the cache is emptied on every rebalance, so a state moved between workers is
     reloaded from the table. Bounded (LIVE_PATIENTS): a live state takes ~5x its JSON in memory."""
+    held_readings: dict[str, int] = field(default_factory=dict)
+    """Per live patient, the readings its state held when it was last kept (LIVE_READINGS)."""
+    live_readings: int = 0
     due: dict[int, DueIndex] = field(default_factory=dict)
     """Per events partition, when each of its patients next has a timer due."""
     clocks: dict[int, datetime] = field(default_factory=dict)
@@ -125,8 +131,7 @@ class RulesRuntime:
 
     def keep(self, state: PatientState, partition: int) -> None:
         """Keep the changed state live; the next checkpoint stores it."""
-        self.live[state.patient_id] = state
-        self.live.move_to_end(state.patient_id)
+        self._hold(state)
         self.dirty[state.patient_id] = partition
         self.due_index(partition).update(state.patient_id, known_next_due(state, self.rules))
         self._trim_live()
@@ -136,14 +141,34 @@ class RulesRuntime:
         self.table[state.patient_id.encode()] = state.model_dump_json().encode()
         self.dirty.pop(state.patient_id, None)
 
+    def _hold(self, state: PatientState) -> None:
+        """Keep the state live, as the most recent, counting its readings."""
+        patient_id = state.patient_id
+        self.live[patient_id] = state
+        self.live.move_to_end(patient_id)
+        count = sum(len(session.readings) for session in state.sessions.values())
+        self.live_readings += count - self.held_readings.get(patient_id, 0)
+        self.held_readings[patient_id] = count
+
+    def _drop_live(self, patient_id: str) -> None:
+        self.live.pop(patient_id, None)
+        self.live_readings -= self.held_readings.pop(patient_id, 0)
+
     def _trim_live(self) -> None:
-        """Down to LIVE_PATIENTS, oldest first, never a state the table does not hold yet."""
+        """Down to LIVE_PATIENTS and LIVE_READINGS, oldest first, never a state the table does not
+        hold yet."""
         excess = len(self.live) - LIVE_PATIENTS
-        if excess <= 0:
-            return
-        clean = (p for p in self.live if p not in self.dirty)  # oldest first: the changed ones are newest
-        for patient_id in list(islice(clean, excess)):
-            del self.live[patient_id]
+        over = self.live_readings - LIVE_READINGS
+        victims: list[str] = []
+        for patient_id in self.live:  # oldest first: the changed ones are newest
+            if excess <= 0 and over <= 0:
+                break
+            if patient_id not in self.dirty:
+                victims.append(patient_id)
+                excess -= 1
+                over -= self.held_readings.get(patient_id, 0)
+        for patient_id in victims:
+            self._drop_live(patient_id)
 
     async def checkpoint(self) -> None:
         """Wait for every delivery since the last checkpoint, store each changed state once, then
@@ -185,6 +210,8 @@ class RulesRuntime:
         every record to be acked before a revocation, so the checkpoint timer has stored every
         changed state by then; what is left, if anything, is read again and redone.)"""
         self.live.clear()
+        self.held_readings.clear()
+        self.live_readings = 0
         self.due.clear()
         self.clocks.clear()
         self.dirty.clear()
@@ -270,7 +297,7 @@ class RulesRuntime:
     def redo(self, patient_id: str) -> None:
         """Rebuild a patient's live state: the table's, with the records taken since the last
         checkpoint applied again at their clocks (what they sent is sent already: dropped)."""
-        self.live.pop(patient_id, None)
+        self._drop_live(patient_id)
         records = [r.taken for r in self.held if r.taken is not None and r.taken[0].patient_id == patient_id]
         if not records:
             self.dirty.pop(patient_id, None)
@@ -283,7 +310,7 @@ class RulesRuntime:
                 state = new_state(patient_id)
             to_patient(state, process(state, item, now, self.rules), self.rules)
         if state is not None:
-            self.live[patient_id] = state
+            self._hold(state)
 
     async def consume(self, stream: Any, parse: Callable[[bytes], Event | NurseAction], stage: str) -> None:
         """The agents' loop: validate, dead-letter what breaks the contract, evaluate, deliver.

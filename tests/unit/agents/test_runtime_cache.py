@@ -105,3 +105,31 @@ def test_an_offset_never_delivered_is_counted_as_skipped() -> None:
     other.committed_offset = lambda partition: 40
     other.processed(0, 42)
     assert other.counts["skipped"] == 2
+
+
+def test_live_states_are_bounded_by_the_readings_they_hold_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("agents.runtime.LIVE_READINGS", 25)
+    runtime = _runtime()
+    for patient in ("pt-1", "pt-2", "pt-3"):
+        runtime.evaluate(_start(patient))
+        for second in range(10):
+            reading = Vitals(
+                type="vitals",
+                patient_id=patient,
+                session_id=f"{patient}-s1",
+                ts=T0 + timedelta(seconds=second),
+                spo2=97,
+            )
+            runtime.evaluate(reading)
+    assert list(runtime.live) == ["pt-2", "pt-3"]  # 10 readings each: the third was one too many
+    assert (
+        runtime.live_readings
+        == 20
+        == sum(len(s.readings) for state in runtime.live.values() for s in state.sessions.values())
+    )
+    state = runtime.load("pt-1")
+    assert state is not None and len(state.sessions["pt-1-s1"].readings) == 10  # from the table
+    runtime.redo("pt-3")  # nothing taken since a checkpoint: dropped, reloaded at its next event
+    assert list(runtime.live) == ["pt-2"] and runtime.live_readings == 10
+    runtime.forget_all()
+    assert not runtime.live and runtime.live_readings == 0 and not runtime.held_readings
