@@ -13,15 +13,14 @@ A state stored before this (a list of readings) reads as well.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from itertools import accumulate
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter
 from pydantic.dataclasses import dataclass
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-MICROSECOND = timedelta(microseconds=1)
+from models.time_column import EPOCH, MICROSECOND
 
 
 @dataclass(slots=True, config=ConfigDict(extra="ignore"))

@@ -10,11 +10,11 @@ part (the trim horizon's minute and before) is never used: those minutes are rea
 from __future__ import annotations
 
 import bisect
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from models.state import Reading, SessionState, memory_of
+from models.time_column import EPOCH
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
 
 

@@ -35,11 +35,11 @@ from __future__ import annotations
 import bisect
 from datetime import datetime, timedelta
 
-from agents.rules.minute_index import EPOCH, MINUTE, minute_of
+from agents.rules.minute_index import MINUTE, minute_of
 from agents.rules.session_columns import stored_columns
 from models import time_column
 from models.state import Reading, SessionState
-from models.time_column import micros
+from models.time_column import EPOCH, micros
 
 RAW_RING = timedelta(minutes=2)
 """Readings this close to the session's newest one stay as they came: the newest reading's minute

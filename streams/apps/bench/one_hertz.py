@@ -16,15 +16,14 @@ import json
 import random
 import resource
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from agents.live_clock import SimulatedClock
-from agents.rules.loader import load_rules
 from agents.runtime import RulesRuntime
 from models.parsing import parse_event
+from streams.apps.bench.in_process import Message, Record, RecordStream, bench_runtime
 from streams.apps.bench.workload import Pool, continuous_reading, mid_infusion_events, reading
 from streams.infra.kafka.topics import EVENTS_TOPIC, partition_of
 from streams.infra.process_tuning import quieter_garbage_collection
@@ -48,61 +47,11 @@ class Mark:
         )
 
 
-@dataclass
-class _Message:
-    topic: str
-    partition: int
-    offset: int
-    timestamp: float | None = None
-
-
-@dataclass
-class _Record:
-    key: bytes
-    value: bytes
-    message: _Message
-
-
-class _Stream:
-    """What `consume` reads (`noack().events()`, `ack()`), fed one second of event time at a time."""
-
-    def __init__(self, records: Iterator[_Record]) -> None:
-        self.records = records
-
-    def noack(self) -> _Stream:
-        return self
-
-    async def events(self) -> AsyncIterator[_Record]:
-        for record in self.records:
-            yield record
-
-    async def ack(self, _record: _Record) -> bool:
-        return True
-
-
-class _Topic:
-    async def send(self, key: bytes | None = None, value: bytes = b"", **_: object) -> asyncio.Future[None]:
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
-
-
 def _rss_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _runtime() -> RulesRuntime:
-    return RulesRuntime(
-        rules=load_rules(),
-        table={},
-        alerts_topic=_Topic(),
-        deadletter_topic=_Topic(),
-        patient_topic=_Topic(),
-        clock=SimulatedClock(),
-    )
 
 
 class _Records:
@@ -111,12 +60,12 @@ class _Records:
     def __init__(self) -> None:
         self.offsets = [0] * PARTITIONS
 
-    def of(self, events: list[dict[str, object]]) -> Iterator[_Record]:
+    def of(self, events: list[dict[str, object]]) -> Iterator[Record]:
         for event in events:
             key = str(event["patient_id"]).encode()
             partition = partition_of(key, PARTITIONS)
             raw = json.dumps(event, separators=(",", ":")).encode()
-            yield _Record(key, raw, _Message(EVENTS_TOPIC, partition, self.offsets[partition]))
+            yield Record(key, raw, Message(EVENTS_TOPIC, partition, self.offsets[partition]))
             self.offsets[partition] += 1
 
 
@@ -144,7 +93,7 @@ def run(
     """`runtime`: one of the caller's (a test's; then the collector is left as it is)."""
     if runtime is None:
         quieter_garbage_collection()  # as the worker does
-        runtime = _runtime()
+        runtime = bench_runtime()
     pool = Pool("hz", sessions)
     rng = random.Random(11)  # noqa: S311 - simulation, not security
     records = _Records()
@@ -153,11 +102,11 @@ def run(
     marks: list[Mark] = []
 
     async def main() -> None:
-        await runtime.consume(_Stream(records.of(setup)), parse_event, "validate")
+        await runtime.consume(RecordStream(records.of(setup)), parse_event, "validate")
         cpu, count = time.process_time(), 0
         for second in range(1, minutes * 60 + 1):
             events = _second(pool, sessions, began + timedelta(seconds=second), second, rng)
-            await runtime.consume(_Stream(records.of(events)), parse_event, "validate")
+            await runtime.consume(RecordStream(records.of(events)), parse_event, "validate")
             count += len(events)
             if second % (every * 60) == 0:
                 await runtime.checkpoint()
@@ -173,7 +122,6 @@ def run(
         f"{minutes} min of event time, in process"
     )
     asyncio.run(main())
-    run.runtime = runtime  # type: ignore[attr-defined]  # for its test
     if len(marks) >= 2:
         cost = [m.cpu_us_per_reading for m in marks]
         first, last = marks[0], marks[-1]

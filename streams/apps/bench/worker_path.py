@@ -13,66 +13,19 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from agents.live_clock import SimulatedClock
-from agents.rules.loader import load_rules
 from agents.runtime import RulesRuntime
 from models.parsing import parse_event
+from streams.apps.bench.in_process import Message, Record, RecordStream, bench_runtime
 from streams.apps.bench.workload import Pool, mid_infusion_events, reading
 from streams.infra.kafka.topics import EVENTS_TOPIC, partition_of
 from streams.infra.process_tuning import quieter_garbage_collection
 
 
-@dataclass
-class _Message:
-    topic: str
-    partition: int
-    offset: int
-    timestamp: float | None = None
-
-
-@dataclass
-class _Record:
-    key: bytes
-    value: bytes
-    message: _Message
-
-
-class _Stream:
-    """What `consume` reads: `noack().events()` and `ack()`."""
-
-    def __init__(self, records: list[_Record]) -> None:
-        self.records = records
-        self.acked = 0
-
-    def noack(self) -> _Stream:
-        return self
-
-    async def events(self) -> AsyncIterator[_Record]:
-        for record in self.records:
-            yield record
-
-    async def ack(self, _record: _Record) -> bool:
-        self.acked += 1
-        return True
-
-
-class _Topic:
-    def __init__(self) -> None:
-        self.sent = 0
-
-    async def send(self, key: bytes | None = None, value: bytes = b"", **_: Any) -> asyncio.Future[None]:
-        self.sent += 1
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        done.set_result(None)
-        return done
-
-
-def _records(sessions: int, rate: float, seconds: float, partitions: int = 4) -> tuple[int, list[_Record]]:
+def _records(sessions: int, rate: float, seconds: float, partitions: int = 4) -> tuple[int, list[Record]]:
     """Every session mid-infusion, then `rate` readings/s of event time for `seconds`, round robin
     as the live bench's load generator sends them. Returns the setup records' count and all records."""
     pool = Pool("wp", sessions)
@@ -90,13 +43,15 @@ def _records(sessions: int, rate: float, seconds: float, partitions: int = 4) ->
         key = event["patient_id"].encode()
         partition = partition_of(key, partitions)  # as the producers place them
         raw = json.dumps(event, separators=(",", ":")).encode()
-        records.append(_Record(key, raw, _Message(EVENTS_TOPIC, partition, offsets[partition])))
+        records.append(Record(key, raw, Message(EVENTS_TOPIC, partition, offsets[partition])))
         offsets[partition] += 1
     return setup, records
 
 
-async def _consume(runtime: RulesRuntime, records: list[_Record], parse: Callable[[bytes], Any]) -> _Stream:
-    stream = _Stream(records)
+async def _consume(
+    runtime: RulesRuntime, records: list[Record], parse: Callable[[bytes], Any]
+) -> RecordStream:
+    stream = RecordStream(records)
     await runtime.consume(stream, parse, "validate")
     await runtime.checkpoint()
     return stream
@@ -109,14 +64,7 @@ def run(
     setup_count, records = _records(sessions, rate, seconds)
     if tune_gc:
         quieter_garbage_collection()  # as the worker does
-    runtime = RulesRuntime(
-        rules=load_rules(),
-        table={},
-        alerts_topic=_Topic(),
-        deadletter_topic=_Topic(),
-        patient_topic=_Topic(),
-        clock=SimulatedClock(),
-    )
+    runtime = bench_runtime()
 
     acked = 0
 

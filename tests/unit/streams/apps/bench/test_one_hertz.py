@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from streams.apps.bench import one_hertz
+from streams.apps.bench.in_process import bench_runtime
 
 
 def test_every_session_streams_once_a_second_and_its_history_is_thinned() -> None:
-    runtime = one_hertz._runtime()
+    runtime = bench_runtime()
     marks = one_hertz.run(sessions=4, minutes=14, every=7, say=lambda _: None, runtime=runtime)
     assert [m.minute for m in marks] == [7, 14]
     assert all(m.cpu_us_per_reading > 0 and m.rss_mb > 0 and m.stored_mb > 0 for m in marks)
