@@ -23,10 +23,11 @@ from pydantic.dataclasses import dataclass
 from models.alerts import AlertStatus, Condition, Evidence, RuleRef, Severity
 from models.events import Profile, SymptomName, SymptomSeverity
 from models.patient_messages import PatientMessage
-from models.reading_columns import COLUMNS_FROM, ColumnsCache, Reading, StoredColumns, as_readings
+from models.reading_columns import COLUMNS_FROM, ColumnsCache, StoredColumns, as_readings
+from models.reading_columns import (
+    Reading as Reading,  # defined with its stored columns; the rules import it here
+)
 from models.time_column import TimeColumn
-
-__all__ = ["Reading"]  # defined with its stored columns, kept here for the rules
 
 
 class _State(BaseModel):
@@ -49,15 +50,13 @@ def event_id_digest(event_id: str) -> int:
     return int.from_bytes(blake2b(event_id.encode(), digest_size=8).digest(), "big", signed=True)
 
 
-_MANY = ConfigDict(extra="ignore")
-
 if TYPE_CHECKING:
     StoredReadings = list[Reading]
 else:  # a list (few readings, parsed natively) or the columns, made readings after validation
     StoredReadings = Annotated[list[Reading] | StoredColumns, AfterValidator(as_readings)]
 
 
-@dataclass(slots=True, config=_MANY)
+@dataclass(slots=True, config=ConfigDict(extra="ignore"))
 class TimedValue:
     ts: datetime
     value: float

@@ -60,7 +60,6 @@ from models.events import (
 from models.ruleset import Phase, RuleSet, ThresholdRule
 from models.state import PatientState, SessionState
 
-"""How many recent event ids per patient are remembered to drop resends."""
 CLOSED_SESSIONS = 64
 """How many dropped session ids per patient are remembered, so their late events are ignored."""
 

@@ -22,11 +22,11 @@ def minute_of(ts: datetime) -> int:
     return (ts - EPOCH) // MINUTE
 
 
-def _start(minute: int) -> datetime:
+def minute_start(minute: int) -> datetime:
     return EPOCH + MINUTE * minute
 
 
-def _ts(reading: Reading) -> datetime:
+def reading_ts(reading: Reading) -> datetime:
     return reading.ts
 
 
@@ -103,13 +103,13 @@ def note_trimmed(session: SessionState, horizon: datetime) -> None:
 def readings_between(session: SessionState, since: datetime, until: datetime) -> list[Reading]:
     """The session's readings timed in [since, until], in time order."""
     readings = session.readings
-    lo = bisect.bisect_left(readings, since, key=_ts)
-    return readings[lo : bisect.bisect_right(readings, until, lo=lo, key=_ts)]
+    lo = bisect.bisect_left(readings, since, key=reading_ts)
+    return readings[lo : bisect.bisect_right(readings, until, lo=lo, key=reading_ts)]
 
 
 def readings_since(session: SessionState, since: datetime) -> list[Reading]:
     """The session's readings timed at or after `since`, in time order."""
-    return session.readings[bisect.bisect_left(session.readings, since, key=_ts) :]
+    return session.readings[bisect.bisect_left(session.readings, since, key=reading_ts) :]
 
 
 def _raw_extreme(
@@ -117,8 +117,10 @@ def _raw_extreme(
 ) -> float | None:
     """Over readings in [since, before) (`before` exclusive)."""
     readings = session.readings
-    lo = bisect.bisect_left(readings, since, key=_ts)
-    return _extreme_of(readings[lo : bisect.bisect_left(readings, before, lo=lo, key=_ts)], name, lowest)
+    lo = bisect.bisect_left(readings, since, key=reading_ts)
+    return _extreme_of(
+        readings[lo : bisect.bisect_left(readings, before, lo=lo, key=reading_ts)], name, lowest
+    )
 
 
 def _extreme_of(readings: list[Reading], name: str, lowest: bool) -> float | None:
@@ -135,8 +137,8 @@ def extreme_between(
     if until < since:
         return None
     readings = session.readings
-    lo = bisect.bisect_left(readings, since, key=_ts)
-    hi = bisect.bisect_right(readings, until, lo=lo, key=_ts)
+    lo = bisect.bisect_left(readings, since, key=reading_ts)
+    hi = bisect.bisect_right(readings, until, lo=lo, key=reading_ts)
     if hi - lo <= SCAN_AT_MOST:
         return _extreme_of(readings[lo:hi], name, lowest)
     index = index_of(session)
@@ -150,8 +152,8 @@ def extreme_between(
     found = [
         v
         for v in (
-            _raw_extreme(session, name, since, _start(first), lowest=lowest),
-            _raw_extreme(session, name, _start(last + 1), just_after, lowest=lowest),
+            _raw_extreme(session, name, since, minute_start(first), lowest=lowest),
+            _raw_extreme(session, name, minute_start(last + 1), just_after, lowest=lowest),
         )
         if v is not None
     ]
@@ -173,7 +175,7 @@ def latest_with(session: SessionState, name: str, ts: datetime | None = None) ->
     if at is None:
         return None
     readings = session.readings
-    i = bisect.bisect_right(readings, at, key=_ts) - 1
+    i = bisect.bisect_right(readings, at, key=reading_ts) - 1
     while i >= 0 and readings[i].ts == at:
         if name in readings[i].values:
             return readings[i]

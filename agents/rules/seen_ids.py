@@ -7,7 +7,6 @@ from __future__ import annotations
 from models.state import PatientState, event_id_digest, memory_of
 
 SEEN_EVENT_IDS = 512
-digest = event_id_digest
 
 
 def _lookup(state: PatientState) -> set[int]:
@@ -20,7 +19,7 @@ def _lookup(state: PatientState) -> set[int]:
 
 def first_time(state: PatientState, event_id: str) -> bool:
     """Whether the id is new (then it is remembered); False for a resend."""
-    key = digest(event_id)
+    key = event_id_digest(event_id)
     seen = _lookup(state)
     if key in seen:
         return False
@@ -33,4 +32,4 @@ def first_time(state: PatientState, event_id: str) -> bool:
 
 
 def seen(state: PatientState, event_id: str) -> bool:
-    return digest(event_id) in _lookup(state)
+    return event_id_digest(event_id) in _lookup(state)

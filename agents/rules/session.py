@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from agents.rules import baseline_windows, minute_index, thinning
-from agents.rules.minute_index import extreme_between
+from agents.rules.minute_index import extreme_between, reading_ts
 from agents.rules.session_columns import stored_columns
 from agents.rules.thresholds import fired_before_start
 from models import time_column
@@ -98,7 +98,7 @@ def apply_profile(state: PatientState, profile: Profile) -> bool:
 
 def _trim(session: SessionState, newest: datetime) -> None:
     horizon = newest - HISTORY
-    dropped = bisect.bisect_left(session.readings, horizon, key=_reading_ts)
+    dropped = bisect.bisect_left(session.readings, horizon, key=reading_ts)
     if dropped:
         del session.readings[:dropped]
         stored_columns(session, lambda cache: cache.drop_front(dropped))
@@ -106,10 +106,6 @@ def _trim(session: SessionState, newest: datetime) -> None:
     del session.symptoms[: bisect.bisect_left(session.symptoms, horizon, key=_symptom_ts)]
     minute_index.note_trimmed(session, horizon)
     baseline_windows.note_trimmed(session, horizon)
-
-
-def _reading_ts(reading: Reading) -> datetime:
-    return reading.ts
 
 
 def _symptom_ts(report: SymptomReport) -> datetime:
@@ -132,7 +128,7 @@ def add_reading(
         if name in reading.values:
             _add_long(state, name, TimedValue(ts=reading.ts, value=reading.values[name]), hours)
     previous = max(session.latest_ts.values()) if session.latest_ts else None
-    position = bisect.bisect_right(session.readings, reading.ts, key=_reading_ts)
+    position = bisect.bisect_right(session.readings, reading.ts, key=reading_ts)
     session.readings.insert(position, reading)
     if position < len(session.readings) - 1:  # a late reading: the stored columns change from here
         stored_columns(session, lambda cache: cache.cut(position))

@@ -35,23 +35,15 @@ from __future__ import annotations
 import bisect
 from datetime import datetime, timedelta
 
-from agents.rules.minute_index import MINUTE, minute_of
+from agents.rules.minute_index import minute_of, minute_start, reading_ts
 from agents.rules.session_columns import stored_columns
 from models import time_column
 from models.state import Reading, SessionState
-from models.time_column import EPOCH, micros
+from models.time_column import micros
 
 RAW_RING = timedelta(minutes=2)
 """Readings this close to the session's newest one stay as they came: the newest reading's minute
 and the one before it, where an event in order is evaluated (and a resolution may cut its window)."""
-
-
-def _ts(reading: Reading) -> datetime:
-    return reading.ts
-
-
-def _start(minute: int) -> datetime:
-    return EPOCH + MINUTE * minute
 
 
 def keep_records(readings: list[Reading]) -> list[Reading]:
@@ -76,8 +68,8 @@ def keep_records(readings: list[Reading]) -> list[Reading]:
 def _thin_minutes(session: SessionState, first: int | None, last: int) -> None:
     """Thin each minute in [first, last) (from the history's start when `first` is None)."""
     readings = session.readings
-    hi = bisect.bisect_left(readings, _start(last), key=_ts)
-    lo = 0 if first is None else bisect.bisect_left(readings, _start(first), hi=hi, key=_ts)
+    hi = bisect.bisect_left(readings, minute_start(last), key=reading_ts)
+    lo = 0 if first is None else bisect.bisect_left(readings, minute_start(first), hi=hi, key=reading_ts)
     if hi - lo < 2:
         return
     thinned: list[Reading] = []
