@@ -18,6 +18,7 @@ import time
 import urllib.request
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -301,15 +302,17 @@ async def test_a_request_naming_another_host_is_refused(console: Console) -> Non
         assert (await http.get("/healthz", headers={"Host": f"localhost:{port}"})).status == 200
 
 
-def test_the_console_command_prints_its_url_and_serves(live: Live) -> None:
+def test_the_console_command_prints_its_url_and_serves(live: Live, tmp_path: Path) -> None:
     env = {**os.environ, **console_settings(live).to_env(), "IVIGWATCH_CONSOLE_PORT": "0"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streams.apps.cli.main", "console"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-        text=True,
-    )
+    log = tmp_path / "console.log"
+    with log.open("w") as stderr:  # a file, not a pipe nobody reads: a full pipe would block the console
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streams.apps.cli.main", "console"],
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            env=env,
+            text=True,
+        )
     try:
         assert process.stdout is not None
         line = process.stdout.readline()
@@ -319,4 +322,12 @@ def test_the_console_command_prints_its_url_and_serves(live: Live) -> None:
             assert json.loads(response.read())["status"] == "ok"
     finally:
         process.terminate()
-        assert process.wait(timeout=15) == 0
+        try:
+            code = process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            code = None
+        assert code == 0, (
+            f"the console did not stop on SIGTERM (exit {code}); its log:\n{log.read_text()[-4000:]}"
+        )

@@ -18,6 +18,11 @@ from streams.infra.settings import Settings
 
 log = logging.getLogger(__name__)
 
+STOP_SECONDS = 5.0
+"""How long a stop waits for the reading task and the consumer to close: a reader commits nothing,
+so one that hangs is left behind (with a warning naming it) rather than keep its process from
+exiting on SIGTERM."""
+
 Take = Callable[[str, bytes], None]
 """Called with each record's topic and value (an empty value for a tombstone)."""
 
@@ -74,12 +79,20 @@ class TopicReader:
         self.task = asyncio.create_task(self._run(consumer, ends), name=self.name)
 
     async def stop(self) -> None:
+        """Stop reading and close the consumer, each within STOP_SECONDS."""
         if self.task is not None:
             self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
+            await self._within(self.task, "its reading task")
         if self.consumer is not None:
-            await self.consumer.stop()
+            await self._within(asyncio.ensure_future(self.consumer.stop()), "its Kafka consumer")
+
+    async def _within(self, task: asyncio.Future[None], what: str) -> None:
+        done, _ = await asyncio.wait({task}, timeout=STOP_SECONDS)
+        if not done:
+            log.warning("%s: %s did not stop within %.0f s; left behind", self.name, what, STOP_SECONDS)
+            return
+        with contextlib.suppress(asyncio.CancelledError):
+            task.result()
 
     async def _run(self, consumer: AIOKafkaConsumer, ends: dict[Any, int]) -> None:
         if not ends:
