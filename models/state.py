@@ -16,6 +16,7 @@ from pydantic import (
     SerializationInfo,
     SerializerFunctionWrapHandler,
     field_serializer,
+    field_validator,
     model_validator,
 )
 from pydantic.dataclasses import dataclass
@@ -195,15 +196,21 @@ class SessionState(_State):
             cache = memory["_columns"] = ColumnsCache()
         return cache.columns(readings)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _baseline_origin_unknown(cls, data: Any) -> Any:
+    legacy_long_history: dict[str, list[TimedValue]] = Field(
+        default_factory=dict, validation_alias="long_history", exclude=True, repr=False
+    )
+    """A state stored when each session kept its own long history: read, then moved to the
+    patient's (`PatientState._long_history_from_sessions`), never stored."""
+
+    # Migrations run after validation, not before it: a whole-model "before" validator makes
+    # Pydantic build the JSON as Python objects first (slower, and no shared dict keys).
+    @model_validator(mode="after")
+    def _baseline_origin_unknown(self) -> SessionState:
         """A state stored before `baseline_unfit` existed: a frozen baseline of unknown origin counts
         as unfit (the SpO2 rows then judge without it, as with none)."""
-        if not isinstance(data, dict) or "baseline_unfit" in data or not data.get("baseline_final"):
-            return data
-        baseline = data.get("baseline")
-        return {**data, "baseline_unfit": sorted(baseline)} if isinstance(baseline, dict) else data
+        if self.baseline_final and "baseline_unfit" not in self.model_fields_set:
+            self.baseline_unfit = sorted(self.baseline)
+        return self
 
 
 class IncidentState(_State):
@@ -304,25 +311,23 @@ class PatientState(_State):
     """When its timers are next due as the engine left it (agents/rules/timers.py `KnownDue`):
     memory only, never stored."""
 
-    @model_validator(mode="before")
+    @field_validator("seen_event_ids", mode="before")
     @classmethod
-    def _event_ids_as_digests(cls, data: Any) -> Any:
+    def _event_ids_as_digests(cls, ids: Any) -> Any:
         """A state stored when it kept the ids themselves."""
-        if not isinstance(data, dict) or not isinstance(ids := data.get("seen_event_ids"), list):
-            return data
-        if not any(isinstance(i, str) for i in ids):
-            return data
-        return {**data, "seen_event_ids": [event_id_digest(i) if isinstance(i, str) else i for i in ids]}
+        if not isinstance(ids, list) or not any(isinstance(i, str) for i in ids):
+            return ids
+        return [event_id_digest(i) if isinstance(i, str) else i for i in ids]
 
-    @model_validator(mode="before")
-    @classmethod
-    def _long_history_from_sessions(cls, data: Any) -> Any:
+    @model_validator(mode="after")
+    def _long_history_from_sessions(self) -> PatientState:
         """A state stored when each session kept its own long history: theirs become the patient's."""
-        if not isinstance(data, dict) or "long_history" in data or not isinstance(data.get("sessions"), dict):
-            return data
-        merged: dict[str, list[Any]] = {}
-        for session in data["sessions"].values():
-            if isinstance(session, dict) and isinstance(session.get("long_history"), dict):
-                for name, values in session["long_history"].items():
+        merged: dict[str, list[TimedValue]] = {}
+        for session in self.sessions.values():
+            if session.legacy_long_history:
+                for name, values in session.legacy_long_history.items():
                     merged.setdefault(name, []).extend(values)
-        return {**data, "long_history": merged} if merged else data
+                session.legacy_long_history = {}
+        if merged and "long_history" not in self.model_fields_set:
+            self.long_history = merged
+        return self
