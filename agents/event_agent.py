@@ -27,6 +27,7 @@ def register(app: faust.App, settings: Settings) -> RulesRuntime:
         clock=live_clock(settings.simulated_clock),
         max_skew=None if settings.simulated_clock else timedelta(minutes=settings.max_clock_skew_minutes),
         checkpoint_events=settings.checkpoint_events,
+        live_budget=settings.live_states_mb * 1_000_000,
     )
     runtime.committed_offset = partial(committed_offset, app, EVENTS_TOPIC)
     events_topic = app.topic(EVENTS_TOPIC, partitions=settings.topic_partitions)

@@ -31,14 +31,16 @@ from streams.infra.metrics import rules_metrics as metrics
 
 log = logging.getLogger("ivigwatch.rules")
 
-LIVE_PATIENTS = 2000
-"""Live states kept in memory (~40 KiB each with a few readings, against ~7 KiB of JSON in the
-table): the recently active patients, whose readings come in bursts (cuff, oximeter, pump).
+STATE_BYTES = 10_000
+"""A live state's memory besides its readings (measured: ~9 KB with one session mid-infusion, its
+indexes and recent event ids), for the live states' budget."""
+READING_BYTES = 400
+"""A reading's memory in a live state (~0.34 KB as a slotted dataclass, with its minute index)."""
+LIVE_MB = 256
+"""The live states' memory budget, estimated (STATE_BYTES + READING_BYTES per reading), unless the
+settings say otherwise (IVIGWATCH_LIVE_STATES_MB): 10,000 patients with a few dozen readings each,
+or a few hundred continuously monitored ones (a thinned 1 Hz session holds ~1,300 after an hour).
 Changed states count too and stay until their checkpoint, however many."""
-LIVE_READINGS = 400_000
-"""At most this many readings held by the live states together (~0.4 KB each in memory, ~160 MB):
-continuously monitored patients hold hundreds each (a thinned 1 Hz session ~1,300 after an hour),
-so they are kept live by the few hundred, not the 2,000."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +86,12 @@ class RulesRuntime:
     """Live states of the most recently active patients, so their next event costs no JSON parse.
     The table stays the truth: every change is still assigned back to it (and so reaches the
     changelog), and the cache is emptied on every rebalance, so a state moved between workers is
-    reloaded from the table. Bounded (LIVE_PATIENTS): a live state takes ~5x its JSON in memory."""
-    held_readings: dict[str, int] = field(default_factory=dict)
-    """Per live patient, the readings its state held when it was last kept (LIVE_READINGS)."""
-    live_readings: int = 0
+    reloaded from the table. Bounded by `live_budget`: a live state takes ~3x its JSON in memory."""
+    live_budget: int = LIVE_MB * 1_000_000
+    """The live states' memory budget in bytes, estimated (`live_size`)."""
+    held_size: dict[str, int] = field(default_factory=dict)
+    """Per live patient, its state's estimated memory when it was last kept."""
+    live_size: int = 0
     due: dict[int, DueIndex] = field(default_factory=dict)
     """Per events partition, when each of its patients next has a timer due."""
     clocks: dict[int, datetime] = field(default_factory=dict)
@@ -142,31 +146,28 @@ class RulesRuntime:
         self.dirty.pop(state.patient_id, None)
 
     def _hold(self, state: PatientState) -> None:
-        """Keep the state live, as the most recent, counting its readings."""
+        """Keep the state live, as the most recent, counting its estimated memory."""
         patient_id = state.patient_id
         self.live[patient_id] = state
         self.live.move_to_end(patient_id)
-        count = sum(len(session.readings) for session in state.sessions.values())
-        self.live_readings += count - self.held_readings.get(patient_id, 0)
-        self.held_readings[patient_id] = count
+        size = STATE_BYTES + READING_BYTES * sum(len(session.readings) for session in state.sessions.values())
+        self.live_size += size - self.held_size.get(patient_id, 0)
+        self.held_size[patient_id] = size
 
     def _drop_live(self, patient_id: str) -> None:
         self.live.pop(patient_id, None)
-        self.live_readings -= self.held_readings.pop(patient_id, 0)
+        self.live_size -= self.held_size.pop(patient_id, 0)
 
     def _trim_live(self) -> None:
-        """Down to LIVE_PATIENTS and LIVE_READINGS, oldest first, never a state the table does not
-        hold yet."""
-        excess = len(self.live) - LIVE_PATIENTS
-        over = self.live_readings - LIVE_READINGS
+        """Down to the budget, oldest first, never a state the table does not hold yet."""
+        over = self.live_size - self.live_budget
         victims: list[str] = []
         for patient_id in self.live:  # oldest first: the changed ones are newest
-            if excess <= 0 and over <= 0:
+            if over <= 0:
                 break
             if patient_id not in self.dirty:
                 victims.append(patient_id)
-                excess -= 1
-                over -= self.held_readings.get(patient_id, 0)
+                over -= self.held_size.get(patient_id, 0)
         for patient_id in victims:
             self._drop_live(patient_id)
 
@@ -210,8 +211,8 @@ class RulesRuntime:
         every record to be acked before a revocation, so the checkpoint timer has stored every
         changed state by then; what is left, if anything, is read again and redone.)"""
         self.live.clear()
-        self.held_readings.clear()
-        self.live_readings = 0
+        self.held_size.clear()
+        self.live_size = 0
         self.due.clear()
         self.clocks.clear()
         self.dirty.clear()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from array import array
 from datetime import datetime
-from hashlib import blake2b
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import (
@@ -16,12 +15,12 @@ from pydantic import (
     SerializationInfo,
     SerializerFunctionWrapHandler,
     field_serializer,
-    field_validator,
     model_validator,
 )
 from pydantic.dataclasses import dataclass
 
 from models.alerts import AlertStatus, Condition, Evidence, RuleRef, Severity
+from models.event_id_column import EventIdColumn, as_int, digest
 from models.events import Profile, SymptomName, SymptomSeverity
 from models.patient_messages import PatientMessage
 from models.reading_columns import COLUMNS_FROM, ColumnsCache, StoredColumns, as_readings
@@ -48,7 +47,7 @@ def memory_of(model: BaseModel) -> dict[str, Any]:
 def event_id_digest(event_id: str) -> int:
     """A patient state keeps its recent event ids as these: 64 bits of BLAKE2b, signed (stable across
     processes, unlike Python's own str hash)."""
-    return int.from_bytes(blake2b(event_id.encode(), digest_size=8).digest(), "big", signed=True)
+    return as_int(digest(event_id))
 
 
 if TYPE_CHECKING:
@@ -285,7 +284,7 @@ class PatientState(_State):
     patient_id: str
     profile: Profile | None = None
     sessions: dict[str, SessionState] = Field(default_factory=dict)
-    seen_event_ids: list[int] = Field(default_factory=list)
+    seen_event_ids: EventIdColumn = Field(default_factory=bytearray)
     """Digests of its newest event ids (agents/rules/seen_ids.py), oldest first."""
     closed_sessions: list[str] = Field(default_factory=list)
     """Recently dropped sessions (past post-late, no open alert): their late events are ignored."""
@@ -305,19 +304,9 @@ class PatientState(_State):
     snoozes: list[SnoozeInForce] = Field(default_factory=list)
     """(issue 16) The nurses' snoozes for this patient, recent ones included after they ended."""
 
-    _seen: Any = PrivateAttr(default=None)
-    """The set of `seen_event_ids`, memory only."""
     _due: Any = PrivateAttr(default=None)
     """When its timers are next due as the engine left it (agents/rules/timers.py `KnownDue`):
     memory only, never stored."""
-
-    @field_validator("seen_event_ids", mode="before")
-    @classmethod
-    def _event_ids_as_digests(cls, ids: Any) -> Any:
-        """A state stored when it kept the ids themselves."""
-        if not isinstance(ids, list) or not any(isinstance(i, str) for i in ids):
-            return ids
-        return [event_id_digest(i) if isinstance(i, str) else i for i in ids]
 
     @model_validator(mode="after")
     def _long_history_from_sessions(self) -> PatientState:

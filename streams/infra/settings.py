@@ -124,6 +124,12 @@ class Settings(BaseSettings):
     checkpoint_events: int = Field(
         2000, ge=1, description="Events the rules worker takes at most between two checkpoints"
     )
+    live_states_mb: int = Field(
+        256,
+        ge=1,
+        description="Memory the rules worker keeps its most recently active patients' states in, MB "
+        "(estimated); the others are read from the state table at their next event",
+    )
     max_clock_skew_minutes: float = Field(
         DEFAULT_MAX_SKEW_MINUTES,
         gt=0,

@@ -6,11 +6,13 @@ from typing import Any
 import pytest
 
 from agents.rules.loader import load_rules
-from agents.runtime import RulesRuntime
+from agents.runtime import READING_BYTES, STATE_BYTES, RulesRuntime
+from models.event_id_column import contains
 from models.events import Infusion, Vitals
 from models.state import PatientState
 
 T0 = datetime.now(UTC).replace(microsecond=0)
+HALF_DONE = b"\xff" * 8
 
 
 def _runtime() -> RulesRuntime:
@@ -56,7 +58,7 @@ def test_a_failed_evaluation_leaves_no_half_changed_state(monkeypatch: pytest.Mo
     runtime.evaluate(_start("pt-1"))
 
     def broken(state: PatientState, *_: Any) -> list[Any]:
-        state.seen_event_ids.append(-1)  # half done
+        state.seen_event_ids += HALF_DONE
         raise RuntimeError("rule bug")
 
     monkeypatch.setattr("agents.runtime.process", broken)
@@ -64,7 +66,7 @@ def test_a_failed_evaluation_leaves_no_half_changed_state(monkeypatch: pytest.Mo
         runtime.evaluate(_start("pt-1"))
     state = runtime.load("pt-1")
     assert state is not None
-    assert -1 not in state.seen_event_ids
+    assert not contains(state.seen_event_ids, HALF_DONE)
 
 
 def test_the_due_index_names_patients_with_a_timer_pending() -> None:
@@ -77,9 +79,9 @@ def test_the_due_index_names_patients_with_a_timer_pending() -> None:
     assert runtime.due_index(0).pop_due(start + timedelta(minutes=16)) == ["pt-1"]
 
 
-def test_live_states_are_bounded_and_the_rest_reload_from_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("agents.runtime.LIVE_PATIENTS", 2)
+def test_live_states_are_bounded_and_the_rest_reload_from_the_table() -> None:
     runtime = _runtime()
+    runtime.live_budget = 2 * STATE_BYTES  # two states with no readings
     for patient in ("pt-1", "pt-2", "pt-3"):
         runtime.evaluate(_start(patient))
     assert list(runtime.live) == ["pt-2", "pt-3"]
@@ -107,9 +109,9 @@ def test_an_offset_never_delivered_is_counted_as_skipped() -> None:
     assert other.counts["skipped"] == 2
 
 
-def test_live_states_are_bounded_by_the_readings_they_hold_too(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("agents.runtime.LIVE_READINGS", 25)
+def test_live_states_are_bounded_by_the_readings_they_hold_too() -> None:
     runtime = _runtime()
+    runtime.live_budget = 3 * STATE_BYTES + 25 * READING_BYTES
     for patient in ("pt-1", "pt-2", "pt-3"):
         runtime.evaluate(_start(patient))
         for second in range(10):
@@ -122,14 +124,12 @@ def test_live_states_are_bounded_by_the_readings_they_hold_too(monkeypatch: pyte
             )
             runtime.evaluate(reading)
     assert list(runtime.live) == ["pt-2", "pt-3"]  # 10 readings each: the third was one too many
-    assert (
-        runtime.live_readings
-        == 20
-        == sum(len(s.readings) for state in runtime.live.values() for s in state.sessions.values())
-    )
+    readings = sum(len(s.readings) for state in runtime.live.values() for s in state.sessions.values())
+    assert readings == 20
+    assert runtime.live_size == 2 * STATE_BYTES + 20 * READING_BYTES
     state = runtime.load("pt-1")
     assert state is not None and len(state.sessions["pt-1-s1"].readings) == 10  # from the table
     runtime.redo("pt-3")  # nothing taken since a checkpoint: dropped, reloaded at its next event
-    assert list(runtime.live) == ["pt-2"] and runtime.live_readings == 10
+    assert list(runtime.live) == ["pt-2"] and runtime.live_size == STATE_BYTES + 10 * READING_BYTES
     runtime.forget_all()
-    assert not runtime.live and runtime.live_readings == 0 and not runtime.held_readings
+    assert not runtime.live and runtime.live_size == 0 and not runtime.held_size

@@ -3,7 +3,13 @@ digests, across reloads and from a state stored with the ids themselves."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
+from pydantic import ValidationError
+
 from agents.rules.seen_ids import SEEN_EVENT_IDS, first_time, seen
+from models.event_id_column import contains, integers
 from models.state import PatientState, event_id_digest
 
 
@@ -16,15 +22,17 @@ def test_a_resend_is_seen_until_newer_ids_push_it_out() -> None:
     assert seen(state, "e-0")
     assert first_time(state, f"e-{SEEN_EVENT_IDS}")  # the 513th pushes out the first
     assert not seen(state, "e-0")
-    assert len(state.seen_event_ids) == SEEN_EVENT_IDS
+    assert len(integers(state.seen_event_ids)) == SEEN_EVENT_IDS
     assert first_time(state, "e-0")
 
 
-def test_the_lookup_set_is_rebuilt_after_a_reload() -> None:
+def test_ids_survive_a_reload_as_the_integers_stored_before() -> None:
     state = PatientState(patient_id="pt-1")
     for n in range(40):
         first_time(state, f"e-{n}")
-    again = PatientState.model_validate_json(state.model_dump_json())
+    stored = state.model_dump_json()
+    assert json.loads(stored)["seen_event_ids"] == [event_id_digest(f"e-{n}") for n in range(40)]
+    again = PatientState.model_validate_json(stored)
     assert again.seen_event_ids == state.seen_event_ids
     assert not first_time(again, "e-7")
     assert first_time(again, "e-40")
@@ -34,7 +42,7 @@ def test_a_state_stored_with_the_ids_themselves_reads_them_as_digests() -> None:
     stored = PatientState(patient_id="pt-1").model_dump(mode="json")
     stored["seen_event_ids"] = ["e-1", "e-2"]
     state = PatientState.model_validate(stored)
-    assert state.seen_event_ids == [event_id_digest("e-1"), event_id_digest("e-2")]
+    assert integers(state.seen_event_ids) == [event_id_digest("e-1"), event_id_digest("e-2")]
     assert not first_time(state, "e-2")
 
 
@@ -43,3 +51,20 @@ def test_digests_are_stable_64_bit_integers() -> None:
     values = {event_id_digest(f"pt-{n}-e{m}") for n in range(50) for m in range(50)}
     assert len(values) == 2500
     assert all(-(2**63) <= v < 2**63 for v in values)
+
+
+def test_a_match_off_a_digest_boundary_is_no_match() -> None:
+    state = PatientState(patient_id="pt-1")
+    first_time(state, "e-1")
+    first_time(state, "e-2")
+    key = bytes(state.seen_event_ids[4:12])  # the end of one digest and the start of the next
+    assert not contains(state.seen_event_ids, key)
+    assert contains(state.seen_event_ids, bytes(state.seen_event_ids[8:16]))
+
+
+@pytest.mark.parametrize("ids", [[1.5], [2**63], "e-1", [None]])
+def test_damaged_stored_ids_are_refused(ids: object) -> None:
+    stored = PatientState(patient_id="pt-1").model_dump(mode="json")
+    stored["seen_event_ids"] = ids
+    with pytest.raises(ValidationError):
+        PatientState.model_validate(stored)
