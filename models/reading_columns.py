@@ -15,21 +15,39 @@ from __future__ import annotations
 
 from datetime import datetime
 from itertools import accumulate
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic.dataclasses import dataclass
 
 from models.time_column import EPOCH, MICROSECOND
 
+SHARED_VALUES = 50_000
+"""Distinct value sets shared at most; past that the table starts again (the readings keep theirs)."""
+_shared: dict[tuple[tuple[str, float], ...], dict[str, float]] = {}
+
+
+def shared_values(values: dict[str, float]) -> dict[str, float]:
+    """One dict for every reading with the same values in the same order (a worn oximeter repeats a
+    few hundred pairs): ~230 bytes a reading less. Readings never change their values dict."""
+    key = tuple(values.items())
+    found = _shared.get(key)
+    if found is not None:
+        return found
+    if len(_shared) >= SHARED_VALUES:
+        _shared.clear()
+    _shared[key] = values
+    return values
+
 
 @dataclass(slots=True, config=ConfigDict(extra="ignore"))
 class Reading:
-    """One reading of a session's history: a slotted dataclass, not a model (a 1 Hz session holds
-    hundreds: 342 against 768 bytes each in memory)."""
+    """One reading of a session's history: a slotted dataclass, not a model, whose values dict is
+    shared with the readings of equal values (a 1 Hz session holds hundreds: ~110 against 768 bytes
+    each in memory). Its values are never changed in place."""
 
     ts: datetime
-    values: dict[str, float]
+    values: Annotated[dict[str, float], AfterValidator(shared_values)]
     on_oxygen: bool = False
 
 
@@ -102,7 +120,7 @@ def _from_columns(columns: StoredColumns) -> list[Reading]:
         width = widths[kind]
         reading = new(Reading)
         reading.ts = EPOCH + MICROSECOND * micros
-        reading.values = dict(zip(shapes[kind], values[at : at + width], strict=True))
+        reading.values = shared_values(dict(zip(shapes[kind], values[at : at + width], strict=True)))
         reading.on_oxygen = n in oxygen
         at += width
         readings.append(reading)

@@ -259,7 +259,8 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
     touched: set[Condition] = set()
     force = patient_limits.in_force(state, vitals.ts)
     abnormal: set[str] = set()
-    for name, value in vitals.values().items():
+    measured = vitals.values()
+    for name, value in measured.items():
         margin = rules.hysteresis.for_vital(name)
         is_latest = name in latest
         for rule in rules.rows_by_vital[name]:
@@ -331,14 +332,14 @@ def _vitals(state: PatientState, session: SessionState, vitals: Vitals, rules: R
             current.clear_since = None
     clear = {
         name
-        for name in vitals.values()
+        for name in measured
         if name in latest
         and not any(session.row_holding.get(row.id, False) for row in rules.rows_by_vital[name])
     }
     # A repeat decides a pending lone finding on the rows' own limits: a repeat that fires no row
     # of its vital does not confirm it, so it closes it (the hysteresis margin keeps an alert that
     # was confirmed from flickering; it does not turn a repeat back inside the limit into a page).
-    not_past = {name for name in vitals.values() if name in latest and name not in abnormal}
+    not_past = {name for name in measured if name in latest and name not in abnormal}
     messages.extend(confirmation.cleared(session, clear | not_past, vitals.ts, state.patient_id, rules))
     return messages
 
