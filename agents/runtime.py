@@ -34,12 +34,13 @@ log = logging.getLogger("ivigwatch.rules")
 STATE_BYTES = 10_000
 """A live state's memory besides its readings (measured: ~9 KB with one session mid-infusion, its
 indexes and recent event ids), for the live states' budget."""
-READING_BYTES = 400
-"""A reading's memory in a live state (~0.34 KB as a slotted dataclass, with its minute index)."""
+READING_BYTES = 200
+"""A reading's memory in a live state (~110 bytes as a slotted dataclass whose values dict it shares
+with readings of equal values, ~340 with a dict of its own), with its minute index."""
 LIVE_MB = 256
 """The live states' memory budget, estimated (STATE_BYTES + READING_BYTES per reading), unless the
 settings say otherwise (IVIGWATCH_LIVE_STATES_MB): 10,000 patients with a few dozen readings each,
-or a few hundred continuously monitored ones (a thinned 1 Hz session holds ~1,300 after an hour).
+or ~900 continuously monitored ones (a thinned 1 Hz session holds ~1,300 after an hour).
 Changed states count too and stay until their checkpoint, however many."""
 
 

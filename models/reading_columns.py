@@ -29,7 +29,10 @@ _shared: dict[tuple[tuple[str, float], ...], dict[str, float]] = {}
 
 def shared_values(values: dict[str, float]) -> dict[str, float]:
     """One dict for every reading with the same values in the same order (a worn oximeter repeats a
-    few hundred pairs): ~230 bytes a reading less. Readings never change their values dict."""
+    few hundred pairs): ~230 bytes a reading less. Readings never change their values dict. A zero
+    is never shared (0.0 equals -0.0, which must come back as it was)."""
+    if not all(values.values()):
+        return values
     key = tuple(values.items())
     found = _shared.get(key)
     if found is not None:

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from models import reading_columns
 from models.reading_columns import COLUMNS_FROM, ColumnsCache, ColumnsError, Reading, from_stored, to_columns
 from models.state import SessionState
 
@@ -151,3 +152,27 @@ def test_a_change_nobody_told_the_cache_of_is_caught_at_its_ends() -> None:
     assert from_stored(cache.columns(readings)) == readings
     del readings[0]  # untold
     assert from_stored(cache.columns(readings)) == readings
+
+
+def test_readings_of_equal_values_share_one_dict_kept_exact() -> None:
+    a = Reading(ts=T0, values={"spo2": 97.0, "heart_rate": 75.0})
+    b = Reading(ts=T0 + timedelta(seconds=1), values={"spo2": 97, "heart_rate": 75})
+    assert a.values is b.values
+    other_order = Reading(ts=T0, values={"heart_rate": 75.0, "spo2": 97.0})
+    assert other_order.values is not a.values and list(other_order.values) == ["heart_rate", "spo2"]
+    zero, negative_zero = (Reading(ts=T0, values={"temperature_c": v}) for v in (0.0, -0.0))
+    assert str(negative_zero.values["temperature_c"]) == "-0.0" and zero.values is not negative_zero.values
+    many = [
+        Reading(ts=T0 + timedelta(seconds=n), values={"spo2": 97.0, "heart_rate": 75.0}) for n in range(80)
+    ]
+    decoded = from_stored(to_columns(many))
+    assert len(decoded) == 80 and all(r.values is a.values for r in decoded)
+
+
+def test_the_shared_values_start_again_past_their_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reading_columns, "SHARED_VALUES", 3)
+    monkeypatch.setattr(reading_columns, "_shared", {})
+    kept = [Reading(ts=T0, values={"spo2": float(90 + n)}) for n in range(4)]
+    assert len(reading_columns._shared) == 1  # the fourth found the table full: it started again
+    assert [r.values for r in kept] == [{"spo2": float(90 + n)} for n in range(4)]
+    assert Reading(ts=T0, values={"spo2": 93.0}).values is kept[3].values
