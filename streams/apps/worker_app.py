@@ -172,9 +172,8 @@ async def consumer_lags(app: faust.App) -> list[tuple[str, int, int]]:
     unknown = [tp for tp, position in known.items() if position is None]
     if unknown:
         with contextlib.suppress(Exception):  # none known in time: those partitions have no figure
-            fetched = await asyncio.wait_for(
-                asyncio.gather(*(consumer.position(tp) for tp in unknown)), POSITION_TIMEOUT_SECONDS
-            )
+            async with asyncio.timeout(POSITION_TIMEOUT_SECONDS):
+                fetched = await asyncio.gather(*(consumer.position(tp) for tp in unknown))
             known.update(zip(unknown, fetched, strict=True))
     lags = []
     for tp, position in known.items():

@@ -159,7 +159,8 @@ async def _relay(
             return "expired"
         wait = min(KEEPALIVE_SECONDS, left)
         try:
-            text = await asyncio.wait_for(subscriber.queue.get(), wait)
+            async with asyncio.timeout(wait):
+                text = await subscriber.queue.get()
         except TimeoutError:
             if wait == KEEPALIVE_SECONDS:
                 await response.write(b": keepalive\n\n")

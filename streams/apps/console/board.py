@@ -116,7 +116,8 @@ class Board:
     async def _push(self) -> None:
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.dirty.wait(), TICK_SECONDS)
+                async with asyncio.timeout(TICK_SECONDS):
+                    await self.dirty.wait()
             self.dirty.clear()
             self.caseload.prune(self.clock.now())
             if self.subscribers:

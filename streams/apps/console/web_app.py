@@ -267,8 +267,10 @@ async def running_console(
             runner, host or settings.console_host, settings.console_port if port is None else port
         )
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(app[CONSOLE_KEY].feed.caught_up.wait(), ready_timeout)
-            await asyncio.wait_for(app[BOARD_KEY].caught_up.wait(), ready_timeout)
+            async with asyncio.timeout(ready_timeout):
+                await app[CONSOLE_KEY].feed.caught_up.wait()
+            async with asyncio.timeout(ready_timeout):
+                await app[BOARD_KEY].caught_up.wait()
         yield url
     finally:
         await runner.cleanup()

@@ -86,7 +86,8 @@ class Gateway:
                 event_id = str(event.event_id)
                 if event_id not in unique and not self.recent.seen(patient_id, event_id, now):
                     unique[event_id] = raw
-            futures = await asyncio.wait_for(self._in_flight(patient_id, unique), SEND_TIMEOUT_SECONDS)
+            async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                futures = await self._in_flight(patient_id, unique)
             if futures:
                 done, pending = await asyncio.wait(futures.values(), timeout=SEND_TIMEOUT_SECONDS)
                 failed = [f for f in done if f.cancelled() or f.exception() is not None]

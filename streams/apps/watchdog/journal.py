@@ -102,7 +102,8 @@ class ActionFollower:
     async def poll(self) -> list[NurseAction]:
         """The actions arrived since the last poll (a failed fetch gives none: they come next time)."""
         try:
-            batch = await asyncio.wait_for(self.consumer.getmany(timeout_ms=50), 5.0)
+            async with asyncio.timeout(5.0):
+                batch = await self.consumer.getmany(timeout_ms=50)
         except TimeoutError:
             return []
         found = []

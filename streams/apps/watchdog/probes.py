@@ -59,7 +59,8 @@ class LagSampler:
     async def sample(self) -> dict[str, Offsets] | None:
         """Every group's offsets now; None (logged once per outage) when Kafka does not answer in time."""
         try:
-            found = await asyncio.wait_for(self._sample(), self.timeout)
+            async with asyncio.timeout(self.timeout):
+                found = await self._sample()
         except (KafkaError, OSError, TimeoutError) as exc:
             if not self.failing:
                 log.warning("cannot read the offsets of %s from Kafka (%s)", self.topic, type(exc).__name__)

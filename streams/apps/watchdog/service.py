@@ -167,7 +167,8 @@ async def _loop(
         metrics.WATCHDOG_KAFKA_UP.set(1 if offsets is not None else 0)
         outbox = await _send(producer, outbox, health)
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), max(0.0, interval - (time.monotonic() - began)))
+            async with asyncio.timeout(max(0.0, interval - (time.monotonic() - began))):
+                await stop.wait()
 
 
 def observe_lags(offsets: dict[str, Offsets]) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
+from agents.rules.loader import load_rules
 from deploy.workers import WorkerProcess
 from streams.infra.kafka import kafka_clients
 from streams.infra.kafka.topics import ALERTS_TOPIC, DEADLETTER_TOPIC, EVENTS_TOPIC
@@ -219,6 +220,26 @@ def alerts_by_patient(watch: TopicWatch, prefix: str) -> dict[str, list[tuple[fl
         if alert["patient_id"].startswith(prefix):
             found.setdefault(alert["patient_id"], []).append((at, alert))
     return found
+
+
+def unexplained_alerts(watch: TopicWatch, load: Load) -> list[dict[str, Any]]:
+    """This run's alert messages that its alert-raising readings do not explain. A trigger reading
+    (a lone SpO2 86 %) raises a pending hypoxemia finding (`page` false) at once, and only once the
+    rule file's confirmation delay has passed since it, the rules' timers page it "unconfirmed"
+    and send its incident's own message: a slow run sees those, a quick one does not. Anything else
+    (another condition, a steady patient's alert, a timer message before its time) is unexplained."""
+    delay = load_rules().confirmation.delay_minutes * 60
+    produced = {sent.patient: sent.produced_at for sent in load.sent if sent.trigger}
+    unexplained = []
+    for patient, alerts in alerts_by_patient(watch, load.prefix).items():
+        for at, alert in alerts:
+            kind = (alert["condition"], alert["status"])
+            pending = kind == (TRIGGER_CONDITION, "firing") and not alert["page"]
+            timers = kind in {(TRIGGER_CONDITION, "firing"), ("incident", "firing")}
+            if patient in produced and (pending or (timers and at >= produced[patient] + delay - 1)):
+                continue
+            unexplained.append(alert)
+    return unexplained
 
 
 def p95(values: list[float]) -> float:
