@@ -36,8 +36,8 @@ def integers(column: bytearray) -> list[int]:
 
 def _read(data: Any) -> bytearray:
     """From the stored integers (or, in a state stored when it kept them, the ids themselves)."""
-    if isinstance(data, bytearray):
-        return data
+    if isinstance(data, bytearray):  # a Python dump's: copied, as a list was (no state shares it)
+        return bytearray(data)
     fits = isinstance(data, list) and all(
         isinstance(v, str) or (type(v) is int and -(2**63) <= v < 2**63) for v in data
     )

@@ -18,10 +18,12 @@ from streams.infra.settings import Settings
 
 log = logging.getLogger(__name__)
 
-STOP_SECONDS = 5.0
+STOP_SECONDS = 3.0
 """How long a stop waits for the reading task and the consumer to close: a reader commits nothing,
-so one that hangs is left behind (with a warning naming it) rather than keep its process from
-exiting on SIGTERM."""
+so one that hangs is left behind (with a warning naming it) rather than hold up the rest of its
+process's shutdown (the console stops two readers within its callers' 15 s). A task that also
+ignores the cancellation `asyncio.run` sends at exit still holds the exit: this bounds the wait,
+not that."""
 
 Take = Callable[[str, bytes], None]
 """Called with each record's topic and value (an empty value for a tombstone)."""

@@ -68,3 +68,12 @@ def test_damaged_stored_ids_are_refused(ids: object) -> None:
     stored["seen_event_ids"] = ids
     with pytest.raises(ValidationError):
         PatientState.model_validate(stored)
+
+
+def test_a_copy_through_a_python_dump_has_ids_of_its_own() -> None:
+    state = PatientState(patient_id="pt-1")
+    first_time(state, "e-1")
+    copy = PatientState.model_validate(state.model_dump())
+    assert copy.seen_event_ids == state.seen_event_ids and copy.seen_event_ids is not state.seen_event_ids
+    first_time(copy, "e-2")
+    assert seen(copy, "e-2") and not seen(state, "e-2")
