@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING
+import time
+from typing import TYPE_CHECKING, Any
 
 from aiokafka.admin import NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import NodeNotReadyError, TopicAlreadyExistsError
 from aiokafka.partitioner import murmur2
 
 EVENTS_TOPIC = "ivig.events.v1"
@@ -27,35 +29,46 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+BROKER_REGISTERED_SECONDS = 30.0
+"""How long `ensure_topics` waits for a broker that answers but lists no broker yet (one just
+started accepts clients before it has registered itself: its metadata names no node to ask)."""
+
+
 async def ensure_topics(settings: Settings, replication_factor: int = 1) -> list[str]:
     """Create any missing contract topic; returns the names created. Existing topics are left as
     they are, but a keyed topic with another partition count is an error (state would split)."""
     from streams.infra.kafka import kafka_clients
 
-    partitions = settings.topic_partitions
-    admin = kafka_clients.admin(settings, client_id="ivigwatch-admin")
-    await admin.start()
-    try:
-        existing = set(await admin.list_topics())
-        missing = [name for name in ALL_TOPICS if name not in existing]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
-                await admin.create_topics(
-                    [NewTopic(name, partitions, replication_factor) for name in missing]
-                )
-        described = await admin.describe_topics(list(KEYED_TOPICS))
-        counts = {t["topic"]: len(t["partitions"]) for t in described}
-        wrong = {name: n for name, n in counts.items() if n and n != partitions}
-        if wrong:
-            raise RuntimeError(
-                f"keyed topics must all have {partitions} partitions (IVIGWATCH_TOPIC_PARTITIONS); "
-                f"found {wrong}"
-            )
-        if missing:
-            log.info("created topics %s with %d partitions", ", ".join(missing), partitions)
-        return missing
-    finally:
-        await admin.close()
+    deadline = time.monotonic() + BROKER_REGISTERED_SECONDS
+    while True:
+        admin = kafka_clients.admin(settings, client_id="ivigwatch-admin")
+        await admin.start()  # a fresh client each try: it bootstraps the metadata again
+        try:
+            return await _ensure(admin, settings.topic_partitions, replication_factor)
+        except NodeNotReadyError:
+            if time.monotonic() >= deadline:
+                raise
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.5)
+
+
+async def _ensure(admin: Any, partitions: int, replication_factor: int) -> list[str]:
+    existing = set(await admin.list_topics())
+    missing = [name for name in ALL_TOPICS if name not in existing]
+    if missing:
+        with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
+            await admin.create_topics([NewTopic(name, partitions, replication_factor) for name in missing])
+    described = await admin.describe_topics(list(KEYED_TOPICS))
+    counts = {t["topic"]: len(t["partitions"]) for t in described}
+    wrong = {name: n for name, n in counts.items() if n and n != partitions}
+    if wrong:
+        raise RuntimeError(
+            f"keyed topics must all have {partitions} partitions (IVIGWATCH_TOPIC_PARTITIONS); found {wrong}"
+        )
+    if missing:
+        log.info("created topics %s with %d partitions", ", ".join(missing), partitions)
+    return missing
 
 
 def partition_of(key: bytes, partitions: int) -> int:
