@@ -28,6 +28,7 @@ from models.ruleset import RuleSet
 from models.state import PatientState
 from streams.infra.kafka.topics import partition_of
 from streams.infra.metrics import rules_metrics as metrics
+from streams.infra.settings import Settings
 
 log = logging.getLogger("ivigwatch.rules")
 
@@ -37,11 +38,11 @@ indexes and recent event ids), for the live states' budget."""
 READING_BYTES = 200
 """A reading's memory in a live state (~110 bytes as a slotted dataclass whose values dict it shares
 with readings of equal values, ~340 with a dict of its own), with its minute index."""
-LIVE_MB = 256
-"""The live states' memory budget, estimated (STATE_BYTES + READING_BYTES per reading), unless the
-settings say otherwise (IVIGWATCH_LIVE_STATES_MB): 10,000 patients with a few dozen readings each,
-or ~900 continuously monitored ones (a thinned 1 Hz session holds ~1,300 after an hour).
-Changed states count too and stay until their checkpoint, however many."""
+LIVE_MB: int = Settings.model_fields["live_states_mb"].default
+"""The live states' memory budget as the settings declare it (IVIGWATCH_LIVE_STATES_MB), estimated as
+STATE_BYTES + READING_BYTES per reading: 10,000 patients with a few dozen readings each, or ~900
+continuously monitored ones (a thinned 1 Hz session holds ~1,300 after an hour). Changed states
+count too and stay until their checkpoint, however many."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,15 +161,16 @@ class RulesRuntime:
         self.live_size -= self.held_size.pop(patient_id, 0)
 
     def _trim_live(self) -> None:
-        """Down to the budget, oldest first, never a state the table does not hold yet."""
+        """Down to the budget, oldest first, never a state the table does not hold yet: the changed
+        ones are the newest (every change moves its state to the end), so the scan stops at the
+        first of them instead of walking them all on every event until the checkpoint."""
         over = self.live_size - self.live_budget
         victims: list[str] = []
-        for patient_id in self.live:  # oldest first: the changed ones are newest
-            if over <= 0:
+        for patient_id in self.live:
+            if over <= 0 or patient_id in self.dirty:
                 break
-            if patient_id not in self.dirty:
-                victims.append(patient_id)
-                over -= self.held_size.get(patient_id, 0)
+            victims.append(patient_id)
+            over -= self.held_size.get(patient_id, 0)
         for patient_id in victims:
             self._drop_live(patient_id)
 

@@ -20,7 +20,7 @@ from pydantic import (
 from pydantic.dataclasses import dataclass
 
 from models.alerts import AlertStatus, Condition, Evidence, RuleRef, Severity
-from models.event_id_column import EventIdColumn, as_int, digest
+from models.event_id_column import EventIdColumn
 from models.events import Profile, SymptomName, SymptomSeverity
 from models.patient_messages import PatientMessage
 from models.reading_columns import COLUMNS_FROM, ColumnsCache, StoredColumns, as_readings
@@ -42,12 +42,6 @@ def memory_of(model: BaseModel) -> dict[str, Any]:
     if private is None:  # a model with private attributes always has them set
         raise TypeError(f"{type(model).__name__} keeps no private attributes")
     return private
-
-
-def event_id_digest(event_id: str) -> int:
-    """A patient state keeps its recent event ids as these: 64 bits of BLAKE2b, signed (stable across
-    processes, unlike Python's own str hash)."""
-    return as_int(digest(event_id))
 
 
 if TYPE_CHECKING:

@@ -9,8 +9,13 @@ import pytest
 from pydantic import ValidationError
 
 from agents.rules.seen_ids import SEEN_EVENT_IDS, first_time, seen
-from models.event_id_column import contains, integers
-from models.state import PatientState, event_id_digest
+from models.event_id_column import as_int, contains, digest, integers
+from models.state import PatientState
+
+
+def event_id_digest(event_id: str) -> int:
+    """How a stored state writes an id: its digest read as a signed 64-bit integer."""
+    return as_int(digest(event_id))
 
 
 def test_a_resend_is_seen_until_newer_ids_push_it_out() -> None:
